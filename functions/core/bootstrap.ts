@@ -1,0 +1,162 @@
+// The bootstrap use cases, one per state-machine Task. Each takes plain input and the ports it needs.
+import { type ClusterInstance, NODE_STATE_TAG, groupFleet } from './cluster.js';
+import {
+  type ClusterContext,
+  type CommandProgress,
+  type PendingCommand,
+  type StepRequest,
+  buildCommand,
+  interpretInvocations,
+  markFor,
+  needsOutput,
+} from './commands.js';
+import { type ClusterConfig, parseBootstrapInput } from './config.js';
+import { ClusterStateError, PreflightFailedError } from './errors.js';
+import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
+import type { Logger } from './log.js';
+import { type BootstrapPlan, planBootstrap } from './plan.js';
+import type { Ports, SecretRef } from './ports.js';
+import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
+
+export interface Environment {
+  readonly documentPrefix: string;
+  readonly region: string;
+}
+
+export function validateBootstrapInput(raw: unknown, ports: Pick<Ports, 'clock'>): ClusterConfig {
+  return parseBootstrapInput(raw, new Date(ports.clock.now()));
+}
+
+export async function discoverCluster(config: ClusterConfig, ports: Pick<Ports, 'ec2'>): Promise<ClusterInstance[]> {
+  return ports.ec2.findClusterInstances(config.clusterName);
+}
+
+export interface PreflightOutcome {
+  readonly plan: BootstrapPlan;
+  readonly cluster: ClusterContext;
+  readonly warnings: Finding[];
+}
+
+/** Runs every check against AWS without changing anything; throws PreflightFailedError on any blocking finding. */
+export async function preflightCluster(
+  config: ClusterConfig,
+  instances: readonly ClusterInstance[],
+  ports: Pick<Ports, 'ec2' | 'ssm'>,
+): Promise<PreflightOutcome> {
+  const subnetIds = unique(instances.map((instance) => instance.subnetId));
+  const [subnets, elasticIp, onlineInstanceIds] = await Promise.all([
+    subnetIds.length > 0 ? ports.ec2.subnetCidrs(subnetIds) : Promise.resolve([]),
+    ports.ec2.findElasticIp(config.elasticIpAllocationId),
+    ports.ssm.onlineInstanceIds(instances.map((instance) => instance.instanceId)),
+  ]);
+  const vpcIds = unique(subnets.map((subnet) => subnet.vpcId));
+  const vpcs = vpcIds.length > 0 ? await ports.ec2.vpcCidrs(vpcIds) : [];
+
+  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds });
+  const blocking = blockingFindings(findings);
+  if (blocking.length > 0 || !elasticIp) throw new PreflightFailedError(blocking);
+
+  const fleet = groupFleet(instances);
+  const plan = planBootstrap(config, fleet, elasticIp.publicIp);
+  const cluster: ClusterContext = {
+    clusterName: config.clusterName,
+    kubernetesVersion: config.kubernetesVersion,
+    podCidr: config.podCidr,
+    serviceCidr: config.serviceCidr,
+    cniVersion: config.cni.version,
+    loadBalancerPort: config.loadBalancerPort,
+    elasticIpAllocationId: config.elasticIpAllocationId,
+    stepTimeoutMinutes: config.stepTimeoutMinutes,
+    endpoint: plan.endpoint.address,
+    certSans: plan.certSans,
+    masterIps: fleet.masters.map((master) => master.privateIp),
+    loadBalancerIps: fleet.loadBalancers.map((balancer) => balancer.privateIp),
+    workerCount: fleet.workers.length,
+  };
+  return { plan, cluster, warnings: findings.filter((finding) => !finding.blocking) };
+}
+
+/** Mints a fresh token and certificate key into the cluster's secret; returns only where they are. */
+export async function storeFreshJoinMaterial(clusterName: string, ports: Pick<Ports, 'secrets' | 'random'>): Promise<SecretRef> {
+  const [joinSecretArn] = await Promise.all([
+    ports.secrets.ensureSecret(joinSecretName(clusterName), clusterName, 'kubeadm bootstrap token and certificate key (rotated by kubeha)'),
+    ports.secrets.ensureSecret(kubeconfigSecretName(clusterName), clusterName, 'admin kubeconfig written by the first master'),
+  ]);
+  const material = mintJoinMaterial(ports.random);
+  return ports.secrets.putSecretValue(joinSecretArn, JSON.stringify(material));
+}
+
+export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 'clock'>, environment: Environment): Promise<PendingCommand> {
+  const command = buildCommand(request, environment.documentPrefix, environment.region);
+  const commandId = await ports.ssm.sendCommand(command);
+  const mark = markFor(request.step);
+  const sentAt = ports.clock.now();
+  return {
+    commandId,
+    step: request.step,
+    instanceIds: [...request.instanceIds],
+    deadline: sentAt + request.cluster.stepTimeoutMinutes * 60_000,
+    sentAt,
+    ...(mark ? { markAs: mark } : {}),
+  };
+}
+
+/** Polls a command once. On success it records the node state tag so that a re-run skips these nodes. */
+export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>, log: Logger): Promise<CommandProgress> {
+  const statuses = await ports.ssm.commandInvocations(command.commandId);
+  const invocations = await Promise.all(
+    statuses.map(async (invocation) =>
+      needsOutput(command.step, invocation) ? { ...invocation, ...(await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)) } : invocation,
+    ),
+  );
+  const progress = interpretInvocations(command, invocations, ports.clock.now());
+  if (progress.status === 'Success') {
+    if (command.markAs) await ports.ec2.tagInstances(command.instanceIds, { [NODE_STATE_TAG]: command.markAs });
+    log.info('step finished', { step: command.step, instanceIds: command.instanceIds, markedAs: command.markAs });
+  }
+  return progress;
+}
+
+/** Moves the Elastic IP onto the instance unless it is already there. */
+export async function placeElasticIp(allocationId: string, instanceId: string, ports: Pick<Ports, 'ec2'>): Promise<{ moved: boolean; publicIp: string }> {
+  const address = await ports.ec2.findElasticIp(allocationId);
+  if (!address) throw new ClusterStateError(`Elastic IP ${allocationId} no longer exists`);
+  if (address.instanceId === instanceId) return { moved: false, publicIp: address.publicIp };
+  await ports.ec2.associateElasticIp(allocationId, instanceId);
+  return { moved: true, publicIp: address.publicIp };
+}
+
+export interface ClusterSettings {
+  readonly cluster: ClusterContext;
+  readonly caCertHash: string;
+  readonly firstMasterId: string;
+  readonly joinSecretArn: string;
+  readonly kubeconfigSecretName: string;
+  readonly recordedAt: string;
+}
+
+/** Records what healing needs later. Settings only: secrets stay in Secrets Manager. */
+export async function recordClusterSettings(
+  input: { cluster: ClusterContext; caCertHash: string; firstMasterId: string; joinSecretArn: string },
+  ports: Pick<Ports, 'ssm' | 'clock'>,
+): Promise<ClusterSettings> {
+  if (!/^sha256:[a-f0-9]{64}$/.test(input.caCertHash)) {
+    throw new ClusterStateError('the CA certificate hash reported by the first master is malformed');
+  }
+  const settings: ClusterSettings = {
+    ...input,
+    kubeconfigSecretName: kubeconfigSecretName(input.cluster.clusterName),
+    recordedAt: new Date(ports.clock.now()).toISOString(),
+  };
+  await ports.ssm.putParameter(settingsParameterName(input.cluster.clusterName), JSON.stringify(settings));
+  return settings;
+}
+
+export async function readClusterSettings(clusterName: string, ports: Pick<Ports, 'ssm'>): Promise<ClusterSettings | undefined> {
+  const raw = await ports.ssm.getParameter(settingsParameterName(clusterName));
+  return raw ? (JSON.parse(raw) as ClusterSettings) : undefined;
+}
+
+function unique(values: readonly (string | undefined)[]): string[] {
+  return [...new Set(values.filter((value): value is string => Boolean(value)))];
+}

@@ -1,0 +1,228 @@
+// Which SSM document each step runs, with which parameters, and how its outcome is read.
+// Parameters carry references to secrets (ARN + version), never their values.
+import { z } from 'zod';
+import type { NodeState, Role } from './cluster.js';
+import { CommandFailedError, CommandTimedOutError } from './errors.js';
+import { kubeconfigSecretName } from './join-material.js';
+import { mask } from './log.js';
+import type { CommandInvocation, SendCommandRequest } from './ports.js';
+
+export const DOCUMENTS = {
+  'install-prerequisites': 'InstallPrerequisites',
+  'configure-load-balancer': 'ConfigureLoadBalancer',
+  'init-first-master': 'InitFirstMaster',
+  'install-cni': 'InstallCni',
+  'refresh-join-material': 'RefreshJoinMaterial',
+  'join-control-plane': 'JoinControlPlane',
+  'join-worker': 'JoinWorker',
+  'verify-cluster': 'VerifyCluster',
+} as const;
+
+export type StepName = keyof typeof DOCUMENTS;
+export const STEP_NAMES = Object.keys(DOCUMENTS) as [StepName, ...StepName[]];
+
+export const secretRefSchema = z.strictObject({
+  secretArn: z.string().startsWith('arn:', 'must be a Secrets Manager ARN'),
+  versionId: z.string().min(1, 'must name a secret version'),
+});
+
+/** The cluster facts that travel through the bootstrap payload: settings and addresses only. */
+export const clusterContextSchema = z.object({
+  clusterName: z.string(),
+  kubernetesVersion: z.string(),
+  podCidr: z.string(),
+  serviceCidr: z.string(),
+  cniVersion: z.string(),
+  loadBalancerPort: z.number(),
+  elasticIpAllocationId: z.string(),
+  stepTimeoutMinutes: z.number(),
+  endpoint: z.string(),
+  certSans: z.array(z.string()),
+  masterIps: z.array(z.string()),
+  loadBalancerIps: z.array(z.string()),
+  workerCount: z.number().int(),
+});
+export type ClusterContext = z.infer<typeof clusterContextSchema>;
+
+export interface StepRequest {
+  readonly step: StepName;
+  readonly instanceIds: readonly string[];
+  readonly cluster: ClusterContext;
+  readonly role?: Role | undefined;
+  readonly joinMaterial?: { secretArn: string; versionId: string } | undefined;
+  readonly caCertHash?: string | undefined;
+}
+
+export interface PendingCommand {
+  readonly commandId: string;
+  readonly step: StepName;
+  readonly instanceIds: string[];
+  readonly deadline: number;
+  readonly sentAt: number;
+  readonly markAs?: NodeState;
+}
+
+const MARKS: Partial<Record<StepName, NodeState>> = {
+  'install-prerequisites': 'prepared',
+  'configure-load-balancer': 'configured',
+  'init-first-master': 'initialized',
+  'join-control-plane': 'joined',
+  'join-worker': 'joined',
+};
+
+/** Token lifetime registered by refresh-join-material: long enough for one join, short enough to be useless after. */
+export const JOIN_TOKEN_TTL = '30m';
+
+export function documentName(prefix: string, step: StepName): string {
+  return `${prefix}${DOCUMENTS[step]}`;
+}
+
+export function markFor(step: StepName): NodeState | undefined {
+  return MARKS[step];
+}
+
+export function buildCommand(request: StepRequest, documentPrefix: string, region: string): SendCommandRequest {
+  const { cluster } = request;
+  return {
+    documentName: documentName(documentPrefix, request.step),
+    instanceIds: request.instanceIds,
+    parameters: stepParameters(request, region),
+    comment: `kubeha ${cluster.clusterName} ${request.step}`.slice(0, 100),
+    timeoutSeconds: 600,
+  };
+}
+
+function stepParameters(request: StepRequest, region: string): Record<string, string> {
+  const { cluster } = request;
+  const executionTimeout = String(cluster.stepTimeoutMinutes * 60);
+  const join = () => requireJoinMaterial(request);
+  switch (request.step) {
+    case 'install-prerequisites':
+      return { KubernetesVersion: cluster.kubernetesVersion, Role: request.role ?? 'worker', ExecutionTimeout: executionTimeout };
+    case 'configure-load-balancer':
+      return {
+        ClusterName: cluster.clusterName,
+        MasterAddresses: cluster.masterIps.join(','),
+        LoadBalancerAddresses: cluster.loadBalancerIps.join(','),
+        ListenPort: String(cluster.loadBalancerPort),
+        ElasticIpAllocationId: cluster.elasticIpAllocationId,
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'init-first-master':
+      return {
+        ClusterName: cluster.clusterName,
+        KubernetesVersion: cluster.kubernetesVersion,
+        ControlPlaneEndpoint: cluster.endpoint,
+        CertSans: cluster.certSans.join(','),
+        PodCidr: cluster.podCidr,
+        ServiceCidr: cluster.serviceCidr,
+        JoinSecretArn: join().secretArn,
+        JoinSecretVersionId: join().versionId,
+        KubeconfigSecretId: kubeconfigSecretName(cluster.clusterName),
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'install-cni':
+      return { CniVersion: cluster.cniVersion, PodCidr: cluster.podCidr, ExecutionTimeout: executionTimeout };
+    case 'refresh-join-material':
+      return {
+        JoinSecretArn: join().secretArn,
+        JoinSecretVersionId: join().versionId,
+        TokenTtl: JOIN_TOKEN_TTL,
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'join-control-plane':
+    case 'join-worker':
+      return {
+        ControlPlaneEndpoint: cluster.endpoint,
+        CaCertHash: requireCaCertHash(request),
+        JoinSecretArn: join().secretArn,
+        JoinSecretVersionId: join().versionId,
+        KubernetesVersion: cluster.kubernetesVersion,
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'verify-cluster':
+      return {
+        ExpectedControlPlaneNodes: String(cluster.masterIps.length),
+        ExpectedWorkerNodes: String(cluster.workerCount),
+        ExecutionTimeout: executionTimeout,
+      };
+  }
+}
+
+function requireJoinMaterial(request: StepRequest): { secretArn: string; versionId: string } {
+  if (!request.joinMaterial) throw new CommandFailedError(request.step, [{ instanceId: '-', status: 'NotSent', reason: 'no join material was minted before this step' }]);
+  return request.joinMaterial;
+}
+
+function requireCaCertHash(request: StepRequest): string {
+  if (!request.caCertHash) throw new CommandFailedError(request.step, [{ instanceId: '-', status: 'NotSent', reason: 'the CA certificate hash is unknown; init-first-master must run first' }]);
+  return request.caCertHash;
+}
+
+const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
+/** Steps whose scripts report a machine-readable result that later states use. */
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster']);
+
+export function isInFlight(status: string): boolean {
+  return IN_FLIGHT.has(status);
+}
+
+/** Whether the output of this invocation must be fetched to interpret it. */
+export function needsOutput(step: StepName, invocation: CommandInvocation): boolean {
+  if (invocation.status === 'Success') return STEPS_WITH_RESULTS.has(step);
+  return !IN_FLIGHT.has(invocation.status);
+}
+const RESULT_PREFIX = 'KUBEHA_RESULT ';
+const REASON_LIMIT = 600;
+
+export type StepResult = Record<string, unknown> & { readonly instanceId: string };
+
+export type CommandProgress =
+  | { readonly status: 'InProgress'; readonly pending: string[] }
+  | { readonly status: 'Success'; readonly finishedAt: number; readonly results: StepResult[] };
+
+/** Reads the invocations of a command: done, still running, failed (throws) or out of time (throws). */
+export function interpretInvocations(command: PendingCommand, invocations: readonly CommandInvocation[], now: number): CommandProgress {
+  const byInstance = new Map(invocations.map((invocation) => [invocation.instanceId, invocation]));
+  const failures = invocations
+    .filter((invocation) => !IN_FLIGHT.has(invocation.status) && invocation.status !== 'Success')
+    .map((invocation) => ({ instanceId: invocation.instanceId, status: invocation.status, reason: failureReason(invocation) }));
+  if (failures.length > 0) throw new CommandFailedError(command.step, failures);
+
+  const pending = command.instanceIds.filter((instanceId) => {
+    const invocation = byInstance.get(instanceId);
+    return !invocation || IN_FLIGHT.has(invocation.status);
+  });
+  if (pending.length > 0) {
+    if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
+    return { status: 'InProgress', pending };
+  }
+  const results = STEPS_WITH_RESULTS.has(command.step)
+    ? command.instanceIds.map((instanceId) => ({ ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))
+    : [];
+  return { status: 'Success', finishedAt: now, results };
+}
+
+/** The machine-readable line a kubeha script prints last: `KUBEHA_RESULT {"json":true}`. */
+export function parseResult(stdout: string): Record<string, unknown> {
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((candidate) => candidate.startsWith(RESULT_PREFIX));
+  if (!line) return {};
+  try {
+    const parsed: unknown = JSON.parse(line.slice(RESULT_PREFIX.length));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function failureReason(invocation: CommandInvocation): string {
+  const text = (invocation.stderr?.trim() || invocation.stdout?.trim() || `SSM reported ${invocation.status}`).replace(/\s+/g, ' ');
+  return mask(text.length > REASON_LIMIT ? `…${text.slice(-REASON_LIMIT)}` : text);
+}

@@ -1,0 +1,87 @@
+// Every error a handler throws on purpose. State machines match these `name`s in Retry/Catch,
+// so renaming one is a breaking change to the ASL files.
+
+abstract class KubehaError extends Error {
+  /** Whether a Step Functions retry could plausibly succeed. Documented for ASL authors. */
+  abstract readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The execution input (or a handler input) is malformed. Final: fix the input and start again. */
+export class InputValidationError extends KubehaError {
+  override readonly name = 'InputValidationError';
+  readonly retryable = false;
+  constructor(readonly issues: readonly { field: string; reason: string }[]) {
+    super(issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; '));
+  }
+}
+
+/** The discovered fleet or account cannot host the requested cluster. Final until a human fixes it. */
+export class PreflightFailedError extends KubehaError {
+  override readonly name = 'PreflightFailedError';
+  readonly retryable = false;
+  constructor(readonly findings: readonly { field: string; reason: string }[]) {
+    super(findings.map((finding) => `${finding.field}: ${finding.reason}`).join('; '));
+  }
+}
+
+/** An SSM command finished unsuccessfully on at least one instance. */
+export class CommandFailedError extends KubehaError {
+  override readonly name = 'CommandFailedError';
+  readonly retryable = false;
+  constructor(
+    readonly step: string,
+    readonly failures: readonly { instanceId: string; status: string; reason: string }[],
+  ) {
+    super(
+      `step "${step}" failed on ${failures
+        .map((failure) => `${failure.instanceId} (${failure.status}): ${failure.reason}`)
+        .join('; ')}`,
+    );
+  }
+}
+
+/** An SSM command did not finish before its step deadline. */
+export class CommandTimedOutError extends KubehaError {
+  override readonly name = 'CommandTimedOutError';
+  readonly retryable = false;
+  constructor(
+    readonly step: string,
+    readonly pendingInstanceIds: readonly string[],
+  ) {
+    super(`step "${step}" did not finish in time on ${pendingInstanceIds.join(', ')}`);
+  }
+}
+
+/** AWS asked us to slow down, or answered with a transient fault. Retry with backoff. */
+export class AwsThrottledError extends KubehaError {
+  override readonly name = 'AwsThrottledError';
+  readonly retryable = true;
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(`${operation} was throttled or failed transiently`, options);
+  }
+}
+
+/** An instance we expected vanished or left the running state mid-step. */
+export class InstanceGoneError extends KubehaError {
+  override readonly name = 'InstanceGoneError';
+  readonly retryable = false;
+  constructor(
+    readonly instanceId: string,
+    reason: string,
+  ) {
+    super(`instance ${instanceId} ${reason}`);
+  }
+}
+
+/** Something the cluster needs is missing from its recorded settings (e.g. no CA hash yet). */
+export class ClusterStateError extends KubehaError {
+  override readonly name = 'ClusterStateError';
+  readonly retryable = false;
+}
+
+export function isKubehaError(error: unknown): error is KubehaError {
+  return error instanceof KubehaError;
+}

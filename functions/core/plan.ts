@@ -1,0 +1,71 @@
+// Turns a preflighted fleet into the bootstrap plan: who is initialized first, who still has to
+// join, in which batches. Nodes already recorded as done are left out, which is what makes a
+// re-run after a failure resume instead of start over.
+import { type Fleet, type Member, type Role, allMembers, chunk, isKubernetesNodeDone } from './cluster.js';
+import type { ClusterConfig } from './config.js';
+import { ClusterStateError } from './errors.js';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+}
+
+export interface BootstrapPlan {
+  readonly endpoint: Endpoint;
+  readonly certSans: string[];
+  readonly firstMaster: Member;
+  readonly mastersToJoin: Member[];
+  readonly workerBatches: string[][];
+  readonly prerequisiteBatches: { role: Role; instanceIds: string[] }[];
+  readonly loadBalancerIds: string[];
+  readonly skipped: { prerequisites: number; masters: number; workers: number };
+}
+
+/** The stable address clients use for the API server: the DNS name if given, else the Elastic IP. */
+export function controlPlaneEndpoint(config: ClusterConfig, elasticIpAddress: string): Endpoint {
+  const host = config.controlPlaneDnsName ?? elasticIpAddress;
+  return { host, port: config.loadBalancerPort, address: `${host}:${config.loadBalancerPort}` };
+}
+
+export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddress: string): BootstrapPlan {
+  const initialized = fleet.masters.find((master) => master.nodeState === 'initialized');
+  const firstMaster = initialized ?? fleet.masters[0];
+  if (!firstMaster) throw new ClusterStateError('the fleet has no master to initialize');
+
+  const pendingMasters = fleet.masters.filter((master) => master !== firstMaster && !isKubernetesNodeDone(master));
+  const pendingWorkers = fleet.workers.filter((worker) => !isKubernetesNodeDone(worker));
+  const unprepared = (members: Member[]) => members.filter((member) => member.nodeState === undefined).map((member) => member.instanceId);
+
+  const prerequisiteBatches = (['master', 'worker', 'lb'] as const).flatMap((role) => {
+    const members = role === 'master' ? fleet.masters : role === 'worker' ? fleet.workers : fleet.loadBalancers;
+    return chunk(unprepared(members), config.workerBatchSize).map((instanceIds) => ({ role, instanceIds }));
+  });
+  const preparedCount = allMembers(fleet).length - prerequisiteBatches.reduce((sum, batch) => sum + batch.instanceIds.length, 0);
+
+  const endpoint = controlPlaneEndpoint(config, elasticIpAddress);
+  const certSans = unique([
+    elasticIpAddress,
+    ...(config.controlPlaneDnsName ? [config.controlPlaneDnsName] : []),
+    ...fleet.loadBalancers.map((balancer) => balancer.privateIp),
+  ]);
+
+  return {
+    endpoint,
+    certSans,
+    firstMaster,
+    mastersToJoin: pendingMasters,
+    workerBatches: chunk(pendingWorkers.map((worker) => worker.instanceId), config.workerBatchSize),
+    prerequisiteBatches,
+    loadBalancerIds: fleet.loadBalancers.map((balancer) => balancer.instanceId),
+    skipped: {
+      prerequisites: preparedCount,
+      masters: fleet.masters.length - 1 - pendingMasters.length,
+      workers: fleet.workers.length - pendingWorkers.length,
+    },
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values.filter((value) => value.length > 0))];
+}

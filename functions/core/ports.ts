@@ -1,0 +1,84 @@
+// The narrow interfaces the core needs from AWS. Adapters implement them with the SDK;
+// unit tests implement them with plain objects.
+import type { ClusterInstance } from './cluster.js';
+
+export interface ElasticIp {
+  readonly allocationId: string;
+  readonly publicIp: string;
+  readonly instanceId?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface Ec2Port {
+  /** Every non-terminated instance carrying the cluster's ownership tag. */
+  findClusterInstances(clusterName: string): Promise<ClusterInstance[]>;
+  subnetCidrs(subnetIds: readonly string[]): Promise<{ subnetId: string; vpcId: string; cidr: string }[]>;
+  vpcCidrs(vpcIds: readonly string[]): Promise<{ vpcId: string; cidrs: string[] }[]>;
+  /** Undefined when the allocation does not exist in this account and region. */
+  findElasticIp(allocationId: string): Promise<ElasticIp | undefined>;
+  associateElasticIp(allocationId: string, instanceId: string): Promise<void>;
+  tagInstances(instanceIds: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
+}
+
+export type InvocationStatus =
+  | 'Pending'
+  | 'InProgress'
+  | 'Delayed'
+  | 'Success'
+  | 'Cancelled'
+  | 'TimedOut'
+  | 'Failed'
+  | 'Cancelling'
+  | 'Undeliverable'
+  | 'Terminated';
+
+export interface CommandInvocation {
+  readonly instanceId: string;
+  readonly status: InvocationStatus;
+  /** Filled only where the caller asked for the output (failures and steps that report a result). */
+  readonly stdout?: string;
+  readonly stderr?: string;
+}
+
+export interface SendCommandRequest {
+  readonly documentName: string;
+  readonly instanceIds: readonly string[];
+  readonly parameters: Readonly<Record<string, string>>;
+  readonly comment: string;
+  readonly timeoutSeconds: number;
+}
+
+export interface SsmPort {
+  /** The subset of instanceIds whose SSM agent is registered and online. */
+  onlineInstanceIds(instanceIds: readonly string[]): Promise<Set<string>>;
+  sendCommand(request: SendCommandRequest): Promise<string>;
+  /** Status of every invocation of the command, without output. */
+  commandInvocations(commandId: string): Promise<CommandInvocation[]>;
+  invocationOutput(commandId: string, instanceId: string): Promise<{ stdout: string; stderr: string }>;
+  getParameter(name: string): Promise<string | undefined>;
+  putParameter(name: string, value: string): Promise<void>;
+}
+
+export interface SecretRef {
+  readonly secretArn: string;
+  readonly versionId: string;
+}
+
+export interface SecretsPort {
+  /** Creates the secret if absent (tagged for the cluster) and returns its ARN; never reads its value. */
+  ensureSecret(name: string, clusterName: string, description: string): Promise<string>;
+  /** Stores a new value and returns the version that holds it. */
+  putSecretValue(secretArn: string, value: string): Promise<SecretRef>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface Ports {
+  readonly ec2: Ec2Port;
+  readonly ssm: SsmPort;
+  readonly secrets: SecretsPort;
+  readonly clock: Clock;
+  readonly random: (bytes: number) => Buffer;
+}

@@ -1,0 +1,30 @@
+// Schemas of what state machines hand to Task handlers (beyond the user's input, validated in core/config.ts).
+import { z } from 'zod';
+import { NODE_STATES, ROLES } from '../core/cluster.js';
+import { STEP_NAMES, clusterContextSchema, secretRefSchema } from '../core/commands.js';
+
+const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id such as i-0abc12345def67890');
+
+export const clusterInstanceSchema = z.object({
+  instanceId,
+  role: z.enum(ROLES).optional(),
+  ec2State: z.string(),
+  privateIp: z.string().optional(),
+  publicIp: z.string().optional(),
+  subnetId: z.string().optional(),
+  vpcId: z.string().optional(),
+  availabilityZone: z.string().optional(),
+  nodeState: z.enum(NODE_STATES).optional(),
+  launchTime: z.string().optional(),
+});
+
+export const pendingCommandSchema = z.object({
+  commandId: z.string().min(1),
+  step: z.enum(STEP_NAMES),
+  instanceIds: z.array(instanceId).min(1),
+  deadline: z.number(),
+  sentAt: z.number(),
+  markAs: z.enum(NODE_STATES).optional(),
+});
+
+export { clusterContextSchema, instanceId, secretRefSchema };

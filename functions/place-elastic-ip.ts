@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { ports } from './adapters/index.js';
+import { placeElasticIp } from './core/bootstrap.js';
+import { instanceId } from './lib/schemas.js';
+import { executionFields, task } from './lib/task.js';
+
+const schema = z.object({
+  clusterName: z.string(),
+  allocationId: z.string().regex(/^eipalloc-[0-9a-f]{8,17}$/, 'must be an Elastic IP allocation id'),
+  instanceId,
+  ...executionFields,
+});
+
+export const handler = task('place-elastic-ip', schema, async ({ allocationId, instanceId: target }, log) => {
+  const outcome = await placeElasticIp(allocationId, target, ports);
+  log.info(outcome.moved ? 'moved the Elastic IP' : 'the Elastic IP was already in place', { allocationId, instanceId: target });
+  return outcome;
+});

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { ports } from './adapters/index.js';
+import { recordClusterSettings } from './core/bootstrap.js';
+import { summarizeBootstrap } from './core/summary.js';
+import { clusterContextSchema } from './lib/schemas.js';
+import { executionFields, task } from './lib/task.js';
+
+const schema = z.object({
+  cluster: clusterContextSchema,
+  plan: z.object({ firstMaster: z.object({ instanceId: z.string() }).loose(), skipped: z.object({ prerequisites: z.number(), masters: z.number(), workers: z.number() }) }).loose(),
+  caCertHash: z.string(),
+  joinSecretArn: z.string(),
+  phases: z.record(z.string(), z.unknown()),
+  verification: z.object({ instanceId: z.string() }).loose().optional(),
+  startedAt: z.string().describe('$$.Execution.StartTime'),
+  ...executionFields,
+});
+
+/** Last state: records the settings healing needs, returns the summary the user reads. */
+export const handler = task('record-cluster', schema, async (input, log) => {
+  await recordClusterSettings(
+    { cluster: input.cluster, caCertHash: input.caCertHash, firstMasterId: input.plan.firstMaster.instanceId, joinSecretArn: input.joinSecretArn },
+    ports,
+  );
+  const summary = summarizeBootstrap({
+    cluster: input.cluster,
+    plan: input.plan as never,
+    phases: input.phases,
+    verification: input.verification,
+    startedAt: Date.parse(input.startedAt),
+    now: ports.clock.now(),
+  });
+  log.info('cluster bootstrapped', { endpoint: summary.endpoint, totalSeconds: summary.timings.totalSeconds });
+  return summary;
+});

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { env, ports } from './adapters/index.js';
+import { sendStep } from './core/bootstrap.js';
+import { ROLES } from './core/cluster.js';
+import { STEP_NAMES } from './core/commands.js';
+import { clusterContextSchema, instanceId, secretRefSchema } from './lib/schemas.js';
+import { executionFields, task } from './lib/task.js';
+
+const schema = z.object({
+  step: z.enum(STEP_NAMES),
+  instanceIds: z.array(instanceId).min(1, 'must name at least one instance').max(50, 'SendCommand takes at most 50 instances'),
+  cluster: clusterContextSchema,
+  role: z.enum(ROLES).optional(),
+  joinMaterial: secretRefSchema.optional(),
+  caCertHash: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex digits>').optional(),
+  ...executionFields,
+});
+
+/** Sends one step's SSM document to its instances and returns what the poll loop needs. */
+export const handler = task('send-command', schema, async (input, log) => {
+  const command = await sendStep(input, ports, env());
+  log.info('sent command', { step: command.step, commandId: command.commandId, instanceIds: command.instanceIds });
+  return command;
+});
