@@ -1,0 +1,602 @@
+// The simulated fleet: a stateful fake of the EC2, SSM, Secrets Manager and Parameter Store calls
+// kubeha makes, and of what each kubeha document does to a node. Used by the tests, and by the demo.
+//
+// Time is modelled: every API call advances the clock a little, every poll of a command stands for
+// one Wait of the state machine's loop, and documents finish after their modelled duration.
+import { DOCUMENTS } from '../functions/core/commands.js';
+import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT } from '../functions/core/join-material.js';
+import { API_CALL_SECONDS, DOCUMENT_SECONDS, POLL_INTERVAL_SECONDS, jittered, seededRandom } from './latency.js';
+
+export type Ec2State = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+export type SimRole = 'master' | 'worker' | 'lb';
+
+export interface SimInstance {
+  instanceId: string;
+  state: Ec2State;
+  tags: Record<string, string>;
+  privateIp: string;
+  publicIp?: string;
+  subnetId: string;
+  vpcId: string;
+  availabilityZone: string;
+  launchTime: Date;
+  ssmOnline: boolean;
+  /** What kubeha's documents have done on this node. */
+  node: {
+    prerequisites?: { kubernetesVersion: string; role: string };
+    kubeadm?: 'control-plane' | 'worker';
+    nginx?: { upstreams: string[]; listenPort: number; reloads: number };
+    keepalived?: { priority: number; peers: string[]; elasticIpAllocationId: string };
+    documentsRun: string[];
+  };
+}
+
+export interface EtcdMember {
+  name: string;
+  instanceId: string;
+  peerUrl: string;
+  healthy: boolean;
+}
+
+export interface KubeCluster {
+  clusterName: string;
+  caCertHash: string;
+  firstMasterId: string;
+  controlPlaneEndpoint: string;
+  etcdMembers: EtcdMember[];
+  nodes: { name: string; instanceId: string; role: 'control-plane' | 'worker'; ready: boolean }[];
+  tokens: { token: string; expiresAt: number }[];
+  uploadedCertificates?: { certificateKey: string; expiresAt: number };
+  cni?: { version: string; podCidr: string };
+  /** Modelled [start, end] of every control-plane join, to prove they never overlapped. */
+  controlPlaneJoins: { instanceId: string; start: number; end: number }[];
+}
+
+export interface Invocation {
+  commandId: string;
+  instanceId: string;
+  document: string;
+  parameters: Record<string, string>;
+  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Undeliverable' | 'TimedOut';
+  startedAt: number;
+  finishesAt: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RecordedCall {
+  service: 'ec2' | 'ssm' | 'secretsmanager';
+  operation: string;
+  input: unknown;
+  at: number;
+}
+
+export interface DocumentFault {
+  document: string;
+  instanceId?: string;
+  remaining: number;
+  stderr: string;
+}
+
+export class AwsError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+interface SecretVersion {
+  versionId: string;
+  value: string;
+}
+
+interface Secret {
+  arn: string;
+  name: string;
+  tags: Record<string, string>;
+  versions: SecretVersion[];
+}
+
+const CERTS_TTL_MS = 2 * 3600_000;
+const DOCUMENT_BY_SUFFIX = Object.values(DOCUMENTS);
+
+export interface StandardFleetOptions {
+  clusterName?: string;
+  masters?: number;
+  workers?: number;
+  loadBalancers?: number;
+  vpcCidrPrefix?: string;
+  seed?: number;
+  tagElasticIp?: boolean;
+}
+
+export class SimulatedFleet {
+  readonly instances = new Map<string, SimInstance>();
+  readonly subnets = new Map<string, { subnetId: string; vpcId: string; cidr: string; availabilityZone: string }>();
+  readonly vpcs = new Map<string, { vpcId: string; cidrs: string[] }>();
+  readonly addresses = new Map<string, { allocationId: string; publicIp: string; instanceId?: string; tags: Record<string, string> }>();
+  readonly parameters = new Map<string, string>();
+  readonly secrets = new Map<string, Secret>();
+  readonly clusters = new Map<string, KubeCluster>();
+  readonly invocations: Invocation[] = [];
+  readonly calls: RecordedCall[] = [];
+  readonly faults: DocumentFault[] = [];
+  readonly throttles = new Map<string, number>();
+  readonly region = 'eu-west-1';
+  readonly account = '123456789012';
+  private clockMs: number;
+  private sequence = 0;
+  private readonly random: () => number;
+
+  constructor(options: { seed?: number; startTime?: number } = {}) {
+    this.random = seededRandom(options.seed ?? 7);
+    this.clockMs = options.startTime ?? Date.parse('2026-11-24T09:00:00Z');
+  }
+
+  // ---- building a fleet -------------------------------------------------------------------
+
+  static standard(options: StandardFleetOptions = {}): SimulatedFleet {
+    const fleet = new SimulatedFleet({ seed: options.seed ?? 7 });
+    const clusterName = options.clusterName ?? 'demo';
+    const prefix = options.vpcCidrPrefix ?? '10.0';
+    const vpcId = fleet.addVpc(`${prefix}.0.0/16`);
+    const zones = ['a', 'b', 'c'].map((letter, index) =>
+      fleet.addSubnet(vpcId, `${prefix}.${index * 16}.0/20`, `${fleet.region}${letter}`),
+    );
+    const add = (role: SimRole, count: number) => {
+      for (let index = 0; index < count; index += 1) {
+        fleet.addInstance({ clusterName, role, subnetId: zones[index % zones.length] as string });
+      }
+    };
+    add('lb', options.loadBalancers ?? 2);
+    add('master', options.masters ?? 3);
+    add('worker', options.workers ?? 3);
+    fleet.addElasticIp(options.tagElasticIp === false ? {} : { [`kubernetes.io/cluster/${clusterName}`]: 'owned' });
+    return fleet;
+  }
+
+  addVpc(cidr: string): string {
+    const vpcId = `vpc-${this.hex(17)}`;
+    this.vpcs.set(vpcId, { vpcId, cidrs: [cidr] });
+    return vpcId;
+  }
+
+  addSubnet(vpcId: string, cidr: string, availabilityZone: string): string {
+    const subnetId = `subnet-${this.hex(17)}`;
+    this.subnets.set(subnetId, { subnetId, vpcId, cidr, availabilityZone });
+    return subnetId;
+  }
+
+  addElasticIp(tags: Record<string, string> = {}): string {
+    const allocationId = `eipalloc-${this.hex(17)}`;
+    this.addresses.set(allocationId, { allocationId, publicIp: `203.0.113.${10 + this.addresses.size}`, tags });
+    return allocationId;
+  }
+
+  addInstance(spec: { clusterName: string; role?: SimRole; subnetId: string; privateIp?: string; extraTags?: Record<string, string> }): SimInstance {
+    const subnet = this.subnets.get(spec.subnetId);
+    if (!subnet) throw new Error(`unknown subnet ${spec.subnetId}`);
+    const instance: SimInstance = {
+      instanceId: `i-${this.hex(17)}`,
+      state: 'running',
+      tags: {
+        [`kubernetes.io/cluster/${spec.clusterName}`]: 'owned',
+        ...(spec.role ? { 'kubeha:role': spec.role } : {}),
+        Name: `${spec.clusterName}-${spec.role ?? 'node'}-${this.instances.size + 1}`,
+        ...spec.extraTags,
+      },
+      privateIp: spec.privateIp ?? this.freeAddress(subnet.cidr),
+      subnetId: subnet.subnetId,
+      vpcId: subnet.vpcId,
+      availabilityZone: subnet.availabilityZone,
+      launchTime: new Date(this.clockMs - 3600_000 + this.instances.size * 1000),
+      ssmOnline: true,
+      node: { documentsRun: [] },
+    };
+    this.instances.set(instance.instanceId, instance);
+    return instance;
+  }
+
+  get elasticIpAllocationId(): string {
+    const first = [...this.addresses.keys()][0];
+    if (!first) throw new Error('the fleet has no Elastic IP');
+    return first;
+  }
+
+  byRole(role: SimRole): SimInstance[] {
+    return [...this.instances.values()].filter((instance) => instance.tags['kubeha:role'] === role && instance.state !== 'terminated');
+  }
+
+  // ---- time, faults, recording ------------------------------------------------------------
+
+  now(): number {
+    return this.clockMs;
+  }
+
+  advance(seconds: number): void {
+    this.clockMs += Math.round(seconds * 1000);
+  }
+
+  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string }): void {
+    this.faults.push({
+      document: fault.document,
+      ...(fault.instanceId ? { instanceId: fault.instanceId } : {}),
+      remaining: fault.times ?? 1,
+      stderr: fault.stderr ?? `error execution phase: injected failure of ${fault.document}`,
+    });
+  }
+
+  throttle(operation: string, times: number): void {
+    this.throttles.set(operation, times);
+  }
+
+  stopInstance(instanceId: string): void {
+    const instance = this.requireInstance(instanceId);
+    instance.state = 'stopped';
+    instance.ssmOnline = false;
+    for (const invocation of this.invocations) {
+      if (invocation.instanceId !== instanceId) continue;
+      if (invocation.status === 'Pending') invocation.status = 'Undeliverable';
+      if (invocation.status === 'InProgress') {
+        invocation.status = 'Failed';
+        invocation.stderr = 'the instance stopped while the command ran';
+      }
+    }
+  }
+
+  /** Every call is recorded, and may be throttled by an injected fault. */
+  record(service: RecordedCall['service'], operation: string, input: unknown): void {
+    this.advance(API_CALL_SECONDS);
+    this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs });
+    const remaining = this.throttles.get(operation) ?? 0;
+    if (remaining > 0) {
+      this.throttles.set(operation, remaining - 1);
+      throw new AwsError('ThrottlingException', `Rate exceeded for ${operation}`);
+    }
+  }
+
+  // ---- EC2 ----------------------------------------------------------------------------------
+
+  describeInstances(filters: { Name?: string; Values?: string[] }[] = [], instanceIds: string[] = []): SimInstance[] {
+    return [...this.instances.values()].filter((instance) => {
+      if (instanceIds.length > 0 && !instanceIds.includes(instance.instanceId)) return false;
+      return filters.every((filter) => {
+        const values = filter.Values ?? [];
+        if (filter.Name === 'instance-state-name') return values.includes(instance.state);
+        if (filter.Name?.startsWith('tag:')) {
+          const value = instance.tags[filter.Name.slice(4)];
+          return value !== undefined && values.includes(value);
+        }
+        if (filter.Name === 'tag-key') return values.some((key) => key in instance.tags);
+        throw new AwsError('InvalidParameterValue', `filter ${filter.Name} is not modelled`);
+      });
+    });
+  }
+
+  associateAddress(allocationId: string, instanceId: string, allowReassociation: boolean): void {
+    const address = this.addresses.get(allocationId);
+    if (!address) throw new AwsError('InvalidAllocationID.NotFound', `The allocation ID '${allocationId}' does not exist`);
+    const instance = this.requireInstance(instanceId);
+    if (instance.state !== 'running' && instance.state !== 'stopped') {
+      throw new AwsError('IncorrectInstanceState', `The instance '${instanceId}' is not in a valid state for this operation.`);
+    }
+    if (address.instanceId && address.instanceId !== instanceId && !allowReassociation) {
+      throw new AwsError('Resource.AlreadyAssociated', `resource ${allocationId} is already associated`);
+    }
+    for (const other of this.instances.values()) {
+      if (other.publicIp === address.publicIp) delete other.publicIp;
+    }
+    address.instanceId = instanceId;
+    instance.publicIp = address.publicIp;
+  }
+
+  createTags(resourceIds: string[], tags: Record<string, string>): void {
+    for (const resourceId of resourceIds) {
+      const instance = this.instances.get(resourceId);
+      if (!instance) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${resourceId}' does not exist`);
+      Object.assign(instance.tags, tags);
+    }
+  }
+
+  // ---- Secrets Manager (the Lambda side never reads values; instances do, below) ------------
+
+  createSecret(name: string, tags: Record<string, string>): Secret {
+    if (this.secrets.has(name)) throw new AwsError('ResourceExistsException', `The secret ${name} already exists.`);
+    const secret: Secret = {
+      arn: `arn:aws:secretsmanager:${this.region}:${this.account}:secret:${name}-${this.hex(6)}`,
+      name,
+      tags,
+      versions: [],
+    };
+    this.secrets.set(name, secret);
+    return secret;
+  }
+
+  findSecret(idOrArn: string): Secret | undefined {
+    return this.secrets.get(idOrArn) ?? [...this.secrets.values()].find((secret) => secret.arn === idOrArn);
+  }
+
+  putSecretValue(idOrArn: string, value: string): { arn: string; versionId: string } {
+    const secret = this.findSecret(idOrArn);
+    if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    const versionId = `${this.hex(8)}-${this.hex(4)}-${this.hex(4)}-${this.hex(4)}-${this.hex(12)}`;
+    secret.versions.push({ versionId, value });
+    return { arn: secret.arn, versionId };
+  }
+
+  /** What an instance reads with its role (aws secretsmanager get-secret-value --version-id). */
+  readSecretOnInstance(idOrArn: string, versionId?: string): string {
+    const secret = this.findSecret(idOrArn);
+    const version = versionId ? secret?.versions.find((candidate) => candidate.versionId === versionId) : secret?.versions.at(-1);
+    if (!version) throw new Error(`An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation for ${idOrArn}`);
+    return version.value;
+  }
+
+  /** Every secret value ever stored: what the no-leak assertions search for. */
+  secretValues(): string[] {
+    return [...this.secrets.values()].flatMap((secret) =>
+      secret.versions.flatMap((version) => {
+        try {
+          const parsed = JSON.parse(version.value) as Record<string, unknown>;
+          return Object.values(parsed).filter((value): value is string => typeof value === 'string');
+        } catch {
+          return [version.value];
+        }
+      }),
+    );
+  }
+
+  // ---- SSM Run Command ----------------------------------------------------------------------
+
+  sendCommand(documentName: string, instanceIds: string[], parameters: Record<string, string>): string {
+    const document = DOCUMENT_BY_SUFFIX.find((suffix) => documentName.endsWith(suffix));
+    if (!document) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
+    if (instanceIds.length === 0 || instanceIds.length > 50) throw new AwsError('ValidationException', 'InstanceIds must hold 1 to 50 ids');
+    const commandId = `${this.hex(8)}-${this.hex(4)}-${this.hex(4)}-${this.hex(4)}-${this.hex(12)}`;
+    for (const instanceId of instanceIds) {
+      const instance = this.instances.get(instanceId);
+      const deliverable = instance?.state === 'running' && instance.ssmOnline;
+      const duration = jittered(DOCUMENT_SECONDS[document] ?? 10, this.random) * 1000;
+      this.invocations.push({
+        commandId,
+        instanceId,
+        document,
+        parameters: { ...parameters },
+        status: deliverable ? 'InProgress' : 'Undeliverable',
+        startedAt: this.clockMs,
+        finishesAt: this.clockMs + duration,
+        stdout: '',
+        stderr: deliverable ? '' : 'the SSM agent on this instance is not reachable',
+      });
+    }
+    return commandId;
+  }
+
+  /** Statuses as of now. Polling stands for one Wait of the state machine, so time moves on first. */
+  pollCommand(commandId: string): Invocation[] {
+    this.advance(POLL_INTERVAL_SECONDS);
+    const invocations = this.invocations.filter((invocation) => invocation.commandId === commandId);
+    if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
+    this.settleInvocations();
+    return invocations;
+  }
+
+  getInvocation(commandId: string, instanceId: string): Invocation {
+    this.settleInvocations();
+    const invocation = this.invocations.find((candidate) => candidate.commandId === commandId && candidate.instanceId === instanceId);
+    if (!invocation) throw new AwsError('InvocationDoesNotExist', 'invocation does not exist');
+    return invocation;
+  }
+
+  /** Finishes, in modelled-time order, every invocation whose time has come. */
+  settleInvocations(): void {
+    const due = this.invocations
+      .filter((invocation) => invocation.status === 'InProgress' && invocation.finishesAt <= this.clockMs)
+      .sort((a, b) => a.finishesAt - b.finishesAt);
+    for (const invocation of due) this.complete(invocation);
+  }
+
+  private complete(invocation: Invocation): void {
+    const instance = this.requireInstance(invocation.instanceId);
+    instance.node.documentsRun.push(invocation.document);
+    const fault = this.faults.find(
+      (candidate) => candidate.remaining > 0 && candidate.document === invocation.document && (!candidate.instanceId || candidate.instanceId === invocation.instanceId),
+    );
+    if (fault) {
+      fault.remaining -= 1;
+      invocation.status = 'Failed';
+      invocation.stderr = fault.stderr;
+      return;
+    }
+    try {
+      const stdout = this.runDocument(invocation, instance);
+      invocation.status = 'Success';
+      invocation.stdout = stdout;
+    } catch (error: unknown) {
+      invocation.status = 'Failed';
+      invocation.stderr = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  // ---- what each document does to a node ------------------------------------------------------
+
+  private runDocument(invocation: Invocation, instance: SimInstance): string {
+    const parameters = invocation.parameters;
+    const clusterName = this.clusterNameOf(instance);
+    const hostname = `ip-${instance.privateIp.replaceAll('.', '-')}`;
+    const result = (line: string, data: Record<string, unknown>) => `${line}\nKUBEHA_RESULT ${JSON.stringify(data)}\n`;
+    switch (invocation.document) {
+      case 'InstallPrerequisites': {
+        const wanted = { kubernetesVersion: param(parameters, 'KubernetesVersion'), role: param(parameters, 'Role') };
+        if (instance.node.prerequisites?.kubernetesVersion === wanted.kubernetesVersion) {
+          return result('kubeha: prerequisites already installed, nothing to do', { changed: false });
+        }
+        instance.node.prerequisites = wanted;
+        return result(`kubeha: installed prerequisites for ${wanted.role} (kubernetes ${wanted.kubernetesVersion})`, { changed: true });
+      }
+      case 'ConfigureLoadBalancer': {
+        const upstreams = param(parameters, 'MasterAddresses').split(',');
+        const balancers = param(parameters, 'LoadBalancerAddresses').split(',');
+        const listenPort = Number(param(parameters, 'ListenPort'));
+        if (!balancers.includes(instance.privateIp)) throw new Error(`this node (${instance.privateIp}) is not among LoadBalancerAddresses`);
+        const unchanged = instance.node.nginx && instance.node.nginx.upstreams.join() === upstreams.join() && instance.node.nginx.listenPort === listenPort;
+        instance.node.nginx = { upstreams, listenPort, reloads: (instance.node.nginx?.reloads ?? 0) + (unchanged ? 0 : 1) };
+        instance.node.keepalived = {
+          priority: balancers[0] === instance.privateIp ? 150 : 100,
+          peers: balancers.filter((address) => address !== instance.privateIp),
+          elasticIpAllocationId: param(parameters, 'ElasticIpAllocationId'),
+        };
+        return result(unchanged ? 'kubeha: load balancer configuration unchanged' : 'kubeha: nginx -t passed; nginx reloaded', { changed: !unchanged });
+      }
+      case 'InitFirstMaster': {
+        const existing = this.clusters.get(clusterName);
+        if (existing) {
+          if (existing.firstMasterId !== instance.instanceId) throw new Error(`cluster ${clusterName} was already initialized on ${existing.firstMasterId}`);
+          return result('kubeha: /etc/kubernetes/admin.conf exists; already initialized', { caCertHash: existing.caCertHash, changed: false });
+        }
+        this.requirePrerequisites(instance);
+        const material = this.joinMaterialOnInstance(parameters);
+        const caCertHash = `sha256:${this.hex(64)}`;
+        const cluster: KubeCluster = {
+          clusterName,
+          caCertHash,
+          firstMasterId: instance.instanceId,
+          controlPlaneEndpoint: param(parameters, 'ControlPlaneEndpoint'),
+          etcdMembers: [{ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true }],
+          nodes: [{ name: hostname, instanceId: instance.instanceId, role: 'control-plane', ready: false }],
+          tokens: [{ token: material.token, expiresAt: this.clockMs + 3600_000 }],
+          uploadedCertificates: { certificateKey: material.certificateKey, expiresAt: this.clockMs + CERTS_TTL_MS },
+          controlPlaneJoins: [],
+        };
+        this.clusters.set(clusterName, cluster);
+        instance.node.kubeadm = 'control-plane';
+        this.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} ${this.hex(40)}\n`);
+        return result(`kubeha: initialized control plane on ${hostname}`, { caCertHash, changed: true });
+      }
+      case 'InstallCni': {
+        const cluster = this.requireCluster(clusterName);
+        const podCidr = param(parameters, 'PodCidr');
+        cluster.cni = { version: param(parameters, 'CniVersion'), podCidr };
+        for (const node of cluster.nodes) node.ready = true;
+        return result(`kubeha: calico ${cluster.cni.version} applied with pool ${podCidr}`, { changed: true });
+      }
+      case 'RefreshJoinMaterial': {
+        const cluster = this.requireCluster(clusterName);
+        if (instance.node.kubeadm !== 'control-plane') throw new Error('this node is not a control-plane node');
+        const material = this.joinMaterialOnInstance(parameters);
+        const ttlMinutes = Number(/^(\d+)m$/.exec(param(parameters, 'TokenTtl'))?.[1] ?? 'NaN');
+        if (!Number.isFinite(ttlMinutes)) throw new Error('TokenTtl must look like 30m');
+        cluster.tokens.push({ token: material.token, expiresAt: this.clockMs + ttlMinutes * 60_000 });
+        cluster.uploadedCertificates = { certificateKey: material.certificateKey, expiresAt: this.clockMs + CERTS_TTL_MS };
+        return result('kubeha: token registered and certificates uploaded', { changed: true });
+      }
+      case 'JoinControlPlane':
+      case 'JoinWorker': {
+        const controlPlane = invocation.document === 'JoinControlPlane';
+        const cluster = this.requireCluster(clusterName);
+        if (instance.node.kubeadm) return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false });
+        this.requirePrerequisites(instance);
+        const material = this.joinMaterialOnInstance(parameters);
+        if (param(parameters, 'CaCertHash') !== cluster.caCertHash) throw new Error('error execution phase preflight: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:..." are pinned');
+        if (param(parameters, 'ControlPlaneEndpoint') !== cluster.controlPlaneEndpoint) throw new Error('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: wrong endpoint');
+        const token = cluster.tokens.find((candidate) => candidate.token === material.token && candidate.expiresAt > this.clockMs);
+        if (!token) throw new Error('error execution phase preflight: couldn\'t validate the identity of the API Server: token id not found or expired');
+        if (controlPlane) {
+          const certificates = cluster.uploadedCertificates;
+          if (!certificates || certificates.expiresAt <= this.clockMs) throw new Error('error execution phase control-plane-prepare/download-certs: Secret "kubeadm-certs" was not found');
+          if (certificates.certificateKey !== material.certificateKey) throw new Error('error execution phase control-plane-prepare/download-certs: failed to decrypt: cipher: message authentication failed');
+          const overlapping = this.invocations.find(
+            (other) => other !== invocation && other.document === 'JoinControlPlane' && other.startedAt < invocation.finishesAt && other.finishesAt > invocation.startedAt && this.clusterNameOf(this.requireInstance(other.instanceId)) === clusterName,
+          );
+          if (overlapping) throw new Error('error execution phase etcd-join: etcdserver: too many learner members in cluster');
+          cluster.etcdMembers.push({ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true });
+          cluster.controlPlaneJoins.push({ instanceId: instance.instanceId, start: invocation.startedAt, end: invocation.finishesAt });
+        }
+        cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) });
+        instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
+        return result(`kubeha: joined ${hostname} as ${controlPlane ? 'control-plane' : 'worker'}`, { changed: true });
+      }
+      case 'VerifyCluster': {
+        const cluster = this.requireCluster(clusterName);
+        const expectedControlPlane = Number(param(parameters, 'ExpectedControlPlaneNodes'));
+        const expectedWorkers = Number(param(parameters, 'ExpectedWorkerNodes'));
+        const report = {
+          nodesReady: cluster.nodes.filter((node) => node.ready).length,
+          nodesTotal: cluster.nodes.length,
+          controlPlaneNodes: cluster.nodes.filter((node) => node.role === 'control-plane').length,
+          workerNodes: cluster.nodes.filter((node) => node.role === 'worker').length,
+          etcdMembers: cluster.etcdMembers.length,
+          etcdHealthy: cluster.etcdMembers.filter((member) => member.healthy).length,
+          kubeSystemPodsNotRunning: 0,
+        };
+        const problems = [
+          report.controlPlaneNodes !== expectedControlPlane && `expected ${expectedControlPlane} control-plane nodes, found ${report.controlPlaneNodes}`,
+          report.workerNodes !== expectedWorkers && `expected ${expectedWorkers} worker nodes, found ${report.workerNodes}`,
+          report.nodesReady !== report.nodesTotal && `${report.nodesTotal - report.nodesReady} nodes are not Ready`,
+          report.etcdMembers !== expectedControlPlane && `etcd has ${report.etcdMembers} members, expected ${expectedControlPlane}`,
+          report.etcdHealthy !== report.etcdMembers && `${report.etcdMembers - report.etcdHealthy} etcd members are unhealthy`,
+        ].filter(Boolean);
+        if (problems.length > 0) throw new Error(`kubeha: cluster is not healthy: ${problems.join('; ')}\nKUBEHA_RESULT ${JSON.stringify(report)}`);
+        return result('kubeha: all nodes Ready, all etcd members healthy', report);
+      }
+      default:
+        throw new Error(`document ${invocation.document} is not modelled`);
+    }
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  requireInstance(instanceId: string): SimInstance {
+    const instance = this.instances.get(instanceId);
+    if (!instance) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    return instance;
+  }
+
+  requireCluster(clusterName: string): KubeCluster {
+    const cluster = this.clusters.get(clusterName);
+    if (!cluster) throw new Error(`the connection to the server was refused: cluster ${clusterName} is not initialized`);
+    return cluster;
+  }
+
+  private requirePrerequisites(instance: SimInstance): void {
+    if (!instance.node.prerequisites) throw new Error('kubeadm: command not found (prerequisites were not installed)');
+  }
+
+  private joinMaterialOnInstance(parameters: Record<string, string>): { token: string; certificateKey: string } {
+    const raw = this.readSecretOnInstance(param(parameters, 'JoinSecretArn'), param(parameters, 'JoinSecretVersionId'));
+    const material = JSON.parse(raw) as { token?: string; certificateKey?: string };
+    if (!material.token || !TOKEN_FORMAT.test(material.token)) throw new Error('the join secret holds no valid bootstrap token');
+    if (!material.certificateKey || !CERTIFICATE_KEY_FORMAT.test(material.certificateKey)) throw new Error('the join secret holds no valid certificate key');
+    return { token: material.token, certificateKey: material.certificateKey };
+  }
+
+  clusterNameOf(instance: SimInstance): string {
+    const key = Object.keys(instance.tags).find((tag) => tag.startsWith('kubernetes.io/cluster/'));
+    if (!key) throw new Error(`${instance.instanceId} carries no cluster tag`);
+    return key.slice('kubernetes.io/cluster/'.length);
+  }
+
+  private freeAddress(cidr: string): string {
+    const [base] = cidr.split('/') as [string];
+    const octets = base.split('.').map(Number) as [number, number, number, number];
+    const used = new Set([...this.instances.values()].map((instance) => instance.privateIp));
+    for (let host = 10; host < 4000; host += 1) {
+      const candidate = `${octets[0]}.${octets[1]}.${octets[2] + Math.floor(host / 256)}.${host % 256}`;
+      if (!used.has(candidate)) return candidate;
+    }
+    throw new Error(`subnet ${cidr} is full`);
+  }
+
+  private hex(length: number): string {
+    let text = '';
+    while (text.length < length) text += Math.floor(this.random() * 16).toString(16);
+    this.sequence += 1;
+    return text;
+  }
+}
+
+function param(parameters: Record<string, string>, name: string): string {
+  const value = parameters[name];
+  if (value === undefined) throw new Error(`document parameter ${name} is missing`);
+  return value;
+}
