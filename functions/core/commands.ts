@@ -140,7 +140,6 @@ function stepParameters(request: StepRequest, region: string): Record<string, st
         CaCertHash: requireCaCertHash(request),
         JoinSecretArn: join().secretArn,
         JoinSecretVersionId: join().versionId,
-        KubernetesVersion: cluster.kubernetesVersion,
         Region: region,
         ExecutionTimeout: executionTimeout,
       };

@@ -1,0 +1,109 @@
+// Builds kubeha's SSM Command documents (schemaVersion 2.2) from the templates beside this file:
+// parameter definitions are copied from parameters.yaml, parameters become environment variables,
+// and each `#kubeha:script NAME` line becomes the script (with lib/common.sh inlined) written to a
+// private temporary file and run with bash, whatever /bin/sh is on the instance.
+//
+// serverless.yml loads this file with ${file(...)}: the exported function returns the CloudFormation
+// resources for one stage. Tests call its properties directly. CommonJS because osls require()s it.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const YAML = require('yaml');
+
+const DIRECTORY = __dirname;
+const SCRIPTS = path.join(DIRECTORY, 'scripts');
+const SOURCE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/common\.sh"$/;
+const SCRIPT_PLACEHOLDER = /^#kubeha:script ([a-z0-9-]+\.sh)$/;
+const HEREDOC_END = 'KUBEHA_SCRIPT_END';
+
+function documentNames() {
+  return fs
+    .readdirSync(DIRECTORY)
+    .filter((file) => /^[A-Z][A-Za-z]+\.yaml$/.test(file))
+    .map((file) => file.replace(/\.yaml$/, ''))
+    .sort();
+}
+
+/** The script with lib/common.sh inlined where it is sourced: one self-contained bash program. */
+function inlineScript(name) {
+  const library = fs.readFileSync(path.join(SCRIPTS, 'lib', 'common.sh'), 'utf8').trimEnd();
+  const lines = fs.readFileSync(path.join(SCRIPTS, name), 'utf8').trimEnd().split('\n');
+  const sourced = lines.findIndex((line) => SOURCE_LINE.test(line));
+  if (sourced < 0) throw new Error(`scripts/${name} does not source lib/common.sh`);
+  const body = [...lines.slice(0, sourced).filter((line) => !line.startsWith('# shellcheck source=')), `# --- lib/common.sh ---`, library, `# --- end of lib/common.sh ---`, ...lines.slice(sourced + 1)];
+  const text = body.join('\n');
+  if (text.includes('{{')) throw new Error(`scripts/${name} contains "{{", which SSM would treat as a parameter`);
+  if (text.split('\n').includes(HEREDOC_END)) throw new Error(`scripts/${name} contains the line ${HEREDOC_END}`);
+  return text;
+}
+
+/** The runCommand lines: export parameters, write the script privately, run it with bash, clean up. */
+function runCommandFor(scriptName, environment) {
+  const exports = Object.entries(environment).map(([variable, value]) => `export ${variable}='${value}'`);
+  return [
+    'set -eu',
+    ...exports,
+    'kubeha_script="$(umask 077 && mktemp /tmp/kubeha-script.XXXXXX)"',
+    `cat >"$kubeha_script" <<'${HEREDOC_END}'`,
+    ...inlineScript(scriptName).split('\n'),
+    HEREDOC_END,
+    'kubeha_status=0',
+    'bash "$kubeha_script" || kubeha_status=$?',
+    'rm -f "$kubeha_script"',
+    'exit "$kubeha_status"',
+  ];
+}
+
+function renderDocument(name) {
+  const shared = YAML.parse(fs.readFileSync(path.join(DIRECTORY, 'parameters.yaml'), 'utf8'));
+  const template = YAML.parse(fs.readFileSync(path.join(DIRECTORY, `${name}.yaml`), 'utf8'));
+  const parameters = {};
+  const environment = {};
+  for (const [parameter, variable] of Object.entries(template.kubehaParameters ?? {})) {
+    const definition = shared[parameter];
+    if (!definition) throw new Error(`${name}.yaml takes ${parameter}, which parameters.yaml does not define`);
+    parameters[parameter] = definition;
+    if (variable) environment[variable] = `{{ ${parameter} }}`;
+  }
+  Object.assign(environment, template.kubehaEnvironment ?? {});
+  const mainSteps = template.mainSteps.map((step) => {
+    if (step.action !== 'aws:runShellScript') return step;
+    const runCommand = step.inputs.runCommand.flatMap((line) => {
+      const match = SCRIPT_PLACEHOLDER.exec(line);
+      return match ? runCommandFor(match[1], environment) : [line];
+    });
+    return { ...step, inputs: { ...step.inputs, runCommand } };
+  });
+  return { schemaVersion: template.schemaVersion, description: template.description, parameters, mainSteps };
+}
+
+function resourceId(name) {
+  return `${name}Document`;
+}
+
+/** CloudFormation resources for every document of one stage, named `kubeha-<stage>-<Name>`. */
+function documentResources(stage) {
+  const resources = {};
+  for (const name of documentNames()) {
+    resources[resourceId(name)] = {
+      Type: 'AWS::SSM::Document',
+      Properties: {
+        Name: `kubeha-${stage}-${name}`,
+        DocumentType: 'Command',
+        DocumentFormat: 'JSON',
+        UpdateMethod: 'NewVersion',
+        Content: renderDocument(name),
+        Tags: [{ Key: 'kubeha:managed', Value: 'true' }],
+      },
+    };
+  }
+  return resources;
+}
+
+module.exports = async ({ resolveVariable }) => ({ Resources: documentResources(await resolveVariable('sls:stage')) });
+module.exports.documentNames = documentNames;
+module.exports.renderDocument = renderDocument;
+module.exports.inlineScript = inlineScript;
+module.exports.documentResources = documentResources;
+module.exports.resourceId = resourceId;

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Configures one load balancer of the pair: nginx stream proxying the API port to every master, and
+# keepalived in unicast mode whose notify script claims the Elastic IP when this node becomes MASTER.
+# The first address in KUBEHA_LOAD_BALANCER_ADDRESSES is the primary (higher priority). A candidate
+# nginx config must pass `nginx -t` before it replaces the live one; an unchanged config is left alone.
+#
+# Environment: KUBEHA_CLUSTER_NAME, KUBEHA_MASTER_ADDRESSES (comma list), KUBEHA_LOAD_BALANCER_ADDRESSES
+# (comma list), KUBEHA_LISTEN_PORT, KUBEHA_EIP_ALLOCATION_ID, KUBEHA_REGION.
+# Optional: KUBEHA_SELF_IP, KUBEHA_INTERFACE (discovered from IMDS and the default route otherwise),
+# KUBEHA_APISERVER_PORT (6443).
+set -o errexit -o nounset -o pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+NGINX_CONF="${KUBEHA_ROOT}/etc/nginx/nginx.conf"
+KEEPALIVED_DIR="${KUBEHA_ROOT}/etc/keepalived"
+
+# render_nginx_conf MASTERS_CSV LISTEN_PORT APISERVER_PORT: the whole nginx.conf on stdout.
+# Watches on kube-apiserver last 30 minutes or more, so proxy_timeout must be longer than that;
+# a dead master is skipped after a failed connect (passive checks, the only kind open-source nginx has).
+render_nginx_conf() {
+  local masters_csv="$1" listen_port="$2" apiserver_port="$3" address
+  local -a masters
+  IFS=',' read -r -a masters <<<"${masters_csv}"
+  cat <<EOF
+# Managed by kubeha for cluster ${KUBEHA_CLUSTER_NAME}: changes here are overwritten.
+user www-data;
+worker_processes auto;
+pid ${KUBEHA_ROOT}/run/nginx.pid;
+error_log ${KUBEHA_ROOT}/var/log/nginx/error.log warn;
+include ${KUBEHA_ROOT}/etc/nginx/modules-enabled/*.conf;
+
+events {
+    worker_connections 4096;
+}
+
+stream {
+    log_format kubeha '\$remote_addr [\$time_local] \$status \$bytes_sent \$bytes_received \$session_time "\$upstream_addr"';
+    access_log ${KUBEHA_ROOT}/var/log/nginx/kube-apiserver.log kubeha;
+
+    upstream kube_apiserver {
+        least_conn;
+EOF
+  for address in "${masters[@]}"; do
+    printf '        server %s:%s max_fails=2 fail_timeout=10s;\n' "${address}" "${apiserver_port}"
+  done
+  cat <<EOF
+    }
+
+    server {
+        listen ${listen_port};
+        proxy_pass kube_apiserver;
+        proxy_connect_timeout 2s;
+        proxy_timeout 45m;
+        proxy_next_upstream on;
+        proxy_next_upstream_tries 3;
+        proxy_next_upstream_timeout 6s;
+    }
+}
+EOF
+}
+
+# render_keepalived_conf SELF_IP PEERS_CSV PRIORITY INTERFACE: keepalived.conf on stdout.
+# Both nodes start as BACKUP with nopreempt, so a recovered primary does not take the address back
+# (and move the Elastic IP) while the standby serves well: that is what keeps failover from flapping.
+render_keepalived_conf() {
+  local self_ip="$1" peers_csv="$2" priority="$3" interface="$4" peer
+  local -a peers
+  IFS=',' read -r -a peers <<<"${peers_csv}"
+  local router_id
+  router_id=$(($(printf '%s' "${KUBEHA_CLUSTER_NAME}" | cksum | cut -d' ' -f1) % 254 + 1))
+  cat <<EOF
+# Managed by kubeha for cluster ${KUBEHA_CLUSTER_NAME}: changes here are overwritten.
+global_defs {
+    router_id kubeha_${KUBEHA_CLUSTER_NAME//-/_}
+    enable_script_security
+    script_user root
+}
+
+vrrp_script kubeha_nginx_alive {
+    script "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-check.sh"
+    interval 2
+    timeout 2
+    fall 2
+    rise 2
+}
+
+vrrp_instance kubeha_${KUBEHA_CLUSTER_NAME//-/_} {
+    state BACKUP
+    nopreempt
+    interface ${interface}
+    virtual_router_id ${router_id}
+    priority ${priority}
+    advert_int 1
+    unicast_src_ip ${self_ip}
+    unicast_peer {
+EOF
+  for peer in "${peers[@]}"; do
+    [[ -n "${peer}" ]] && printf '        %s\n' "${peer}"
+  done
+  cat <<EOF
+    }
+    track_script {
+        kubeha_nginx_alive
+    }
+    notify_master "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-notify.sh MASTER"
+}
+EOF
+}
+
+# render_check_script LISTEN_PORT: healthy while nginx accepts connections on the API port.
+render_check_script() {
+  cat <<EOF
+#!/usr/bin/env bash
+# Managed by kubeha: keepalived's health check of the local nginx.
+set -o errexit -o nounset -o pipefail
+timeout 2 bash -c '</dev/tcp/127.0.0.1/$1'
+EOF
+}
+
+# render_notify_script: on MASTER, associate the Elastic IP with this instance (allowing reassociation).
+render_notify_script() {
+  cat <<EOF
+#!/usr/bin/env bash
+# Managed by kubeha: keepalived calls this on state changes; MASTER claims the Elastic IP.
+set -o errexit -o nounset -o pipefail
+[[ "\${1:-}" == "MASTER" ]] || exit 0
+token=\$(curl -fsS -m 2 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+instance_id=\$(curl -fsS -m 2 -H "X-aws-ec2-metadata-token: \${token}" http://169.254.169.254/latest/meta-data/instance-id)
+for attempt in 1 2 3 4 5; do
+  if aws ec2 associate-address --region ${KUBEHA_REGION} --allocation-id ${KUBEHA_EIP_ALLOCATION_ID} \\
+      --instance-id "\${instance_id}" --allow-reassociation >/dev/null; then
+    logger -t kubeha "claimed Elastic IP ${KUBEHA_EIP_ALLOCATION_ID} for \${instance_id}"
+    exit 0
+  fi
+  sleep "\${attempt}"
+done
+logger -t kubeha "could not claim Elastic IP ${KUBEHA_EIP_ALLOCATION_ID}"
+exit 1
+EOF
+}
+
+# install_if_changed CANDIDATE TARGET MODE: moves CANDIDATE over TARGET unless identical. Returns 0 if it changed.
+install_if_changed() {
+  local candidate="$1" target="$2" mode="$3"
+  if [[ -f "${target}" ]] && cmp -s "${candidate}" "${target}"; then
+    rm -f "${candidate}"
+    return 1
+  fi
+  chmod "${mode}" "${candidate}"
+  mv "${candidate}" "${target}"
+}
+
+default_interface() {
+  if [[ -n "${KUBEHA_INTERFACE:-}" ]]; then
+    printf '%s\n' "${KUBEHA_INTERFACE}"
+  else
+    ip -o route show default | awk '{ print $5; exit }'
+  fi
+}
+
+main() {
+  require_env KUBEHA_CLUSTER_NAME KUBEHA_MASTER_ADDRESSES KUBEHA_LOAD_BALANCER_ADDRESSES KUBEHA_LISTEN_PORT \
+    KUBEHA_EIP_ALLOCATION_ID KUBEHA_REGION
+  local self peers priority interface apiserver_port="${KUBEHA_APISERVER_PORT:-6443}"
+  self="$(self_ip)"
+  local -a balancers
+  IFS=',' read -r -a balancers <<<"${KUBEHA_LOAD_BALANCER_ADDRESSES}"
+  local member found=false
+  peers=""
+  for member in "${balancers[@]}"; do
+    if [[ "${member}" == "${self}" ]]; then found=true; else peers="${peers:+${peers},}${member}"; fi
+  done
+  [[ "${found}" == true ]] || fail "this node (${self}) is not among KUBEHA_LOAD_BALANCER_ADDRESSES"
+  if [[ "${balancers[0]}" == "${self}" ]]; then priority=150; else priority=100; fi
+  interface="$(default_interface)"
+  [[ -n "${interface}" ]] || fail "could not find the network interface of the default route"
+
+  mkdir -p "$(dirname "${NGINX_CONF}")" "${KEEPALIVED_DIR}" "${KUBEHA_ROOT}/var/log/nginx" "${KUBEHA_ROOT}/run"
+  local candidate="${NGINX_CONF}.kubeha-candidate" nginx_changed=false keepalived_changed=false
+  render_nginx_conf "${KUBEHA_MASTER_ADDRESSES}" "${KUBEHA_LISTEN_PORT}" "${apiserver_port}" >"${candidate}"
+  if ! nginx -t -q -c "${candidate}" 2>"${candidate}.err"; then
+    mask <"${candidate}.err" >&2
+    rm -f "${candidate}" "${candidate}.err"
+    fail "the rendered nginx configuration failed nginx -t; the live configuration was left in place"
+  fi
+  rm -f "${candidate}.err"
+  if install_if_changed "${candidate}" "${NGINX_CONF}" 0644; then nginx_changed=true; fi
+
+  render_keepalived_conf "${self}" "${peers}" "${priority}" "${interface}" >"${KEEPALIVED_DIR}/keepalived.conf.new"
+  render_check_script "${KUBEHA_LISTEN_PORT}" >"${KEEPALIVED_DIR}/kubeha-check.sh.new"
+  render_notify_script >"${KEEPALIVED_DIR}/kubeha-notify.sh.new"
+  if install_if_changed "${KEEPALIVED_DIR}/keepalived.conf.new" "${KEEPALIVED_DIR}/keepalived.conf" 0644; then keepalived_changed=true; fi
+  if install_if_changed "${KEEPALIVED_DIR}/kubeha-check.sh.new" "${KEEPALIVED_DIR}/kubeha-check.sh" 0700; then keepalived_changed=true; fi
+  if install_if_changed "${KEEPALIVED_DIR}/kubeha-notify.sh.new" "${KEEPALIVED_DIR}/kubeha-notify.sh" 0700; then keepalived_changed=true; fi
+
+  # A reload keeps established connections (long watches) on the old workers until they close.
+  if ! systemctl is-active --quiet nginx; then
+    systemctl enable --now nginx
+  elif [[ "${nginx_changed}" == true ]]; then
+    systemctl reload nginx
+  fi
+  if ! systemctl is-active --quiet keepalived; then
+    systemctl enable --now keepalived
+  elif [[ "${keepalived_changed}" == true ]]; then
+    systemctl reload keepalived
+  fi
+
+  local changed=false role=standby
+  [[ "${nginx_changed}" == true || "${keepalived_changed}" == true ]] && changed=true
+  [[ "${priority}" == 150 ]] && role=primary
+  if [[ "${changed}" == true ]]; then
+    log "load balancer configured as ${role} for ${KUBEHA_MASTER_ADDRESSES}"
+  else
+    log "load balancer configuration unchanged, nothing to do"
+  fi
+  result "{\"changed\":${changed},\"role\":\"${role}\"}"
+}
+
+main "$@"
