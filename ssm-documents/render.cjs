@@ -3,8 +3,8 @@
 // and each `#kubeha:script NAME` line becomes the script (with lib/common.sh inlined) written to a
 // private temporary file and run with bash, whatever /bin/sh is on the instance.
 //
-// serverless.yml loads this file with ${file(...)}: the exported function returns the CloudFormation
-// resources for one stage. Tests call its properties directly. CommonJS because osls require()s it.
+// infra/documents-plugin.cjs adds documentResources(stage) to the stack at package time; tests call
+// the same functions. CommonJS because osls require()s plugins.
 'use strict';
 
 const fs = require('node:fs');
@@ -101,9 +101,4 @@ function documentResources(stage) {
   return resources;
 }
 
-module.exports = async ({ resolveVariable }) => ({ Resources: documentResources(await resolveVariable('sls:stage')) });
-module.exports.documentNames = documentNames;
-module.exports.renderDocument = renderDocument;
-module.exports.inlineScript = inlineScript;
-module.exports.documentResources = documentResources;
-module.exports.resourceId = resourceId;
+module.exports = { documentNames, renderDocument, inlineScript, documentResources, resourceId };

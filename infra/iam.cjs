@@ -1,0 +1,164 @@
+// Least-privilege IAM for kubeha, generated from one table so that each policy is reviewable in
+// one place and tests can check every statement.
+//
+// - One role per Lambda function, holding only what that function calls.
+// - Per cluster (the `clusters` stack parameter): a master, a worker and a load-balancer instance
+//   profile. Nodes read only their own cluster's join secret; only masters may write the admin
+//   kubeconfig; only load balancers may move the Elastic IP, and only between instances and Elastic
+//   IPs tagged for their cluster.
+'use strict';
+
+const ARN = {
+  logGroup: (stage, fn) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/kubeha-${stage}-${fn}:*` }),
+  secret: (pattern) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${pattern}` }),
+  document: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:document/kubeha-${stage}-*` }),
+  instances: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
+  elasticIps: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:elastic-ip/*' },
+  parameters: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/kubeha/*' },
+};
+
+const MANAGED_INSTANCE = { Null: { 'ssm:resourceTag/kubeha:role': 'false' } };
+
+/** What each Lambda function may do besides writing its own logs. `*` resources only for Describe/List/Get calls, which AWS does not scope. */
+function functionStatements(stage) {
+  return {
+    validateInput: [],
+    discoverCluster: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
+    preflightCluster: [
+      { Effect: 'Allow', Action: ['ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ssm:DescribeInstanceInformation'], Resource: '*' },
+    ],
+    mintJoinMaterial: [
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:PutSecretValue'], Resource: ARN.secret('kubeha/*') },
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+        Resource: ARN.secret('kubeha/*'),
+        Condition: { Null: { 'aws:RequestTag/kubeha:cluster': 'false' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:cluster'] } },
+      },
+    ],
+    sendCommand: [
+      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.document(stage) },
+      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.instances, Condition: MANAGED_INSTANCE },
+    ],
+    awaitCommand: [
+      { Effect: 'Allow', Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags'],
+        Resource: ARN.instances,
+        Condition: { Null: { 'ec2:ResourceTag/kubeha:role': 'false' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:node-state'] } },
+      },
+    ],
+    placeElasticIp: [
+      { Effect: 'Allow', Action: ['ec2:DescribeAddresses'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.instances, Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' } } },
+      { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps },
+    ],
+    recordCluster: [{ Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter'], Resource: ARN.parameters }],
+  };
+}
+
+function pascal(name) {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+function functionRoleId(fn) {
+  return `${pascal(fn)}Role`;
+}
+
+function functionRoles(stage) {
+  const resources = {};
+  for (const [fn, statements] of Object.entries(functionStatements(stage))) {
+    resources[functionRoleId(fn)] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        },
+        Policies: [
+          {
+            PolicyName: `kubeha-${fn}`,
+            PolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: ARN.logGroup(stage, fn) }, ...statements],
+            },
+          },
+        ],
+      },
+    };
+  }
+  return resources;
+}
+
+function nodeStatements(cluster, role) {
+  const clusterTag = `kubernetes.io/cluster/${cluster}`;
+  const readJoinSecret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: ARN.secret(`kubeha/${cluster}/join-material-*`) };
+  switch (role) {
+    case 'master':
+      return [readJoinSecret, { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: ARN.secret(`kubeha/${cluster}/admin-kubeconfig-*`) }];
+    case 'worker':
+      return [readJoinSecret];
+    case 'lb':
+      return [
+        { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.instances, Condition: { StringEquals: { [`ec2:ResourceTag/${clusterTag}`]: 'owned', 'ec2:ResourceTag/kubeha:role': 'lb' } } },
+        { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps, Condition: { StringEquals: { [`aws:ResourceTag/${clusterTag}`]: 'owned' } } },
+      ];
+    default:
+      throw new Error(`unknown role ${role}`);
+  }
+}
+
+function nodeRoleId(cluster, role) {
+  return `${cluster.split('-').map(pascal).join('')}${pascal(role)}NodeRole`;
+}
+
+function nodeRoles(stage, clusters) {
+  const resources = {};
+  for (const cluster of clusters) {
+    for (const role of ['master', 'worker', 'lb']) {
+      const roleId = nodeRoleId(cluster, role);
+      resources[roleId] = {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          RoleName: `kubeha-${stage}-${cluster}-${role}`,
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+          },
+          ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' }],
+          Policies: [{ PolicyName: `kubeha-${cluster}-${role}`, PolicyDocument: { Version: '2012-10-17', Statement: nodeStatements(cluster, role) } }],
+          Tags: [{ Key: 'kubeha:cluster', Value: cluster }],
+        },
+      };
+      resources[roleId.replace(/Role$/, 'InstanceProfile')] = {
+        Type: 'AWS::IAM::InstanceProfile',
+        Properties: { InstanceProfileName: `kubeha-${stage}-${cluster}-${role}`, Roles: [{ Ref: roleId }] },
+      };
+    }
+  }
+  return resources;
+}
+
+const CLUSTER_NAME = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+
+function parseClusters(value) {
+  const clusters = String(value ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  for (const cluster of clusters) {
+    if (!CLUSTER_NAME.test(cluster)) throw new Error(`clusters parameter: "${cluster}" is not a valid cluster name`);
+  }
+  return clusters;
+}
+
+module.exports = async ({ resolveVariable }) => {
+  const stage = await resolveVariable('sls:stage');
+  const clusters = parseClusters(await resolveVariable('param:clusters'));
+  return { Resources: { ...functionRoles(stage), ...nodeRoles(stage, clusters) } };
+};
+module.exports.functionStatements = functionStatements;
+module.exports.functionRoleId = functionRoleId;
+module.exports.nodeStatements = nodeStatements;
+module.exports.parseClusters = parseClusters;
