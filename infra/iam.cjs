@@ -2,8 +2,8 @@
 // one place and tests can check every statement.
 //
 // - One role per Lambda function, holding only what that function calls.
-// - Per cluster (the `clusters` stack parameter): a master, a worker and a load-balancer instance
-//   profile. Nodes read only their own cluster's join secret; only masters may write the admin
+// - Per cluster (the `clusters` stack parameter): its join-material and admin-kubeconfig secrets,
+//   and a master, a worker and a load-balancer instance profile. Nodes read only their own cluster's join secret; only masters may write the admin
 //   kubeconfig; only load balancers may move the Elastic IP, and only between instances and Elastic
 //   IPs tagged for their cluster.
 'use strict';
@@ -26,15 +26,11 @@ function functionStatements(stage) {
     discoverCluster: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
     preflightCluster: [
       { Effect: 'Allow', Action: ['ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ssm:DescribeInstanceInformation'], Resource: '*' },
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.secret('kubeha/*') },
     ],
     mintJoinMaterial: [
-      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:PutSecretValue'], Resource: ARN.secret('kubeha/*') },
-      {
-        Effect: 'Allow',
-        Action: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
-        Resource: ARN.secret('kubeha/*'),
-        Condition: { Null: { 'aws:RequestTag/kubeha:cluster': 'false' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:cluster'] } },
-      },
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.secret('kubeha/*') },
+      { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: ARN.secret('kubeha/*/join-material-*') },
     ],
     sendCommand: [
       { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.document(stage) },
@@ -91,12 +87,47 @@ function functionRoles(stage) {
   return resources;
 }
 
+function clusterId(cluster) {
+  return cluster.split('-').map(pascal).join('');
+}
+
+function secretIds(cluster) {
+  return { join: `${clusterId(cluster)}JoinMaterialSecret`, kubeconfig: `${clusterId(cluster)}AdminKubeconfigSecret` };
+}
+
+/** The two secrets of a cluster. Placeholder values until kubeha writes real ones; scripts reject placeholders. */
+function clusterSecrets(cluster) {
+  const ids = secretIds(cluster);
+  const tags = [{ Key: 'kubeha:cluster', Value: cluster }];
+  return {
+    [ids.join]: {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Name: `kubeha/${cluster}/join-material`,
+        Description: `kubeadm bootstrap token and certificate key for ${cluster}, minted and rotated by kubeha`,
+        SecretString: '{"token":"","certificateKey":""}',
+        Tags: tags,
+      },
+    },
+    [ids.kubeconfig]: {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Name: `kubeha/${cluster}/admin-kubeconfig`,
+        Description: `admin kubeconfig of ${cluster}, written by its first master`,
+        SecretString: 'not written yet',
+        Tags: tags,
+      },
+    },
+  };
+}
+
 function nodeStatements(cluster, role) {
   const clusterTag = `kubernetes.io/cluster/${cluster}`;
-  const readJoinSecret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: ARN.secret(`kubeha/${cluster}/join-material-*`) };
+  const ids = secretIds(cluster);
+  const readJoinSecret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: ids.join } };
   switch (role) {
     case 'master':
-      return [readJoinSecret, { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: ARN.secret(`kubeha/${cluster}/admin-kubeconfig-*`) }];
+      return [readJoinSecret, { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: { Ref: ids.kubeconfig } }];
     case 'worker':
       return [readJoinSecret];
     case 'lb':
@@ -110,12 +141,13 @@ function nodeStatements(cluster, role) {
 }
 
 function nodeRoleId(cluster, role) {
-  return `${cluster.split('-').map(pascal).join('')}${pascal(role)}NodeRole`;
+  return `${clusterId(cluster)}${pascal(role)}NodeRole`;
 }
 
 function nodeRoles(stage, clusters) {
   const resources = {};
   for (const cluster of clusters) {
+    Object.assign(resources, clusterSecrets(cluster));
     for (const role of ['master', 'worker', 'lb']) {
       const roleId = nodeRoleId(cluster, role);
       resources[roleId] = {
@@ -162,3 +194,4 @@ module.exports.functionStatements = functionStatements;
 module.exports.functionRoleId = functionRoleId;
 module.exports.nodeStatements = nodeStatements;
 module.exports.parseClusters = parseClusters;
+module.exports.secretIds = secretIds;

@@ -8,7 +8,7 @@ import {
   DescribeVpcsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -157,12 +157,6 @@ export function installFleet(fleet: SimulatedFleet): () => void {
     route(fleet, 'secretsmanager', 'DescribeSecret', (input: { SecretId?: string }) => {
       const secret = fleet.findSecret(input.SecretId ?? '');
       if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-      return { ARN: secret.arn, Name: secret.name };
-    }),
-  );
-  secrets.on(CreateSecretCommand).callsFake(
-    route(fleet, 'secretsmanager', 'CreateSecret', (input: { Name?: string; Tags?: { Key?: string; Value?: string }[] }) => {
-      const secret = fleet.createSecret(input.Name ?? '', Object.fromEntries((input.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])));
       return { ARN: secret.arn, Name: secret.name };
     }),
   );

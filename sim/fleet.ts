@@ -152,6 +152,7 @@ export class SimulatedFleet {
     add('master', options.masters ?? 3);
     add('worker', options.workers ?? 3);
     fleet.addElasticIp(options.tagElasticIp === false ? {} : { [`kubernetes.io/cluster/${clusterName}`]: 'owned' });
+    fleet.addClusterSecrets(clusterName);
     return fleet;
   }
 
@@ -165,6 +166,13 @@ export class SimulatedFleet {
     const subnetId = `subnet-${this.hex(17)}`;
     this.subnets.set(subnetId, { subnetId, vpcId, cidr, availabilityZone });
     return subnetId;
+  }
+
+  /** What `sls deploy` creates for each name in the clusters parameter. */
+  addClusterSecrets(clusterName: string): void {
+    const tags = { 'kubeha:cluster': clusterName };
+    this.putSecretValue(this.createSecret(`kubeha/${clusterName}/join-material`, tags).arn, '{"token":"","certificateKey":""}');
+    this.putSecretValue(this.createSecret(`kubeha/${clusterName}/admin-kubeconfig`, tags).arn, 'not written yet');
   }
 
   addElasticIp(tags: Record<string, string> = {}): string {
@@ -332,9 +340,9 @@ export class SimulatedFleet {
     return version.value;
   }
 
-  /** Every secret value ever stored: what the no-leak assertions search for. */
+  /** Every real secret value ever stored (placeholders left out): what the no-leak assertions search for. */
   secretValues(): string[] {
-    return [...this.secrets.values()].flatMap((secret) =>
+    const values = [...this.secrets.values()].flatMap((secret) =>
       secret.versions.flatMap((version) => {
         try {
           const parsed = JSON.parse(version.value) as Record<string, unknown>;
@@ -344,6 +352,7 @@ export class SimulatedFleet {
         }
       }),
     );
+    return values.filter((value) => value.length >= 16 && value !== 'not written yet');
   }
 
   // ---- SSM Run Command ----------------------------------------------------------------------

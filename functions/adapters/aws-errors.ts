@@ -3,7 +3,6 @@ import { AwsThrottledError } from '../core/errors.js';
 
 export const AWS_ERROR = {
   secretNotFound: 'ResourceNotFoundException',
-  secretExists: 'ResourceExistsException',
   parameterNotFound: 'ParameterNotFound',
   allocationNotFound: 'InvalidAllocationID.NotFound',
   invocationDoesNotExist: 'InvocationDoesNotExist',

@@ -41,18 +41,24 @@ export interface PreflightOutcome {
 export async function preflightCluster(
   config: ClusterConfig,
   instances: readonly ClusterInstance[],
-  ports: Pick<Ports, 'ec2' | 'ssm'>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'secrets'>,
 ): Promise<PreflightOutcome> {
   const subnetIds = unique(instances.map((instance) => instance.subnetId));
-  const [subnets, elasticIp, onlineInstanceIds] = await Promise.all([
+  const [subnets, elasticIp, onlineInstanceIds, joinSecretArn, kubeconfigSecretArn] = await Promise.all([
     subnetIds.length > 0 ? ports.ec2.subnetCidrs(subnetIds) : Promise.resolve([]),
     ports.ec2.findElasticIp(config.elasticIpAllocationId),
     ports.ssm.onlineInstanceIds(instances.map((instance) => instance.instanceId)),
+    ports.secrets.findSecretArn(joinSecretName(config.clusterName)),
+    ports.secrets.findSecretArn(kubeconfigSecretName(config.clusterName)),
   ]);
   const vpcIds = unique(subnets.map((subnet) => subnet.vpcId));
   const vpcs = vpcIds.length > 0 ? await ports.ec2.vpcCidrs(vpcIds) : [];
 
-  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds });
+  const missingSecrets = [
+    ...(joinSecretArn ? [] : [joinSecretName(config.clusterName)]),
+    ...(kubeconfigSecretArn ? [] : [kubeconfigSecretName(config.clusterName)]),
+  ];
+  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, missingSecrets });
   const blocking = blockingFindings(findings);
   if (blocking.length > 0 || !elasticIp) throw new PreflightFailedError(blocking);
 
@@ -78,10 +84,8 @@ export async function preflightCluster(
 
 /** Mints a fresh token and certificate key into the cluster's secret; returns only where they are. */
 export async function storeFreshJoinMaterial(clusterName: string, ports: Pick<Ports, 'secrets' | 'random'>): Promise<SecretRef> {
-  const [joinSecretArn] = await Promise.all([
-    ports.secrets.ensureSecret(joinSecretName(clusterName), clusterName, 'kubeadm bootstrap token and certificate key (rotated by kubeha)'),
-    ports.secrets.ensureSecret(kubeconfigSecretName(clusterName), clusterName, 'admin kubeconfig written by the first master'),
-  ]);
+  const joinSecretArn = await ports.secrets.findSecretArn(joinSecretName(clusterName));
+  if (!joinSecretArn) throw new ClusterStateError(missingSecretReason(joinSecretName(clusterName), clusterName));
   const material = mintJoinMaterial(ports.random);
   return ports.secrets.putSecretValue(joinSecretArn, JSON.stringify(material));
 }
@@ -155,6 +159,10 @@ export async function recordClusterSettings(
 export async function readClusterSettings(clusterName: string, ports: Pick<Ports, 'ssm'>): Promise<ClusterSettings | undefined> {
   const raw = await ports.ssm.getParameter(settingsParameterName(clusterName));
   return raw ? (JSON.parse(raw) as ClusterSettings) : undefined;
+}
+
+export function missingSecretReason(secretName: string, clusterName: string): string {
+  return `secret ${secretName} does not exist: add ${clusterName} to the stack's clusters parameter and deploy (npx sls deploy --param="clusters=...,${clusterName}")`;
 }
 
 function unique(values: readonly (string | undefined)[]): string[] {

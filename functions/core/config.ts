@@ -42,7 +42,7 @@ export type ClusterConfig = z.output<typeof bootstrapInputSchema>;
 /** Validates and normalizes the console input. Throws InputValidationError listing every problem. */
 export function parseBootstrapInput(raw: unknown, today: Date): ClusterConfig {
   const parsed = bootstrapInputSchema.safeParse(raw);
-  if (!parsed.success) throw new InputValidationError(zodIssues(parsed.error));
+  if (!parsed.success) throw new InputValidationError(zodIssues(parsed.error, raw));
   const config = parsed.data;
   const issues: { field: string; reason: string }[] = [];
 
@@ -88,16 +88,25 @@ function cidrLayoutIssues(podCidr: string, serviceCidr: string): { field: string
   return issues;
 }
 
-/** Maps zod issues to field/reason pairs; unknown keys are reported one per key. */
-export function zodIssues(error: z.ZodError): { field: string; reason: string }[] {
+/** Maps zod issues to field/reason pairs; unknown keys are reported one per key, absent fields as required. */
+export function zodIssues(error: z.ZodError, raw: unknown): { field: string; reason: string }[] {
   return error.issues.flatMap((issue) => {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ field: base ? `${base}.${key}` : key, reason: 'is not a known field' }));
     }
-    if (issue.code === 'invalid_type' && issue.input === undefined) {
+    if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
       return [{ field: base || '(input)', reason: 'is required' }];
     }
     return [{ field: base || '(input)', reason: issue.message }];
   });
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
 }

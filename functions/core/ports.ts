@@ -65,8 +65,8 @@ export interface SecretRef {
 }
 
 export interface SecretsPort {
-  /** Creates the secret if absent (tagged for the cluster) and returns its ARN; never reads its value. */
-  ensureSecret(name: string, clusterName: string, description: string): Promise<string>;
+  /** The ARN of the named secret, or undefined when the stack does not hold it. Never reads the value. */
+  findSecretArn(name: string): Promise<string | undefined>;
   /** Stores a new value and returns the version that holds it. */
   putSecretValue(secretArn: string, value: string): Promise<SecretRef>;
 }

@@ -29,6 +29,8 @@ export interface PreflightFacts {
   readonly network: NetworkFacts;
   readonly elasticIp: ElasticIp | undefined;
   readonly onlineInstanceIds: ReadonlySet<string>;
+  /** Per-cluster secrets the stack should hold but does not. */
+  readonly missingSecrets: readonly string[];
 }
 
 const MAX_MASTERS = 7;
@@ -55,6 +57,9 @@ export function preflightFindings(config: ClusterConfig, facts: PreflightFacts):
   checkCounts(fleet, block, warn);
   checkNetwork(config, facts, block, warn);
   checkElasticIp(config, facts.elasticIp, block);
+  for (const secret of facts.missingSecrets) {
+    block('clusterName', `the stack holds no secret ${secret}`, `add ${config.clusterName} to the stack's clusters parameter and deploy again`);
+  }
   return findings;
 }
 

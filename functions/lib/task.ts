@@ -36,7 +36,7 @@ export function task<Schema extends z.ZodType, Result>(
     });
     const parsed = schema.safeParse(event);
     if (!parsed.success) {
-      const error = new InputValidationError(zodIssues(parsed.error));
+      const error = new InputValidationError(zodIssues(parsed.error, event));
       log.warn('rejected input', { error: error.message });
       throw error;
     }

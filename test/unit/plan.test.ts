@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { groupFleet } from '../../functions/core/cluster.js';
+import { parseBootstrapInput } from '../../functions/core/config.js';
+import { planBootstrap } from '../../functions/core/plan.js';
+import { TODAY, bootstrapInput } from '../support/inputs.js';
+import { instance, standardInstances } from '../support/instances.js';
+
+const config = (overrides: Record<string, unknown> = {}) => parseBootstrapInput(bootstrapInput(overrides), TODAY);
+
+describe('planBootstrap', () => {
+  it('initializes the earliest-launched master and joins the others, all workers in one batch', () => {
+    // Prepare
+    const fleet = groupFleet(standardInstances());
+
+    // Act
+    const plan = planBootstrap(config(), fleet, '203.0.113.10');
+
+    // Assess
+    expect(plan.firstMaster).toEqual(fleet.masters[0]);
+    expect(plan.mastersToJoin).toEqual(fleet.masters.slice(1));
+    expect(plan.workerBatches).toEqual([fleet.workers.map((worker) => worker.instanceId)]);
+    expect(plan.prerequisiteBatches.map((batch) => batch.role)).toEqual(['master', 'worker', 'lb']);
+    expect(plan.endpoint).toEqual({ host: '203.0.113.10', port: 6443, address: '203.0.113.10:6443' });
+  });
+
+  it('uses the DNS name as the endpoint and puts it, the Elastic IP and the load balancer addresses in the SANs', () => {
+    const fleet = groupFleet(standardInstances());
+    const plan = planBootstrap(config({ controlPlaneDnsName: 'k8s.example.com', loadBalancerPort: 8443 }), fleet, '203.0.113.10');
+    expect(plan.endpoint.address).toBe('k8s.example.com:8443');
+    expect(plan.certSans).toEqual(['203.0.113.10', 'k8s.example.com', ...fleet.loadBalancers.map((balancer) => balancer.privateIp)]);
+  });
+
+  it('resumes: keeps the initialized master first and skips nodes already joined or prepared', () => {
+    // Prepare: a previous run initialized the second-launched master and joined one worker.
+    const masters = [instance('master', { nodeState: 'prepared' }), instance('master', { nodeState: 'initialized' }), instance('master')];
+    const workers = [instance('worker', { nodeState: 'joined' }), instance('worker', { nodeState: 'prepared' })];
+    const fleet = groupFleet([...masters, ...workers, instance('lb', { nodeState: 'configured' })]);
+
+    // Act
+    const plan = planBootstrap(config(), fleet, '203.0.113.10');
+
+    // Assess
+    expect(plan.firstMaster.instanceId).toBe(masters[1]!.instanceId);
+    expect(plan.mastersToJoin.map((master) => master.instanceId)).toEqual([masters[0]!.instanceId, masters[2]!.instanceId]);
+    expect(plan.workerBatches).toEqual([[workers[1]!.instanceId]]);
+    expect(plan.prerequisiteBatches).toEqual([{ role: 'master', instanceIds: [masters[2]!.instanceId] }]);
+    expect(plan.skipped).toEqual({ prerequisites: 5, masters: 0, workers: 1 });
+  });
+
+  it('splits 120 workers into batches no larger than workerBatchSize', () => {
+    const fleet = groupFleet(standardInstances({ workers: 120 }));
+    const plan = planBootstrap(config(), fleet, '203.0.113.10');
+    expect(plan.workerBatches.map((batch) => batch.length)).toEqual([50, 50, 20]);
+    const smaller = planBootstrap(config({ workerBatchSize: 25 }), fleet, '203.0.113.10');
+    expect(smaller.workerBatches).toHaveLength(5);
+  });
+
+  it('leaves stopped instances out of the fleet it plans for', () => {
+    const fleet = groupFleet([...standardInstances(), instance('worker', { ec2State: 'stopped' })]);
+    expect(fleet.workers).toHaveLength(3);
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { parseBootstrapInput } from '../../functions/core/config.js';
+import { type PreflightFacts, blockingFindings, preflightFindings } from '../../functions/core/preflight.js';
+import { TODAY, bootstrapInput } from '../support/inputs.js';
+import { instance, standardInstances } from '../support/instances.js';
+
+const CLUSTER_TAG = 'kubernetes.io/cluster/prod-eu';
+
+function facts(overrides: Partial<PreflightFacts> = {}): PreflightFacts {
+  const instances = overrides.instances ?? standardInstances();
+  return {
+    instances,
+    network: { subnets: [{ subnetId: 'subnet-a', vpcId: 'vpc-main', cidr: '10.0.0.0/20' }], vpcs: [{ vpcId: 'vpc-main', cidrs: ['10.0.0.0/16'] }] },
+    elasticIp: { allocationId: 'eipalloc-0abc12345def67890', publicIp: '203.0.113.10', tags: { [CLUSTER_TAG]: 'owned' } },
+    onlineInstanceIds: new Set(instances.map((candidate) => candidate.instanceId)),
+    missingSecrets: [],
+    ...overrides,
+  };
+}
+
+const config = (overrides: Record<string, unknown> = {}) => parseBootstrapInput(bootstrapInput(overrides), TODAY);
+
+describe('preflightFindings', () => {
+  it('finds nothing blocking on a sound fleet of 3 masters, 2 load balancers and 3 workers', () => {
+    expect(blockingFindings(preflightFindings(config(), facts()))).toEqual([]);
+  });
+
+  it("rejects the runbook's podSubnet 10.0.0.0/18, which overlaps the nodes' own 10.0.x.x network", () => {
+    // Prepare
+    const runbook = config({ podCidr: '10.0.0.0/18', serviceCidr: '10.96.0.0/12' });
+
+    // Act
+    const findings = blockingFindings(preflightFindings(runbook, facts()));
+
+    // Assess
+    expect(findings).toContainEqual(
+      expect.objectContaining({ field: 'podCidr', reason: '10.0.0.0/18 overlaps VPC vpc-main (10.0.0.0/16) where the nodes live' }),
+    );
+    expect(findings).toContainEqual(expect.objectContaining({ field: 'podCidr', reason: expect.stringContaining('subnet subnet-a (10.0.0.0/20)') }));
+  });
+
+  it("rejects the runbook's serviceSubnet 172.31.0.0/16 in AWS's default VPC", () => {
+    const defaultVpc = facts({
+      network: { subnets: [{ subnetId: 'subnet-d', vpcId: 'vpc-default', cidr: '172.31.0.0/20' }], vpcs: [{ vpcId: 'vpc-default', cidrs: ['172.31.0.0/16'] }] },
+    });
+    const findings = blockingFindings(preflightFindings(config({ serviceCidr: '172.31.0.0/16' }), defaultVpc));
+    expect(findings.map((finding) => finding.field)).toContain('serviceCidr');
+    expect(findings.every((finding) => finding.fix.length > 0)).toBe(true);
+  });
+
+  it.each([
+    [0, 'none found'],
+    [2, 'etcd needs an odd count'],
+    [4, 'etcd needs an odd count'],
+    [9, 'etcd slows down'],
+  ])('blocks %i masters', (masters, reason) => {
+    const findings = blockingFindings(preflightFindings(config(), facts({ instances: standardInstances({ masters }) })));
+    expect(findings).toContainEqual(expect.objectContaining({ field: 'masters', reason: expect.stringContaining(reason) }));
+  });
+
+  it('blocks a fleet without a load balancer and one with three', () => {
+    for (const loadBalancers of [0, 3]) {
+      const findings = blockingFindings(preflightFindings(config(), facts({ instances: standardInstances({ loadBalancers }) })));
+      expect(findings.map((finding) => finding.field)).toContain('loadBalancers');
+    }
+  });
+
+  it('only warns about a single load balancer, a single zone and no workers', () => {
+    const sameZone = standardInstances({ loadBalancers: 1, workers: 0 }).map((candidate) => ({ ...candidate, availabilityZone: 'eu-west-1a' }));
+    const findings = preflightFindings(config(), facts({ instances: sameZone }));
+    expect(blockingFindings(findings)).toEqual([]);
+    expect(findings.map((finding) => finding.field).sort()).toEqual(['loadBalancers', 'masters', 'workers']);
+  });
+
+  it('names the instance whose SSM agent is offline', () => {
+    const instances = standardInstances();
+    const offline = instances[3]!;
+    const online = new Set(instances.filter((candidate) => candidate !== offline).map((candidate) => candidate.instanceId));
+    expect(blockingFindings(preflightFindings(config(), facts({ instances, onlineInstanceIds: online })))).toEqual([
+      expect.objectContaining({ field: offline.instanceId, reason: 'has no online SSM agent' }),
+    ]);
+  });
+
+  it('names stopped instances and instances without a valid role tag', () => {
+    const stopped = instance('worker', { ec2State: 'stopped' });
+    const untagged = instance(undefined);
+    const findings = blockingFindings(preflightFindings(config(), facts({ instances: [...standardInstances(), stopped, untagged] })));
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: stopped.instanceId, reason: 'is stopped' }),
+        expect.objectContaining({ field: untagged.instanceId, reason: expect.stringContaining('no valid kubeha:role tag') }),
+      ]),
+    );
+  });
+
+  it('blocks an Elastic IP that does not exist, and one not tagged for the cluster', () => {
+    expect(blockingFindings(preflightFindings(config(), facts({ elasticIp: undefined })))).toContainEqual(
+      expect.objectContaining({ field: 'elasticIpAllocationId', reason: expect.stringContaining('does not exist') }),
+    );
+    const untagged = { allocationId: 'eipalloc-0abc12345def67890', publicIp: '203.0.113.10', tags: {} };
+    expect(blockingFindings(preflightFindings(config(), facts({ elasticIp: untagged })))).toContainEqual(
+      expect.objectContaining({ field: 'elasticIpAllocationId', fix: expect.stringContaining(`${CLUSTER_TAG}=owned`) }),
+    );
+  });
+
+  it('blocks a cluster whose secrets the stack does not hold, saying how to add them', () => {
+    const findings = blockingFindings(preflightFindings(config(), facts({ missingSecrets: ['kubeha/prod-eu/join-material'] })));
+    expect(findings).toEqual([expect.objectContaining({ field: 'clusterName', fix: expect.stringContaining('clusters parameter') })]);
+  });
+
+  it('blocks instances spread over two VPCs', () => {
+    const twoVpcs = facts({
+      network: {
+        subnets: [
+          { subnetId: 'subnet-a', vpcId: 'vpc-main', cidr: '10.0.0.0/20' },
+          { subnetId: 'subnet-x', vpcId: 'vpc-other', cidr: '10.1.0.0/20' },
+        ],
+        vpcs: [],
+      },
+    });
+    expect(blockingFindings(preflightFindings(config(), twoVpcs))).toContainEqual(expect.objectContaining({ field: 'instances', reason: expect.stringContaining('span 2 VPCs') }));
+  });
+});
