@@ -122,6 +122,8 @@ export class SimulatedFleet {
   readonly calls: RecordedCall[] = [];
   readonly faults: DocumentFault[] = [];
   readonly throttles = new Map<string, number>();
+  /** Hooks called after a command is accepted: how tests make things happen mid-step. */
+  readonly commandSentHooks: ((document: string, instanceIds: string[]) => void)[] = [];
   readonly region = 'eu-west-1';
   readonly account = '123456789012';
   private clockMs: number;
@@ -378,6 +380,7 @@ export class SimulatedFleet {
         stderr: deliverable ? '' : 'the SSM agent on this instance is not reachable',
       });
     }
+    for (const hook of this.commandSentHooks) hook(document, instanceIds);
     return commandId;
   }
 

@@ -129,5 +129,8 @@ export async function runStateMachine(name: string, input: unknown, options: Run
     error = { name: asRecord.name ?? 'Error', cause: asRecord.message ?? String(failure) };
   }
   await collecting;
+  // Report the failure the way Step Functions does: the Fail state's Error and Cause.
+  const failed = events.find((event) => event.type === 'ExecutionFailed') as { Error?: string; Cause?: string } | undefined;
+  if (error && failed?.Error) error = { name: failed.Error, cause: failed.Cause ?? '' };
   return { output, error, events, tasks };
 }

@@ -113,7 +113,15 @@ export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm
       needsOutput(command.step, invocation) ? { ...invocation, ...(await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)) } : invocation,
     ),
   );
-  const progress = interpretInvocations(command, invocations, ports.clock.now());
+  let progress: CommandProgress;
+  try {
+    progress = interpretInvocations(command, invocations, ports.clock.now());
+  } catch (error: unknown) {
+    // Record the instances that did succeed, so a re-run skips them and retries only the rest.
+    const succeeded = invocations.filter((invocation) => invocation.status === 'Success').map((invocation) => invocation.instanceId);
+    if (command.markAs && succeeded.length > 0) await ports.ec2.tagInstances(succeeded, { [NODE_STATE_TAG]: command.markAs });
+    throw error;
+  }
   if (progress.status === 'Success') {
     if (command.markAs) await ports.ec2.tagInstances(command.instanceIds, { [NODE_STATE_TAG]: command.markAs });
     log.info('step finished', { step: command.step, instanceIds: command.instanceIds, markedAs: command.markAs });

@@ -1,0 +1,26 @@
+// Runs the real bootstrap-cluster state machine against a simulated fleet: what the end-to-end
+// tests and the demo share.
+import { installFleet } from './aws.js';
+import type { SimulatedFleet } from './fleet.js';
+import { type LocalRun, type RunOptions, runStateMachine } from './state-machine.js';
+
+/** The console input for the fleet's cluster; tests override single fields. */
+export function consoleInput(fleet: SimulatedFleet, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    clusterName: 'demo',
+    kubernetesVersion: '1.36.4',
+    elasticIpAllocationId: fleet.elasticIpAllocationId,
+    podCidr: '192.168.0.0/16',
+    serviceCidr: '10.96.0.0/12',
+    ...overrides,
+  };
+}
+
+export async function bootstrapOnFleet(fleet: SimulatedFleet, input: unknown, options: RunOptions = {}): Promise<LocalRun> {
+  const uninstall = installFleet(fleet);
+  try {
+    return await runStateMachine('bootstrap-cluster', input, { startTime: fleet.now(), ...options });
+  } finally {
+    uninstall();
+  }
+}

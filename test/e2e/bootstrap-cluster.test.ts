@@ -1,0 +1,166 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { NODE_STATE_TAG } from '../../functions/core/cluster.js';
+import type { BootstrapSummary } from '../../functions/core/summary.js';
+import { bootstrapOnFleet, consoleInput } from '../../sim/bootstrap.js';
+import { SimulatedFleet } from '../../sim/fleet.js';
+import type { LocalRun } from '../../sim/state-machine.js';
+import { capturedLogs } from '../setup.js';
+
+const MUTATING = new Set(['SendCommand', 'CreateTags', 'AssociateAddress', 'PutSecretValue', 'PutParameter']);
+
+function documentsRunOn(fleet: SimulatedFleet, instanceId: string): string[] {
+  return fleet.invocations.filter((invocation) => invocation.instanceId === instanceId).map((invocation) => invocation.document);
+}
+
+/** Everything kubeha recorded or handed around, except the one call that is meant to carry the secret. */
+function everythingRecorded(fleet: SimulatedFleet, runs: LocalRun[]): string {
+  return JSON.stringify([
+    fleet.calls.filter((call) => !(call.service === 'secretsmanager' && call.operation === 'PutSecretValue')),
+    fleet.invocations.map((invocation) => [invocation.parameters, invocation.stdout, invocation.stderr]),
+    fleet.parameters.get('/kubeha/demo/settings'),
+    runs.map((run) => [run.events, run.tasks, run.output, run.error]),
+    capturedLogs,
+  ]);
+}
+
+describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers and 3 workers', () => {
+  let fleet: SimulatedFleet;
+
+  beforeEach(() => {
+    fleet = SimulatedFleet.standard();
+  });
+
+  it('builds a healthy HA cluster and summarizes it', async () => {
+    // Act
+    const run = await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    // Assess
+    expect(run.error).toBeUndefined();
+    const summary = run.output as BootstrapSummary;
+    const cluster = fleet.clusters.get('demo')!;
+    const masters = fleet.byRole('master');
+    const [primary, standby] = fleet.byRole('lb');
+    expect(cluster.etcdMembers.map((member) => member.instanceId).sort()).toEqual(masters.map((master) => master.instanceId).sort());
+    expect(cluster.nodes.filter((node) => node.ready)).toHaveLength(6);
+    expect(primary!.node.nginx?.upstreams).toEqual(masters.map((master) => master.privateIp));
+    expect(standby!.node.nginx?.upstreams).toEqual(masters.map((master) => master.privateIp));
+    expect([primary!.node.keepalived?.priority, standby!.node.keepalived?.priority]).toEqual([150, 100]);
+    expect(fleet.addresses.get(fleet.elasticIpAllocationId)?.instanceId).toBe(primary!.instanceId);
+    expect(summary).toMatchObject({
+      clusterName: 'demo',
+      endpoint: '203.0.113.10:6443',
+      nodes: { masters: 3, workers: 3, loadBalancers: 2 },
+      verification: { nodesReady: 6, etcdMembers: 3, etcdHealthy: 3 },
+      skippedAsAlreadyDone: { prerequisites: 0, masters: 0, workers: 0 },
+    });
+    expect(Object.keys(summary.timings.phases)).toEqual(['prerequisites', 'loadBalancers', 'initFirstMaster', 'cni', 'joinMasters', 'workerToken', 'joinWorkers', 'verify']);
+    expect(summary.timings.totalSeconds).toBeGreaterThan(300);
+    const settings = JSON.parse(fleet.parameters.get('/kubeha/demo/settings')!) as { caCertHash: string; firstMasterId: string };
+    expect(settings).toMatchObject({ caCertHash: cluster.caCertHash, firstMasterId: cluster.firstMasterId });
+    expect(fleet.readSecretOnInstance('kubeha/demo/admin-kubeconfig')).toContain('kind: Config');
+    expect([...fleet.instances.values()].map((instance) => instance.tags[NODE_STATE_TAG]).sort()).toEqual(
+      ['configured', 'configured', 'initialized', 'joined', 'joined', 'joined', 'joined', 'joined'],
+    );
+  });
+
+  it('joins the masters one at a time, each with freshly minted and uploaded join material', async () => {
+    await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    const joins = fleet.clusters.get('demo')!.controlPlaneJoins;
+    expect(joins).toHaveLength(2);
+    expect(joins[0]!.end).toBeLessThanOrEqual(joins[1]!.start);
+    const joinVersions = fleet.invocations.filter((invocation) => invocation.document === 'JoinControlPlane').map((invocation) => invocation.parameters.JoinSecretVersionId);
+    expect(new Set(joinVersions).size).toBe(2);
+    const refreshes = fleet.invocations.filter((invocation) => invocation.document === 'RefreshJoinMaterial');
+    for (const version of joinVersions) {
+      expect(refreshes.some((refresh) => refresh.parameters.JoinSecretVersionId === version)).toBe(true);
+    }
+  });
+
+  it('runs the documents on each instance in the runbook order', async () => {
+    await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    const firstMaster = fleet.clusters.get('demo')!.firstMasterId;
+    const others = fleet.byRole('master').filter((master) => master.instanceId !== firstMaster);
+    expect(documentsRunOn(fleet, firstMaster)).toEqual(['InstallPrerequisites', 'InitFirstMaster', 'InstallCni', 'RefreshJoinMaterial', 'RefreshJoinMaterial', 'RefreshJoinMaterial', 'VerifyCluster']);
+    for (const master of others) expect(documentsRunOn(fleet, master.instanceId)).toEqual(['InstallPrerequisites', 'JoinControlPlane']);
+    for (const worker of fleet.byRole('worker')) expect(documentsRunOn(fleet, worker.instanceId)).toEqual(['InstallPrerequisites', 'JoinWorker']);
+    for (const balancer of fleet.byRole('lb')) expect(documentsRunOn(fleet, balancer.instanceId)).toEqual(['InstallPrerequisites', 'ConfigureLoadBalancer']);
+  });
+
+  it('stops on a failed worker join naming the step, the instance and the reason, and a re-run resumes where it stopped', async () => {
+    // Prepare
+    const failing = fleet.byRole('worker')[1]!;
+    fleet.failDocument({ document: 'JoinWorker', instanceId: failing.instanceId, stderr: 'kubeha: error: kubeadm join failed: connection refused' });
+
+    // Act
+    const failed = await bootstrapOnFleet(fleet, consoleInput(fleet));
+    const sentBeforeRerun = fleet.invocations.length;
+    const resumed = await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    // Assess
+    expect(failed.error?.name).toBe('CommandFailedError');
+    expect(failed.error?.cause).toBe(`step "join-worker" failed on ${failing.instanceId} (Failed): kubeha: error: kubeadm join failed: connection refused`);
+    expect(resumed.error).toBeUndefined();
+    expect((resumed.output as BootstrapSummary).skippedAsAlreadyDone).toEqual({ prerequisites: 8, masters: 2, workers: 2 });
+    const rerunDocuments = fleet.invocations.slice(sentBeforeRerun);
+    expect(rerunDocuments.filter((invocation) => invocation.document === 'InstallPrerequisites')).toEqual([]);
+    expect(rerunDocuments.filter((invocation) => invocation.document === 'JoinControlPlane')).toEqual([]);
+    expect(rerunDocuments.filter((invocation) => invocation.document === 'JoinWorker').map((invocation) => invocation.instanceId)).toEqual([failing.instanceId]);
+    expect(fleet.clusters.get('demo')!.nodes).toHaveLength(6);
+  });
+
+  it('never lets a secret value reach a payload, a command parameter, a command output or a log line', async () => {
+    // Prepare: a failure too, so error paths are covered as well.
+    fleet.failDocument({ document: 'JoinWorker', instanceId: fleet.byRole('worker')[0]!.instanceId });
+
+    // Act
+    const runs = [await bootstrapOnFleet(fleet, consoleInput(fleet)), await bootstrapOnFleet(fleet, consoleInput(fleet))];
+
+    // Assess
+    const secrets = fleet.secretValues();
+    expect(secrets.length).toBeGreaterThanOrEqual(8);
+    const recorded = everythingRecorded(fleet, runs);
+    expect(recorded.length).toBeGreaterThan(100_000);
+    for (const secret of secrets) expect(recorded.includes(secret), `secret ${secret.slice(0, 4)}… leaked`).toBe(false);
+  });
+
+  it('rides out AWS throttling with the state machine retries', async () => {
+    fleet.throttle('SendCommand', 2);
+    fleet.throttle('DescribeInstances', 1);
+    fleet.throttle('ListCommandInvocations', 3);
+
+    const run = await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    expect(run.error).toBeUndefined();
+    const retried = run.events.filter((event) => event.type === 'StateRetried');
+    expect(retried.length).toBe(6);
+  });
+
+  it("rejects the runbook's CIDRs in preflight without changing anything", async () => {
+    const run = await bootstrapOnFleet(fleet, consoleInput(fleet, { podCidr: '10.0.0.0/18', serviceCidr: '172.31.0.0/16' }));
+
+    expect(run.error?.name).toBe('PreflightFailedError');
+    expect(run.error?.cause).toContain('podCidr: 10.0.0.0/18 overlaps VPC');
+    expect(fleet.calls.filter((call) => MUTATING.has(call.operation))).toEqual([]);
+  });
+
+  it('rejects bad input before calling AWS at all', async () => {
+    const run = await bootstrapOnFleet(fleet, consoleInput(fleet, { kubernetesVersion: '1.14.0', masters: 3 }));
+
+    expect(run.error).toEqual({ name: 'InputValidationError', cause: 'masters: is not a known field' });
+    expect(fleet.calls).toEqual([]);
+  });
+
+  it('names the instance that stopped in the middle of its join', async () => {
+    const victim = fleet.byRole('worker')[0]!;
+    fleet.commandSentHooks.push((document, instanceIds) => {
+      if (document === 'JoinWorker' && instanceIds.includes(victim.instanceId)) fleet.stopInstance(victim.instanceId);
+    });
+
+    const run = await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    expect(run.error?.name).toBe('CommandFailedError');
+    expect(run.error?.cause).toContain(`${victim.instanceId} (Failed): the instance stopped while the command ran`);
+  });
+});

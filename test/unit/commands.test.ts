@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { type ClusterContext, type PendingCommand, buildCommand, interpretInvocations, parseResult } from '../../functions/core/commands.js';
+import { CommandFailedError, CommandTimedOutError } from '../../functions/core/errors.js';
+
+const cluster: ClusterContext = {
+  clusterName: 'prod-eu',
+  kubernetesVersion: '1.36.4',
+  podCidr: '192.168.0.0/16',
+  serviceCidr: '10.96.0.0/12',
+  cniVersion: 'v3.31.3',
+  loadBalancerPort: 6443,
+  elasticIpAllocationId: 'eipalloc-0abc12345def67890',
+  stepTimeoutMinutes: 30,
+  endpoint: '203.0.113.10:6443',
+  certSans: ['203.0.113.10', '10.0.0.5'],
+  masterIps: ['10.0.0.11', '10.0.16.11', '10.0.32.11'],
+  loadBalancerIps: ['10.0.0.5', '10.0.16.5'],
+  workerCount: 3,
+};
+const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod-eu/join-material-AbCdEf', versionId: 'a1b2c3d4-0000-1111-2222-333344445555' };
+const caCertHash = `sha256:${'ab'.repeat(32)}`;
+
+function pending(overrides: Partial<PendingCommand> = {}): PendingCommand {
+  return { commandId: 'cmd-1', step: 'join-worker', instanceIds: ['i-0000000000000000a', 'i-0000000000000000b'], deadline: 10_000, sentAt: 0, ...overrides };
+}
+
+describe('buildCommand', () => {
+  it('passes secret references (ARN and version), never values, to a control-plane join', () => {
+    const command = buildCommand({ step: 'join-control-plane', instanceIds: ['i-0000000000000000a'], cluster, joinMaterial, caCertHash }, 'kubeha-prod-', 'eu-west-1');
+    expect(command).toEqual({
+      documentName: 'kubeha-prod-JoinControlPlane',
+      instanceIds: ['i-0000000000000000a'],
+      parameters: {
+        ControlPlaneEndpoint: '203.0.113.10:6443',
+        CaCertHash: caCertHash,
+        JoinSecretArn: joinMaterial.secretArn,
+        JoinSecretVersionId: joinMaterial.versionId,
+        Region: 'eu-west-1',
+        ExecutionTimeout: '1800',
+      },
+      comment: 'kubeha prod-eu join-control-plane',
+      timeoutSeconds: 600,
+    });
+  });
+
+  it('gives the load balancers every master address and the load balancers primary first', () => {
+    const command = buildCommand({ step: 'configure-load-balancer', instanceIds: ['i-0000000000000000c'], cluster }, 'kubeha-prod-', 'eu-west-1');
+    expect(command.parameters).toMatchObject({ MasterAddresses: '10.0.0.11,10.0.16.11,10.0.32.11', LoadBalancerAddresses: '10.0.0.5,10.0.16.5', ListenPort: '6443' });
+  });
+
+  it('refuses to build a join before join material or the CA hash exist', () => {
+    expect(() => buildCommand({ step: 'join-worker', instanceIds: ['i-0000000000000000a'], cluster, caCertHash }, 'p-', 'eu-west-1')).toThrow(CommandFailedError);
+    expect(() => buildCommand({ step: 'join-worker', instanceIds: ['i-0000000000000000a'], cluster, joinMaterial }, 'p-', 'eu-west-1')).toThrow(/CA certificate hash is unknown/);
+  });
+});
+
+describe('interpretInvocations', () => {
+  it('reports InProgress while any target is pending or not yet listed', () => {
+    const progress = interpretInvocations(pending(), [{ instanceId: 'i-0000000000000000a', status: 'Success' }], 5_000);
+    expect(progress).toEqual({ status: 'InProgress', pending: ['i-0000000000000000b'] });
+  });
+
+  it('reports Success with results only for steps that produce one', () => {
+    const done = [
+      { instanceId: 'i-0000000000000000a', status: 'Success' as const, stdout: `ok\nKUBEHA_RESULT {"caCertHash":"${caCertHash}"}\n` },
+    ];
+    expect(interpretInvocations(pending({ step: 'init-first-master', instanceIds: ['i-0000000000000000a'] }), done, 1)).toEqual({
+      status: 'Success',
+      finishedAt: 1,
+      results: [{ instanceId: 'i-0000000000000000a', caCertHash }],
+    });
+    expect(interpretInvocations(pending({ instanceIds: ['i-0000000000000000a'] }), done, 1)).toMatchObject({ status: 'Success', results: [] });
+  });
+
+  it('throws CommandFailedError naming the step, the instance and the tail of stderr, with join material masked', () => {
+    const invocations = [
+      { instanceId: 'i-0000000000000000a', status: 'Success' as const },
+      { instanceId: 'i-0000000000000000b', status: 'Failed' as const, stderr: 'kubeadm join failed: token abcdef.0123456789abcdef rejected' },
+    ];
+    const failure = (() => {
+      try {
+        interpretInvocations(pending(), invocations, 1);
+      } catch (error: unknown) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(failure).toBeInstanceOf(CommandFailedError);
+    expect((failure as Error).message).toBe('step "join-worker" failed on i-0000000000000000b (Failed): kubeadm join failed: token [masked-token] rejected');
+  });
+
+  it('throws CommandTimedOutError listing the instances still running after the deadline', () => {
+    expect(() => interpretInvocations(pending(), [{ instanceId: 'i-0000000000000000a', status: 'InProgress' }], 10_001)).toThrow(
+      new CommandTimedOutError('join-worker', ['i-0000000000000000a', 'i-0000000000000000b']),
+    );
+  });
+
+  it('treats Undeliverable (agent gone) as a failure of that instance', () => {
+    expect(() => interpretInvocations(pending(), [{ instanceId: 'i-0000000000000000a', status: 'Undeliverable' }], 1)).toThrow(/i-0000000000000000a \(Undeliverable\): SSM reported Undeliverable/);
+  });
+});
+
+describe('parseResult', () => {
+  it('reads the last KUBEHA_RESULT line and ignores malformed ones', () => {
+    expect(parseResult('KUBEHA_RESULT {"a":1}\nnoise\nKUBEHA_RESULT {"a":2}\n')).toEqual({ a: 2 });
+    expect(parseResult('KUBEHA_RESULT {broken')).toEqual({});
+    expect(parseResult('KUBEHA_RESULT [1,2]')).toEqual({});
+    expect(parseResult('nothing here')).toEqual({});
+  });
+});

@@ -1,0 +1,148 @@
+import { AssociateAddressCommand, CreateTagsCommand, DescribeAddressesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetCommandInvocationCommand, ListCommandInvocationsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { handler as awaitCommand } from '../../functions/await-command.js';
+import { handler as mintJoinMaterial } from '../../functions/mint-join-material.js';
+import { handler as placeElasticIp } from '../../functions/place-elastic-ip.js';
+import { handler as sendCommand } from '../../functions/send-command.js';
+import { handler as validateInput } from '../../functions/validate-input.js';
+import { capturedLogs } from '../setup.js';
+import { bootstrapInput } from '../support/inputs.js';
+
+const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
+const secrets = mockClient(SecretsManagerClient);
+const context = { awsRequestId: 'test-request' } as never;
+const JOIN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod-eu/join-material-AbCdEf';
+
+async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error: unknown) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+beforeEach(() => {
+  ec2.reset();
+  ssm.reset();
+  secrets.reset();
+});
+
+describe('validate-input handler', () => {
+  it('returns the normalized configuration', async () => {
+    const output = (await validateInput({ input: bootstrapInput() }, context)) as { config: { loadBalancerPort: number } };
+    expect(output.config.loadBalancerPort).toBe(6443);
+  });
+
+  it('throws InputValidationError naming the field and the reason', async () => {
+    const error = await rejectionOf(validateInput({ input: bootstrapInput({ podCidr: '10.0.0.1/16' }) }, context));
+    expect(error.name).toBe('InputValidationError');
+    expect(error.message).toBe('podCidr: has host bits set (did you mean 10.0.0.0/16?)');
+  });
+});
+
+describe('mint-join-material handler', () => {
+  it('stores fresh material in the cluster secret and returns only its ARN and version', async () => {
+    // Prepare
+    secrets.on(DescribeSecretCommand).resolves({ ARN: JOIN_SECRET_ARN });
+    secrets.on(PutSecretValueCommand).resolves({ ARN: JOIN_SECRET_ARN, VersionId: 'v-1' });
+
+    // Act
+    const output = await mintJoinMaterial({ clusterName: 'prod-eu' }, context);
+
+    // Assess
+    expect(output).toEqual({ secretArn: JOIN_SECRET_ARN, versionId: 'v-1' });
+    expect(secrets).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
+    const stored = JSON.parse(secrets.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!) as { token: string; certificateKey: string };
+    expect(stored.token).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+    for (const line of capturedLogs) {
+      expect(line).not.toContain(stored.token);
+      expect(line).not.toContain(stored.certificateKey);
+    }
+  });
+
+  it('refuses, with the fix, when the stack holds no secret for the cluster', async () => {
+    secrets.on(DescribeSecretCommand).rejects(Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' }));
+    const error = await rejectionOf(mintJoinMaterial({ clusterName: 'prod-eu' }, context));
+    expect(error.name).toBe('ClusterStateError');
+    expect(error.message).toContain('add prod-eu to the stack');
+    expect(secrets).not.toHaveReceivedCommand(PutSecretValueCommand);
+  });
+});
+
+describe('send-command handler', () => {
+  it('rejects an unknown step before sending anything', async () => {
+    const error = await rejectionOf(sendCommand({ step: 'rm-rf', instanceIds: ['i-0123456789abcdef0'], cluster: {} }, context));
+    expect(error.name).toBe('InputValidationError');
+    expect(error.message).toContain('step:');
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('turns throttling that outlived the SDK retries into AwsThrottledError for the state machine to back off', async () => {
+    ssm.on(SendCommandCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const error = await rejectionOf(
+      sendCommand(
+        {
+          step: 'install-cni',
+          instanceIds: ['i-0123456789abcdef0'],
+          cluster: {
+            clusterName: 'prod-eu', kubernetesVersion: '1.36.4', podCidr: '192.168.0.0/16', serviceCidr: '10.96.0.0/12', cniVersion: 'v3.31.3',
+            loadBalancerPort: 6443, elasticIpAllocationId: 'eipalloc-0abc12345def67890', stepTimeoutMinutes: 30, endpoint: '203.0.113.10:6443',
+            certSans: [], masterIps: ['10.0.0.11'], loadBalancerIps: ['10.0.0.5'], workerCount: 0,
+          },
+        },
+        context,
+      ),
+    );
+    expect(error.name).toBe('AwsThrottledError');
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+});
+
+describe('await-command handler', () => {
+  const command = { commandId: 'cmd-1', step: 'join-worker', instanceIds: ['i-0123456789abcdef0'], deadline: Date.now() + 60_000, sentAt: Date.now(), markAs: 'joined' };
+
+  it('records the node state on the instances once the command succeeded', async () => {
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [{ InstanceId: 'i-0123456789abcdef0', Status: 'Success' }] });
+    const output = await awaitCommand({ command }, context);
+    expect(output).toMatchObject({ status: 'Success' });
+    expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: ['i-0123456789abcdef0'], Tags: [{ Key: 'kubeha:node-state', Value: 'joined' }] });
+  });
+
+  it('reads the failed instance output and records nothing', async () => {
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [{ InstanceId: 'i-0123456789abcdef0', Status: 'Failed' }] });
+    ssm.on(GetCommandInvocationCommand).resolves({ StandardOutputContent: '', StandardErrorContent: 'kubeha: error: kubeadm join failed' });
+    const error = await rejectionOf(awaitCommand({ command }, context));
+    expect(error.name).toBe('CommandFailedError');
+    expect(error.message).toContain('kubeadm join failed');
+    expect(ec2).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+});
+
+describe('place-elastic-ip handler', () => {
+  const input = { clusterName: 'prod-eu', allocationId: 'eipalloc-0abc12345def67890', instanceId: 'i-0123456789abcdef0' };
+
+  it('does nothing when the Elastic IP is already on the instance', async () => {
+    ec2.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: input.allocationId, PublicIp: '203.0.113.10', InstanceId: input.instanceId }] });
+    expect(await placeElasticIp(input, context)).toEqual({ moved: false, publicIp: '203.0.113.10' });
+    expect(ec2).not.toHaveReceivedCommand(AssociateAddressCommand);
+  });
+
+  it('moves it with reassociation allowed when it is elsewhere', async () => {
+    ec2.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: input.allocationId, PublicIp: '203.0.113.10', InstanceId: 'i-0fffffffffffffff0' }] });
+    ec2.on(AssociateAddressCommand).resolves({});
+    expect(await placeElasticIp(input, context)).toEqual({ moved: true, publicIp: '203.0.113.10' });
+    expect(ec2).toHaveReceivedCommandWith(AssociateAddressCommand, { AllocationId: input.allocationId, InstanceId: input.instanceId, AllowReassociation: true });
+  });
+
+  it('rejects a malformed allocation id before calling EC2', async () => {
+    const error = await rejectionOf(placeElasticIp({ ...input, allocationId: 'eip-1' }, context));
+    expect(error.message).toBe('allocationId: must be an Elastic IP allocation id');
+    expect(ec2).not.toHaveReceivedCommand(DescribeAddressesCommand);
+  });
+});
