@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCUMENTS } from '../../functions/core/commands.js';
+import { handlers } from '../../functions/registry.js';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+const READ_ONLY = /^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$/;
+let directory: string;
+let resources: Record<string, Resource>;
+
+function statementsOf(resource: Resource): Statement[] {
+  const policies = (resource.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? [];
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+function ofType(type: string): [string, Resource][] {
+  return Object.entries(resources).filter(([, resource]) => resource.Type === type);
+}
+
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
+  execFileSync('npx', ['sls', 'package', '--stage', 'ci', '--region', 'eu-west-1', '--param', 'clusters=demo,prod-eu', '--package', directory], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    stdio: 'pipe',
+    env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', SLS_TELEMETRY_DISABLED: '1' },
+  });
+  resources = (JSON.parse(readFileSync(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource> }).Resources;
+}, 180_000);
+
+afterAll(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe('sls package', () => {
+  it('packages every function on nodejs22.x with its own role', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(Object.keys(handlers).length);
+    for (const [, fn] of functions) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Role).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Role$/), 'Arn'] });
+    }
+  });
+
+  it('holds the bootstrap state machine', () => {
+    expect(ofType('AWS::StepFunctions::StateMachine').map(([id]) => id)).toEqual(['BootstrapClusterStateMachine']);
+  });
+
+  it('holds every SSM document, named for the stage', () => {
+    const names = ofType('AWS::SSM::Document').map(([, document]) => document.Properties.Name);
+    expect(names.sort()).toEqual(Object.values(DOCUMENTS).map((name) => `kubeha-ci-${name}`).sort());
+  });
+
+  it('holds the join-material and admin-kubeconfig secrets, and master/worker/lb instance profiles, of each listed cluster', () => {
+    const secrets = ofType('AWS::SecretsManager::Secret').map(([, secret]) => secret.Properties.Name);
+    expect(secrets.sort()).toEqual(['kubeha/demo/admin-kubeconfig', 'kubeha/demo/join-material', 'kubeha/prod-eu/admin-kubeconfig', 'kubeha/prod-eu/join-material']);
+    const profiles = ofType('AWS::IAM::InstanceProfile').map(([, profile]) => profile.Properties.InstanceProfileName);
+    expect(profiles).toHaveLength(6);
+    expect(profiles).toContain('kubeha-ci-prod-eu-lb');
+  });
+
+  it('grants no "*" action and no mutating action on "*" resources, in any role', () => {
+    const roles = ofType('AWS::IAM::Role');
+    expect(roles.length).toBeGreaterThanOrEqual(9 + 6);
+    for (const [id, role] of roles) {
+      for (const statement of statementsOf(role)) {
+        const actions = ([] as string[]).concat(statement.Action);
+        for (const action of actions) {
+          expect(action, `${id} grants ${action}`).not.toMatch(/\*/);
+          if (statement.Resource === '*' || (Array.isArray(statement.Resource) && statement.Resource.includes('*'))) {
+            expect(action, `${id} grants ${action} on *`).toMatch(READ_ONLY);
+          }
+        }
+      }
+    }
+  });
+
+  it('lets nodes read only their own cluster join secret, and only masters write the kubeconfig', () => {
+    const policy = (id: string) => JSON.stringify(statementsOf(resources[id]!));
+    expect(policy('ProdEuWorkerNodeRole')).toContain('"Ref":"ProdEuJoinMaterialSecret"');
+    expect(policy('ProdEuWorkerNodeRole')).not.toContain('Demo');
+    expect(policy('ProdEuWorkerNodeRole')).not.toContain('PutSecretValue');
+    expect(policy('ProdEuMasterNodeRole')).toContain('"Ref":"ProdEuAdminKubeconfigSecret"');
+    expect(policy('ProdEuLbNodeRole')).toContain('kubernetes.io/cluster/prod-eu');
+  });
+
+  it('gives no Lambda function GetSecretValue: only instances ever read a secret value', () => {
+    for (const [id, role] of ofType('AWS::IAM::Role')) {
+      if (id.endsWith('NodeRole')) continue;
+      expect(JSON.stringify(statementsOf(role))).not.toContain('GetSecretValue');
+    }
+  });
+});

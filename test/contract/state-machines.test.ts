@@ -1,0 +1,76 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { handlers } from '../../functions/registry.js';
+import { forEachState, loadDefinition } from '../../sim/state-machine.js';
+
+const require = createRequire(import.meta.url);
+const validator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errors: unknown[] };
+const MACHINES = readdirSync(new URL('../../state-machines/', import.meta.url)).filter((file) => file.endsWith('.asl.yaml')).map((file) => file.replace('.asl.yaml', ''));
+const serverless = parse(readFileSync(new URL('../../serverless.yml', import.meta.url), 'utf8')) as { functions: Record<string, unknown> };
+const ERROR_NAMES = [...readFileSync(new URL('../../functions/core/errors.ts', import.meta.url), 'utf8').matchAll(/override readonly name = '(\w+Error)'/g)].map((match) => match[1]);
+const STATES_ERRORS = /^(States\.|Lambda\.)/;
+
+describe.each(MACHINES)('state machine %s', (name) => {
+  const { definition, taskFunctions } = loadDefinition(name);
+
+  it('passes asl-validator', () => {
+    const result = validator(structuredClone(definition));
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it('uses JSONPath only, since JSONata runs wrongly under the local runner', () => {
+    expect(JSON.stringify(definition)).not.toContain('JSONata');
+  });
+
+  it('binds every Task to a function that serverless.yml deploys and the registry exports', () => {
+    for (const functionName of taskFunctions.values()) {
+      expect(Object.keys(serverless.functions)).toContain(functionName);
+      expect(Object.keys(handlers)).toContain(functionName);
+    }
+  });
+
+  it('gives every Task an explicit, commented Retry, and a Catch unless a Map catches for it', () => {
+    const insideMaps = new Set<string>();
+    forEachState(definition.States, (_, state) => {
+      const nested = state.ItemProcessor?.States;
+      if (nested) for (const inner of Object.keys(nested)) insideMaps.add(inner);
+    });
+    forEachState(definition.States, (stateName, state) => {
+      if (state.Type !== 'Task') return;
+      const retry = state.Retry as { Comment?: string; ErrorEquals: string[] }[] | undefined;
+      expect(retry?.length, `${stateName} has no Retry`).toBeGreaterThan(0);
+      for (const retrier of retry ?? []) expect(retrier.Comment, `${stateName} has a Retry without a Comment`).toBeTruthy();
+      if (!insideMaps.has(stateName)) expect(state.Catch, `${stateName} has no Catch`).toBeDefined();
+    });
+  });
+
+  it('retries and catches only errors that exist: kubeha typed errors, States.* or Lambda.*', () => {
+    forEachState(definition.States, (stateName, state) => {
+      for (const field of ['Retry', 'Catch'] as const) {
+        for (const entry of (state[field] as { ErrorEquals: string[] }[] | undefined) ?? []) {
+          for (const error of entry.ErrorEquals) {
+            expect(STATES_ERRORS.test(error) || ERROR_NAMES.includes(error), `${stateName} ${field} names unknown error ${error}`).toBe(true);
+          }
+        }
+      }
+    });
+  });
+
+  it('names states as sentences or questions, unique across the whole machine', () => {
+    const names: string[] = [];
+    forEachState(definition.States, (stateName) => names.push(stateName));
+    expect(new Set(names).size).toBe(names.length);
+    for (const stateName of names) expect(stateName).toMatch(/^[A-Z][a-z]+( [\w'-]+)+[?]?$/);
+  });
+
+  it('polls SSM with Wait states rather than sleeping inside a Lambda', () => {
+    const waits: string[] = [];
+    forEachState(definition.States, (stateName, state) => {
+      if (state.Type === 'Wait') waits.push(stateName);
+    });
+    expect(waits.length).toBeGreaterThan(0);
+  });
+});
