@@ -1,0 +1,257 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type Server, type Socket, connect, createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Sandbox } from './sandbox.js';
+
+const BASE_ENV = {
+  KUBEHA_CLUSTER_NAME: 'demo',
+  KUBEHA_LOAD_BALANCER_ADDRESSES: '10.0.0.5,10.0.16.5',
+  KUBEHA_EIP_ALLOCATION_ID: 'eipalloc-0abc12345def67890',
+  KUBEHA_REGION: 'eu-west-1',
+  KUBEHA_INTERFACE: 'ens5',
+};
+
+function normalized(text: string, sandbox: Sandbox): string {
+  return text.replaceAll(sandbox.root, '<KUBEHA_ROOT>');
+}
+
+describe('configure-load-balancer.sh renders', () => {
+  let sandbox: Sandbox;
+
+  beforeEach(() => {
+    sandbox = new Sandbox();
+    sandbox.stub('nginx');
+    sandbox.stub('systemctl', '[[ "$1" == "is-active" ]] && exit 3; exit 0');
+  });
+  afterEach(() => sandbox.dispose());
+
+  it('should render the primary nginx and keepalived configuration (golden files)', async () => {
+    const run = sandbox.run('configure-load-balancer.sh', {
+      ...BASE_ENV,
+      KUBEHA_SELF_IP: '10.0.0.5',
+      KUBEHA_MASTER_ADDRESSES: '10.0.0.11,10.0.16.11,10.0.32.11',
+      KUBEHA_LISTEN_PORT: '6443',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.result).toEqual({ changed: true, role: 'primary' });
+    await expect(normalized(sandbox.read('etc/nginx/nginx.conf'), sandbox)).toMatchFileSnapshot('../golden/nginx.conf');
+    await expect(sandbox.read('etc/keepalived/keepalived.conf')).toMatchFileSnapshot('../golden/keepalived-primary.conf');
+    await expect(sandbox.read('etc/keepalived/kubeha-notify.sh')).toMatchFileSnapshot('../golden/kubeha-notify.sh');
+    expect(run.calls).toEqual([
+      expect.stringMatching(/^nginx -t -q -c .*nginx\.conf\.kubeha-candidate$/),
+      'systemctl is-active --quiet nginx',
+      'systemctl enable --now nginx',
+      'systemctl is-active --quiet keepalived',
+      'systemctl enable --now keepalived',
+    ]);
+  });
+
+  it('should write a keepalived.conf that real keepalived accepts, but for the by-design absence of a VIP', () => {
+    // Prepare: keepalived checks the interface exists, so use one this machine has.
+    const interfaceName = execFileSync('ip', ['-o', 'link', 'show', 'up'], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => line.split(': ')[1]?.split('@')[0])
+      .find((name) => name && name !== 'lo');
+    sandbox.run('configure-load-balancer.sh', { ...BASE_ENV, KUBEHA_INTERFACE: interfaceName ?? 'eth0', KUBEHA_SELF_IP: '10.0.0.5', KUBEHA_MASTER_ADDRESSES: '10.0.0.11', KUBEHA_LISTEN_PORT: '6443' });
+    const log = `${sandbox.directory}/keepalived-test.log`;
+
+    // Act
+    try {
+      execFileSync('keepalived', [`--config-test=${log}`, '-f', `${sandbox.root}/etc/keepalived/keepalived.conf`], { stdio: 'pipe' });
+    } catch {
+      // keepalived exits non-zero on warnings too; the log says which
+    }
+
+    // Assess: the Elastic IP is moved by the notify script, so there is no VIP; the check script
+    // lives under /etc on a node, not in this sandbox. Anything else would be a real problem.
+    const problems = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => line && !line.includes('No VIP specified') && !line.includes('Disabling track script kubeha_nginx_alive since not found'));
+    expect(problems).toEqual([]);
+  });
+
+  it('should make the second address a lower-priority standby peering with the first', () => {
+    sandbox.run('configure-load-balancer.sh', { ...BASE_ENV, KUBEHA_SELF_IP: '10.0.16.5', KUBEHA_MASTER_ADDRESSES: '10.0.0.11', KUBEHA_LISTEN_PORT: '6443' });
+    const keepalived = sandbox.read('etc/keepalived/keepalived.conf');
+    expect(keepalived).toContain('priority 100');
+    expect(keepalived).toContain('unicast_src_ip 10.0.16.5');
+    expect(keepalived).toMatch(/unicast_peer \{\n\s+10\.0\.0\.5\n\s+\}/);
+    expect(keepalived).toContain('nopreempt');
+  });
+
+  it('should keep the live configuration when the candidate fails nginx -t', () => {
+    sandbox.file('etc/nginx/nginx.conf', '# the live configuration\n');
+    sandbox.stub('nginx', 'echo "nginx: [emerg] unknown directive" >&2; exit 1');
+    const run = sandbox.run('configure-load-balancer.sh', { ...BASE_ENV, KUBEHA_SELF_IP: '10.0.0.5', KUBEHA_MASTER_ADDRESSES: '10.0.0.11', KUBEHA_LISTEN_PORT: '6443' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('failed nginx -t; the live configuration was left in place');
+    expect(sandbox.read('etc/nginx/nginx.conf')).toBe('# the live configuration\n');
+    expect(run.calls.some((call) => call.startsWith('systemctl'))).toBe(false);
+  });
+
+  it('should refuse to run on a node that is not one of the load balancers', () => {
+    const run = sandbox.run('configure-load-balancer.sh', { ...BASE_ENV, KUBEHA_SELF_IP: '10.0.99.9', KUBEHA_MASTER_ADDRESSES: '10.0.0.11', KUBEHA_LISTEN_PORT: '6443' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('this node (10.0.99.9) is not among KUBEHA_LOAD_BALANCER_ADDRESSES');
+  });
+});
+
+/** Three echo servers on 127.0.0.2-4 that stand in for kube-apiservers; each answers with its name. */
+class Backends {
+  readonly servers = new Map<string, Server>();
+  readonly sockets = new Map<string, Set<Socket>>();
+  constructor(readonly port: number) {}
+
+  async start(address: string): Promise<void> {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('data', (data) => socket.write(`${address} ${data.toString()}`));
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, address, resolve));
+    this.servers.set(address, server);
+    this.sockets.set(address, sockets);
+  }
+
+  async stop(address: string): Promise<void> {
+    const server = this.servers.get(address);
+    for (const socket of this.sockets.get(address) ?? []) socket.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    this.servers.delete(address);
+  }
+}
+
+/** One short request through the load balancer: which backend answered, or undefined on failure. */
+function request(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(undefined);
+    }, 3000);
+    socket.on('connect', () => socket.write('ping'));
+    socket.on('data', (data) => {
+      clearTimeout(timer);
+      socket.end();
+      resolve(data.toString().split(' ')[0]);
+    });
+    socket.on('error', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('configure-load-balancer.sh with real nginx in front of three local backends', () => {
+  let sandbox: Sandbox;
+  let backends: Backends;
+  let listenPort: number;
+  const masters = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+  const env = (masterAddresses: string) => ({
+    ...BASE_ENV,
+    KUBEHA_SELF_IP: '10.0.0.5',
+    KUBEHA_MASTER_ADDRESSES: masterAddresses,
+    KUBEHA_LISTEN_PORT: String(listenPort),
+    KUBEHA_APISERVER_PORT: String(backends.port),
+  });
+
+  beforeAll(async () => {
+    sandbox = new Sandbox();
+    sandbox.file('etc/nginx/modules-enabled/50-mod-stream.conf', 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n');
+    const conf = `${sandbox.root}/etc/nginx/nginx.conf`;
+    sandbox.stub(
+      'systemctl',
+      `unit="\${@: -1}"
+case "$1 $unit" in
+  "is-active nginx") [[ -f "$ROOT/run/nginx.pid" ]] && kill -0 "$(cat "$ROOT/run/nginx.pid")" 2>/dev/null ;;
+  "enable nginx") /usr/sbin/nginx -c '${conf}' ;;
+  "reload nginx") /usr/sbin/nginx -s reload -c '${conf}' ;;
+  "is-active keepalived") [[ -f "$STATE/keepalived" ]] ;;
+  *) touch "$STATE/keepalived" ;;
+esac`,
+    );
+    listenPort = await freePort();
+    backends = new Backends(await freePort());
+    for (const address of masters) await backends.start(address);
+  });
+
+  afterAll(async () => {
+    try {
+      execFileSync('/usr/sbin/nginx', ['-s', 'quit', '-c', `${sandbox.root}/etc/nginx/nginx.conf`], { stdio: 'pipe' });
+    } catch {
+      // nginx was never started, which the first test would have reported
+    }
+    for (const address of [...backends.servers.keys()]) await backends.stop(address);
+    sandbox.dispose();
+  });
+
+  it('should pass nginx -t, start nginx and spread connections over every master', async () => {
+    // Act
+    const run = sandbox.run('configure-load-balancer.sh', env(masters.join(',')));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const answers: (string | undefined)[] = [];
+    for (let index = 0; index < 30; index += 1) answers.push(await request(listenPort));
+
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(answers.filter((answer) => answer === undefined)).toHaveLength(0);
+    expect(new Set(answers)).toEqual(new Set(masters));
+  });
+
+  it('should lose at most one connection when a master dies, then route only to the living', async () => {
+    // Act
+    await backends.stop('127.0.0.4');
+    const answers: (string | undefined)[] = [];
+    for (let index = 0; index < 30; index += 1) answers.push(await request(listenPort));
+
+    // Assess
+    expect(answers.filter((answer) => answer === undefined).length).toBeLessThanOrEqual(1);
+    expect(answers.slice(1).every((answer) => answer === '127.0.0.2' || answer === '127.0.0.3')).toBe(true);
+  });
+
+  it('should reload re-rendered upstreams without dropping an established connection', async () => {
+    // Prepare: a long-lived connection, like a kubectl watch.
+    const watch = connect(listenPort, '127.0.0.1');
+    const replies: string[] = [];
+    watch.on('data', (data) => replies.push(data.toString()));
+    await new Promise((resolve) => watch.once('connect', resolve));
+    watch.write('before');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Act: the dead master is replaced by a new address.
+    await backends.start('127.0.0.5');
+    const run = sandbox.run('configure-load-balancer.sh', env('127.0.0.2,127.0.0.3,127.0.0.5'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    watch.write('after');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Assess
+    expect(run.calls).toContain('systemctl reload nginx');
+    expect(sandbox.read('etc/nginx/nginx.conf')).not.toContain('127.0.0.4');
+    expect(replies.join('|')).toMatch(/before\|?.*after/);
+    expect(watch.destroyed).toBe(false);
+    watch.destroy();
+    const answers = new Set<string | undefined>();
+    for (let index = 0; index < 12; index += 1) answers.add(await request(listenPort));
+    expect(answers).toContain('127.0.0.5');
+  });
+
+  it('should leave nginx alone when nothing changed', () => {
+    const run = sandbox.run('configure-load-balancer.sh', env('127.0.0.2,127.0.0.3,127.0.0.5'));
+    expect(run.stdout).toContain('configuration unchanged, nothing to do');
+    expect(run.result).toEqual({ changed: false, role: 'primary' });
+    expect(run.calls).not.toContain('systemctl reload nginx');
+  });
+});
