@@ -9,5 +9,6 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: script and nginx tests spawn processes, so run two files at a time.
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

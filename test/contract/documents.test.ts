@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { type ClusterContext, DOCUMENTS, STEP_NAMES, type StepName, buildCommand } from '../../functions/core/commands.js';
 

@@ -5,8 +5,8 @@
 # KUBEHA_ROOT prefixes every path the scripts touch. It is empty on instances and a temporary
 # directory in tests, so the same code runs in both places.
 
-# shellcheck disable=SC2034 # the constants below are used by the scripts that source this file
 KUBEHA_ROOT="${KUBEHA_ROOT:-}"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 KUBEHA_STATE_DIR="${KUBEHA_ROOT}/var/lib/kubeha"
 KUBEHA_LOG_DIR="${KUBEHA_ROOT}/var/log/kubeha"
 
