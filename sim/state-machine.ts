@@ -78,6 +78,27 @@ export interface RunOptions {
 
 let requestSequence = 0;
 
+/**
+ * aws-local-stepfunctions stamps $$.Execution.StartTime with `new Date()` synchronously inside run().
+ * The simulator's time is modelled, so for that one synchronous call `new Date()` reads the model's clock.
+ */
+function atClock<T>(time: number | undefined, start: () => T): T {
+  if (time === undefined) return start();
+  const RealDate = globalThis.Date;
+  class ModelledDate extends RealDate {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(time as number);
+      else super(...(args as [string]));
+    }
+  }
+  globalThis.Date = ModelledDate as DateConstructor;
+  try {
+    return start();
+  } finally {
+    globalThis.Date = RealDate;
+  }
+}
+
 export async function runStateMachine(name: string, input: unknown, options: RunOptions = {}): Promise<LocalRun> {
   const { definition, taskFunctions } = loadDefinition(name);
   const tasks: LocalRun['tasks'] = [];
@@ -109,10 +130,12 @@ export async function runStateMachine(name: string, input: unknown, options: Run
 
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   const executionId = `arn:aws:states:eu-west-1:123456789012:execution:kubeha-local-${name}:${options.executionName ?? 'local'}`;
-  const execution = machine.run(input as never, {
-    overrides: { taskResourceLocalHandlers: taskResourceLocalHandlers as never, waitTimeOverrides, retryIntervalOverrides },
-    context: { Execution: { Id: executionId, Name: options.executionName ?? 'local', Input: input, StartTime: new Date(options.startTime ?? Date.now()).toISOString() } } as never,
-  });
+  const execution = atClock(options.startTime, () =>
+    machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: taskResourceLocalHandlers as never, waitTimeOverrides, retryIntervalOverrides },
+      context: { Execution: { Id: executionId, Name: options.executionName ?? 'local', Input: input } } as never,
+    }),
+  );
   const events: EventLog[] = [];
   const collecting = (async () => {
     for await (const event of execution.eventLogs) {

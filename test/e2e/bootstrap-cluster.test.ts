@@ -55,6 +55,7 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
     });
     expect(Object.keys(summary.timings.phases)).toEqual(['prerequisites', 'loadBalancers', 'initFirstMaster', 'cni', 'joinMasters', 'workerToken', 'joinWorkers', 'verify']);
     expect(summary.timings.totalSeconds).toBeGreaterThan(300);
+    expect(summary.timings.totalSeconds).toBeLessThan(900);
     const settings = JSON.parse(fleet.parameters.get('/kubeha/demo/settings')!) as { caCertHash: string; firstMasterId: string };
     expect(settings).toMatchObject({ caCertHash: cluster.caCertHash, firstMasterId: cluster.firstMasterId });
     expect(fleet.readSecretOnInstance('kubeha/demo/admin-kubeconfig')).toContain('kind: Config');
