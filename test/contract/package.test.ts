@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTS } from '../../functions/core/commands.js';
 import { handlers } from '../../functions/registry.js';
@@ -17,6 +18,10 @@ interface Resource {
   Properties: Record<string, unknown>;
 }
 
+const require = createRequire(import.meta.url);
+const cfnspec = require('@aws-cdk/cfnspec') as {
+  specification(): { ResourceTypes: Record<string, { Properties: Record<string, { Required?: boolean }> }> };
+};
 const READ_ONLY = /^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$/;
 let directory: string;
 let resources: Record<string, Resource>;
@@ -45,6 +50,20 @@ afterAll(() => {
 });
 
 describe('sls package', () => {
+  it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {
+    const spec = cfnspec.specification().ResourceTypes;
+    for (const [id, resource] of Object.entries(resources)) {
+      const type = spec[resource.Type];
+      expect(type, `${id} has unknown type ${resource.Type}`).toBeDefined();
+      for (const property of Object.keys(resource.Properties ?? {})) {
+        expect(Object.keys(type!.Properties), `${id} (${resource.Type}) has unknown property ${property}`).toContain(property);
+      }
+      for (const [property, definition] of Object.entries(type!.Properties)) {
+        if (definition.Required) expect(resource.Properties, `${id} lacks required ${property}`).toHaveProperty(property);
+      }
+    }
+  });
+
   it('packages every function on nodejs22.x with its own role', () => {
     const functions = ofType('AWS::Lambda::Function');
     expect(functions).toHaveLength(Object.keys(handlers).length);
