@@ -1,6 +1,6 @@
 // Builds kubeha's SSM Command documents (schemaVersion 2.2) from the templates beside this file:
 // parameter definitions are copied from parameters.yaml, parameters become environment variables,
-// and each `#kubeha:script NAME` line becomes the script (with lib/common.sh inlined) written to a
+// and each `#kubeha:script NAME` line becomes the script (with the lib/*.sh it sources inlined) written to a
 // private temporary file and run with bash, whatever /bin/sh is on the instance.
 //
 // infra/documents-plugin.cjs adds documentResources(stage) to the stack at package time; tests call
@@ -13,7 +13,7 @@ const YAML = require('yaml');
 
 const DIRECTORY = __dirname;
 const SCRIPTS = path.join(DIRECTORY, 'scripts');
-const SOURCE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/common\.sh"$/;
+const SOURCE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/([a-z-]+\.sh)"$/;
 const SCRIPT_PLACEHOLDER = /^#kubeha:script ([a-z0-9-]+\.sh)$/;
 const HEREDOC_END = 'KUBEHA_SCRIPT_END';
 
@@ -25,13 +25,18 @@ function documentNames() {
     .sort();
 }
 
-/** The script with lib/common.sh inlined where it is sourced: one self-contained bash program. */
+/** The script with every library it sources (lib/*.sh) inlined: one self-contained bash program. */
 function inlineScript(name) {
-  const library = fs.readFileSync(path.join(SCRIPTS, 'lib', 'common.sh'), 'utf8').trimEnd();
   const lines = fs.readFileSync(path.join(SCRIPTS, name), 'utf8').trimEnd().split('\n');
-  const sourced = lines.findIndex((line) => SOURCE_LINE.test(line));
-  if (sourced < 0) throw new Error(`scripts/${name} does not source lib/common.sh`);
-  const body = [...lines.slice(0, sourced).filter((line) => !line.startsWith('# shellcheck source=')), `# --- lib/common.sh ---`, library, `# --- end of lib/common.sh ---`, ...lines.slice(sourced + 1)];
+  if (!lines.some((line) => SOURCE_LINE.test(line))) throw new Error(`scripts/${name} does not source lib/common.sh`);
+  const body = lines
+    .filter((line) => !line.startsWith('# shellcheck source='))
+    .flatMap((line) => {
+      const match = SOURCE_LINE.exec(line);
+      if (!match) return [line];
+      const library = fs.readFileSync(path.join(SCRIPTS, 'lib', match[1]), 'utf8').trimEnd();
+      return [`# --- lib/${match[1]} ---`, library, `# --- end of lib/${match[1]} ---`];
+    });
   const text = body.join('\n');
   if (text.includes('{{')) throw new Error(`scripts/${name} contains "{{", which SSM would treat as a parameter`);
   if (text.split('\n').includes(HEREDOC_END)) throw new Error(`scripts/${name} contains the line ${HEREDOC_END}`);

@@ -82,6 +82,30 @@ export class ClusterStateError extends KubehaError {
   readonly retryable = false;
 }
 
+/** Changing etcd membership now could lose quorum. Final: a human must restore from a snapshot or fix members. */
+export class QuorumLostError extends KubehaError {
+  override readonly name = 'QuorumLostError';
+  readonly retryable = false;
+}
+
+/** The per-cluster healing lock is held by another running execution. The workflow waits and asks again. */
+export class ClusterBusyError extends KubehaError {
+  override readonly name = 'ClusterBusyError';
+  readonly retryable = true;
+}
+
+/** A node did not become Ready (or its etcd member healthy) in time. Retryable: healing may try another way. */
+export class NodeNotReadyError extends KubehaError {
+  override readonly name = 'NodeNotReadyError';
+  readonly retryable = true;
+}
+
+/** A replacement instance could not be launched (capacity, limits, a vanished subnet). */
+export class LaunchFailedError extends KubehaError {
+  override readonly name = 'LaunchFailedError';
+  readonly retryable = true;
+}
+
 export function isKubehaError(error: unknown): error is KubehaError {
   return error instanceof KubehaError;
 }

@@ -1,0 +1,152 @@
+// Healing decisions, as pure functions over plain data: which events matter, which workflow heals
+// what, whether etcd can afford a membership change, who holds the lock, where the Elastic IP goes.
+import { type ClusterInstance, type Role, ROLES, clusterTagKey } from './cluster.js';
+import { QuorumLostError } from './errors.js';
+
+/** Tag kubeha puts on instances it is terminating itself, so their events start no healing. */
+export const RETIRING_TAG = 'kubeha:retiring';
+
+export const HEALING_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as const;
+export type HealingState = (typeof HEALING_STATES)[number];
+
+/** States that start a healing workflow; the earlier ones only trigger the Elastic IP fast path. */
+const WORKFLOW_STATES = new Set<string>(['stopped', 'terminated']);
+
+export const HEALING_MACHINES = { master: 'heal-master', worker: 'heal-worker', lb: 'heal-load-balancer' } as const satisfies Record<Role, string>;
+export type HealingMachine = (typeof HEALING_MACHINES)[Role];
+
+export interface InstanceStateChange {
+  readonly id: string;
+  readonly time: string;
+  readonly instanceId: string;
+  readonly state: string;
+}
+
+export type EventVerdict =
+  | { readonly action: 'ignore'; readonly reason: string }
+  | {
+      readonly action: 'heal';
+      readonly clusterName: string;
+      readonly role: Role;
+      readonly machine: HealingMachine | undefined;
+      /** True when the failed instance is a load balancer: move the Elastic IP before anything slower. */
+      readonly failOverElasticIp: boolean;
+    };
+
+/** The instance's cluster, from its kubernetes.io/cluster/<name>=owned tag. */
+export function clusterOfTags(tags: Readonly<Record<string, string>>): string | undefined {
+  const key = Object.keys(tags).find((candidate) => candidate.startsWith('kubernetes.io/cluster/') && tags[candidate] === 'owned');
+  return key?.slice('kubernetes.io/cluster/'.length);
+}
+
+/** Decides what an EC2 state-change event means for kubeha. `instance` is undefined when EC2 no longer knows it. */
+export function triageEvent(
+  event: InstanceStateChange,
+  instance: { tags: Readonly<Record<string, string>> } | undefined,
+  servedClusters: readonly string[],
+): EventVerdict {
+  if (!(HEALING_STATES as readonly string[]).includes(event.state)) return { action: 'ignore', reason: `state ${event.state} needs no healing` };
+  if (!instance) return { action: 'ignore', reason: 'EC2 no longer describes the instance' };
+  const clusterName = clusterOfTags(instance.tags);
+  const role = instance.tags['kubeha:role'] as Role | undefined;
+  if (!clusterName || !role || !ROLES.includes(role)) return { action: 'ignore', reason: 'not a kubeha instance' };
+  if (!servedClusters.includes(clusterName)) return { action: 'ignore', reason: `cluster ${clusterName} is not served by this stack` };
+  if (instance.tags[RETIRING_TAG]) return { action: 'ignore', reason: 'kubeha is retiring this instance itself' };
+  return {
+    action: 'heal',
+    clusterName,
+    role,
+    machine: WORKFLOW_STATES.has(event.state) ? HEALING_MACHINES[role] : undefined,
+    failOverElasticIp: role === 'lb',
+  };
+}
+
+/**
+ * One execution per event: EventBridge redelivers with the same id, so a duplicate maps to the same
+ * name and Step Functions answers "already exists". Names allow 80 characters of [A-Za-z0-9-_].
+ */
+export function executionNameFor(event: InstanceStateChange): string {
+  return `${event.instanceId}-${event.state}-${event.id}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+}
+
+// ---- etcd quorum ---------------------------------------------------------------------------------
+
+export interface EtcdMemberView {
+  readonly id: string;
+  readonly name: string;
+  readonly peerUrl: string;
+  readonly healthy: boolean;
+  readonly isLearner?: boolean;
+}
+
+export function peerIpOf(member: EtcdMemberView): string | undefined {
+  return /^https?:\/\/([0-9.]+):\d+$/.exec(member.peerUrl)?.[1];
+}
+
+export interface QuorumVerdict {
+  /** The member to remove (the target's), or undefined when it is no longer in the member list. */
+  readonly memberToRemove: EtcdMemberView | undefined;
+  readonly membersAfter: number;
+  readonly healthyAfter: number;
+}
+
+/**
+ * The guard before any etcd membership change: the member of `targetIp` may be removed only if
+ * every other member is healthy and they keep a majority of the members that remain. Otherwise
+ * QuorumLostError, and nothing changes.
+ */
+export function assessQuorum(members: readonly EtcdMemberView[], targetIp: string): QuorumVerdict {
+  const target = members.find((member) => peerIpOf(member) === targetIp);
+  const others = members.filter((member) => member !== target);
+  const unhealthyOthers = others.filter((member) => !member.healthy || member.isLearner);
+  if (others.length === 0) throw new QuorumLostError('no other etcd member is left to keep the cluster');
+  if (unhealthyOthers.length > 0) {
+    throw new QuorumLostError(
+      `etcd members ${unhealthyOthers.map((member) => member.name).join(', ')} are unhealthy or still learners besides the one being healed; changing membership now could lose quorum`,
+    );
+  }
+  const healthyAfter = others.length;
+  if (healthyAfter < Math.floor(others.length / 2) + 1) {
+    throw new QuorumLostError(`only ${healthyAfter} of ${others.length} remaining etcd members are healthy`);
+  }
+  return { memberToRemove: target, membersAfter: others.length, healthyAfter };
+}
+
+// ---- the per-cluster lock ------------------------------------------------------------------------
+
+export interface LockRecord {
+  readonly executionArn: string;
+  readonly purpose: string;
+  readonly acquiredAt: string;
+}
+
+export type LockDecision = { readonly verdict: 'held-by-us' } | { readonly verdict: 'take-over'; readonly staleHolder: string } | { readonly verdict: 'wait'; readonly holder: string };
+
+/** What to do with an existing lock: ours already (a retried Task), stale (holder not running), or wait. */
+export function decideOnLock(existing: LockRecord, ourExecutionArn: string, holderStatus: string | undefined): LockDecision {
+  if (existing.executionArn === ourExecutionArn) return { verdict: 'held-by-us' };
+  if (holderStatus !== 'RUNNING') return { verdict: 'take-over', staleHolder: existing.executionArn };
+  return { verdict: 'wait', holder: existing.executionArn };
+}
+
+export function lockParameterName(clusterName: string): string {
+  return `/kubeha/${clusterName}/lock`;
+}
+
+// ---- load balancers ------------------------------------------------------------------------------
+
+/** The running load balancer other than the failed one, or undefined when there is none. */
+export function healthyStandby(loadBalancers: readonly ClusterInstance[], failedInstanceId: string): ClusterInstance | undefined {
+  return loadBalancers.find((balancer) => balancer.instanceId !== failedInstanceId && balancer.ec2State === 'running');
+}
+
+/** Load balancer addresses with the Elastic IP holder first, so keepalived's priorities agree with where the address is. */
+export function loadBalancerOrder(loadBalancers: readonly { instanceId: string; privateIp: string }[], holderId: string | undefined): string[] {
+  const holder = loadBalancers.filter((balancer) => balancer.instanceId === holderId);
+  const others = loadBalancers.filter((balancer) => balancer.instanceId !== holderId);
+  return [...holder, ...others].map((balancer) => balancer.privateIp);
+}
+
+export function isClusterTagged(tags: Readonly<Record<string, string>>, clusterName: string): boolean {
+  return tags[clusterTagKey(clusterName)] === 'owned';
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Reports, from a healthy control-plane node, every etcd member with its health and learner flag,
+# and every Kubernetes node with its Ready condition and address. Read-only; used by healing to
+# decide (in the control plane, not here) whether a membership change keeps quorum.
+set -o errexit -o nounset -o pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
+
+main() {
+  local members_json="[]" id name peer_ip client_url learner healthy
+  while read -r id name peer_ip client_url learner; do
+    [[ -n "${id}" ]] || continue
+    healthy=false
+    if [[ "${learner}" != "true" ]] && endpoint_healthy "${client_url}"; then healthy=true; fi
+    members_json="$(jq -c --arg id "${id}" --arg name "${name}" --arg peer "${peer_ip}" --argjson healthy "${healthy}" \
+      --argjson learner "${learner:-false}" '. + [{id: $id, name: $name, peerIp: $peer, healthy: $healthy, isLearner: $learner}]' <<<"${members_json}")"
+  done < <(etcd_members)
+
+  local nodes_json="[]"
+  if nodes="$(KUBECONFIG="${ADMIN_KUBECONFIG}" kubectl get nodes -o json 2>/dev/null)"; then
+    nodes_json="$(jq -c '[.items[] | {
+      name: .metadata.name,
+      internalIp: ([.status.addresses[]? | select(.type == "InternalIP") | .address][0] // ""),
+      ready: any(.status.conditions[]?; .type == "Ready" and .status == "True"),
+      controlPlane: (.metadata.labels | has("node-role.kubernetes.io/control-plane"))
+    }]' <<<"${nodes}")"
+  else
+    log "kube-apiserver did not answer; reporting etcd only"
+  fi
+  log "$(jq 'length' <<<"${members_json}") etcd members, $(jq 'length' <<<"${nodes_json}") nodes"
+  result "$(jq -cn --argjson members "${members_json}" --argjson nodes "${nodes_json}" '{members: $members, nodes: $nodes}')"
+}
+
+main "$@"
