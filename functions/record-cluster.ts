@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
 import { recordClusterSettings } from './core/bootstrap.js';
+import { bootstrapInputSchema } from './core/config.js';
 import { summarizeBootstrap } from './core/summary.js';
 import { clusterContextSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
 
 const schema = z.object({
+  config: bootstrapInputSchema,
   cluster: clusterContextSchema,
   plan: z.object({ firstMaster: z.object({ instanceId: z.string() }).loose(), skipped: z.object({ prerequisites: z.number(), masters: z.number(), workers: z.number() }) }).loose(),
   caCertHash: z.string(),
@@ -19,7 +21,7 @@ const schema = z.object({
 /** Last state: records the settings healing needs, returns the summary the user reads. */
 export const handler = task('record-cluster', schema, async (input, log) => {
   await recordClusterSettings(
-    { cluster: input.cluster, caCertHash: input.caCertHash, firstMasterId: input.plan.firstMaster.instanceId, joinSecretArn: input.joinSecretArn },
+    { cluster: input.cluster, caCertHash: input.caCertHash, firstMasterId: input.plan.firstMaster.instanceId, joinSecretArn: input.joinSecretArn, config: input.config },
     ports,
   );
   const summary = summarizeBootstrap({

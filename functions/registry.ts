@@ -1,12 +1,24 @@
 // Every Lambda handler by the function name serverless.yml and the ASL files use.
 // The local state-machine runner binds Task states through this map.
+import { handler as acquireLock } from './acquire-lock.js';
+import { handler as assessQuorum } from './assess-quorum.js';
 import { handler as awaitCommand } from './await-command.js';
+import { handler as awaitInstance } from './await-instance.js';
 import { handler as discoverCluster } from './discover-cluster.js';
+import { handler as ensureElasticIp } from './ensure-elastic-ip.js';
+import { handler as evaluateNodeHealth } from './evaluate-node-health.js';
+import { handler as inspectCluster } from './inspect-cluster.js';
+import { handler as launchReplacement } from './launch-replacement.js';
 import { handler as mintJoinMaterial } from './mint-join-material.js';
+import { handler as notify } from './notify.js';
+import { handler as onInstanceStateChange } from './on-instance-state-change.js';
 import { handler as placeElasticIp } from './place-elastic-ip.js';
 import { handler as preflightCluster } from './preflight-cluster.js';
 import { handler as recordCluster } from './record-cluster.js';
+import { handler as refreshAddresses } from './refresh-addresses.js';
+import { handler as releaseLock } from './release-lock.js';
 import { handler as sendCommand } from './send-command.js';
+import { handler as startInstance } from './start-instance.js';
 import { handler as validateInput } from './validate-input.js';
 
 export const handlers = {
@@ -18,4 +30,16 @@ export const handlers = {
   awaitCommand,
   placeElasticIp,
   recordCluster,
+  onInstanceStateChange,
+  acquireLock,
+  releaseLock,
+  inspectCluster,
+  assessQuorum,
+  evaluateNodeHealth,
+  startInstance,
+  awaitInstance,
+  launchReplacement,
+  refreshAddresses,
+  ensureElasticIp,
+  notify,
 } as const;

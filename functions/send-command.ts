@@ -13,6 +13,8 @@ const schema = z.object({
   role: z.enum(ROLES).optional(),
   joinMaterial: secretRefSchema.optional(),
   caCertHash: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex digits>').optional(),
+  memberPeerIp: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address').optional(),
+  snapshotLabel: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be letters, digits, - or _').optional(),
   ...executionFields,
 });
 

@@ -5,11 +5,17 @@ import {
   DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
+  DescribeVolumesCommand,
   DescribeVpcsCommand,
   EC2Client,
+  RunInstancesCommand,
+  StartInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   GetParameterCommand,
@@ -20,7 +26,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { swapPorts } from '../functions/adapters/index.js';
-import { AwsError, type RecordedCall, type SimulatedFleet } from './fleet.js';
+import { AwsError, type RecordedCall, type SimInstance, type SimulatedFleet } from './fleet.js';
 
 type Handler = (input: never) => unknown;
 
@@ -35,34 +41,94 @@ function tagList(tags: Record<string, string>) {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }
 
+function describe(instance: SimInstance) {
+  return {
+    InstanceId: instance.instanceId,
+    State: { Name: instance.state },
+    PrivateIpAddress: instance.privateIp,
+    PublicIpAddress: instance.publicIp,
+    SubnetId: instance.subnetId,
+    VpcId: instance.vpcId,
+    Placement: { AvailabilityZone: instance.availabilityZone },
+    LaunchTime: instance.launchTime,
+    ImageId: instance.imageId,
+    InstanceType: instance.instanceType,
+    SecurityGroups: instance.securityGroupIds.map((GroupId) => ({ GroupId })),
+    IamInstanceProfile: instance.iamInstanceProfileArn ? { Arn: instance.iamInstanceProfileArn } : undefined,
+    BlockDeviceMappings: instance.volumes.map((volume) => ({ DeviceName: volume.deviceName, Ebs: { VolumeId: volume.volumeId } })),
+    Tags: tagList(instance.tags),
+  };
+}
+
 /** Routes every SDK call kubeha makes to the fleet and swaps in the fleet's clock. Returns an uninstaller. */
 export function installFleet(fleet: SimulatedFleet): () => void {
   const ec2 = mockClient(EC2Client);
   const ssm = mockClient(SSMClient);
   const secrets = mockClient(SecretsManagerClient);
+  const sfn = mockClient(SFNClient);
+  const sns = mockClient(SNSClient);
   const notModelled = new AwsError('NotModelled', 'the simulated fleet does not model this call');
   ec2.onAnyCommand().rejects(notModelled);
   ssm.onAnyCommand().rejects(notModelled);
   secrets.onAnyCommand().rejects(notModelled);
+  sfn.onAnyCommand().rejects(notModelled);
+  sns.onAnyCommand().rejects(notModelled);
 
   ec2.on(DescribeInstancesCommand).callsFake(
-    route(fleet, 'ec2', 'DescribeInstances', (input: { Filters?: { Name?: string; Values?: string[] }[]; InstanceIds?: string[] }) => ({
-      Reservations: [
-        {
-          Instances: fleet.describeInstances(input.Filters, input.InstanceIds).map((instance) => ({
-            InstanceId: instance.instanceId,
-            State: { Name: instance.state },
-            PrivateIpAddress: instance.privateIp,
-            PublicIpAddress: instance.publicIp,
-            SubnetId: instance.subnetId,
-            VpcId: instance.vpcId,
-            Placement: { AvailabilityZone: instance.availabilityZone },
-            LaunchTime: instance.launchTime,
-            Tags: tagList(instance.tags),
-          })),
-        },
-      ],
-    })),
+    route(fleet, 'ec2', 'DescribeInstances', (input: { Filters?: { Name?: string; Values?: string[] }[]; InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) fleet.requireInstance(instanceId);
+      return { Reservations: [{ Instances: fleet.describeInstances(input.Filters, input.InstanceIds).map(describe) }] };
+    }),
+  );
+  ec2.on(DescribeVolumesCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeVolumes', (input: { VolumeIds?: string[] }) => {
+      const volumes = [...fleet.instances.values()].flatMap((instance) => instance.volumes);
+      return {
+        Volumes: (input.VolumeIds ?? []).map((volumeId) => {
+          const volume = volumes.find((candidate) => candidate.volumeId === volumeId && !candidate.deleted);
+          if (!volume) throw new AwsError('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+          return { VolumeId: volume.volumeId, Size: volume.size, VolumeType: 'gp3', Encrypted: true };
+        }),
+      };
+    }),
+  );
+  ec2.on(StartInstancesCommand).callsFake(
+    route(fleet, 'ec2', 'StartInstances', (input: { InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) fleet.startInstance(instanceId);
+      return { StartingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+    }),
+  );
+  ec2.on(RunInstancesCommand).callsFake(
+    route(
+      fleet,
+      'ec2',
+      'RunInstances',
+      (input: {
+        ImageId?: string;
+        InstanceType?: string;
+        SubnetId?: string;
+        SecurityGroupIds?: string[];
+        IamInstanceProfile?: { Arn?: string };
+        PrivateIpAddress?: string;
+        ClientToken?: string;
+        LaunchTemplate?: { LaunchTemplateId?: string };
+        TagSpecifications?: { Tags?: { Key?: string; Value?: string }[] }[];
+        BlockDeviceMappings?: { Ebs?: { VolumeSize?: number } }[];
+      }) => {
+        const instance = fleet.runInstance({
+          imageId: input.ImageId ?? `ami-from-${input.LaunchTemplate?.LaunchTemplateId ?? 'template'}`,
+          instanceType: input.InstanceType ?? 't3.medium',
+          subnetId: input.SubnetId ?? '',
+          securityGroupIds: input.SecurityGroupIds ?? [],
+          iamInstanceProfileArn: input.IamInstanceProfile?.Arn,
+          privateIp: input.PrivateIpAddress,
+          clientToken: input.ClientToken,
+          tags: Object.fromEntries((input.TagSpecifications?.[0]?.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+          volumeSizes: (input.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.VolumeSize ?? 8),
+        });
+        return { Instances: [describe(instance)] };
+      },
+    ),
   );
   ec2.on(DescribeSubnetsCommand).callsFake(
     route(fleet, 'ec2', 'DescribeSubnets', (input: { SubnetIds?: string[] }) => ({
@@ -153,6 +219,33 @@ export function installFleet(fleet: SimulatedFleet): () => void {
     }),
   );
 
+  ssm.on(DeleteParameterCommand).callsFake(
+    route(fleet, 'ssm', 'DeleteParameter', (input: { Name?: string }) => {
+      if (!fleet.parameters.delete(input.Name ?? '')) throw new AwsError('ParameterNotFound', `Parameter ${input.Name} not found`);
+      return {};
+    }),
+  );
+
+  sfn.on(StartExecutionCommand).callsFake(
+    route(fleet, 'states', 'StartExecution', (input: { stateMachineArn?: string; name?: string; input?: string }) => {
+      const execution = fleet.startExecution(input.stateMachineArn ?? '', input.name ?? '', input.input ?? '{}');
+      return { executionArn: execution.executionArn, startDate: new Date(execution.startedAt) };
+    }),
+  );
+  sfn.on(DescribeExecutionCommand).callsFake(
+    route(fleet, 'states', 'DescribeExecution', (input: { executionArn?: string }) => {
+      const execution = fleet.executions.get(input.executionArn ?? '');
+      if (!execution) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`);
+      return { executionArn: execution.executionArn, status: execution.status === 'PENDING' ? 'RUNNING' : execution.status };
+    }),
+  );
+  sns.on(PublishCommand).callsFake(
+    route(fleet, 'sns', 'Publish', (input: { Subject?: string; Message?: string }) => {
+      fleet.publish(input.Subject ?? '', input.Message ?? '');
+      return { MessageId: `msg-${fleet.notifications.length}` };
+    }),
+  );
+
   secrets.on(DescribeSecretCommand).callsFake(
     route(fleet, 'secretsmanager', 'DescribeSecret', (input: { SecretId?: string }) => {
       const secret = fleet.findSecret(input.SecretId ?? '');
@@ -173,5 +266,7 @@ export function installFleet(fleet: SimulatedFleet): () => void {
     ec2.restore();
     ssm.restore();
     secrets.restore();
+    sfn.restore();
+    sns.restore();
   };
 }

@@ -19,7 +19,7 @@ export function consoleInput(fleet: SimulatedFleet, overrides: Record<string, un
 export async function bootstrapOnFleet(fleet: SimulatedFleet, input: unknown, options: RunOptions = {}): Promise<LocalRun> {
   const uninstall = installFleet(fleet);
   try {
-    return await runStateMachine('bootstrap-cluster', input, { startTime: fleet.now(), ...options });
+    return await runStateMachine('bootstrap-cluster', input, { startTime: fleet.now(), onWait: (seconds) => fleet.advance(seconds), ...options });
   } finally {
     uninstall();
   }

@@ -5,7 +5,7 @@
 // one Wait of the state machine's loop, and documents finish after their modelled duration.
 import { DOCUMENTS } from '../functions/core/commands.js';
 import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT } from '../functions/core/join-material.js';
-import { API_CALL_SECONDS, DOCUMENT_SECONDS, POLL_INTERVAL_SECONDS, jittered, seededRandom } from './latency.js';
+import { API_CALL_SECONDS, DOCUMENT_SECONDS, jittered, seededRandom } from './latency.js';
 
 export type Ec2State = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 export type SimRole = 'master' | 'worker' | 'lb';
@@ -21,6 +21,15 @@ export interface SimInstance {
   availabilityZone: string;
   launchTime: Date;
   ssmOnline: boolean;
+  imageId: string;
+  instanceType: string;
+  securityGroupIds: string[];
+  iamInstanceProfileArn: string;
+  volumes: { volumeId: string; deviceName: string; size: number; deleted: boolean }[];
+  /** Modelled time at which a starting instance is running with its agent online. */
+  bootsAt?: number;
+  /** Modelled time at which a restarted node's kubelet and etcd member are back. */
+  recoversAt?: number;
   /** What kubeha's documents have done on this node. */
   node: {
     prerequisites?: { kubernetesVersion: string; role: string };
@@ -64,8 +73,23 @@ export interface Invocation {
   stderr: string;
 }
 
+export interface SimExecution {
+  executionArn: string;
+  stateMachine: string;
+  name: string;
+  input: unknown;
+  status: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  startedAt: number;
+  stoppedAt?: number;
+  error?: { name: string; cause: string };
+  output?: unknown;
+}
+
+export const BOOT_SECONDS = 45;
+export const KUBELET_RECOVERY_SECONDS = 30;
+
 export interface RecordedCall {
-  service: 'ec2' | 'ssm' | 'secretsmanager';
+  service: 'ec2' | 'ssm' | 'secretsmanager' | 'states' | 'sns';
   operation: string;
   input: unknown;
   at: number;
@@ -122,6 +146,12 @@ export class SimulatedFleet {
   readonly calls: RecordedCall[] = [];
   readonly faults: DocumentFault[] = [];
   readonly throttles = new Map<string, number>();
+  readonly executions = new Map<string, SimExecution>();
+  readonly notifications: { subject: string; message: string; at: number }[] = [];
+  readonly snapshots: { bucket: string; key: string; at: number }[] = [];
+  /** Instances whose kubelet and etcd never come back after a restart (a wedged node). */
+  readonly neverRecovers = new Set<string>();
+  private readonly launchTokens = new Map<string, string>();
   /** Hooks called after a command is accepted: how tests make things happen mid-step. */
   readonly commandSentHooks: ((document: string, instanceIds: string[]) => void)[] = [];
   readonly region = 'eu-west-1';
@@ -201,6 +231,11 @@ export class SimulatedFleet {
       availabilityZone: subnet.availabilityZone,
       launchTime: new Date(this.clockMs - 3600_000 + this.instances.size * 1000),
       ssmOnline: true,
+      imageId: 'ami-0kubeha0ubuntu2404',
+      instanceType: spec.role === 'lb' ? 't3.small' : 't3.medium',
+      securityGroupIds: [`sg-${spec.role ?? 'node'}0000000000001`],
+      iamInstanceProfileArn: `arn:aws:iam::${this.account}:instance-profile/kubeha-local-${spec.clusterName}-${spec.role ?? 'node'}`,
+      volumes: [{ volumeId: `vol-${this.hex(17)}`, deviceName: '/dev/sda1', size: spec.role === 'lb' ? 20 : 50, deleted: false }],
       node: { documentsRun: [] },
     };
     this.instances.set(instance.instanceId, instance);
@@ -241,22 +276,129 @@ export class SimulatedFleet {
   }
 
   stopInstance(instanceId: string): void {
+    this.takeDown(instanceId, 'stopped');
+  }
+
+  /** The instance dies: its etcd member stays in the list, unhealthy; EC2 releases its Elastic IP and volumes. */
+  terminateInstance(instanceId: string): void {
+    this.takeDown(instanceId, 'terminated');
+    for (const address of this.addresses.values()) {
+      if (address.instanceId === instanceId) delete address.instanceId;
+    }
     const instance = this.requireInstance(instanceId);
-    instance.state = 'stopped';
+    delete instance.publicIp;
+    for (const volume of instance.volumes) volume.deleted = true;
+  }
+
+  private takeDown(instanceId: string, state: 'stopped' | 'terminated'): void {
+    const instance = this.requireInstance(instanceId);
+    instance.state = state;
     instance.ssmOnline = false;
+    delete instance.bootsAt;
+    delete instance.recoversAt;
+    for (const cluster of this.clusters.values()) {
+      for (const member of cluster.etcdMembers) if (member.instanceId === instanceId) member.healthy = false;
+      for (const node of cluster.nodes) if (node.instanceId === instanceId) node.ready = false;
+    }
     for (const invocation of this.invocations) {
       if (invocation.instanceId !== instanceId) continue;
       if (invocation.status === 'Pending') invocation.status = 'Undeliverable';
       if (invocation.status === 'InProgress') {
         invocation.status = 'Failed';
-        invocation.stderr = 'the instance stopped while the command ran';
+        invocation.stderr = `the instance ${state === 'stopped' ? 'stopped' : 'was terminated'} while the command ran`;
       }
     }
+  }
+
+  startInstance(instanceId: string): void {
+    const instance = this.requireInstance(instanceId);
+    if (instance.state === 'terminated' || instance.state === 'shutting-down') {
+      throw new AwsError('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be started.`);
+    }
+    if (instance.state !== 'stopped' && instance.state !== 'stopping') return;
+    instance.state = 'pending';
+    instance.bootsAt = this.clockMs + BOOT_SECONDS * 1000;
+  }
+
+  /** Applies what modelled time has brought: instances that finished booting, kubelets that came back. */
+  settleLifecycles(): void {
+    for (const instance of this.instances.values()) {
+      if (instance.state === 'pending' && instance.bootsAt !== undefined && instance.bootsAt <= this.clockMs) {
+        instance.state = 'running';
+        instance.ssmOnline = true;
+        delete instance.bootsAt;
+        if (instance.node.kubeadm && !this.neverRecovers.has(instance.instanceId)) instance.recoversAt = this.clockMs + KUBELET_RECOVERY_SECONDS * 1000;
+      }
+      if (instance.recoversAt !== undefined && instance.recoversAt <= this.clockMs && instance.state === 'running') {
+        delete instance.recoversAt;
+        for (const cluster of this.clusters.values()) {
+          for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+          for (const node of cluster.nodes) if (node.instanceId === instance.instanceId) node.ready = Boolean(cluster.cni);
+        }
+      }
+    }
+  }
+
+  /** RunInstances: a fresh instance from a spec; the client token returns the same instance on a retry. */
+  runInstance(request: {
+    imageId: string;
+    instanceType: string;
+    subnetId: string;
+    securityGroupIds: string[];
+    iamInstanceProfileArn?: string | undefined;
+    privateIp?: string | undefined;
+    clientToken?: string | undefined;
+    tags: Record<string, string>;
+    volumeSizes: number[];
+  }): SimInstance {
+    const known = request.clientToken ? this.launchTokens.get(request.clientToken) : undefined;
+    if (known) return this.requireInstance(known);
+    const subnet = this.subnets.get(request.subnetId);
+    if (!subnet) throw new AwsError('InvalidSubnetID.NotFound', `The subnet ID '${request.subnetId}' does not exist`);
+    if (request.privateIp && [...this.instances.values()].some((instance) => instance.privateIp === request.privateIp && instance.state !== 'terminated')) {
+      throw new AwsError('InvalidIPAddress.InUse', `Address ${request.privateIp} is in use.`);
+    }
+    const clusterName = Object.keys(request.tags).find((key) => key.startsWith('kubernetes.io/cluster/'))?.slice('kubernetes.io/cluster/'.length) ?? 'unknown';
+    const instance = this.addInstance({ clusterName, subnetId: subnet.subnetId, ...(request.privateIp ? { privateIp: request.privateIp } : {}), extraTags: request.tags });
+    Object.assign(instance, {
+      state: 'pending',
+      ssmOnline: false,
+      bootsAt: this.clockMs + BOOT_SECONDS * 1000,
+      launchTime: new Date(this.clockMs),
+      imageId: request.imageId,
+      instanceType: request.instanceType,
+      securityGroupIds: request.securityGroupIds,
+      iamInstanceProfileArn: request.iamInstanceProfileArn ?? '',
+      volumes: request.volumeSizes.map((size, index) => ({ volumeId: `vol-${this.hex(17)}`, deviceName: index === 0 ? '/dev/sda1' : `/dev/sd${'bcdefg'[index - 1]}`, size, deleted: false })),
+    });
+    if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
+    return instance;
+  }
+
+  // ---- Step Functions and SNS ------------------------------------------------------------------
+
+  startExecution(stateMachineArn: string, name: string, input: string): SimExecution {
+    const stateMachine = stateMachineArn.split(':').at(-1) ?? '';
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      const open = existing.status === 'PENDING' || existing.status === 'RUNNING';
+      if (open && JSON.stringify(existing.input) === input) return existing;
+      throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const execution: SimExecution = { executionArn, stateMachine, name, input: JSON.parse(input) as unknown, status: 'PENDING', startedAt: this.clockMs };
+    this.executions.set(executionArn, execution);
+    return execution;
+  }
+
+  publish(subject: string, message: string): void {
+    this.notifications.push({ subject, message, at: this.clockMs });
   }
 
   /** Every call is recorded, and may be throttled by an injected fault. */
   record(service: RecordedCall['service'], operation: string, input: unknown): void {
     this.advance(API_CALL_SECONDS);
+    this.settleLifecycles();
     this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs });
     const remaining = this.throttles.get(operation) ?? 0;
     if (remaining > 0) {
@@ -384,9 +526,9 @@ export class SimulatedFleet {
     return commandId;
   }
 
-  /** Statuses as of now. Polling stands for one Wait of the state machine, so time moves on first. */
+  /** Statuses as of now (the state machine's Wait before the poll has advanced the clock already). */
   pollCommand(commandId: string): Invocation[] {
-    this.advance(POLL_INTERVAL_SECONDS);
+    this.settleLifecycles();
     const invocations = this.invocations.filter((invocation) => invocation.commandId === commandId);
     if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
     this.settleInvocations();
@@ -521,6 +663,7 @@ export class SimulatedFleet {
             (other) => other !== invocation && other.document === 'JoinControlPlane' && other.startedAt < invocation.finishesAt && other.finishesAt > invocation.startedAt && this.clusterNameOf(this.requireInstance(other.instanceId)) === clusterName,
           );
           if (overlapping) throw new Error('error execution phase etcd-join: etcdserver: too many learner members in cluster');
+          if (!this.hasQuorum(cluster)) throw new Error('error execution phase etcd-join: etcdserver: unhealthy cluster');
           cluster.etcdMembers.push({ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true });
           cluster.controlPlaneJoins.push({ instanceId: instance.instanceId, start: invocation.startedAt, end: invocation.finishesAt });
         }
@@ -551,12 +694,67 @@ export class SimulatedFleet {
         if (problems.length > 0) throw new Error(`kubeha: cluster is not healthy: ${problems.join('; ')}\nKUBEHA_RESULT ${JSON.stringify(report)}`);
         return result('kubeha: all nodes Ready, all etcd members healthy', report);
       }
+      case 'ClusterStatus': {
+        const cluster = this.requireCluster(clusterName);
+        if (instance.node.kubeadm !== 'control-plane') throw new Error('crictl: no running etcd container on this node');
+        const quorum = this.hasQuorum(cluster);
+        const members = cluster.etcdMembers.map((member) => ({
+          id: createHashId(member.name + member.peerUrl),
+          name: member.name,
+          peerIp: /https:\/\/([0-9.]+):/.exec(member.peerUrl)?.[1] ?? '',
+          healthy: quorum && member.healthy,
+          isLearner: false,
+        }));
+        const nodes = quorum
+          ? cluster.nodes.map((node) => ({ name: node.name, internalIp: this.requireInstance(node.instanceId).privateIp, ready: node.ready, controlPlane: node.role === 'control-plane' }))
+          : [];
+        return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes });
+      }
+      case 'RemoveEtcdMember': {
+        const cluster = this.requireCluster(clusterName);
+        const peerIp = param(parameters, 'MemberPeerIp');
+        const target = cluster.etcdMembers.find((member) => member.peerUrl === `https://${peerIp}:2380`);
+        let removed: string | null = null;
+        if (target) {
+          const sick = cluster.etcdMembers.find((member) => member !== target && !(member.healthy && this.hasQuorum(cluster)));
+          if (sick) throw new Error(`kubeha: error: refusing: etcd member ${sick.name} is unhealthy too; removing ${target.name} could lose quorum`);
+          cluster.etcdMembers = cluster.etcdMembers.filter((member) => member !== target);
+          removed = target.name;
+        }
+        const node = cluster.nodes.find((candidate) => this.requireInstance(candidate.instanceId).privateIp === peerIp);
+        cluster.nodes = cluster.nodes.filter((candidate) => candidate !== node);
+        return result(removed ? `kubeha: removed etcd member ${removed}` : `kubeha: no etcd member has peer address ${peerIp}; already removed`, {
+          removedMember: removed,
+          deletedNode: node?.name ?? null,
+        });
+      }
+      case 'SnapshotEtcd': {
+        const cluster = this.requireCluster(clusterName);
+        if (!this.hasQuorum(cluster)) throw new Error('kubeha: error: etcdctl snapshot save failed: context deadline exceeded');
+        const key = `${param(parameters, 'ClusterName')}/${param(parameters, 'SnapshotLabel')}.db`;
+        this.snapshots.push({ bucket: param(parameters, 'SnapshotBucket'), key, at: this.clockMs });
+        return result(`kubeha: saved etcd snapshot to s3://${param(parameters, 'SnapshotBucket')}/${key}`, { bucket: param(parameters, 'SnapshotBucket'), key, bytes: 4_194_304 });
+      }
+      case 'ResetNode': {
+        const changed = instance.node.kubeadm !== undefined;
+        delete instance.node.kubeadm;
+        return result(changed ? 'kubeha: node reset; it can join again' : 'kubeha: nothing to reset, nothing to do', { changed });
+      }
+      case 'CheckLoadBalancer': {
+        if (!instance.node.nginx) throw new Error('kubeha: error: nginx is not running');
+        return result('kubeha: nginx and keepalived are healthy', { healthy: true });
+      }
       default:
         throw new Error(`document ${invocation.document} is not modelled`);
     }
   }
 
   // ---- helpers ---------------------------------------------------------------------------------
+
+  /** etcd answers only while a majority of its members is healthy. */
+  hasQuorum(cluster: KubeCluster): boolean {
+    return cluster.etcdMembers.filter((member) => member.healthy).length > cluster.etcdMembers.length / 2;
+  }
 
   requireInstance(instanceId: string): SimInstance {
     const instance = this.instances.get(instanceId);
@@ -605,6 +803,13 @@ export class SimulatedFleet {
     this.sequence += 1;
     return text;
   }
+}
+
+/** A stable 16-hex-digit member id, as etcdctl prints them. */
+function createHashId(seed: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const character of seed) hash = BigInt.asUintN(64, (hash ^ BigInt(character.charCodeAt(0))) * 0x100000001b3n);
+  return hash.toString(16).padStart(16, '0');
 }
 
 function param(parameters: Record<string, string>, name: string): string {

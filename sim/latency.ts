@@ -11,10 +11,12 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   JoinControlPlane: 65,
   JoinWorker: 35,
   VerifyCluster: 12,
+  ClusterStatus: 3,
+  RemoveEtcdMember: 4,
+  SnapshotEtcd: 8,
+  ResetNode: 6,
+  CheckLoadBalancer: 2,
 };
-
-/** Each call to ListCommandInvocations stands for one Wait of the poll loop before it. */
-export const POLL_INTERVAL_SECONDS = 10;
 
 /** What one AWS API round trip costs in modelled time. */
 export const API_CALL_SECONDS = 0.12;

@@ -74,6 +74,11 @@ export interface RunOptions {
   readonly executionName?: string;
   /** The execution's start time as the context object reports it (the fleet's modelled clock, usually). */
   readonly startTime?: number;
+  /**
+   * Called with a Wait state's seconds instead of waiting: the simulator advances its modelled clock.
+   * Wait states then run as pass-through Tasks, which is what makes modelled time deterministic.
+   */
+  readonly onWait?: (seconds: number) => void;
 }
 
 let requestSequence = 0;
@@ -124,7 +129,18 @@ export async function runStateMachine(name: string, input: unknown, options: Run
     };
   }
   forEachState(definition.States, (stateName, state) => {
-    if (state.Type === 'Wait') waitTimeOverrides[stateName] = 0;
+    if (state.Type === 'Wait' && options.onWait) {
+      const seconds = Number(state.Seconds ?? 0);
+      const onWait = options.onWait;
+      for (const key of Object.keys(state)) if (key !== 'Next' && key !== 'End' && key !== 'Comment') delete state[key];
+      Object.assign(state, { Type: 'Task', Resource: fakeFunctionArn('modelled-wait') });
+      taskResourceLocalHandlers[stateName] = async (waitInput: unknown) => {
+        onWait(seconds);
+        return waitInput;
+      };
+    } else if (state.Type === 'Wait') {
+      waitTimeOverrides[stateName] = 0;
+    }
     if (state.Type === 'Task' || state.Type === 'Map' || state.Type === 'Parallel') retryIntervalOverrides[stateName] = 0;
   });
 

@@ -6,6 +6,11 @@ export const AWS_ERROR = {
   parameterNotFound: 'ParameterNotFound',
   allocationNotFound: 'InvalidAllocationID.NotFound',
   invocationDoesNotExist: 'InvocationDoesNotExist',
+  instanceNotFound: 'InvalidInstanceID.NotFound',
+  addressInUse: 'InvalidIPAddress.InUse',
+  parameterExists: 'ParameterAlreadyExists',
+  executionExists: 'ExecutionAlreadyExists',
+  executionNotFound: 'ExecutionDoesNotExist',
 } as const;
 
 const TRANSIENT = new Set([

@@ -2,14 +2,19 @@ import {
   AssociateAddressCommand,
   CreateTagsCommand,
   DescribeAddressesCommand,
+  DescribeInstancesCommand,
   DescribeSubnetsCommand,
+  DescribeVolumesCommand,
   DescribeVpcsCommand,
   EC2Client,
   type Instance,
+  RunInstancesCommand,
+  StartInstancesCommand,
   paginateDescribeInstances,
 } from '@aws-sdk/client-ec2';
 import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, clusterTagKey } from '../core/cluster.js';
-import type { Ec2Port } from '../core/ports.js';
+import { LaunchFailedError } from '../core/errors.js';
+import type { Ec2Port, LaunchSpec } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
 const client = new EC2Client({});
@@ -35,7 +40,23 @@ export function toClusterInstance(instance: Instance): ClusterInstance {
     availabilityZone: instance.Placement?.AvailabilityZone,
     nodeState: NODE_STATES.includes(nodeState as NodeState) ? (nodeState as NodeState) : undefined,
     launchTime: instance.LaunchTime?.toISOString(),
+    tags,
   };
+}
+
+/** Tags a replacement must not inherit: AWS's own, and kubeha's record of how far the dead node got. */
+function inheritableTags(tags: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.startsWith('aws:') && key !== NODE_STATE_TAG && key !== 'kubeha:replaces'));
+}
+
+async function describeOne(instanceId: string): Promise<Instance | undefined> {
+  try {
+    const answer = await call('ec2:DescribeInstances', () => client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+    return answer.Reservations?.[0]?.Instances?.[0];
+  } catch (error: unknown) {
+    if (errorName(error) === AWS_ERROR.instanceNotFound) return undefined;
+    throw error;
+  }
 }
 
 export const ec2: Ec2Port = {
@@ -108,5 +129,77 @@ export const ec2: Ec2Port = {
         }),
       ),
     );
+  },
+
+  async describeInstance(instanceId) {
+    const instance = await describeOne(instanceId);
+    return instance ? toClusterInstance(instance) : undefined;
+  },
+
+  async launchSpecOf(instanceId) {
+    const instance = await describeOne(instanceId);
+    if (!instance?.ImageId || !instance.InstanceType || !instance.SubnetId) return undefined;
+    const volumeIds = (instance.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.VolumeId).filter((id): id is string => Boolean(id));
+    // The dead instance's volumes may be gone already; then the AMI's sizes apply.
+    const volumes = volumeIds.length > 0 ? await call('ec2:DescribeVolumes', () => client.send(new DescribeVolumesCommand({ VolumeIds: volumeIds }))).catch(() => undefined) : undefined;
+    const byId = new Map((volumes?.Volumes ?? []).map((volume) => [volume.VolumeId, volume]));
+    return {
+      imageId: instance.ImageId,
+      instanceType: instance.InstanceType,
+      subnetId: instance.SubnetId,
+      securityGroupIds: (instance.SecurityGroups ?? []).map((group) => group.GroupId ?? '').filter(Boolean),
+      iamInstanceProfileArn: instance.IamInstanceProfile?.Arn,
+      keyName: instance.KeyName,
+      tags: inheritableTags(tagsOf(instance.Tags)),
+      blockDevices: (instance.BlockDeviceMappings ?? []).map((mapping) => {
+        const volume = byId.get(mapping.Ebs?.VolumeId);
+        return { deviceName: mapping.DeviceName ?? '', volumeSize: volume?.Size, volumeType: volume?.VolumeType, encrypted: volume?.Encrypted };
+      }),
+    } satisfies LaunchSpec;
+  },
+
+  async startInstance(instanceId) {
+    await call('ec2:StartInstances', () => client.send(new StartInstancesCommand({ InstanceIds: [instanceId] })));
+  },
+
+  async runInstance(spec, options) {
+    const tags = Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value }));
+    try {
+      const answer = await call('ec2:RunInstances', () =>
+        client.send(
+          new RunInstancesCommand({
+            MinCount: 1,
+            MaxCount: 1,
+            ClientToken: options.clientToken,
+            ...(spec.launchTemplate
+              ? { LaunchTemplate: { LaunchTemplateId: spec.launchTemplate.launchTemplateId, Version: spec.launchTemplate.version } }
+              : {
+                  ImageId: spec.imageId,
+                  InstanceType: spec.instanceType as never,
+                  SecurityGroupIds: spec.securityGroupIds,
+                  ...(spec.iamInstanceProfileArn ? { IamInstanceProfile: { Arn: spec.iamInstanceProfileArn } } : {}),
+                  ...(spec.keyName ? { KeyName: spec.keyName } : {}),
+                  BlockDeviceMappings: spec.blockDevices
+                    .filter((device) => device.volumeSize !== undefined)
+                    .map((device) => ({
+                      DeviceName: device.deviceName,
+                      Ebs: { VolumeSize: device.volumeSize, VolumeType: device.volumeType as never, Encrypted: device.encrypted, DeleteOnTermination: true },
+                    })),
+                  MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+                }),
+            SubnetId: spec.subnetId,
+            ...(options.privateIp ? { PrivateIpAddress: options.privateIp } : {}),
+            TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+          }),
+        ),
+      );
+      const launched = answer.Instances?.[0];
+      if (!launched?.InstanceId) throw new LaunchFailedError('RunInstances returned no instance');
+      return { instanceId: launched.InstanceId, privateIp: launched.PrivateIpAddress ?? '' };
+    } catch (error: unknown) {
+      if (errorName(error) === AWS_ERROR.addressInUse) return 'addressInUse';
+      if (error instanceof LaunchFailedError || errorName(error) === 'AwsThrottledError') throw error;
+      throw new LaunchFailedError(`could not launch a replacement: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
   },
 };

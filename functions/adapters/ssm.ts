@@ -1,4 +1,5 @@
 import {
+  DeleteParameterCommand,
   GetCommandInvocationCommand,
   GetParameterCommand,
   PutParameterCommand,
@@ -88,5 +89,23 @@ export const ssm: SsmPort = {
     await call('ssm:PutParameter', () =>
       client.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true, Tier: 'Standard' })),
     );
+  },
+
+  async createParameter(name, value) {
+    try {
+      await call('ssm:PutParameter', () => client.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: false, Tier: 'Standard' })));
+      return true;
+    } catch (error: unknown) {
+      if (errorName(error) === AWS_ERROR.parameterExists) return false;
+      throw error;
+    }
+  },
+
+  async deleteParameter(name) {
+    try {
+      await call('ssm:DeleteParameter', () => client.send(new DeleteParameterCommand({ Name: name })));
+    } catch (error: unknown) {
+      if (errorName(error) !== AWS_ERROR.parameterNotFound) throw error;
+    }
   },
 };

@@ -2,6 +2,7 @@
 import { type ClusterInstance, NODE_STATE_TAG, groupFleet } from './cluster.js';
 import {
   type ClusterContext,
+  type CommandEnvironment,
   type CommandProgress,
   type PendingCommand,
   type StepRequest,
@@ -18,10 +19,7 @@ import { type BootstrapPlan, planBootstrap } from './plan.js';
 import type { Ports, SecretRef } from './ports.js';
 import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
 
-export interface Environment {
-  readonly documentPrefix: string;
-  readonly region: string;
-}
+export type { CommandEnvironment as Environment } from './commands.js';
 
 export function validateBootstrapInput(raw: unknown, ports: Pick<Ports, 'clock'>): ClusterConfig {
   return parseBootstrapInput(raw, new Date(ports.clock.now()));
@@ -90,8 +88,8 @@ export async function storeFreshJoinMaterial(clusterName: string, ports: Pick<Po
   return ports.secrets.putSecretValue(joinSecretArn, JSON.stringify(material));
 }
 
-export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 'clock'>, environment: Environment): Promise<PendingCommand> {
-  const command = buildCommand(request, environment.documentPrefix, environment.region);
+export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 'clock'>, environment: CommandEnvironment): Promise<PendingCommand> {
+  const command = buildCommand(request, environment);
   const commandId = await ports.ssm.sendCommand(command);
   const mark = markFor(request.step);
   const sentAt = ports.clock.now();
@@ -144,19 +142,24 @@ export interface ClusterSettings {
   readonly firstMasterId: string;
   readonly joinSecretArn: string;
   readonly kubeconfigSecretName: string;
+  readonly policy: ClusterConfig['healing'];
+  readonly launchTemplates?: ClusterConfig['launchTemplates'];
   readonly recordedAt: string;
 }
 
 /** Records what healing needs later. Settings only: secrets stay in Secrets Manager. */
 export async function recordClusterSettings(
-  input: { cluster: ClusterContext; caCertHash: string; firstMasterId: string; joinSecretArn: string },
+  input: { cluster: ClusterContext; caCertHash: string; firstMasterId: string; joinSecretArn: string; config: ClusterConfig },
   ports: Pick<Ports, 'ssm' | 'clock'>,
 ): Promise<ClusterSettings> {
   if (!/^sha256:[a-f0-9]{64}$/.test(input.caCertHash)) {
     throw new ClusterStateError('the CA certificate hash reported by the first master is malformed');
   }
+  const { config, ...recorded } = input;
   const settings: ClusterSettings = {
-    ...input,
+    ...recorded,
+    policy: config.healing,
+    ...(config.launchTemplates ? { launchTemplates: config.launchTemplates } : {}),
     kubeconfigSecretName: kubeconfigSecretName(input.cluster.clusterName),
     recordedAt: new Date(ports.clock.now()).toISOString(),
   };
@@ -166,7 +169,9 @@ export async function recordClusterSettings(
 
 export async function readClusterSettings(clusterName: string, ports: Pick<Ports, 'ssm'>): Promise<ClusterSettings | undefined> {
   const raw = await ports.ssm.getParameter(settingsParameterName(clusterName));
-  return raw ? (JSON.parse(raw) as ClusterSettings) : undefined;
+  if (!raw) return undefined;
+  const settings = JSON.parse(raw) as ClusterSettings;
+  return { ...settings, policy: settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 } };
 }
 
 export function missingSecretReason(secretName: string, clusterName: string): string {

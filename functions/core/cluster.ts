@@ -24,6 +24,8 @@ export interface ClusterInstance {
   readonly availabilityZone?: string | undefined;
   readonly nodeState?: NodeState | undefined;
   readonly launchTime?: string | undefined;
+  /** All tags, where the caller needs them (event triage, replacement); left out of payloads otherwise. */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 /** A compact view of an instance that travels in state-machine payloads. */

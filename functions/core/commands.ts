@@ -16,6 +16,11 @@ export const DOCUMENTS = {
   'join-control-plane': 'JoinControlPlane',
   'join-worker': 'JoinWorker',
   'verify-cluster': 'VerifyCluster',
+  'cluster-status': 'ClusterStatus',
+  'remove-etcd-member': 'RemoveEtcdMember',
+  'snapshot-etcd': 'SnapshotEtcd',
+  'reset-node': 'ResetNode',
+  'check-load-balancer': 'CheckLoadBalancer',
 } as const;
 
 export type StepName = keyof typeof DOCUMENTS;
@@ -51,6 +56,17 @@ export interface StepRequest {
   readonly role?: Role | undefined;
   readonly joinMaterial?: { secretArn: string; versionId: string } | undefined;
   readonly caCertHash?: string | undefined;
+  /** remove-etcd-member: the private IP of the node to remove. */
+  readonly memberPeerIp?: string | undefined;
+  /** snapshot-etcd: the object name under the cluster's prefix. */
+  readonly snapshotLabel?: string | undefined;
+}
+
+/** What buildCommand needs from the deployment. */
+export interface CommandEnvironment {
+  readonly documentPrefix: string;
+  readonly region: string;
+  readonly snapshotBucket?: string | undefined;
 }
 
 export interface PendingCommand {
@@ -81,19 +97,20 @@ export function markFor(step: StepName): NodeState | undefined {
   return MARKS[step];
 }
 
-export function buildCommand(request: StepRequest, documentPrefix: string, region: string): SendCommandRequest {
+export function buildCommand(request: StepRequest, environment: CommandEnvironment): SendCommandRequest {
   const { cluster } = request;
   return {
-    documentName: documentName(documentPrefix, request.step),
+    documentName: documentName(environment.documentPrefix, request.step),
     instanceIds: request.instanceIds,
-    parameters: stepParameters(request, region),
+    parameters: stepParameters(request, environment),
     comment: `kubeha ${cluster.clusterName} ${request.step}`.slice(0, 100),
     timeoutSeconds: 600,
   };
 }
 
-function stepParameters(request: StepRequest, region: string): Record<string, string> {
+function stepParameters(request: StepRequest, environment: CommandEnvironment): Record<string, string> {
   const { cluster } = request;
+  const { region } = environment;
   const executionTimeout = String(cluster.stepTimeoutMinutes * 60);
   const join = () => requireJoinMaterial(request);
   switch (request.step) {
@@ -149,7 +166,27 @@ function stepParameters(request: StepRequest, region: string): Record<string, st
         ExpectedWorkerNodes: String(cluster.workerCount),
         ExecutionTimeout: executionTimeout,
       };
+    case 'cluster-status':
+    case 'reset-node':
+      return { ExecutionTimeout: executionTimeout };
+    case 'remove-etcd-member':
+      return { MemberPeerIp: required(request, 'memberPeerIp', request.memberPeerIp), ExecutionTimeout: executionTimeout };
+    case 'snapshot-etcd':
+      return {
+        SnapshotBucket: required(request, 'snapshot bucket (KUBEHA_SNAPSHOT_BUCKET)', environment.snapshotBucket),
+        ClusterName: cluster.clusterName,
+        SnapshotLabel: required(request, 'snapshotLabel', request.snapshotLabel),
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'check-load-balancer':
+      return { ListenPort: String(cluster.loadBalancerPort), ExecutionTimeout: executionTimeout };
   }
+}
+
+function required(request: StepRequest, what: string, value: string | undefined): string {
+  if (!value) throw new CommandFailedError(request.step, [{ instanceId: '-', status: 'NotSent', reason: `no ${what} was given` }]);
+  return value;
 }
 
 function requireJoinMaterial(request: StepRequest): { secretArn: string; versionId: string } {
@@ -164,7 +201,7 @@ function requireCaCertHash(request: StepRequest): string {
 
 const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Steps whose scripts report a machine-readable result that later states use. */
-const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster']);
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd']);
 
 export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);

@@ -18,6 +18,11 @@ export const clusterNameSchema = z
   .string()
   .regex(CLUSTER_NAME, 'must be 3-32 lowercase letters, digits or hyphens, starting with a letter');
 
+const launchTemplateSchema = z.strictObject({
+  launchTemplateId: z.string().regex(/^lt-[0-9a-f]{8,17}$/, 'must be a launch template id such as lt-0abc12345def67890'),
+  version: z.string().regex(/^(\$Latest|\$Default|\d+)$/, 'must be $Latest, $Default or a version number').default('$Default'),
+});
+
 export const bootstrapInputSchema = z.strictObject({
   clusterName: clusterNameSchema,
   kubernetesVersion: z.string(),
@@ -34,6 +39,19 @@ export const bootstrapInputSchema = z.strictObject({
   loadBalancerPort: z.number().int('must be a whole number').min(1024, 'must be 1024 or above').max(65535, 'must be 65535 or below').default(6443),
   workerBatchSize: z.number().int('must be a whole number').min(1, 'must be at least 1').max(50, 'must be at most 50: SendCommand takes 50 targets').default(50),
   stepTimeoutMinutes: z.number().int('must be a whole number').min(5, 'must be at least 5').max(120, 'must be at most 120').default(30),
+  healing: z
+    .strictObject({
+      startStoppedInstances: z.boolean('must be true or false').default(true),
+      recoveryTimeoutMinutes: z.number().int('must be a whole number').min(2, 'must be at least 2').max(60, 'must be at most 60').default(10),
+    })
+    .default({ startStoppedInstances: true, recoveryTimeoutMinutes: 10 }),
+  launchTemplates: z
+    .strictObject({
+      master: launchTemplateSchema.optional(),
+      worker: launchTemplateSchema.optional(),
+      lb: launchTemplateSchema.optional(),
+    })
+    .optional(),
 });
 
 export type BootstrapInput = z.input<typeof bootstrapInputSchema>;

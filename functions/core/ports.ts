@@ -2,6 +2,19 @@
 // unit tests implement them with plain objects.
 import type { ClusterInstance } from './cluster.js';
 
+/** What a replacement needs to look like the instance it replaces. */
+export interface LaunchSpec {
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly subnetId: string;
+  readonly securityGroupIds: string[];
+  readonly iamInstanceProfileArn?: string | undefined;
+  readonly keyName?: string | undefined;
+  readonly tags: Record<string, string>;
+  readonly blockDevices: { deviceName: string; volumeSize?: number | undefined; volumeType?: string | undefined; encrypted?: boolean | undefined }[];
+  readonly launchTemplate?: { launchTemplateId: string; version: string } | undefined;
+}
+
 export interface ElasticIp {
   readonly allocationId: string;
   readonly publicIp: string;
@@ -18,6 +31,16 @@ export interface Ec2Port {
   findElasticIp(allocationId: string): Promise<ElasticIp | undefined>;
   associateElasticIp(allocationId: string, instanceId: string): Promise<void>;
   tagInstances(instanceIds: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
+  /** One instance by id, terminated ones included (EC2 keeps them about an hour), with its tags. */
+  describeInstance(instanceId: string): Promise<ClusterInstance | undefined>;
+  /** The launch spec of an instance (terminated included), or undefined once EC2 has forgotten it. */
+  launchSpecOf(instanceId: string): Promise<LaunchSpec | undefined>;
+  startInstance(instanceId: string): Promise<void>;
+  /**
+   * Launches one instance. With `privateIp`, asks for that address and answers `addressInUse` when it
+   * is taken. `clientToken` makes a retried call return the instance the first call launched.
+   */
+  runInstance(spec: LaunchSpec, options: { privateIp?: string | undefined; clientToken: string }): Promise<{ instanceId: string; privateIp: string } | 'addressInUse'>;
 }
 
 export type InvocationStatus =
@@ -57,6 +80,20 @@ export interface SsmPort {
   invocationOutput(commandId: string, instanceId: string): Promise<{ stdout: string; stderr: string }>;
   getParameter(name: string): Promise<string | undefined>;
   putParameter(name: string, value: string): Promise<void>;
+  /** Creates the parameter only if absent; false when it already existed. */
+  createParameter(name: string, value: string): Promise<boolean>;
+  deleteParameter(name: string): Promise<void>;
+}
+
+export interface WorkflowsPort {
+  /** Starts an execution; `started: false` when one with that name exists already (a duplicate event). */
+  startExecution(stateMachineArn: string, name: string, input: unknown): Promise<{ started: boolean; executionArn: string }>;
+  /** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; undefined when unknown. */
+  executionStatus(executionArn: string): Promise<string | undefined>;
+}
+
+export interface NotifierPort {
+  publish(subject: string, message: string): Promise<void>;
 }
 
 export interface SecretRef {
@@ -79,6 +116,8 @@ export interface Ports {
   readonly ec2: Ec2Port;
   readonly ssm: SsmPort;
   readonly secrets: SecretsPort;
+  readonly workflows: WorkflowsPort;
+  readonly notifier: NotifierPort;
   readonly clock: Clock;
   readonly random: (bytes: number) => Buffer;
 }

@@ -21,7 +21,10 @@ const cluster: ClusterContext = {
 const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod-eu/join-material-AbCdEf', versionId: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE' };
 
 function commandFor(step: StepName) {
-  return buildCommand({ step, instanceIds: ['i-0123456789abcdef0'], cluster, role: 'master', joinMaterial, caCertHash: `sha256:${'ab'.repeat(32)}` }, 'kubeha-prod-', 'eu-west-1');
+  return buildCommand(
+    { step, instanceIds: ['i-0123456789abcdef0'], cluster, role: 'master', joinMaterial, caCertHash: `sha256:${'ab'.repeat(32)}`, memberPeerIp: '10.0.32.11', snapshotLabel: 'heal-i-0123456789abcdef0-20261124T090000Z' },
+    { documentPrefix: 'kubeha-prod-', region: 'eu-west-1', snapshotBucket: 'kubeha-prod-etcd-snapshots-123456789012' },
+  );
 }
 
 describe('SSM documents', () => {

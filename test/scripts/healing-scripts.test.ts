@@ -9,7 +9,7 @@ const ETCDCTL = `case "$*" in
   *"snapshot save"*) echo "snapshot" >"\${@: -1}" ;;
 esac`;
 
-describe('etcd-status.sh', () => {
+describe('cluster-status.sh', () => {
   let sandbox: Sandbox;
   beforeEach(() => {
     sandbox = new Sandbox();
@@ -22,7 +22,7 @@ describe('etcd-status.sh', () => {
   afterEach(() => sandbox.dispose());
 
   it('should report members with hex ids, health and learner flags, and nodes with readiness', () => {
-    const run = sandbox.run('etcd-status.sh', { KUBEHA_ETCDCTL: 'etcdctl-stub' });
+    const run = sandbox.run('cluster-status.sh', { KUBEHA_ETCDCTL: 'etcdctl-stub' });
     expect(run.stderr).toBe('');
     expect(run.result).toEqual({
       members: [

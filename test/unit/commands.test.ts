@@ -26,7 +26,7 @@ function pending(overrides: Partial<PendingCommand> = {}): PendingCommand {
 
 describe('buildCommand', () => {
   it('passes secret references (ARN and version), never values, to a control-plane join', () => {
-    const command = buildCommand({ step: 'join-control-plane', instanceIds: ['i-0000000000000000a'], cluster, joinMaterial, caCertHash }, 'kubeha-prod-', 'eu-west-1');
+    const command = buildCommand({ step: 'join-control-plane', instanceIds: ['i-0000000000000000a'], cluster, joinMaterial, caCertHash }, { documentPrefix: 'kubeha-prod-', region: 'eu-west-1' });
     expect(command).toEqual({
       documentName: 'kubeha-prod-JoinControlPlane',
       instanceIds: ['i-0000000000000000a'],
@@ -44,13 +44,13 @@ describe('buildCommand', () => {
   });
 
   it('gives the load balancers every master address and the load balancers primary first', () => {
-    const command = buildCommand({ step: 'configure-load-balancer', instanceIds: ['i-0000000000000000c'], cluster }, 'kubeha-prod-', 'eu-west-1');
+    const command = buildCommand({ step: 'configure-load-balancer', instanceIds: ['i-0000000000000000c'], cluster }, { documentPrefix: 'kubeha-prod-', region: 'eu-west-1' });
     expect(command.parameters).toMatchObject({ MasterAddresses: '10.0.0.11,10.0.16.11,10.0.32.11', LoadBalancerAddresses: '10.0.0.5,10.0.16.5', ListenPort: '6443' });
   });
 
   it('refuses to build a join before join material or the CA hash exist', () => {
-    expect(() => buildCommand({ step: 'join-worker', instanceIds: ['i-0000000000000000a'], cluster, caCertHash }, 'p-', 'eu-west-1')).toThrow(CommandFailedError);
-    expect(() => buildCommand({ step: 'join-worker', instanceIds: ['i-0000000000000000a'], cluster, joinMaterial }, 'p-', 'eu-west-1')).toThrow(/CA certificate hash is unknown/);
+    expect(() => buildCommand({ step: 'join-worker', instanceIds: ['i-0000000000000000a'], cluster, caCertHash }, { documentPrefix: 'p-', region: 'eu-west-1' })).toThrow(CommandFailedError);
+    expect(() => buildCommand({ step: 'join-worker', instanceIds: ['i-0000000000000000a'], cluster, joinMaterial }, { documentPrefix: 'p-', region: 'eu-west-1' })).toThrow(/CA certificate hash is unknown/);
   });
 });
 

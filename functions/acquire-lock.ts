@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { ports } from './adapters/index.js';
+import { acquireLock } from './core/heal.js';
+import { clusterNameSchema } from './lib/healing-schemas.js';
+import { task } from './lib/task.js';
+
+const schema = z.object({
+  clusterName: clusterNameSchema,
+  executionArn: z.string().min(1),
+  purpose: z.string().max(200),
+  waitingSince: z.number().nonnegative().optional(),
+});
+
+/** One healing workflow mutates a cluster at a time; the others wait in a Wait loop around this Task. */
+export const handler = task('acquire-lock', schema, async ({ waitingSince, ...input }, log) =>
+  acquireLock({ ...input, waitingSince: waitingSince || undefined }, ports, log),
+);

@@ -1,0 +1,308 @@
+// The healing use cases, one per state-machine Task (and the EventBridge entry point).
+import { createHash } from 'node:crypto';
+import { type ClusterInstance, type Role, clusterTagKey, groupFleet, toMember } from './cluster.js';
+import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
+import type { ClusterContext } from './commands.js';
+import { ClusterBusyError, ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError } from './errors.js';
+import {
+  type EtcdMemberView,
+  type InstanceStateChange,
+  type LockRecord,
+  type QuorumVerdict,
+  HEALING_MACHINES,
+  assessQuorum,
+  decideOnLock,
+  executionNameFor,
+  healthyStandby,
+  loadBalancerOrder,
+  lockParameterName,
+  triageEvent,
+} from './healing.js';
+import type { Logger } from './log.js';
+import type { Ports } from './ports.js';
+
+export interface HealingEnvironment {
+  /** The cluster names this stack serves (its `clusters` parameter). */
+  readonly clusters: readonly string[];
+  /** `arn:aws:states:<region>:<account>:stateMachine:kubeha-<stage>-`; the machine's name follows. */
+  readonly stateMachineArnPrefix: string;
+}
+
+export interface HealingInput {
+  readonly clusterName: string;
+  readonly instanceId: string;
+  readonly role: Role;
+  readonly state: string;
+  readonly trigger: string;
+}
+
+// ---- the EventBridge entry point -----------------------------------------------------------------
+
+export type EventOutcome =
+  | { readonly action: 'ignored'; readonly reason: string }
+  | { readonly action: 'healing'; readonly elasticIpMovedTo?: string; readonly execution?: { name: string; started: boolean; executionArn: string } };
+
+/**
+ * Handles one EC2 state-change event: ignores what kubeha does not manage; for a load balancer holding
+ * the Elastic IP, moves the address to the healthy standby first; then starts the healing workflow
+ * under a name derived from the event, so a redelivered event starts nothing new.
+ */
+export async function handleInstanceEvent(
+  event: InstanceStateChange,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'workflows'>,
+  environment: HealingEnvironment,
+  log: Logger,
+): Promise<EventOutcome> {
+  const instance = await ports.ec2.describeInstance(event.instanceId);
+  const verdict = triageEvent(event, instance ? { tags: instance.tags ?? {} } : undefined, environment.clusters);
+  if (verdict.action === 'ignore') {
+    log.info('ignored event', { instanceId: event.instanceId, state: event.state, reason: verdict.reason });
+    return { action: 'ignored', reason: verdict.reason };
+  }
+
+  let elasticIpMovedTo: string | undefined;
+  if (verdict.failOverElasticIp) elasticIpMovedTo = await failOverElasticIp(verdict.clusterName, event.instanceId, ports, log);
+
+  if (!verdict.machine) return { action: 'healing', ...(elasticIpMovedTo ? { elasticIpMovedTo } : {}) };
+  const name = executionNameFor(event);
+  const input: HealingInput = { clusterName: verdict.clusterName, instanceId: event.instanceId, role: verdict.role, state: event.state, trigger: `event ${event.id}` };
+  const execution = await ports.workflows.startExecution(`${environment.stateMachineArnPrefix}${verdict.machine}`, name, input);
+  log.info(execution.started ? 'started healing' : 'healing already started for this event', { instanceId: event.instanceId, execution: name });
+  return { action: 'healing', ...(elasticIpMovedTo ? { elasticIpMovedTo } : {}), execution: { name, ...execution } };
+}
+
+/** Moves the Elastic IP off a failing load balancer onto the running standby, if the failing one holds it. */
+export async function failOverElasticIp(clusterName: string, failedId: string, ports: Pick<Ports, 'ec2' | 'ssm'>, log: Logger): Promise<string | undefined> {
+  const settings = await readClusterSettings(clusterName, ports);
+  if (!settings) return undefined;
+  const address = await ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId);
+  if (!address || (address.instanceId && address.instanceId !== failedId)) return undefined;
+  const instances = await ports.ec2.findClusterInstances(clusterName);
+  const standby = healthyStandby(instances.filter((instance) => instance.role === 'lb'), failedId);
+  if (!standby) {
+    log.error('no healthy standby load balancer for the Elastic IP', { clusterName, failedId });
+    return undefined;
+  }
+  await placeElasticIp(settings.cluster.elasticIpAllocationId, standby.instanceId, ports);
+  log.info('moved the Elastic IP to the standby', { from: failedId, to: standby.instanceId });
+  return standby.instanceId;
+}
+
+// ---- the per-cluster lock --------------------------------------------------------------------------
+
+export interface LockOutcome {
+  readonly acquired: boolean;
+  readonly holder?: string;
+  /** When the waiting started: the deadline is counted from here across Wait loops. */
+  readonly waitingSince: number;
+}
+
+const LOCK_PATIENCE_MS = 3 * 3600_000;
+
+export async function acquireLock(
+  input: { clusterName: string; executionArn: string; purpose: string; waitingSince?: number | undefined },
+  ports: Pick<Ports, 'ssm' | 'workflows' | 'clock'>,
+  log: Logger,
+): Promise<LockOutcome> {
+  const now = ports.clock.now();
+  const waitingSince = input.waitingSince ?? now;
+  const name = lockParameterName(input.clusterName);
+  const record: LockRecord = { executionArn: input.executionArn, purpose: input.purpose, acquiredAt: new Date(now).toISOString() };
+  if (await ports.ssm.createParameter(name, JSON.stringify(record))) return { acquired: true, waitingSince };
+
+  const existing = await ports.ssm.getParameter(name);
+  if (existing === undefined) return { acquired: false, waitingSince }; // released between our two calls: ask again
+  const holder = JSON.parse(existing) as LockRecord;
+  const decision = decideOnLock(holder, input.executionArn, await ports.workflows.executionStatus(holder.executionArn));
+  if (decision.verdict === 'held-by-us') return { acquired: true, waitingSince };
+  if (decision.verdict === 'take-over') {
+    log.warn('taking over a stale lock', { clusterName: input.clusterName, staleHolder: decision.staleHolder });
+    await ports.ssm.deleteParameter(name);
+    return { acquired: await ports.ssm.createParameter(name, JSON.stringify(record)), waitingSince };
+  }
+  if (now - waitingSince > LOCK_PATIENCE_MS) throw new ClusterBusyError(`cluster ${input.clusterName} has been locked by ${decision.holder} for more than 3 hours`);
+  return { acquired: false, holder: decision.holder, waitingSince };
+}
+
+/** Releases the lock if this execution holds it; a no-op otherwise (a retried release, or a taken-over lock). */
+export async function releaseLock(input: { clusterName: string; executionArn: string }, ports: Pick<Ports, 'ssm'>): Promise<{ released: boolean }> {
+  const name = lockParameterName(input.clusterName);
+  const existing = await ports.ssm.getParameter(name);
+  if (!existing || (JSON.parse(existing) as LockRecord).executionArn !== input.executionArn) return { released: false };
+  await ports.ssm.deleteParameter(name);
+  return { released: true };
+}
+
+// ---- inspecting the cluster around a failed instance ------------------------------------------------
+
+export interface HealScope {
+  readonly cluster: ClusterContext;
+  readonly caCertHash: string;
+  readonly target: { instanceId: string; role: Role; ec2State: string; privateIp: string };
+  /** Single-element lists, because the state machines run commands through a Map over instances. */
+  readonly targetIds: string[];
+  readonly healthyMasterIds: string[];
+  readonly loadBalancerIds: string[];
+  readonly elasticIpHolderId: string | undefined;
+  readonly standbyIds: string[];
+  readonly policy: { startStoppedInstances: boolean; recoveryTimeoutMinutes: number };
+  readonly snapshotLabel: string;
+}
+
+export async function inspectForHealing(
+  input: { clusterName: string; instanceId: string },
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>,
+): Promise<HealScope> {
+  const settings = await readClusterSettings(input.clusterName, ports);
+  if (!settings) throw new ClusterStateError(`cluster ${input.clusterName} has no recorded settings: bootstrap it with kubeha first`);
+  const [instances, target, address] = await Promise.all([
+    ports.ec2.findClusterInstances(input.clusterName),
+    ports.ec2.describeInstance(input.instanceId),
+    ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
+  ]);
+  if (!target?.role) throw new InstanceGoneError(input.instanceId, 'is unknown to EC2 or carries no kubeha:role tag');
+
+  const fleet = groupFleet(instances.filter((instance) => instance.instanceId !== input.instanceId || instance.ec2State === 'running'));
+  const healthyMasters = fleet.masters.filter((master) => master.instanceId !== input.instanceId && master.nodeState !== undefined && master.nodeState !== 'prepared');
+  if (target.role !== 'lb' && healthyMasters.length === 0) {
+    throw new QuorumLostError(`no other running, joined master is left in ${input.clusterName} to heal ${input.instanceId} from`);
+  }
+  const runningBalancers = instances.filter((instance) => instance.role === 'lb' && instance.ec2State === 'running').map(toMember);
+  const holderId = address?.instanceId;
+  return {
+    cluster: { ...settings.cluster, ...currentAddresses(instances, holderId, input.instanceId) },
+    caCertHash: settings.caCertHash,
+    target: { instanceId: target.instanceId, role: target.role, ec2State: target.ec2State, privateIp: target.privateIp ?? '' },
+    targetIds: [target.instanceId],
+    healthyMasterIds: healthyMasters.slice(0, 1).map((master) => master.instanceId),
+    loadBalancerIds: runningBalancers.map((balancer) => balancer.instanceId),
+    elasticIpHolderId: holderId,
+    standbyIds: runningBalancers.filter((balancer) => balancer.instanceId !== input.instanceId).slice(0, 1).map((balancer) => balancer.instanceId),
+    policy: settings.policy,
+    snapshotLabel: `heal-${input.instanceId}-${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}Z`,
+  };
+}
+
+/** Master and LB addresses as the cluster is now: upstreams and keepalived peers are rendered from these. */
+function currentAddresses(instances: readonly ClusterInstance[], holderId: string | undefined, excludeId?: string): Pick<ClusterContext, 'masterIps' | 'loadBalancerIps' | 'workerCount'> {
+  const live = instances.filter((instance) => instance.ec2State === 'running' || instance.ec2State === 'pending' || (instance.ec2State === 'stopped' && instance.instanceId !== excludeId));
+  const fleet = groupFleet(live.map((instance) => ({ ...instance, ec2State: 'running' })));
+  return {
+    masterIps: fleet.masters.map((master) => master.privateIp),
+    loadBalancerIps: loadBalancerOrder(fleet.loadBalancers, holderId),
+    workerCount: fleet.workers.length,
+  };
+}
+
+/** Re-reads the fleet for steps that must see a replacement (LB upstreams after a master moved address). */
+export async function refreshAddresses(input: { cluster: ClusterContext }, ports: Pick<Ports, 'ec2'>): Promise<ClusterContext> {
+  const [instances, address] = await Promise.all([
+    ports.ec2.findClusterInstances(input.cluster.clusterName),
+    ports.ec2.findElasticIp(input.cluster.elasticIpAllocationId),
+  ]);
+  return { ...input.cluster, ...currentAddresses(instances.filter((instance) => instance.ec2State === 'running' || instance.ec2State === 'pending'), address?.instanceId) };
+}
+
+// ---- deciding from the cluster's own view -------------------------------------------------------------
+
+export interface ClusterStatusReport {
+  readonly members: EtcdMemberView[];
+  readonly nodes: { name: string; internalIp: string; ready: boolean; controlPlane: boolean }[];
+}
+
+export function assessMemberRemoval(report: ClusterStatusReport, targetIp: string): QuorumVerdict {
+  return assessQuorum(report.members, targetIp);
+}
+
+export type HealthVerdict = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
+
+/** Is the node at `ip` Ready, and (for a master) its etcd member present and healthy? Past the deadline: NodeNotReadyError. */
+export function evaluateNodeHealth(report: ClusterStatusReport, ip: string, expectMember: boolean, deadline: number, now: number): HealthVerdict {
+  const node = report.nodes.find((candidate) => candidate.internalIp === ip);
+  const member = report.members.find((candidate) => candidate.peerIp === ip);
+  const reason = !node ? `no node has address ${ip}` : !node.ready ? `node ${node.name} is not Ready` : expectMember && !member ? `no etcd member has address ${ip}` : expectMember && !member?.healthy ? `etcd member ${member?.name} is not healthy` : undefined;
+  if (!reason) return { healthy: true };
+  if (now > deadline) throw new NodeNotReadyError(`${reason} after waiting until ${new Date(deadline).toISOString()}`);
+  return { healthy: false, reason };
+}
+
+// ---- instances --------------------------------------------------------------------------------------
+
+export async function startStoppedInstance(instanceId: string, ports: Pick<Ports, 'ec2'>): Promise<{ ec2State: string }> {
+  const instance = await ports.ec2.describeInstance(instanceId);
+  if (!instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down') throw new InstanceGoneError(instanceId, 'was terminated');
+  if (instance.ec2State === 'stopped' || instance.ec2State === 'stopping') await ports.ec2.startInstance(instanceId);
+  return { ec2State: instance.ec2State };
+}
+
+export type InstanceReadiness = { readonly status: 'Waiting'; readonly ec2State: string } | { readonly status: 'Ready'; readonly privateIp: string };
+
+/** Running with an online SSM agent, or still waiting; gone or out of time is an error. */
+export async function awaitInstance(input: { instanceId: string; deadline: number }, ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>): Promise<InstanceReadiness> {
+  const instance = await ports.ec2.describeInstance(input.instanceId);
+  if (!instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down') throw new InstanceGoneError(input.instanceId, 'vanished while kubeha waited for it');
+  if (instance.ec2State === 'running' && (await ports.ssm.onlineInstanceIds([input.instanceId])).has(input.instanceId)) {
+    return { status: 'Ready', privateIp: instance.privateIp ?? '' };
+  }
+  if (ports.clock.now() > input.deadline) throw new NodeNotReadyError(`${input.instanceId} is ${instance.ec2State} without an online SSM agent past its deadline`);
+  return { status: 'Waiting', ec2State: instance.ec2State };
+}
+
+export interface Replacement {
+  readonly instanceId: string;
+  readonly privateIp: string;
+  readonly sameAddress: boolean;
+}
+
+/**
+ * Launches the replacement of a dead instance with its spec (or the cluster's launch template), asking
+ * for its private IP first so upstreams, etcd peer URLs and certificates stay valid. The client token
+ * is derived from the execution, so a retried Task finds the instance its first attempt launched.
+ */
+export async function launchReplacement(
+  input: { clusterName: string; deadInstanceId: string; executionArn: string },
+  ports: Pick<Ports, 'ec2' | 'ssm'>,
+): Promise<Replacement> {
+  const [dead, spec, settings] = await Promise.all([
+    ports.ec2.describeInstance(input.deadInstanceId),
+    ports.ec2.launchSpecOf(input.deadInstanceId),
+    readClusterSettings(input.clusterName, ports),
+  ]);
+  if (!dead?.role || !spec) throw new LaunchFailedError(`EC2 no longer describes ${input.deadInstanceId}; name a launch template for its role to replace it`);
+  const template = settings?.launchTemplates?.[dead.role];
+  const launchSpec = {
+    ...spec,
+    tags: { ...spec.tags, [clusterTagKey(input.clusterName)]: 'owned', 'kubeha:role': dead.role, 'kubeha:replaces': input.deadInstanceId },
+    ...(template ? { launchTemplate: template } : {}),
+  };
+  const token = (suffix: string) => createHash('sha256').update(`${input.executionArn}|${input.deadInstanceId}|${suffix}`).digest('hex').slice(0, 64);
+  const preferred = dead.privateIp ? await ports.ec2.runInstance(launchSpec, { privateIp: dead.privateIp, clientToken: token('same-address') }) : 'addressInUse';
+  const launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(launchSpec, { clientToken: token('any-address') }) : preferred;
+  if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
+  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === dead.privateIp };
+}
+
+// ---- telling a human ----------------------------------------------------------------------------------
+
+export async function notifyHumans(
+  input: { clusterName: string; instanceId?: string | undefined; error?: string | undefined; cause?: string | undefined; executionArn?: string | undefined },
+  ports: Pick<Ports, 'notifier'>,
+): Promise<{ notified: true }> {
+  const quorumLost = input.error === 'QuorumLostError';
+  const subject = quorumLost ? `kubeha ${input.clusterName}: etcd quorum at risk, a human must act` : `kubeha ${input.clusterName}: healing failed (${input.error ?? 'unknown error'})`;
+  const message = [
+    subject,
+    input.instanceId ? `Instance: ${input.instanceId}` : undefined,
+    input.cause ? `Cause: ${input.cause}` : undefined,
+    input.executionArn ? `Execution: ${input.executionArn}` : undefined,
+    quorumLost
+      ? 'kubeha changed nothing in etcd. Runbook: README.md, "When quorum is lost" (restore the latest snapshot from the snapshot bucket onto one master with etcdutl snapshot restore, then let kubeha re-join the others).'
+      : 'Look at the execution history; fix the cause and start the workflow again with the same input.',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  await ports.notifier.publish(subject, message);
+  return { notified: true };
+}
+
+export { HEALING_MACHINES, type ClusterSettings };

@@ -1,0 +1,13 @@
+import { z } from 'zod';
+import { ports } from './adapters/index.js';
+import { launchReplacement } from './core/heal.js';
+import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
+import { task } from './lib/task.js';
+
+const schema = z.object({ clusterName: clusterNameSchema, deadInstanceId: instanceId, executionArn: z.string().min(1) });
+
+export const handler = task('launch-replacement', schema, async (input, log) => {
+  const replacement = await launchReplacement(input, ports);
+  log.info('launched a replacement', { deadInstanceId: input.deadInstanceId, ...replacement });
+  return { ...replacement, instanceIds: [replacement.instanceId], readyBy: ports.clock.now() + 15 * 60_000 };
+});

@@ -1,0 +1,16 @@
+// Schemas of what the healing state machines hand to their Tasks.
+import { z } from 'zod';
+import { clusterNameSchema } from '../core/config.js';
+import { instanceId } from './schemas.js';
+
+export { clusterNameSchema, instanceId };
+
+export const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+
+export const clusterStatusReportSchema = z.object({
+  members: z.array(z.object({ id: z.string(), name: z.string(), peerIp: z.string(), healthy: z.boolean(), isLearner: z.boolean().optional() })),
+  nodes: z.array(z.object({ name: z.string(), internalIp: z.string(), ready: z.boolean(), controlPlane: z.boolean() })),
+});
+
+/** The cluster-status command's result, as the poll loop leaves it at `$.pending.progress.results[0]`. */
+export const reportFromRunSchema = clusterStatusReportSchema.loose();

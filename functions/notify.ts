@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { ports } from './adapters/index.js';
+import { notifyHumans } from './core/heal.js';
+import { clusterNameSchema } from './lib/healing-schemas.js';
+import { executionFields, task } from './lib/task.js';
+
+const schema = z.object({
+  clusterName: clusterNameSchema,
+  instanceId: z.string().optional(),
+  failure: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+  ...executionFields,
+});
+
+/** Tells a human (SNS) that healing stopped, and why. */
+export const handler = task('notify', schema, async (input) =>
+  notifyHumans({ clusterName: input.clusterName, instanceId: input.instanceId, error: input.failure?.Error, cause: input.failure?.Cause, executionArn: input.executionArn }, ports),
+);

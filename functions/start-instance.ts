@@ -1,0 +1,11 @@
+import { z } from 'zod';
+import { ports } from './adapters/index.js';
+import { startStoppedInstance } from './core/heal.js';
+import { instanceId } from './lib/schemas.js';
+import { executionFields, task } from './lib/task.js';
+
+export const handler = task('start-instance', z.object({ instanceId, ...executionFields }), async (input, log) => {
+  const outcome = await startStoppedInstance(input.instanceId, ports);
+  log.info('started the instance', { instanceId: input.instanceId, wasIn: outcome.ec2State });
+  return { ...outcome, readyBy: ports.clock.now() + 15 * 60_000 };
+});

@@ -1,0 +1,110 @@
+// The whole control plane, locally: EventBridge delivers EC2 state changes to the real handler, and
+// the executions it starts run the real ASL (concurrently, as Step Functions would) against the fleet.
+import { resetEnvironmentForTesting } from '../functions/adapters/index.js';
+import { handlers } from '../functions/registry.js';
+import { installFleet } from './aws.js';
+import type { SimExecution, SimulatedFleet } from './fleet.js';
+import { type LocalRun, runStateMachine } from './state-machine.js';
+
+export const LOCAL_STATE_MACHINE_PREFIX = 'arn:aws:states:eu-west-1:123456789012:stateMachine:kubeha-local-';
+
+const ENVIRONMENT = {
+  KUBEHA_DOCUMENT_PREFIX: 'kubeha-local-',
+  AWS_REGION: 'eu-west-1',
+  KUBEHA_STATE_MACHINE_ARN_PREFIX: LOCAL_STATE_MACHINE_PREFIX,
+  KUBEHA_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:kubeha-local-alerts',
+  KUBEHA_SNAPSHOT_BUCKET: 'kubeha-local-etcd-snapshots-123456789012',
+};
+
+export interface DeliveredEvent {
+  readonly id: string;
+  readonly outcome: unknown;
+}
+
+export class LocalControlPlane {
+  readonly runs = new Map<string, LocalRun>();
+  private uninstall: (() => void) | undefined;
+  private savedEnvironment: Record<string, string | undefined> = {};
+  private eventSequence = 0;
+
+  constructor(
+    readonly fleet: SimulatedFleet,
+    readonly clusters: readonly string[] = ['demo'],
+  ) {}
+
+  start(): this {
+    const environment: Record<string, string> = { ...ENVIRONMENT, KUBEHA_CLUSTERS: this.clusters.join(',') };
+    for (const [key, value] of Object.entries(environment)) {
+      this.savedEnvironment[key] = process.env[key];
+      process.env[key] = value;
+    }
+    resetEnvironmentForTesting();
+    this.uninstall = installFleet(this.fleet);
+    return this;
+  }
+
+  stop(): void {
+    this.uninstall?.();
+    for (const [key, value] of Object.entries(this.savedEnvironment)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    resetEnvironmentForTesting();
+  }
+
+  /** Runs a state machine to its end, as a recorded execution. */
+  async execute(machine: string, name: string, input: unknown): Promise<LocalRun> {
+    const execution = this.fleet.startExecution(`${LOCAL_STATE_MACHINE_PREFIX}${machine}`, name, JSON.stringify(input));
+    await this.run(execution);
+    return this.runs.get(execution.executionArn)!;
+  }
+
+  /** What EventBridge does with an EC2 state change: one invocation of the handler (again, for a duplicate). */
+  async deliver(instanceId: string, state: string, eventId?: string): Promise<DeliveredEvent> {
+    const id = eventId ?? `evt-${(this.eventSequence += 1).toString().padStart(6, '0')}`;
+    const event = {
+      version: '0',
+      id,
+      'detail-type': 'EC2 Instance State-change Notification',
+      source: 'aws.ec2',
+      account: this.fleet.account,
+      time: new Date(this.fleet.now()).toISOString(),
+      region: this.fleet.region,
+      resources: [`arn:aws:ec2:${this.fleet.region}:${this.fleet.account}:instance/${instanceId}`],
+      detail: { 'instance-id': instanceId, state },
+    };
+    const outcome = await (handlers.onInstanceStateChange as (event: unknown, context: unknown) => Promise<unknown>)(event, { awsRequestId: `event-${id}` });
+    return { id, outcome };
+  }
+
+  /** Runs every started execution to its end, including any started meanwhile; returns the runs in start order. */
+  async settle(): Promise<LocalRun[]> {
+    const finished: LocalRun[] = [];
+    for (;;) {
+      const pending = [...this.fleet.executions.values()].filter((execution) => execution.status === 'PENDING');
+      if (pending.length === 0) break;
+      await Promise.all(pending.map((execution) => this.run(execution)));
+      for (const execution of pending) finished.push(this.runs.get(execution.executionArn)!);
+    }
+    return finished;
+  }
+
+  executionsOf(machine: string): SimExecution[] {
+    return [...this.fleet.executions.values()].filter((execution) => execution.stateMachine === `kubeha-local-${machine}`);
+  }
+
+  private async run(execution: SimExecution): Promise<void> {
+    execution.status = 'RUNNING';
+    const machine = execution.stateMachine.replace(/^kubeha-local-/, '');
+    const run = await runStateMachine(machine, execution.input, {
+      executionName: execution.name,
+      startTime: this.fleet.now(),
+      onWait: (seconds) => this.fleet.advance(seconds),
+    });
+    this.runs.set(execution.executionArn, run);
+    execution.status = run.error ? 'FAILED' : 'SUCCEEDED';
+    execution.stoppedAt = this.fleet.now();
+    if (run.error) execution.error = run.error;
+    else execution.output = run.output;
+  }
+}
