@@ -23,6 +23,9 @@ export interface DeliveredEvent {
 
 export class LocalControlPlane {
   readonly runs = new Map<string, LocalRun>();
+  /** Executions running now: Step Functions runs them at once and side by side, and so does this. */
+  private readonly inflight = new Map<string, Promise<void>>();
+  private autoRun = false;
   private uninstall: (() => void) | undefined;
   private savedEnvironment: Record<string, string | undefined> = {};
   private eventSequence = 0;
@@ -40,7 +43,16 @@ export class LocalControlPlane {
     }
     resetEnvironmentForTesting();
     this.uninstall = installFleet(this.fleet);
+    this.fleet.executionStartedHooks.push((execution) => {
+      if (this.autoRun) this.launch(execution);
+    });
     return this;
+  }
+
+  private launch(execution: SimExecution): void {
+    if (this.inflight.has(execution.executionArn) || execution.status !== 'PENDING') return;
+    const running = this.run(execution).finally(() => this.inflight.delete(execution.executionArn));
+    this.inflight.set(execution.executionArn, running);
   }
 
   stop(): void {
@@ -77,16 +89,22 @@ export class LocalControlPlane {
     return { id, outcome };
   }
 
-  /** Runs every started execution to its end, including any started meanwhile; returns the runs in start order. */
+  /**
+   * Runs every started execution to its end, side by side; executions started meanwhile (a second
+   * failure during a heal) start at once too. Returns the runs in the order they started.
+   */
   async settle(): Promise<LocalRun[]> {
-    const finished: LocalRun[] = [];
-    for (;;) {
-      const pending = [...this.fleet.executions.values()].filter((execution) => execution.status === 'PENDING');
-      if (pending.length === 0) break;
-      await Promise.all(pending.map((execution) => this.run(execution)));
-      for (const execution of pending) finished.push(this.runs.get(execution.executionArn)!);
+    const before = new Set(this.runs.keys());
+    this.autoRun = true;
+    try {
+      for (const execution of this.fleet.executions.values()) if (execution.status === 'PENDING') this.launch(execution);
+      while (this.inflight.size > 0) await Promise.all(this.inflight.values());
+    } finally {
+      this.autoRun = false;
     }
-    return finished;
+    return [...this.fleet.executions.values()]
+      .filter((execution) => this.runs.has(execution.executionArn) && !before.has(execution.executionArn))
+      .map((execution) => this.runs.get(execution.executionArn)!);
   }
 
   executionsOf(machine: string): SimExecution[] {

@@ -152,6 +152,8 @@ export class SimulatedFleet {
   /** Instances whose kubelet and etcd never come back after a restart (a wedged node). */
   readonly neverRecovers = new Set<string>();
   private readonly launchTokens = new Map<string, string>();
+  /** Hooks called when an execution is started: how the local control plane runs it at once. */
+  readonly executionStartedHooks: ((execution: SimExecution) => void)[] = [];
   /** Hooks called after a command is accepted: how tests make things happen mid-step. */
   readonly commandSentHooks: ((document: string, instanceIds: string[]) => void)[] = [];
   readonly region = 'eu-west-1';
@@ -388,6 +390,7 @@ export class SimulatedFleet {
     }
     const execution: SimExecution = { executionArn, stateMachine, name, input: JSON.parse(input) as unknown, status: 'PENDING', startedAt: this.clockMs };
     this.executions.set(executionArn, execution);
+    for (const hook of this.executionStartedHooks) hook(execution);
     return execution;
   }
 

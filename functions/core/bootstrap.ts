@@ -1,5 +1,5 @@
 // The bootstrap use cases, one per state-machine Task. Each takes plain input and the ports it needs.
-import { type ClusterInstance, NODE_STATE_TAG, groupFleet } from './cluster.js';
+import { type ClusterInstance, NODE_STATE_TAG, ROLES, type Role, groupFleet } from './cluster.js';
 import {
   type ClusterContext,
   type CommandEnvironment,
@@ -16,7 +16,7 @@ import { ClusterStateError, PreflightFailedError } from './errors.js';
 import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import type { Logger } from './log.js';
 import { type BootstrapPlan, planBootstrap } from './plan.js';
-import type { Ports, SecretRef } from './ports.js';
+import type { LaunchSpec, Ports, SecretRef } from './ports.js';
 import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
 
 export type { CommandEnvironment as Environment } from './commands.js';
@@ -144,13 +144,15 @@ export interface ClusterSettings {
   readonly kubeconfigSecretName: string;
   readonly policy: ClusterConfig['healing'];
   readonly launchTemplates?: ClusterConfig['launchTemplates'];
+  /** Disk layout per role, read while the nodes live: a terminated node's volumes are gone with it. */
+  readonly volumeLayouts?: Partial<Record<Role, LaunchSpec['blockDevices']>>;
   readonly recordedAt: string;
 }
 
 /** Records what healing needs later. Settings only: secrets stay in Secrets Manager. */
 export async function recordClusterSettings(
   input: { cluster: ClusterContext; caCertHash: string; firstMasterId: string; joinSecretArn: string; config: ClusterConfig },
-  ports: Pick<Ports, 'ssm' | 'clock'>,
+  ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>,
 ): Promise<ClusterSettings> {
   if (!/^sha256:[a-f0-9]{64}$/.test(input.caCertHash)) {
     throw new ClusterStateError('the CA certificate hash reported by the first master is malformed');
@@ -158,6 +160,7 @@ export async function recordClusterSettings(
   const { config, ...recorded } = input;
   const settings: ClusterSettings = {
     ...recorded,
+    volumeLayouts: await volumeLayouts(input.cluster.clusterName, ports),
     policy: config.healing,
     ...(config.launchTemplates ? { launchTemplates: config.launchTemplates } : {}),
     kubeconfigSecretName: kubeconfigSecretName(input.cluster.clusterName),
@@ -165,6 +168,17 @@ export async function recordClusterSettings(
   };
   await ports.ssm.putParameter(settingsParameterName(input.cluster.clusterName), JSON.stringify(settings));
   return settings;
+}
+
+async function volumeLayouts(clusterName: string, ports: Pick<Ports, 'ec2'>): Promise<Partial<Record<Role, LaunchSpec['blockDevices']>>> {
+  const instances = await ports.ec2.findClusterInstances(clusterName);
+  const layouts: Partial<Record<Role, LaunchSpec['blockDevices']>> = {};
+  for (const role of ROLES) {
+    const sample = instances.find((instance) => instance.role === role && instance.ec2State === 'running');
+    const spec = sample ? await ports.ec2.launchSpecOf(sample.instanceId) : undefined;
+    if (spec && spec.blockDevices.every((device) => device.volumeSize !== undefined)) layouts[role] = spec.blockDevices;
+  }
+  return layouts;
 }
 
 export async function readClusterSettings(clusterName: string, ports: Pick<Ports, 'ssm'>): Promise<ClusterSettings | undefined> {

@@ -270,8 +270,10 @@ export async function launchReplacement(
   ]);
   if (!dead?.role || !spec) throw new LaunchFailedError(`EC2 no longer describes ${input.deadInstanceId}; name a launch template for its role to replace it`);
   const template = settings?.launchTemplates?.[dead.role];
+  const knownSizes = spec.blockDevices.length > 0 && spec.blockDevices.every((device) => device.volumeSize !== undefined);
   const launchSpec = {
     ...spec,
+    blockDevices: knownSizes ? spec.blockDevices : (settings?.volumeLayouts?.[dead.role] ?? spec.blockDevices),
     tags: { ...spec.tags, [clusterTagKey(input.clusterName)]: 'owned', 'kubeha:role': dead.role, 'kubeha:replaces': input.deadInstanceId },
     ...(template ? { launchTemplate: template } : {}),
   };

@@ -66,6 +66,10 @@ describe.each(MACHINES)('state machine %s', (name) => {
     for (const stateName of names) expect(stateName).toMatch(/^[A-Z][a-z]+( [\w'-]+)+[?]?$/);
   });
 
+  it('never uses "IsPresent: false", which aws-local-stepfunctions 3.0 evaluates as never true (use Not with IsPresent: true)', () => {
+    expect(JSON.stringify(definition)).not.toContain('"IsPresent":false');
+  });
+
   it('polls SSM with Wait states rather than sleeping inside a Lambda', () => {
     const waits: string[] = [];
     forEachState(definition.States, (stateName, state) => {

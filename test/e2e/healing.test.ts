@@ -1,0 +1,328 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { consoleInput } from '../../sim/bootstrap.js';
+import { LocalControlPlane } from '../../sim/control-plane.js';
+import { type SimInstance, SimulatedFleet } from '../../sim/fleet.js';
+import { capturedLogs } from '../setup.js';
+
+const MUTATING = ['SendCommand', 'CreateTags', 'AssociateAddress', 'PutSecretValue', 'PutParameter', 'RunInstances', 'StartInstances', 'StartExecution', 'DeleteParameter'];
+
+let controlPlane: LocalControlPlane | undefined;
+
+afterEach(() => {
+  controlPlane?.stop();
+  controlPlane = undefined;
+});
+
+/** A bootstrapped cluster on a fresh simulated fleet, with the local control plane running. */
+async function bootstrappedCluster(options: { workers?: number } = {}): Promise<{ fleet: SimulatedFleet; plane: LocalControlPlane }> {
+  const fleet = SimulatedFleet.standard({ workers: options.workers ?? 3 });
+  controlPlane = new LocalControlPlane(fleet).start();
+  const run = await controlPlane.execute('bootstrap-cluster', 'bootstrap-demo', consoleInput(fleet));
+  if (run.error) throw new Error(`bootstrap failed: ${run.error.cause}`);
+  return { fleet, plane: controlPlane };
+}
+
+function etcd(fleet: SimulatedFleet) {
+  const cluster = fleet.clusters.get('demo')!;
+  return { members: cluster.etcdMembers.map((member) => `${member.name}:${member.healthy ? 'healthy' : 'unhealthy'}`).sort(), nodes: cluster.nodes };
+}
+
+function callsSince(fleet: SimulatedFleet, index: number, operation: string) {
+  return fleet.calls.slice(index).filter((call) => call.operation === operation);
+}
+
+function documentsSince(fleet: SimulatedFleet, index: number, document: string) {
+  return fleet.invocations.slice(index).filter((invocation) => invocation.document === document);
+}
+
+function replacementOf(fleet: SimulatedFleet, dead: SimInstance): SimInstance | undefined {
+  return [...fleet.instances.values()].find((instance) => instance.tags['kubeha:replaces'] === dead.instanceId);
+}
+
+function expectNoSecretLeaked(fleet: SimulatedFleet, plane: LocalControlPlane): void {
+  const recorded = JSON.stringify([
+    fleet.calls.filter((call) => call.operation !== 'PutSecretValue'),
+    fleet.invocations.map((invocation) => [invocation.parameters, invocation.stdout, invocation.stderr]),
+    [...plane.runs.values()].map((run) => [run.events, run.tasks]),
+    fleet.notifications,
+    capturedLogs,
+  ]);
+  for (const secret of fleet.secretValues()) expect(recorded.includes(secret), 'a secret value leaked').toBe(false);
+}
+
+describe('healing a master', () => {
+  it('replaces a terminated master: snapshot, dead member removed first, same-IP replacement joined, lock released', async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    const before = { calls: fleet.calls.length, invocations: fleet.invocations.length };
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const replacement = replacementOf(fleet, dead)!;
+    expect(replacement.privateIp).toBe(dead.privateIp);
+    expect(etcd(fleet).members).toEqual(['ip-10-0-0-11:healthy', 'ip-10-0-16-11:healthy', 'ip-10-0-32-10:healthy']);
+    expect(fleet.clusters.get('demo')!.etcdMembers.map((member) => member.instanceId)).toContain(replacement.instanceId);
+    expect(etcd(fleet).nodes.filter((node) => node.ready)).toHaveLength(6);
+    expect(fleet.snapshots).toHaveLength(1);
+    const order = fleet.invocations.slice(before.invocations).map((invocation) => invocation.document);
+    expect(order.indexOf('SnapshotEtcd')).toBeLessThan(order.indexOf('RemoveEtcdMember'));
+    const launchedAt = callsSince(fleet, before.calls, 'RunInstances')[0]!.at;
+    expect(documentsSince(fleet, before.invocations, 'RemoveEtcdMember')[0]!.finishesAt).toBeLessThan(launchedAt);
+    expect(documentsSince(fleet, before.invocations, 'ConfigureLoadBalancer')).toEqual([]);
+    expect(fleet.parameters.has('/kubeha/demo/lock')).toBe(false);
+    expectNoSecretLeaked(fleet, plane);
+  });
+
+  it('starts a stopped master and waits for it to recover by itself, changing nothing in etcd', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const master = fleet.byRole('master')[2]!;
+    const membersBefore = fleet.clusters.get('demo')!.etcdMembers.map((member) => member.instanceId);
+    const before = { calls: fleet.calls.length, invocations: fleet.invocations.length };
+
+    fleet.stopInstance(master.instanceId);
+    await plane.deliver(master.instanceId, 'stopped');
+    const [heal] = await plane.settle();
+
+    expect(heal?.error).toBeUndefined();
+    expect(master.state).toBe('running');
+    expect(callsSince(fleet, before.calls, 'StartInstances')).toHaveLength(1);
+    expect(callsSince(fleet, before.calls, 'RunInstances')).toEqual([]);
+    expect(documentsSince(fleet, before.invocations, 'RemoveEtcdMember')).toEqual([]);
+    expect(fleet.clusters.get('demo')!.etcdMembers.map((member) => member.instanceId)).toEqual(membersBefore);
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+  });
+
+  it('re-joins a stopped master that never recovers: quorum guard, member removed, node reset, fresh join', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const master = fleet.byRole('master')[2]!;
+    fleet.neverRecovers.add(master.instanceId);
+    const before = fleet.invocations.length;
+
+    fleet.stopInstance(master.instanceId);
+    await plane.deliver(master.instanceId, 'stopped');
+    const [heal] = await plane.settle();
+
+    expect(heal?.error).toBeUndefined();
+    expect(heal?.tasks.map((task) => task.state)).toContain('Is it safe to remove the master\'s member?');
+    const sequence = fleet.invocations.slice(before).filter((invocation) => invocation.instanceId === master.instanceId).map((invocation) => invocation.document);
+    expect(sequence).toEqual(['ResetNode', 'JoinControlPlane']);
+    expect(documentsSince(fleet, before, 'RemoveEtcdMember')).toHaveLength(1);
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+    expect(etcd(fleet).members).toHaveLength(3);
+  });
+
+  it('stops with QuorumLostError, changes nothing in etcd and tells a human when two masters die at once', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const [first, second] = [fleet.byRole('master')[1]!, fleet.byRole('master')[2]!];
+    const before = { calls: fleet.calls.length, invocations: fleet.invocations.length };
+    const membersBefore = etcd(fleet).members.map((member) => member.split(':')[0]);
+
+    fleet.terminateInstance(first.instanceId);
+    fleet.terminateInstance(second.instanceId);
+    await plane.deliver(first.instanceId, 'terminated');
+    await plane.deliver(second.instanceId, 'terminated');
+    const heals = await plane.settle();
+
+    expect(heals.map((heal) => heal.error?.name)).toEqual(['QuorumLostError', 'QuorumLostError']);
+    expect(etcd(fleet).members.map((member) => member.split(':')[0])).toEqual(membersBefore);
+    for (const document of ['SnapshotEtcd', 'RemoveEtcdMember', 'JoinControlPlane', 'ResetNode']) expect(documentsSince(fleet, before.invocations, document)).toEqual([]);
+    expect(callsSince(fleet, before.calls, 'RunInstances')).toEqual([]);
+    expect(fleet.notifications).toHaveLength(2);
+    expect(fleet.notifications[0]!.subject).toBe('kubeha demo: etcd quorum at risk, a human must act');
+    expect(fleet.notifications[0]!.message).toContain('When quorum is lost');
+    expect(fleet.parameters.has('/kubeha/demo/lock')).toBe(false);
+  });
+
+  it('queues a second master failing while the first heal runs, then heals it too', async () => {
+    // Prepare: the second master stops once the first one's replacement has joined.
+    const { fleet, plane } = await bootstrappedCluster();
+    const [, first, second] = fleet.byRole('master') as [SimInstance, SimInstance, SimInstance];
+    let secondDelivery: Promise<unknown> | undefined;
+    fleet.commandSentHooks.push((document) => {
+      if (document === 'ClusterStatus' && replacementOf(fleet, first) && !secondDelivery && fleet.clusters.get('demo')!.etcdMembers.length === 3) {
+        fleet.stopInstance(second.instanceId);
+        secondDelivery = plane.deliver(second.instanceId, 'stopped');
+      }
+    });
+
+    // Act
+    fleet.terminateInstance(first.instanceId);
+    await plane.deliver(first.instanceId, 'terminated');
+    const heals = await plane.settle();
+    await secondDelivery;
+
+    // Assess
+    expect(heals).toHaveLength(2);
+    expect(heals.map((heal) => heal.error)).toEqual([undefined, undefined]);
+    expect(heals[1]!.tasks.filter((task) => task.state === 'Take the cluster lock').length).toBeGreaterThan(1);
+    expect(second.state).toBe('running');
+    expect(etcd(fleet).members).toHaveLength(3);
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+  });
+
+  it('retries a replacement join that fails once, and then succeeds', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[0]!;
+    const before = fleet.invocations.length;
+    fleet.failDocument({ document: 'JoinControlPlane', times: 1, stderr: 'error execution phase control-plane-join: timed out waiting for etcd' });
+
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    expect(heal?.error).toBeUndefined();
+    const joins = documentsSince(fleet, before, 'JoinControlPlane');
+    expect(joins.map((join) => join.status)).toEqual(['Failed', 'Success']);
+    expect(new Set(joins.map((join) => join.parameters.JoinSecretVersionId)).size).toBe(2);
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+    expectNoSecretLeaked(fleet, plane);
+  });
+
+  it("gives the replacement a new address when the dead master's is taken, and re-points both load balancers", async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    fleet.terminateInstance(dead.instanceId);
+    fleet.addInstance({ clusterName: 'someone-else', subnetId: dead.subnetId, privateIp: dead.privateIp });
+
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    expect(heal?.error).toBeUndefined();
+    const replacement = replacementOf(fleet, dead)!;
+    expect(replacement.privateIp).not.toBe(dead.privateIp);
+    for (const balancer of fleet.byRole('lb')) {
+      expect(balancer.node.nginx?.upstreams).toContain(replacement.privateIp);
+      expect(balancer.node.nginx?.upstreams).not.toContain(dead.privateIp);
+    }
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+  });
+});
+
+describe('healing load balancers', () => {
+  it('moves the Elastic IP to the standby within the event handler, before any workflow, and never back', async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    const [primary, standby] = fleet.byRole('lb') as [SimInstance, SimInstance];
+    const associationsBefore = fleet.calls.filter((call) => call.operation === 'AssociateAddress').length;
+
+    // Act: the first signal is "stopping"; it starts no workflow, but the address moves at once.
+    fleet.stopInstance(primary.instanceId);
+    const stopping = (await plane.deliver(primary.instanceId, 'stopping')).outcome as { elasticIpMovedTo?: string; execution?: unknown };
+    const movedBeforeAnyWorkflow = fleet.addresses.get(fleet.elasticIpAllocationId)?.instanceId;
+    const executionsAfterStopping = fleet.executions.size;
+    await plane.deliver(primary.instanceId, 'stopped');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(stopping.elasticIpMovedTo).toBe(standby.instanceId);
+    expect(stopping.execution).toBeUndefined();
+    expect(movedBeforeAnyWorkflow).toBe(standby.instanceId);
+    expect(executionsAfterStopping).toBe(1);
+    expect(heal?.error).toBeUndefined();
+    expect(primary.state).toBe('running');
+    expect(fleet.addresses.get(fleet.elasticIpAllocationId)?.instanceId).toBe(standby.instanceId);
+    expect(fleet.calls.filter((call) => call.operation === 'AssociateAddress').length - associationsBefore).toBe(1);
+    expect(standby.node.keepalived?.priority).toBe(150);
+    expect(primary.node.keepalived?.priority).toBe(100);
+  });
+
+  it('replaces a terminated standby without touching the Elastic IP', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const [primary, standby] = fleet.byRole('lb') as [SimInstance, SimInstance];
+    const before = fleet.calls.length;
+
+    fleet.terminateInstance(standby.instanceId);
+    const delivered = (await plane.deliver(standby.instanceId, 'terminated')).outcome as { elasticIpMovedTo?: string };
+    const [heal] = await plane.settle();
+
+    expect(delivered.elasticIpMovedTo).toBeUndefined();
+    expect(heal?.error).toBeUndefined();
+    expect(callsSince(fleet, before, 'AssociateAddress')).toEqual([]);
+    const replacement = replacementOf(fleet, standby)!;
+    expect(replacement.privateIp).toBe(standby.privateIp);
+    expect(replacement.node.nginx?.upstreams).toEqual(fleet.byRole('master').map((master) => master.privateIp));
+    expect(primary.node.keepalived?.peers).toEqual([replacement.privateIp]);
+    expect(fleet.addresses.get(fleet.elasticIpAllocationId)?.instanceId).toBe(primary.instanceId);
+  });
+});
+
+describe('healing workers', () => {
+  it('replaces a terminated worker: Node deleted, same spec launched, prepared, joined with a fresh token', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('worker')[0]!;
+
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    expect(heal?.error).toBeUndefined();
+    const replacement = replacementOf(fleet, dead)!;
+    expect(replacement.instanceType).toBe(dead.instanceType);
+    expect(replacement.volumes.map((volume) => volume.size)).toEqual([50]);
+    expect(replacement.node.documentsRun).toEqual(['InstallPrerequisites', 'JoinWorker']);
+    const nodes = fleet.clusters.get('demo')!.nodes;
+    expect(nodes.some((node) => node.instanceId === dead.instanceId)).toBe(false);
+    expect(nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
+  });
+
+  it('heals five workers terminated at once in parallel', async () => {
+    const { fleet, plane } = await bootstrappedCluster({ workers: 6 });
+    const dead = fleet.byRole('worker').slice(0, 5);
+
+    for (const worker of dead) fleet.terminateInstance(worker.instanceId);
+    for (const worker of dead) await plane.deliver(worker.instanceId, 'terminated');
+    const heals = await plane.settle();
+
+    expect(heals).toHaveLength(5);
+    expect(heals.every((heal) => heal.error === undefined)).toBe(true);
+    expect(dead.every((worker) => replacementOf(fleet, worker))).toBe(true);
+    expect(fleet.clusters.get('demo')!.nodes.filter((node) => node.role === 'worker' && node.ready)).toHaveLength(6);
+    const windows = plane.executionsOf('heal-worker').map((execution) => [execution.startedAt, execution.stoppedAt!] as const);
+    const overlapping = windows.filter(([start], index) => windows.some(([otherStart, otherEnd], other) => other !== index && otherStart <= start && start < otherEnd));
+    expect(overlapping.length).toBeGreaterThan(0);
+  });
+});
+
+describe('events that need no healing', () => {
+  it('starts one workflow for an event delivered twice, and none for a third delivery after it finished', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const worker = fleet.byRole('worker')[1]!;
+    fleet.terminateInstance(worker.instanceId);
+
+    await plane.deliver(worker.instanceId, 'terminated', 'evt-duplicate');
+    await plane.deliver(worker.instanceId, 'terminated', 'evt-duplicate');
+    await plane.settle();
+    const late = (await plane.deliver(worker.instanceId, 'terminated', 'evt-duplicate')).outcome as { execution: { started: boolean } };
+
+    expect(plane.executionsOf('heal-worker')).toHaveLength(1);
+    expect(late.execution.started).toBe(false);
+    expect([...fleet.instances.values()].filter((instance) => instance.tags['kubeha:replaces'] === worker.instanceId)).toHaveLength(1);
+  });
+
+  it('ignores unmanaged instances and pending or running states without calling anything that changes', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const stranger = fleet.addInstance({ clusterName: 'not-kubeha', subnetId: fleet.byRole('worker')[0]!.subnetId });
+    delete stranger.tags['kubernetes.io/cluster/not-kubeha'];
+    const before = fleet.calls.length;
+
+    const outcomes = [
+      (await plane.deliver(stranger.instanceId, 'terminated')).outcome,
+      (await plane.deliver(fleet.byRole('master')[0]!.instanceId, 'pending')).outcome,
+      (await plane.deliver(fleet.byRole('worker')[0]!.instanceId, 'running')).outcome,
+    ];
+
+    expect(outcomes).toEqual([
+      { action: 'ignored', reason: 'not a kubeha instance' },
+      { action: 'ignored', reason: 'state pending needs no healing' },
+      { action: 'ignored', reason: 'state running needs no healing' },
+    ]);
+    expect(fleet.calls.slice(before).filter((call) => MUTATING.includes(call.operation))).toEqual([]);
+    expect(fleet.executions.size).toBe(1);
+  });
+});
