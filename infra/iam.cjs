@@ -15,7 +15,21 @@ const ARN = {
   instances: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
   elasticIps: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:elastic-ip/*' },
   parameters: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/kubeha/*' },
+  locks: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/kubeha/*/lock' },
+  healingMachines: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:kubeha-${stage}-heal-*` }),
+  executions: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:kubeha-${stage}-*:*` }),
+  nodeRoles: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/kubeha-${stage}-*` }),
+  ec2: (type) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*` }),
+  images: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' },
 };
+
+const KUBEHA_INSTANCE = { Null: { 'ec2:ResourceTag/kubeha:role': 'false' } };
+const READ_FLEET = { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeAddresses'], Resource: '*' };
+const READ_SETTINGS = { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: ARN.parameters };
+const MOVE_ELASTIC_IP = [
+  { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.instances, Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' } } },
+  { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps },
+];
 
 const MANAGED_INSTANCE = { Null: { 'ssm:resourceTag/kubeha:role': 'false' } };
 
@@ -50,7 +64,54 @@ function functionStatements(stage) {
       { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.instances, Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' } } },
       { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps },
     ],
-    recordCluster: [{ Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter'], Resource: ARN.parameters }],
+    recordCluster: [
+      { Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter'], Resource: ARN.parameters },
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
+    ],
+    onInstanceStateChange: [
+      READ_FLEET,
+      READ_SETTINGS,
+      ...MOVE_ELASTIC_IP,
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ARN.healingMachines(stage) },
+    ],
+    acquireLock: [
+      { Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'], Resource: ARN.locks },
+      { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: ARN.executions(stage) },
+    ],
+    releaseLock: [{ Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:DeleteParameter'], Resource: ARN.locks }],
+    inspectCluster: [READ_FLEET, READ_SETTINGS],
+    assessQuorum: [],
+    evaluateNodeHealth: [],
+    startInstance: [
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ec2:StartInstances'], Resource: ARN.instances, Condition: KUBEHA_INSTANCE },
+    ],
+    awaitInstance: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ssm:DescribeInstanceInformation'], Resource: '*' }],
+    launchReplacement: [
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
+      READ_SETTINGS,
+      {
+        Effect: 'Allow',
+        Action: ['ec2:RunInstances'],
+        Resource: ARN.instances,
+        Condition: { Null: { 'aws:RequestTag/kubeha:role': 'false' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['ec2:RunInstances'],
+        Resource: [ARN.images, ...['subnet', 'network-interface', 'volume', 'security-group', 'key-pair', 'launch-template'].map(ARN.ec2)],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags'],
+        Resource: [ARN.instances, ARN.ec2('volume'), ARN.ec2('network-interface')],
+        Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+      },
+      { Effect: 'Allow', Action: ['iam:PassRole'], Resource: ARN.nodeRoles(stage), Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+    ],
+    refreshAddresses: [READ_FLEET],
+    ensureElasticIp: [READ_FLEET, READ_SETTINGS, ...MOVE_ELASTIC_IP],
+    notify: [{ Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertsTopic' } }],
   };
 }
 
@@ -127,7 +188,11 @@ function nodeStatements(cluster, role) {
   const readJoinSecret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: ids.join } };
   switch (role) {
     case 'master':
-      return [readJoinSecret, { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: { Ref: ids.kubeconfig } }];
+      return [
+        readJoinSecret,
+        { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: { Ref: ids.kubeconfig } },
+        { Effect: 'Allow', Action: ['s3:PutObject'], Resource: { 'Fn::Sub': `\${EtcdSnapshotBucket.Arn}/${cluster}/*` } },
+      ];
     case 'worker':
       return [readJoinSecret];
     case 'lb':

@@ -73,8 +73,37 @@ describe('sls package', () => {
     }
   });
 
-  it('holds the bootstrap state machine', () => {
-    expect(ofType('AWS::StepFunctions::StateMachine').map(([id]) => id)).toEqual(['BootstrapClusterStateMachine']);
+  it('holds the bootstrap and healing state machines, with an alarm on failed heals that notifies the alerts topic', () => {
+    expect(ofType('AWS::StepFunctions::StateMachine').map(([id]) => id).sort()).toEqual([
+      'BootstrapClusterStateMachine',
+      'HealLoadBalancerStateMachine',
+      'HealMasterStateMachine',
+      'HealWorkerStateMachine',
+    ]);
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    expect(alarms.map((alarm) => (alarm.Dimensions as { Value: { Ref: string } }[])[0]!.Value.Ref).sort()).toEqual([
+      'HealLoadBalancerStateMachine',
+      'HealMasterStateMachine',
+      'HealWorkerStateMachine',
+    ]);
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: 'AlertsTopic' }]);
+  });
+
+  it('routes EC2 state changes that need healing to the event handler', () => {
+    const [[, rule]] = ofType('AWS::Events::Rule') as [[string, Resource]];
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 Instance State-change Notification'],
+      detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
+    });
+  });
+
+  it('keeps etcd snapshots in an encrypted, private, TLS-only bucket that expires them', () => {
+    const bucket = resources.EtcdSnapshotBucket!.Properties;
+    expect(JSON.stringify(bucket.BucketEncryption)).toContain('aws:kms');
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(JSON.stringify(bucket.LifecycleConfiguration)).toContain('"ExpirationInDays":30');
+    expect(JSON.stringify(resources.EtcdSnapshotBucketPolicy!.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
   });
 
   it('holds every SSM document, named for the stage', () => {
