@@ -14,6 +14,7 @@ import { handler as notify } from './notify.js';
 import { handler as onInstanceStateChange } from './on-instance-state-change.js';
 import { handler as placeElasticIp } from './place-elastic-ip.js';
 import { handler as preflightCluster } from './preflight-cluster.js';
+import { handler as reconcile } from './reconcile.js';
 import { handler as recordCluster } from './record-cluster.js';
 import { handler as refreshAddresses } from './refresh-addresses.js';
 import { handler as releaseLock } from './release-lock.js';
@@ -42,4 +43,5 @@ export const handlers = {
   refreshAddresses,
   ensureElasticIp,
   notify,
+  reconcile,
 } as const;

@@ -56,7 +56,7 @@ function functionStatements(stage) {
         Effect: 'Allow',
         Action: ['ec2:CreateTags'],
         Resource: ARN.instances,
-        Condition: { Null: { 'ec2:ResourceTag/kubeha:role': 'false' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:node-state'] } },
+        Condition: { Null: { 'ec2:ResourceTag/kubeha:role': 'false' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:node-state', 'kubeha:upstreams'] } },
       },
     ],
     placeElasticIp: [
@@ -112,6 +112,23 @@ function functionStatements(stage) {
     refreshAddresses: [READ_FLEET],
     ensureElasticIp: [READ_FLEET, READ_SETTINGS, ...MOVE_ELASTIC_IP],
     notify: [{ Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertsTopic' } }],
+    reconcile: [
+      READ_FLEET,
+      { Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation', 'ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'], Resource: ARN.parameters },
+      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.document(stage) },
+      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.instances, Condition: MANAGED_INSTANCE },
+      {
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags'],
+        Resource: ARN.instances,
+        Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } },
+      },
+      ...MOVE_ELASTIC_IP,
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ARN.healingMachines(stage) },
+      { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: ARN.executions(stage) },
+      { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertsTopic' } },
+    ],
   };
 }
 

@@ -260,7 +260,7 @@ export function installFleet(fleet: SimulatedFleet): () => void {
     }),
   );
 
-  const restorePorts = swapPorts({ clock: { now: () => fleet.now() } });
+  const restorePorts = swapPorts({ clock: { now: () => fleet.now(), sleep: async (milliseconds) => fleet.advance(milliseconds / 1000) } });
   return () => {
     restorePorts();
     ec2.restore();

@@ -71,6 +71,14 @@ export class LocalControlPlane {
     return this.runs.get(execution.executionArn)!;
   }
 
+  /** What the schedule does every few minutes: one invocation of the reconcile handler. */
+  async reconcile(): Promise<unknown> {
+    return (handlers.reconcile as (event: unknown, context: unknown) => Promise<unknown>)(
+      { 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date(this.fleet.now()).toISOString() },
+      { awsRequestId: `reconcile-${this.fleet.now()}` },
+    );
+  }
+
   /** What EventBridge does with an EC2 state change: one invocation of the handler (again, for a duplicate). */
   async deliver(instanceId: string, state: string, eventId?: string): Promise<DeliveredEvent> {
     const id = eventId ?? `evt-${(this.eventSequence += 1).toString().padStart(6, '0')}`;

@@ -312,6 +312,15 @@ export class SimulatedFleet {
     }
   }
 
+  /** The instance keeps running but its kubelet and etcd member are wedged: only reconcile can notice. */
+  wedgeNode(instanceId: string): void {
+    this.neverRecovers.add(instanceId);
+    for (const cluster of this.clusters.values()) {
+      for (const member of cluster.etcdMembers) if (member.instanceId === instanceId) member.healthy = false;
+      for (const node of cluster.nodes) if (node.instanceId === instanceId) node.ready = false;
+    }
+  }
+
   startInstance(instanceId: string): void {
     const instance = this.requireInstance(instanceId);
     if (instance.state === 'terminated' || instance.state === 'shutting-down') {

@@ -16,7 +16,7 @@ const live: Ports = {
   secrets,
   workflows,
   notifier,
-  clock: { now: () => Date.now() },
+  clock: { now: () => Date.now(), sleep: (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds)) },
   random: (bytes) => randomBytes(bytes),
 };
 

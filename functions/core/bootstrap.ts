@@ -1,5 +1,5 @@
 // The bootstrap use cases, one per state-machine Task. Each takes plain input and the ports it needs.
-import { type ClusterInstance, NODE_STATE_TAG, ROLES, type Role, groupFleet } from './cluster.js';
+import { type ClusterInstance, NODE_STATE_TAG, ROLES, type Role, UPSTREAMS_TAG, groupFleet } from './cluster.js';
 import {
   type ClusterContext,
   type CommandEnvironment,
@@ -93,7 +93,9 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
   const commandId = await ports.ssm.sendCommand(command);
   const mark = markFor(request.step);
   const sentAt = ports.clock.now();
+  const recordTags = request.step === 'configure-load-balancer' ? { [UPSTREAMS_TAG]: request.cluster.masterIps.join(' ') } : undefined;
   return {
+    ...(recordTags ? { recordTags } : {}),
     commandId,
     step: request.step,
     instanceIds: [...request.instanceIds],
@@ -117,14 +119,19 @@ export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm
   } catch (error: unknown) {
     // Record the instances that did succeed, so a re-run skips them and retries only the rest.
     const succeeded = invocations.filter((invocation) => invocation.status === 'Success').map((invocation) => invocation.instanceId);
-    if (command.markAs && succeeded.length > 0) await ports.ec2.tagInstances(succeeded, { [NODE_STATE_TAG]: command.markAs });
+    if (succeeded.length > 0) await recordSuccess(command, succeeded, ports);
     throw error;
   }
   if (progress.status === 'Success') {
-    if (command.markAs) await ports.ec2.tagInstances(command.instanceIds, { [NODE_STATE_TAG]: command.markAs });
+    await recordSuccess(command, command.instanceIds, ports);
     log.info('step finished', { step: command.step, instanceIds: command.instanceIds, markedAs: command.markAs });
   }
   return progress;
+}
+
+async function recordSuccess(command: PendingCommand, instanceIds: readonly string[], ports: Pick<Ports, 'ec2'>): Promise<void> {
+  const tags = { ...(command.markAs ? { [NODE_STATE_TAG]: command.markAs } : {}), ...command.recordTags };
+  if (Object.keys(tags).length > 0) await ports.ec2.tagInstances(instanceIds, tags);
 }
 
 /** Moves the Elastic IP onto the instance unless it is already there. */

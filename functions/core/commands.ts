@@ -76,6 +76,8 @@ export interface PendingCommand {
   readonly deadline: number;
   readonly sentAt: number;
   readonly markAs?: NodeState;
+  /** More tags to record on success, e.g. the upstreams a load balancer was rendered with. */
+  readonly recordTags?: Record<string, string>;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {

@@ -110,6 +110,7 @@ export interface SecretsPort {
 
 export interface Clock {
   now(): number;
+  sleep(milliseconds: number): Promise<void>;
 }
 
 export interface Ports {

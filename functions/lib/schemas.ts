@@ -25,6 +25,7 @@ export const pendingCommandSchema = z.object({
   deadline: z.number(),
   sentAt: z.number(),
   markAs: z.enum(NODE_STATES).optional(),
+  recordTags: z.record(z.string().regex(/^kubeha:upstreams$/, 'only kubeha:upstreams may be recorded'), z.string().max(256)).optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

@@ -89,9 +89,11 @@ describe('sls package', () => {
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: 'AlertsTopic' }]);
   });
 
-  it('routes EC2 state changes that need healing to the event handler', () => {
-    const [[, rule]] = ofType('AWS::Events::Rule') as [[string, Resource]];
-    expect(rule.Properties.EventPattern).toEqual({
+  it('routes EC2 state changes that need healing to the event handler, and runs reconcile every 5 minutes', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
+    expect(rules.map((rule) => rule.ScheduleExpression).filter(Boolean)).toEqual(['rate(5 minutes)']);
+    const rule = rules.find((candidate) => candidate.EventPattern)!;
+    expect(rule.EventPattern).toEqual({
       source: ['aws.ec2'],
       'detail-type': ['EC2 Instance State-change Notification'],
       detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },

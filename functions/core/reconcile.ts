@@ -1,0 +1,212 @@
+// Reconcile: the level-triggered half of healing. EC2 events only say that an instance changed
+// state; a running master with a wedged kubelet, an Elastic IP moved by hand, or upstreams that no
+// longer match the masters send nothing. Reconcile looks at each cluster every few minutes, fixes
+// small drift itself, and starts a healing workflow for what needs one. When nothing is wrong it
+// starts no workflow at all, so an idle cluster costs a few Lambda-seconds per run.
+import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cluster.js';
+import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
+import { buildCommand, interpretInvocations, parseResult } from './commands.js';
+import type { CommandEnvironment } from './commands.js';
+import { HEALING_MACHINES, type LockRecord, lockParameterName } from './healing.js';
+import type { ClusterStatusReport, HealingEnvironment, HealingInput } from './heal.js';
+import type { Logger } from './log.js';
+import type { Ports } from './ports.js';
+
+export interface ReconcileOptions {
+  /** How long a node may be NotReady (or its member unhealthy) before a workflow heals it. */
+  readonly graceMinutes: number;
+  /** How long reconcile waits for the cluster-status command before leaving deep checks to the next run. */
+  readonly statusTimeoutSeconds: number;
+}
+
+export interface ReconcileState {
+  /** instanceId -> epoch ms when reconcile first saw it unhealthy. */
+  readonly unhealthySince: Record<string, number>;
+}
+
+export type ReconcileAction =
+  | { readonly kind: 'delete-stale-lock'; readonly holder: string }
+  | { readonly kind: 'move-elastic-ip'; readonly to: string; readonly from: string | undefined }
+  | { readonly kind: 'reconfigure-load-balancers'; readonly instanceIds: string[]; readonly masterIps: string[] }
+  | { readonly kind: 'start-healing'; readonly machine: string; readonly instanceId: string; readonly role: Role; readonly name: string; readonly reason: string }
+  | { readonly kind: 'report'; readonly finding: string };
+
+export interface ClusterView {
+  readonly settings: ClusterSettings;
+  readonly instances: readonly ClusterInstance[];
+  readonly elasticIpHolder: string | undefined;
+  readonly lock: { record: LockRecord; holderStatus: string | undefined } | undefined;
+  readonly status: ClusterStatusReport | undefined;
+  readonly state: ReconcileState;
+  readonly now: number;
+}
+
+/** Pure: what is wrong with a cluster and what to do about it, plus the state to remember. */
+export function planReconcile(view: ClusterView, options: ReconcileOptions): { actions: ReconcileAction[]; state: ReconcileState } {
+  const actions: ReconcileAction[] = [];
+  const running = view.instances.filter((instance) => instance.ec2State === 'running');
+  const fleet = groupFleet(running);
+
+  if (view.lock && view.lock.holderStatus !== 'RUNNING') actions.push({ kind: 'delete-stale-lock', holder: view.lock.record.executionArn });
+  const healingUnderway = view.lock !== undefined && view.lock.holderStatus === 'RUNNING';
+
+  const runningBalancers = running.filter((instance) => instance.role === 'lb');
+  if (!runningBalancers.some((balancer) => balancer.instanceId === view.elasticIpHolder) && runningBalancers[0]) {
+    actions.push({ kind: 'move-elastic-ip', to: runningBalancers[0].instanceId, from: view.elasticIpHolder });
+  }
+
+  const masterIps = fleet.masters.map((master) => master.privateIp).sort();
+  const stale = runningBalancers.filter((balancer) => (balancer.tags?.[UPSTREAMS_TAG] ?? '').split(' ').filter(Boolean).sort().join(' ') !== masterIps.join(' '));
+  if (stale.length > 0 && masterIps.length > 0 && !healingUnderway) {
+    actions.push({ kind: 'reconfigure-load-balancers', instanceIds: runningBalancers.map((balancer) => balancer.instanceId), masterIps });
+  }
+
+  const unhealthySince: Record<string, number> = {};
+  if (view.status) {
+    for (const instance of running.filter((candidate) => candidate.role === 'master' || candidate.role === 'worker')) {
+      if (instance.nodeState !== 'joined' && instance.nodeState !== 'initialized') continue;
+      const problem = nodeProblem(view.status, instance);
+      if (!problem) continue;
+      const since = view.state.unhealthySince[instance.instanceId] ?? view.now;
+      unhealthySince[instance.instanceId] = since;
+      if (view.now - since >= options.graceMinutes * 60_000 && instance.role) {
+        actions.push({
+          kind: 'start-healing',
+          machine: HEALING_MACHINES[instance.role],
+          instanceId: instance.instanceId,
+          role: instance.role,
+          name: `reconcile-${instance.instanceId}-${since}`,
+          reason: problem,
+        });
+      }
+    }
+    const orphans = view.status.members.filter((member) => !fleet.masters.some((master) => master.privateIp === member.peerIp));
+    for (const orphan of orphans) actions.push({ kind: 'report', finding: `etcd member ${orphan.name} (${orphan.peerIp}) belongs to no running master` });
+  } else {
+    Object.assign(unhealthySince, view.state.unhealthySince);
+  }
+  return { actions, state: { unhealthySince } };
+}
+
+function nodeProblem(status: ClusterStatusReport, instance: ClusterInstance): string | undefined {
+  const node = status.nodes.find((candidate) => candidate.internalIp === instance.privateIp);
+  if (!node) return 'has no Node object';
+  if (!node.ready) return `node ${node.name} is NotReady`;
+  if (instance.role === 'master') {
+    const member = status.members.find((candidate) => candidate.peerIp === instance.privateIp);
+    if (!member) return 'has no etcd member';
+    if (!member.healthy) return `etcd member ${member.name} is unhealthy`;
+  }
+  return undefined;
+}
+
+export interface ReconcileReport {
+  readonly clusterName: string;
+  readonly actions: ReconcileAction[];
+  readonly deepChecks: boolean;
+}
+
+/** Looks at one cluster, applies the plan, remembers what it saw. */
+export async function reconcileCluster(
+  clusterName: string,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'workflows' | 'notifier' | 'clock'>,
+  environment: HealingEnvironment & CommandEnvironment,
+  options: ReconcileOptions,
+  log: Logger,
+): Promise<ReconcileReport | undefined> {
+  const settings = await readClusterSettings(clusterName, ports);
+  if (!settings) return undefined;
+  const [instances, address, lockRaw, stateRaw] = await Promise.all([
+    ports.ec2.findClusterInstances(clusterName),
+    ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
+    ports.ssm.getParameter(lockParameterName(clusterName)),
+    ports.ssm.getParameter(stateParameterName(clusterName)),
+  ]);
+  const lockRecord = lockRaw ? (JSON.parse(lockRaw) as LockRecord) : undefined;
+  const lock = lockRecord ? { record: lockRecord, holderStatus: await ports.workflows.executionStatus(lockRecord.executionArn) } : undefined;
+  const state: ReconcileState = stateRaw ? (JSON.parse(stateRaw) as ReconcileState) : { unhealthySince: {} };
+  const status = await readClusterStatus(settings, instances, ports, environment, options);
+
+  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, now: ports.clock.now() }, options);
+  for (const action of plan.actions) await apply(action, settings, ports, environment, log);
+  if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.ssm.putParameter(stateParameterName(clusterName), JSON.stringify(plan.state));
+  if (plan.actions.length > 0) log.info('reconciled drift', { clusterName, actions: plan.actions.map((action) => action.kind) });
+  return { clusterName, actions: plan.actions, deepChecks: status !== undefined };
+}
+
+export function stateParameterName(clusterName: string): string {
+  return `/kubeha/${clusterName}/reconcile`;
+}
+
+/**
+ * Asks a joined master for the cluster's view (etcd members, nodes). This Lambda polls for a few
+ * seconds on purpose: a state machine would cost transitions on every healthy run.
+ */
+async function readClusterStatus(
+  settings: ClusterSettings,
+  instances: readonly ClusterInstance[],
+  ports: Pick<Ports, 'ssm' | 'clock'>,
+  environment: CommandEnvironment,
+  options: ReconcileOptions,
+): Promise<ClusterStatusReport | undefined> {
+  const candidates = instances.filter((instance) => instance.role === 'master' && instance.ec2State === 'running' && (instance.nodeState === 'joined' || instance.nodeState === 'initialized'));
+  const online = await ports.ssm.onlineInstanceIds(candidates.map((candidate) => candidate.instanceId));
+  const asker = candidates.find((candidate) => online.has(candidate.instanceId));
+  if (!asker) return undefined;
+  const request = buildCommand({ step: 'cluster-status', instanceIds: [asker.instanceId], cluster: settings.cluster }, environment);
+  const commandId = await ports.ssm.sendCommand({ ...request, timeoutSeconds: 60 });
+  const deadline = ports.clock.now() + options.statusTimeoutSeconds * 1000;
+  const pending = { commandId, step: 'cluster-status' as const, instanceIds: [asker.instanceId], deadline, sentAt: ports.clock.now() };
+  while (ports.clock.now() <= deadline) {
+    await ports.clock.sleep(2000);
+    const [invocation] = await ports.ssm.commandInvocations(commandId);
+    if (!invocation || invocation.status === 'Pending' || invocation.status === 'InProgress' || invocation.status === 'Delayed') continue;
+    if (invocation.status !== 'Success') return undefined;
+    const output = await ports.ssm.invocationOutput(commandId, asker.instanceId);
+    const progress = interpretInvocations(pending, [{ ...invocation, ...output }], ports.clock.now());
+    const result = progress.status === 'Success' ? progress.results[0] : parseResult(output.stdout);
+    const report = result as unknown as ClusterStatusReport | undefined;
+    return report && Array.isArray(report.members) && Array.isArray(report.nodes) ? report : undefined;
+  }
+  return undefined;
+}
+
+async function apply(
+  action: ReconcileAction,
+  settings: ClusterSettings,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'workflows' | 'notifier' | 'clock'>,
+  environment: HealingEnvironment & CommandEnvironment,
+  log: Logger,
+): Promise<void> {
+  const clusterName = settings.cluster.clusterName;
+  switch (action.kind) {
+    case 'delete-stale-lock':
+      await ports.ssm.deleteParameter(lockParameterName(clusterName));
+      return;
+    case 'move-elastic-ip':
+      await placeElasticIp(settings.cluster.elasticIpAllocationId, action.to, ports);
+      return;
+    case 'reconfigure-load-balancers': {
+      // The holder of the Elastic IP first, so keepalived's priorities agree with where the address is.
+      const instances = await ports.ec2.findClusterInstances(clusterName);
+      const address = await ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId);
+      const balancers = groupFleet(instances).loadBalancers;
+      const ordered = [...balancers.filter((balancer) => balancer.instanceId === address?.instanceId), ...balancers.filter((balancer) => balancer.instanceId !== address?.instanceId)];
+      const cluster = { ...settings.cluster, masterIps: action.masterIps, loadBalancerIps: ordered.map((balancer) => balancer.privateIp) };
+      const request = buildCommand({ step: 'configure-load-balancer', instanceIds: action.instanceIds, cluster }, environment);
+      await ports.ssm.sendCommand(request);
+      // The tag is what the next run compares with; the command is idempotent if it runs again.
+      await ports.ec2.tagInstances(action.instanceIds, { [UPSTREAMS_TAG]: action.masterIps.join(' ') });
+      return;
+    }
+    case 'start-healing': {
+      const input: HealingInput = { clusterName, instanceId: action.instanceId, role: action.role, state: 'running', trigger: `reconcile: ${action.reason}` };
+      const started = await ports.workflows.startExecution(`${environment.stateMachineArnPrefix}${action.machine}`, action.name.slice(0, 80), input);
+      log.info(started.started ? 'started healing' : 'healing already started', { clusterName, instanceId: action.instanceId, reason: action.reason });
+      return;
+    }
+    case 'report':
+      log.warn('drift that needs a human', { clusterName, finding: action.finding });
+      return;
+  }
+}

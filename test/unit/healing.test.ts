@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { QuorumLostError } from '../../functions/core/errors.js';
+import { assessQuorum, decideOnLock, executionNameFor, healthyStandby, loadBalancerOrder, triageEvent } from '../../functions/core/healing.js';
+import { instance } from '../support/instances.js';
+
+const TAGS = { 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:role': 'master' };
+const event = (state: string) => ({ id: '7bf73129-1428-4cd3-a780-95db273d1602', time: '2026-11-24T09:00:00Z', instanceId: 'i-0123456789abcdef0', state });
+const member = (name: string, peerIp: string, healthy = true) => ({ id: name, name, peerIp, healthy });
+
+describe('triageEvent', () => {
+  it('starts heal-master for a stopped or terminated master of a served cluster', () => {
+    for (const state of ['stopped', 'terminated']) {
+      expect(triageEvent(event(state), { tags: TAGS }, ['prod-eu'])).toEqual({ action: 'heal', clusterName: 'prod-eu', role: 'master', machine: 'heal-master', failOverElasticIp: false });
+    }
+  });
+
+  it('only fails the Elastic IP over on the early signals of a load balancer, starting no workflow yet', () => {
+    expect(triageEvent(event('stopping'), { tags: { ...TAGS, 'kubeha:role': 'lb' } }, ['prod-eu'])).toEqual({
+      action: 'heal',
+      clusterName: 'prod-eu',
+      role: 'lb',
+      machine: undefined,
+      failOverElasticIp: true,
+    });
+  });
+
+  it.each([
+    [event('running'), { tags: TAGS }, ['prod-eu'], 'state running needs no healing'],
+    [event('terminated'), undefined, ['prod-eu'], 'EC2 no longer describes the instance'],
+    [event('terminated'), { tags: { Name: 'web' } }, ['prod-eu'], 'not a kubeha instance'],
+    [event('terminated'), { tags: TAGS }, ['staging'], 'cluster prod-eu is not served by this stack'],
+    [event('terminated'), { tags: { ...TAGS, 'kubeha:retiring': 'true' } }, ['prod-eu'], 'kubeha is retiring this instance itself'],
+  ])('ignores %o (%s)', (change, found, clusters, reason) => {
+    expect(triageEvent(change, found, clusters)).toEqual({ action: 'ignore', reason });
+  });
+});
+
+describe('executionNameFor', () => {
+  it('derives the same valid name from the same event, so a redelivery starts nothing new', () => {
+    const name = executionNameFor(event('terminated'));
+    expect(name).toBe('i-0123456789abcdef0-terminated-7bf73129-1428-4cd3-a780-95db273d1602');
+    expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(executionNameFor({ ...event('terminated'), id: 'x'.repeat(90) })).toHaveLength(80);
+  });
+});
+
+describe('assessQuorum', () => {
+  it('allows removing a dead member when every other member is healthy', () => {
+    const members = [member('a', '10.0.0.11'), member('b', '10.0.16.11'), member('c', '10.0.32.11', false)];
+    expect(assessQuorum(members, '10.0.32.11')).toEqual({ memberToRemove: members[2], membersAfter: 2, healthyAfter: 2 });
+  });
+
+  it('refuses when a second member is unhealthy, naming it', () => {
+    const members = [member('a', '10.0.0.11'), member('b', '10.0.16.11', false), member('c', '10.0.32.11', false)];
+    expect(() => assessQuorum(members, '10.0.32.11')).toThrow(QuorumLostError);
+    expect(() => assessQuorum(members, '10.0.32.11')).toThrow(/etcd members b are unhealthy/);
+  });
+
+  it('refuses while another member is still a learner being added', () => {
+    const members = [member('a', '10.0.0.11'), { ...member('b', '10.0.16.11'), isLearner: true }, member('c', '10.0.32.11', false)];
+    expect(() => assessQuorum(members, '10.0.32.11')).toThrow(/still learners/);
+  });
+
+  it('is satisfied when the target is already gone from the list, with nothing to remove', () => {
+    expect(assessQuorum([member('a', '10.0.0.11'), member('b', '10.0.16.11')], '10.0.32.11')).toMatchObject({ memberToRemove: undefined, membersAfter: 2 });
+  });
+
+  it('refuses when the target is the only member', () => {
+    expect(() => assessQuorum([member('a', '10.0.0.11', false)], '10.0.0.11')).toThrow(/no other etcd member/);
+  });
+});
+
+describe('decideOnLock', () => {
+  const lock = { executionArn: 'arn:holder', purpose: 'heal', acquiredAt: '' };
+  it('keeps a lock this execution already holds (a retried Task)', () => {
+    expect(decideOnLock(lock, 'arn:holder', 'RUNNING')).toEqual({ verdict: 'held-by-us' });
+  });
+  it('takes over a lock whose holder is not running any more', () => {
+    for (const status of ['SUCCEEDED', 'FAILED', 'ABORTED', undefined]) expect(decideOnLock(lock, 'arn:me', status)).toEqual({ verdict: 'take-over', staleHolder: 'arn:holder' });
+  });
+  it('waits for a running holder', () => {
+    expect(decideOnLock(lock, 'arn:me', 'RUNNING')).toEqual({ verdict: 'wait', holder: 'arn:holder' });
+  });
+});
+
+describe('load balancer choices', () => {
+  it('picks the running standby, never the failed one or a stopped one', () => {
+    const failed = instance('lb');
+    const stopped = instance('lb', { ec2State: 'stopped' });
+    const standby = instance('lb');
+    expect(healthyStandby([failed, stopped, standby], failed.instanceId)).toBe(standby);
+    expect(healthyStandby([failed, stopped], failed.instanceId)).toBeUndefined();
+  });
+
+  it('orders load balancer addresses with the Elastic IP holder first', () => {
+    const balancers = [
+      { instanceId: 'i-a', privateIp: '10.0.0.5' },
+      { instanceId: 'i-b', privateIp: '10.0.16.5' },
+    ];
+    expect(loadBalancerOrder(balancers, 'i-b')).toEqual(['10.0.16.5', '10.0.0.5']);
+    expect(loadBalancerOrder(balancers, undefined)).toEqual(['10.0.0.5', '10.0.16.5']);
+  });
+});
