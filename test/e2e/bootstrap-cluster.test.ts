@@ -4,23 +4,12 @@ import type { BootstrapSummary } from '../../functions/core/summary.js';
 import { bootstrapOnFleet, consoleInput } from '../../sim/bootstrap.js';
 import { SimulatedFleet } from '../../sim/fleet.js';
 import type { LocalRun } from '../../sim/state-machine.js';
-import { capturedLogs } from '../setup.js';
+import { everythingRecorded } from '../support/cluster.js';
 
 const MUTATING = new Set(['SendCommand', 'CreateTags', 'AssociateAddress', 'PutSecretValue', 'PutParameter']);
 
 function documentsRunOn(fleet: SimulatedFleet, instanceId: string): string[] {
   return fleet.invocations.filter((invocation) => invocation.instanceId === instanceId).map((invocation) => invocation.document);
-}
-
-/** Everything kubeha recorded or handed around, except the one call that is meant to carry the secret. */
-function everythingRecorded(fleet: SimulatedFleet, runs: LocalRun[]): string {
-  return JSON.stringify([
-    fleet.calls.filter((call) => !(call.service === 'secretsmanager' && call.operation === 'PutSecretValue')),
-    fleet.invocations.map((invocation) => [invocation.parameters, invocation.stdout, invocation.stderr]),
-    fleet.parameters.get('/kubeha/demo/settings'),
-    runs.map((run) => [run.events, run.tasks, run.output, run.error]),
-    capturedLogs,
-  ]);
 }
 
 describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers and 3 workers', () => {

@@ -1,26 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { consoleInput } from '../../sim/bootstrap.js';
-import { LocalControlPlane } from '../../sim/control-plane.js';
-import { type SimInstance, SimulatedFleet } from '../../sim/fleet.js';
-import { capturedLogs } from '../setup.js';
+import { describe, expect, it } from 'vitest';
+import type { SimInstance, SimulatedFleet } from '../../sim/fleet.js';
+import { bootstrappedCluster, expectNoSecretLeaked } from '../support/cluster.js';
 
 const MUTATING = ['SendCommand', 'CreateTags', 'AssociateAddress', 'PutSecretValue', 'PutParameter', 'RunInstances', 'StartInstances', 'StartExecution', 'DeleteParameter'];
-
-let controlPlane: LocalControlPlane | undefined;
-
-afterEach(() => {
-  controlPlane?.stop();
-  controlPlane = undefined;
-});
-
-/** A bootstrapped cluster on a fresh simulated fleet, with the local control plane running. */
-async function bootstrappedCluster(options: { workers?: number } = {}): Promise<{ fleet: SimulatedFleet; plane: LocalControlPlane }> {
-  const fleet = SimulatedFleet.standard({ workers: options.workers ?? 3 });
-  controlPlane = new LocalControlPlane(fleet).start();
-  const run = await controlPlane.execute('bootstrap-cluster', 'bootstrap-demo', consoleInput(fleet));
-  if (run.error) throw new Error(`bootstrap failed: ${run.error.cause}`);
-  return { fleet, plane: controlPlane };
-}
 
 function etcd(fleet: SimulatedFleet) {
   const cluster = fleet.clusters.get('demo')!;
@@ -37,17 +19,6 @@ function documentsSince(fleet: SimulatedFleet, index: number, document: string) 
 
 function replacementOf(fleet: SimulatedFleet, dead: SimInstance): SimInstance | undefined {
   return [...fleet.instances.values()].find((instance) => instance.tags['kubeha:replaces'] === dead.instanceId);
-}
-
-function expectNoSecretLeaked(fleet: SimulatedFleet, plane: LocalControlPlane): void {
-  const recorded = JSON.stringify([
-    fleet.calls.filter((call) => call.operation !== 'PutSecretValue'),
-    fleet.invocations.map((invocation) => [invocation.parameters, invocation.stdout, invocation.stderr]),
-    [...plane.runs.values()].map((run) => [run.events, run.tasks]),
-    fleet.notifications,
-    capturedLogs,
-  ]);
-  for (const secret of fleet.secretValues()) expect(recorded.includes(secret), 'a secret value leaked').toBe(false);
 }
 
 describe('healing a master', () => {
@@ -76,7 +47,7 @@ describe('healing a master', () => {
     expect(documentsSince(fleet, before.invocations, 'RemoveEtcdMember')[0]!.finishesAt).toBeLessThan(launchedAt);
     expect(documentsSince(fleet, before.invocations, 'ConfigureLoadBalancer')).toEqual([]);
     expect(fleet.parameters.has('/kubeha/demo/lock')).toBe(false);
-    expectNoSecretLeaked(fleet, plane);
+    expectNoSecretLeaked(fleet, [...plane.runs.values()]);
   });
 
   it('starts a stopped master and waits for it to recover by itself, changing nothing in etcd', async () => {
@@ -181,7 +152,7 @@ describe('healing a master', () => {
     expect(joins.map((join) => join.status)).toEqual(['Failed', 'Success']);
     expect(new Set(joins.map((join) => join.parameters.JoinSecretVersionId)).size).toBe(2);
     expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
-    expectNoSecretLeaked(fleet, plane);
+    expectNoSecretLeaked(fleet, [...plane.runs.values()]);
   });
 
   it("gives the replacement a new address when the dead master's is taken, and re-points both load balancers", async () => {

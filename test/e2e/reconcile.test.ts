@@ -1,27 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { consoleInput } from '../../sim/bootstrap.js';
-import { LocalControlPlane } from '../../sim/control-plane.js';
-import { type SimInstance, SimulatedFleet } from '../../sim/fleet.js';
-
-let controlPlane: LocalControlPlane | undefined;
-afterEach(() => {
-  controlPlane?.stop();
-  controlPlane = undefined;
-});
-
-async function bootstrapped(): Promise<{ fleet: SimulatedFleet; plane: LocalControlPlane }> {
-  const fleet = SimulatedFleet.standard();
-  controlPlane = new LocalControlPlane(fleet).start();
-  const run = await controlPlane.execute('bootstrap-cluster', 'bootstrap-demo', consoleInput(fleet));
-  if (run.error) throw new Error(run.error.cause);
-  return { fleet, plane: controlPlane };
-}
+import { describe, expect, it } from 'vitest';
+import type { SimInstance } from '../../sim/fleet.js';
+import { bootstrappedCluster } from '../support/cluster.js';
 
 const CHANGES = ['StartExecution', 'AssociateAddress', 'CreateTags', 'PutParameter', 'DeleteParameter', 'RunInstances', 'StartInstances'];
 
 describe('reconcile', () => {
   it('changes nothing and starts no workflow on a healthy cluster', async () => {
-    const { fleet, plane } = await bootstrapped();
+    const { fleet, plane } = await bootstrappedCluster();
     const before = fleet.calls.length;
 
     const report = (await plane.reconcile()) as { clusters: { actions: unknown[]; deepChecks: boolean }[] };
@@ -33,7 +18,7 @@ describe('reconcile', () => {
 
   it('heals a running master whose node stays NotReady past the grace period', async () => {
     // Prepare: the kubelet wedges; EC2 sees a running instance and sends no event.
-    const { fleet, plane } = await bootstrapped();
+    const { fleet, plane } = await bootstrappedCluster();
     const wedged = fleet.byRole('master')[2]!;
     fleet.wedgeNode(wedged.instanceId);
 
@@ -60,7 +45,7 @@ describe('reconcile', () => {
   });
 
   it('puts a misplaced Elastic IP back on a running load balancer', async () => {
-    const { fleet, plane } = await bootstrapped();
+    const { fleet, plane } = await bootstrappedCluster();
     fleet.associateAddress(fleet.elasticIpAllocationId, fleet.byRole('worker')[0]!.instanceId, true);
 
     await plane.reconcile();
@@ -70,7 +55,7 @@ describe('reconcile', () => {
 
   it('re-renders load balancer upstreams that no longer match the masters', async () => {
     // Prepare: a master was swapped by hand; the load balancers still point at its old address.
-    const { fleet, plane } = await bootstrapped();
+    const { fleet, plane } = await bootstrappedCluster();
     const balancers = fleet.byRole('lb') as [SimInstance, SimInstance];
     const masterIps = fleet.byRole('master').map((master) => master.privateIp);
     for (const balancer of balancers) {
@@ -91,7 +76,7 @@ describe('reconcile', () => {
   });
 
   it('clears a lock left behind by an execution that is no longer running', async () => {
-    const { fleet, plane } = await bootstrapped();
+    const { fleet, plane } = await bootstrappedCluster();
     fleet.parameters.set('/kubeha/demo/lock', JSON.stringify({ executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:kubeha-local-heal-master:gone', purpose: 'heal', acquiredAt: '' }));
 
     await plane.reconcile();

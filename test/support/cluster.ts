@@ -1,0 +1,42 @@
+// A bootstrapped cluster on a fresh simulated fleet with the local control plane running, and the
+// no-leak check the end-to-end suites share.
+import { afterEach, expect } from 'vitest';
+import { consoleInput } from '../../sim/bootstrap.js';
+import { LocalControlPlane } from '../../sim/control-plane.js';
+import { SimulatedFleet } from '../../sim/fleet.js';
+import type { LocalRun } from '../../sim/state-machine.js';
+import { capturedLogs } from '../setup.js';
+
+let running: LocalControlPlane | undefined;
+
+afterEach(() => {
+  running?.stop();
+  running = undefined;
+});
+
+export async function bootstrappedCluster(options: { workers?: number } = {}): Promise<{ fleet: SimulatedFleet; plane: LocalControlPlane }> {
+  const fleet = SimulatedFleet.standard({ workers: options.workers ?? 3 });
+  running = new LocalControlPlane(fleet).start();
+  const run = await running.execute('bootstrap-cluster', 'bootstrap-demo', consoleInput(fleet));
+  if (run.error) throw new Error(`bootstrap failed: ${run.error.cause}`);
+  return { fleet, plane: running };
+}
+
+/** Everything kubeha recorded or handed around, except the PutSecretValue calls that must carry the secrets. */
+export function everythingRecorded(fleet: SimulatedFleet, runs: readonly LocalRun[]): string {
+  return JSON.stringify([
+    fleet.calls.filter((call) => !(call.service === 'secretsmanager' && call.operation === 'PutSecretValue')),
+    fleet.invocations.map((invocation) => [invocation.parameters, invocation.stdout, invocation.stderr]),
+    [...fleet.parameters.values()],
+    fleet.notifications,
+    runs.map((run) => [run.events, run.tasks, run.output, run.error]),
+    capturedLogs,
+  ]);
+}
+
+export function expectNoSecretLeaked(fleet: SimulatedFleet, runs: readonly LocalRun[]): void {
+  const secrets = fleet.secretValues();
+  expect(secrets.length).toBeGreaterThan(0);
+  const recorded = everythingRecorded(fleet, runs);
+  for (const secret of secrets) expect(recorded.includes(secret), `secret ${secret.slice(0, 4)}… leaked`).toBe(false);
+}
