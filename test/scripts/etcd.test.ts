@@ -62,6 +62,17 @@ class LocalEtcd {
     return execFileSync('etcdctl', [`--endpoints=${this.client(ip)}`, '--command-timeout=3s', ...args], { encoding: 'utf8', stdio: 'pipe' });
   }
 
+  /** Like etcdctl, but an error matching `already` means an earlier attempt did the work. */
+  etcdctlOrAlready(already: RegExp, ip: string, ...args: string[]): string {
+    try {
+      return this.etcdctl(ip, ...args);
+    } catch (error: unknown) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+      if (already.test(stderr)) return stderr;
+      throw error;
+    }
+  }
+
   async waitHealthy(ip: string): Promise<void> {
     for (let attempt = 0; attempt < 100; attempt += 1) {
       try {
@@ -149,11 +160,17 @@ esac`,
   it('should let the replacement join the way kubeadm does (learner, then promoted) with every key intact', async () => {
     // Act: the replacement keeps the dead master's address, as kubeha prefers.
     // etcd admits a member only once its peers have been connected for a few seconds; kubeadm retries too.
-    const added = await retrying(() => etcd.etcdctl('127.0.0.1', 'member', 'add', 'm3-replacement', `--peer-urls=${etcd.peer('127.0.0.3')}`, '--learner'));
-    const memberId = /Member ([0-9a-f]+) added/.exec(added)?.[1];
+    // Under load a call can time out on the client yet succeed, so "already" answers count as done.
+    await retrying(() => etcd.etcdctlOrAlready(/already exists/, '127.0.0.1', 'member', 'add', 'm3-replacement', `--peer-urls=${etcd.peer('127.0.0.3')}`, '--learner'));
+    const memberId = etcd
+      .etcdctl('127.0.0.1', 'member', 'list', '-w', 'simple')
+      .split('\n')
+      .find((line) => line.includes(etcd.peer('127.0.0.3')))
+      ?.split(', ')[0];
+    expect(memberId).toMatch(/^[0-9a-f]+$/);
     etcd.start('m3-replacement', '127.0.0.3', `m1=${etcd.peer('127.0.0.1')},m2=${etcd.peer('127.0.0.2')},m3-replacement=${etcd.peer('127.0.0.3')}`, 'existing');
     // A learner answers no health check; kubeadm promotes it as soon as it has caught up.
-    await retrying(() => etcd.etcdctl('127.0.0.1', 'member', 'promote', memberId ?? ''));
+    await retrying(() => etcd.etcdctlOrAlready(/not a learner/, '127.0.0.1', 'member', 'promote', memberId ?? ''));
     await etcd.waitHealthy('127.0.0.3');
 
     // Assess
