@@ -15,6 +15,7 @@ const schema = z.object({
   caCertHash: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex digits>').optional(),
   memberPeerIp: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address').optional(),
   snapshotLabel: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be letters, digits, - or _').optional(),
+  drillId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be letters, digits or hyphens').optional(),
   ...executionFields,
 });
 

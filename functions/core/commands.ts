@@ -21,6 +21,9 @@ export const DOCUMENTS = {
   'snapshot-etcd': 'SnapshotEtcd',
   'reset-node': 'ResetNode',
   'check-load-balancer': 'CheckLoadBalancer',
+  'deploy-test-app': 'DeployTestApp',
+  'start-probe': 'StartProbe',
+  'stop-probe': 'StopProbe',
 } as const;
 
 export type StepName = keyof typeof DOCUMENTS;
@@ -60,7 +63,12 @@ export interface StepRequest {
   readonly memberPeerIp?: string | undefined;
   /** snapshot-etcd: the object name under the cluster's prefix. */
   readonly snapshotLabel?: string | undefined;
+  /** start-probe, stop-probe: which drill's probe. */
+  readonly drillId?: string | undefined;
 }
+
+/** The NodePort of the drill's test application. */
+export const DRILL_APP_PORT = '30080';
 
 /** What buildCommand needs from the deployment. */
 export interface CommandEnvironment {
@@ -183,6 +191,12 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
       };
     case 'check-load-balancer':
       return { ListenPort: String(cluster.loadBalancerPort), ExecutionTimeout: executionTimeout };
+    case 'deploy-test-app':
+      return { AppPort: DRILL_APP_PORT, ExecutionTimeout: executionTimeout };
+    case 'start-probe':
+      return { DrillId: required(request, 'drillId', request.drillId), ControlPlaneEndpoint: cluster.endpoint, AppPort: DRILL_APP_PORT, ExecutionTimeout: executionTimeout };
+    case 'stop-probe':
+      return { DrillId: required(request, 'drillId', request.drillId), ExecutionTimeout: executionTimeout };
   }
 }
 
@@ -203,7 +217,7 @@ function requireCaCertHash(request: StepRequest): string {
 
 const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Steps whose scripts report a machine-readable result that later states use. */
-const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd']);
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe']);
 
 export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);

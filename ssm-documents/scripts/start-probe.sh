@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts the drill probe on this worker as a transient systemd unit: once a second it asks the API
+# through the load balancers' endpoint for /readyz and the test application through its NodePort,
+# and appends "epoch api app" (1 = answered, 0 = not) to a file. Starting it twice is a no-op.
+#
+# Environment: KUBEHA_DRILL_ID, KUBEHA_CONTROL_PLANE_ENDPOINT, KUBEHA_APP_PORT.
+set -o errexit -o nounset -o pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+main() {
+  require_env KUBEHA_DRILL_ID KUBEHA_CONTROL_PLANE_ENDPOINT KUBEHA_APP_PORT
+  [[ "${KUBEHA_DRILL_ID}" =~ ^[A-Za-z0-9-]{1,64}$ ]] || fail "KUBEHA_DRILL_ID may hold letters, digits and hyphens only"
+  local unit="kubeha-probe-${KUBEHA_DRILL_ID}" samples="${KUBEHA_STATE_DIR}/probe-${KUBEHA_DRILL_ID}.log"
+  if systemctl is-active --quiet "${unit}"; then
+    log "the probe ${unit} is running already, nothing to do"
+    result '{"changed":false}'
+    return 0
+  fi
+  mkdir -p "${KUBEHA_STATE_DIR}"
+  : >"${samples}"
+  # /readyz is readable anonymously on kubeadm clusters (system:public-info-viewer).
+  systemd-run --unit "${unit}" --collect --quiet /usr/bin/env bash -c "
+    while true; do
+      api=0; app=0
+      curl -fsk -m 1 -o /dev/null 'https://${KUBEHA_CONTROL_PLANE_ENDPOINT}/readyz' && api=1
+      curl -fs -m 1 -o /dev/null 'http://127.0.0.1:${KUBEHA_APP_PORT}/' && app=1
+      printf '%s %s %s\n' \"\$(date +%s)\" \"\$api\" \"\$app\" >>'${samples}'
+      sleep 1
+    done"
+  log "probe ${unit} started"
+  result '{"changed":true}'
+}
+
+main "$@"
