@@ -10,8 +10,10 @@ import {
   EC2Client,
   RunInstancesCommand,
   StartInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
@@ -96,6 +98,18 @@ export function installFleet(fleet: SimulatedFleet): () => void {
     route(fleet, 'ec2', 'StartInstances', (input: { InstanceIds?: string[] }) => {
       for (const instanceId of input.InstanceIds ?? []) fleet.startInstance(instanceId);
       return { StartingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+    }),
+  );
+  ec2.on(StopInstancesCommand).callsFake(
+    route(fleet, 'ec2', 'StopInstances', (input: { InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) fleet.stopInstance(instanceId);
+      return { StoppingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+    }),
+  );
+  ec2.on(TerminateInstancesCommand).callsFake(
+    route(fleet, 'ec2', 'TerminateInstances', (input: { InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) fleet.terminateInstance(instanceId);
+      return { TerminatingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
     }),
   );
   ec2.on(RunInstancesCommand).callsFake(
@@ -238,6 +252,20 @@ export function installFleet(fleet: SimulatedFleet): () => void {
       if (!execution) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`);
       return { executionArn: execution.executionArn, status: execution.status === 'PENDING' ? 'RUNNING' : execution.status };
     }),
+  );
+  sfn.on(ListExecutionsCommand).callsFake(
+    route(fleet, 'states', 'ListExecutions', (input: { stateMachineArn?: string }) => ({
+      executions: [...fleet.executions.values()]
+        .filter((execution) => input.stateMachineArn?.endsWith(`:stateMachine:${execution.stateMachine}`))
+        .reverse()
+        .map((execution) => ({
+          executionArn: execution.executionArn,
+          name: execution.name,
+          status: execution.status === 'PENDING' ? 'RUNNING' : execution.status,
+          startDate: new Date(execution.startedAt),
+          stopDate: execution.stoppedAt === undefined ? undefined : new Date(execution.stoppedAt),
+        })),
+    })),
   );
   sns.on(PublishCommand).callsFake(
     route(fleet, 'sns', 'Publish', (input: { Subject?: string; Message?: string }) => {

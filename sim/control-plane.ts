@@ -4,6 +4,7 @@ import { resetEnvironmentForTesting } from '../functions/adapters/index.js';
 import { handlers } from '../functions/registry.js';
 import { installFleet } from './aws.js';
 import type { SimExecution, SimulatedFleet } from './fleet.js';
+import { ModelledTime } from './modelled-time.js';
 import { type LocalRun, runStateMachine } from './state-machine.js';
 
 export const LOCAL_STATE_MACHINE_PREFIX = 'arn:aws:states:eu-west-1:123456789012:stateMachine:kubeha-local-';
@@ -29,11 +30,14 @@ export class LocalControlPlane {
   private uninstall: (() => void) | undefined;
   private savedEnvironment: Record<string, string | undefined> = {};
   private eventSequence = 0;
+  private readonly time: ModelledTime;
 
   constructor(
     readonly fleet: SimulatedFleet,
     readonly clusters: readonly string[] = ['demo'],
-  ) {}
+  ) {
+    this.time = new ModelledTime(fleet);
+  }
 
   start(): this {
     const environment: Record<string, string> = { ...ENVIRONMENT, KUBEHA_CLUSTERS: this.clusters.join(',') };
@@ -45,6 +49,22 @@ export class LocalControlPlane {
     this.uninstall = installFleet(this.fleet);
     this.fleet.executionStartedHooks.push((execution) => {
       if (this.autoRun) this.launch(execution);
+    });
+    return this;
+  }
+
+  /**
+   * Plays EventBridge: every EC2 state change of the fleet is delivered to the event handler, as the
+   * rule in serverless.yml does. Off by default, so tests can deliver events by hand.
+   */
+  enableEventBridge(): this {
+    this.fleet.stateChangeHooks.push((instanceId, state) => {
+      const key = `event-${instanceId}-${state}-${(this.eventSequence += 0)}-${this.inflight.size}-${this.fleet.now()}`;
+      const delivery = this.deliver(instanceId, state).then(
+        () => undefined,
+        () => undefined,
+      );
+      this.inflight.set(key, delivery.finally(() => this.inflight.delete(key)));
     });
     return this;
   }
@@ -64,10 +84,10 @@ export class LocalControlPlane {
     resetEnvironmentForTesting();
   }
 
-  /** Runs a state machine to its end, as a recorded execution. */
+  /** Runs a state machine to its end as a recorded execution, with whatever it sets off (healing, for a drill). */
   async execute(machine: string, name: string, input: unknown): Promise<LocalRun> {
     const execution = this.fleet.startExecution(`${LOCAL_STATE_MACHINE_PREFIX}${machine}`, name, JSON.stringify(input));
-    await this.run(execution);
+    await this.settle();
     return this.runs.get(execution.executionArn)!;
   }
 
@@ -125,7 +145,7 @@ export class LocalControlPlane {
     const run = await runStateMachine(machine, execution.input, {
       executionName: execution.name,
       startTime: this.fleet.now(),
-      onWait: (seconds) => this.fleet.advance(seconds),
+      onWait: (seconds) => this.time.sleep(seconds),
     });
     this.runs.set(execution.executionArn, run);
     execution.status = run.error ? 'FAILED' : 'SUCCEEDED';

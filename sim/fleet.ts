@@ -59,6 +59,8 @@ export interface KubeCluster {
   cni?: { version: string; podCidr: string };
   /** Modelled [start, end] of every control-plane join, to prove they never overlapped. */
   controlPlaneJoins: { instanceId: string; start: number; end: number }[];
+  /** Whether the drill's test application is deployed. */
+  testApp?: boolean;
 }
 
 export interface Invocation {
@@ -86,6 +88,7 @@ export interface SimExecution {
 }
 
 export const BOOT_SECONDS = 45;
+export const EIP_MOVE_SECONDS = 5;
 export const KUBELET_RECOVERY_SECONDS = 30;
 
 export interface RecordedCall {
@@ -138,7 +141,7 @@ export class SimulatedFleet {
   readonly instances = new Map<string, SimInstance>();
   readonly subnets = new Map<string, { subnetId: string; vpcId: string; cidr: string; availabilityZone: string }>();
   readonly vpcs = new Map<string, { vpcId: string; cidrs: string[] }>();
-  readonly addresses = new Map<string, { allocationId: string; publicIp: string; instanceId?: string; tags: Record<string, string> }>();
+  readonly addresses = new Map<string, { allocationId: string; publicIp: string; instanceId?: string; effectiveAt?: number; tags: Record<string, string> }>();
   readonly parameters = new Map<string, string>();
   readonly secrets = new Map<string, Secret>();
   readonly clusters = new Map<string, KubeCluster>();
@@ -152,6 +155,10 @@ export class SimulatedFleet {
   /** Instances whose kubelet and etcd never come back after a restart (a wedged node). */
   readonly neverRecovers = new Set<string>();
   private readonly launchTokens = new Map<string, string>();
+  /** Hooks called on EC2 state changes: how the local control plane plays EventBridge. */
+  readonly stateChangeHooks: ((instanceId: string, state: string) => void)[] = [];
+  /** Active drill probes and their per-second samples (API and test application reachable or not). */
+  readonly probes = new Map<string, { instanceId: string; samples: { at: number; api: boolean; app: boolean }[]; active: boolean; nextSampleAt: number }>();
   /** Hooks called when an execution is started: how the local control plane runs it at once. */
   readonly executionStartedHooks: ((execution: SimExecution) => void)[] = [];
   /** Hooks called after a command is accepted: how tests make things happen mid-step. */
@@ -261,7 +268,44 @@ export class SimulatedFleet {
   }
 
   advance(seconds: number): void {
-    this.clockMs += Math.round(seconds * 1000);
+    const target = this.clockMs + Math.round(seconds * 1000);
+    // A probe samples once a second: stop at each second boundary on the way while one runs.
+    for (;;) {
+      const next = Math.min(...[...this.probes.values()].filter((probe) => probe.active).map((probe) => probe.nextSampleAt));
+      if (!Number.isFinite(next) || next > target) break;
+      this.clockMs = next;
+      this.settleLifecycles();
+      const api = this.apiAnswers();
+      const app = this.appAnswers();
+      for (const probe of this.probes.values()) {
+        if (probe.active && probe.nextSampleAt === next) {
+          probe.samples.push({ at: next, api, app });
+          probe.nextSampleAt += 1000;
+        }
+      }
+    }
+    this.clockMs = target;
+  }
+
+  /** Would /readyz through the Elastic IP answer now? Its holder must be a running load balancer whose nginx reaches a live master, and etcd must have quorum. */
+  apiAnswers(): boolean {
+    for (const address of this.addresses.values()) {
+      if (!address.instanceId || (address.effectiveAt ?? 0) > this.clockMs) continue;
+      const holder = this.instances.get(address.instanceId);
+      if (holder?.state !== 'running' || !holder.node.nginx) continue;
+      const cluster = this.clusters.get(this.clusterNameOf(holder));
+      if (!cluster || !this.hasQuorum(cluster)) continue;
+      const liveMaster = holder.node.nginx.upstreams.some((ip) =>
+        [...this.instances.values()].some((instance) => instance.privateIp === ip && instance.state === 'running' && instance.node.kubeadm === 'control-plane' && cluster.etcdMembers.some((member) => member.instanceId === instance.instanceId && member.healthy)),
+      );
+      if (liveMaster) return true;
+    }
+    return false;
+  }
+
+  /** Would the test application answer? Its replicas spread over workers; any Ready worker serves it. */
+  appAnswers(): boolean {
+    return [...this.clusters.values()].some((cluster) => cluster.testApp && cluster.nodes.some((node) => node.role === 'worker' && node.ready && this.instances.get(node.instanceId)?.state === 'running'));
   }
 
   failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string }): void {
@@ -294,6 +338,8 @@ export class SimulatedFleet {
 
   private takeDown(instanceId: string, state: 'stopped' | 'terminated'): void {
     const instance = this.requireInstance(instanceId);
+    if (instance.state === state) return;
+    for (const hook of this.stateChangeHooks) hook(instanceId, state === 'stopped' ? 'stopping' : 'shutting-down');
     instance.state = state;
     instance.ssmOnline = false;
     delete instance.bootsAt;
@@ -310,6 +356,8 @@ export class SimulatedFleet {
         invocation.stderr = `the instance ${state === 'stopped' ? 'stopped' : 'was terminated'} while the command ran`;
       }
     }
+    for (const probe of this.probes.values()) if (probe.instanceId === instanceId) probe.active = false;
+    for (const hook of this.stateChangeHooks) hook(instanceId, state);
   }
 
   /** The instance keeps running but its kubelet and etcd member are wedged: only reconcile can notice. */
@@ -450,6 +498,8 @@ export class SimulatedFleet {
     for (const other of this.instances.values()) {
       if (other.publicIp === address.publicIp) delete other.publicIp;
     }
+    // NGINX's AWS HA guide measures 5-6 seconds for an Elastic IP move to take effect.
+    if (address.instanceId !== instanceId) address.effectiveAt = this.clockMs + EIP_MOVE_SECONDS * 1000;
     address.instanceId = instanceId;
     instance.publicIp = address.publicIp;
   }
@@ -755,6 +805,38 @@ export class SimulatedFleet {
       case 'CheckLoadBalancer': {
         if (!instance.node.nginx) throw new Error('kubeha: error: nginx is not running');
         return result('kubeha: nginx and keepalived are healthy', { healthy: true });
+      }
+      case 'DeployTestApp': {
+        const cluster = this.requireCluster(clusterName);
+        const changed = !cluster.testApp;
+        cluster.testApp = true;
+        return result(changed ? 'kubeha: deployed the drill application' : 'kubeha: the drill application is deployed already, nothing to do', { changed });
+      }
+      case 'StartProbe': {
+        const drillId = param(parameters, 'DrillId');
+        if (!this.probes.has(drillId)) this.probes.set(drillId, { instanceId: instance.instanceId, samples: [], active: true, nextSampleAt: this.clockMs + 1000 });
+        return result(`kubeha: probe kubeha-probe-${drillId} started`, { changed: true });
+      }
+      case 'StopProbe': {
+        const probe = this.probes.get(param(parameters, 'DrillId'));
+        if (!probe || probe.instanceId !== instance.instanceId) throw new Error(`kubeha: error: no samples for drill ${param(parameters, 'DrillId')}: was the probe started on this node?`);
+        probe.active = false;
+        const longest = (kind: 'api' | 'app') => {
+          let run = 0;
+          let best = 0;
+          for (const sample of probe.samples) {
+            run = sample[kind] ? 0 : run + 1;
+            best = Math.max(best, run);
+          }
+          return best;
+        };
+        return result('kubeha: probe stopped', {
+          samples: probe.samples.length,
+          apiOk: probe.samples.filter((sample) => sample.api).length,
+          appOk: probe.samples.filter((sample) => sample.app).length,
+          longestApiOutageSeconds: longest('api'),
+          longestAppOutageSeconds: longest('app'),
+        });
       }
       default:
         throw new Error(`document ${invocation.document} is not modelled`);

@@ -16,6 +16,9 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   SnapshotEtcd: 8,
   ResetNode: 6,
   CheckLoadBalancer: 2,
+  DeployTestApp: 20,
+  StartProbe: 2,
+  StopProbe: 2,
 };
 
 /** What one AWS API round trip costs in modelled time. */

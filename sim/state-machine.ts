@@ -78,7 +78,7 @@ export interface RunOptions {
    * Called with a Wait state's seconds instead of waiting: the simulator advances its modelled clock.
    * Wait states then run as pass-through Tasks, which is what makes modelled time deterministic.
    */
-  readonly onWait?: (seconds: number) => void;
+  readonly onWait?: (seconds: number) => void | Promise<void>;
 }
 
 let requestSequence = 0;
@@ -135,7 +135,7 @@ export async function runStateMachine(name: string, input: unknown, options: Run
       for (const key of Object.keys(state)) if (key !== 'Next' && key !== 'End' && key !== 'Comment') delete state[key];
       Object.assign(state, { Type: 'Task', Resource: fakeFunctionArn('modelled-wait') });
       taskResourceLocalHandlers[stateName] = async (waitInput: unknown) => {
-        onWait(seconds);
+        await onWait(seconds);
         return waitInput;
       };
     } else if (state.Type === 'Wait') {

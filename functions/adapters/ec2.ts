@@ -10,6 +10,8 @@ import {
   type Instance,
   RunInstancesCommand,
   StartInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
   paginateDescribeInstances,
 } from '@aws-sdk/client-ec2';
 import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, clusterTagKey } from '../core/cluster.js';
@@ -160,6 +162,11 @@ export const ec2: Ec2Port = {
 
   async startInstance(instanceId) {
     await call('ec2:StartInstances', () => client.send(new StartInstancesCommand({ InstanceIds: [instanceId] })));
+  },
+
+  async injectFailure(instanceId, action) {
+    if (action === 'stop') await call('ec2:StopInstances', () => client.send(new StopInstancesCommand({ InstanceIds: [instanceId] })));
+    else await call('ec2:TerminateInstances', () => client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })));
   },
 
   async runInstance(spec, options) {

@@ -1,4 +1,4 @@
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { WorkflowsPort } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
@@ -27,5 +27,16 @@ export const workflows: WorkflowsPort = {
       if (errorName(error) === AWS_ERROR.executionNotFound) return undefined;
       throw error;
     }
+  },
+
+  async listExecutions(stateMachineArn) {
+    const answer = await call('states:ListExecutions', () => client.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 100 })));
+    return (answer.executions ?? []).map((execution) => ({
+      name: execution.name ?? '',
+      executionArn: execution.executionArn ?? '',
+      status: execution.status ?? 'UNKNOWN',
+      startDate: execution.startDate?.getTime() ?? 0,
+      stopDate: execution.stopDate?.getTime(),
+    }));
   },
 };

@@ -106,6 +106,18 @@ export class LaunchFailedError extends KubehaError {
   readonly retryable = true;
 }
 
+/** A drill that could do real harm (break quorum, leave no standby, take the only worker) is refused. Final. */
+export class DrillRefusedError extends KubehaError {
+  override readonly name = 'DrillRefusedError';
+  readonly retryable = false;
+}
+
+/** A drill ran but did not see the cluster heal in time. */
+export class DrillFailedError extends KubehaError {
+  override readonly name = 'DrillFailedError';
+  readonly retryable = false;
+}
+
 export function isKubehaError(error: unknown): error is KubehaError {
   return error instanceof KubehaError;
 }

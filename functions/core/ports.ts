@@ -36,6 +36,8 @@ export interface Ec2Port {
   /** The launch spec of an instance (terminated included), or undefined once EC2 has forgotten it. */
   launchSpecOf(instanceId: string): Promise<LaunchSpec | undefined>;
   startInstance(instanceId: string): Promise<void>;
+  /** Drills only: stop or terminate a kubeha instance on purpose. */
+  injectFailure(instanceId: string, action: 'stop' | 'terminate'): Promise<void>;
   /**
    * Launches one instance. With `privateIp`, asks for that address and answers `addressInUse` when it
    * is taken. `clientToken` makes a retried call return the instance the first call launched.
@@ -90,6 +92,16 @@ export interface WorkflowsPort {
   startExecution(stateMachineArn: string, name: string, input: unknown): Promise<{ started: boolean; executionArn: string }>;
   /** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; undefined when unknown. */
   executionStatus(executionArn: string): Promise<string | undefined>;
+  /** The most recent executions of a state machine, newest first. */
+  listExecutions(stateMachineArn: string): Promise<ExecutionSummary[]>;
+}
+
+export interface ExecutionSummary {
+  readonly name: string;
+  readonly executionArn: string;
+  readonly status: string;
+  readonly startDate: number;
+  readonly stopDate?: number | undefined;
 }
 
 export interface NotifierPort {

@@ -1,0 +1,10 @@
+import { z } from 'zod';
+import { healingEnv, ports } from './adapters/index.js';
+import { awaitHealing } from './core/drill.js';
+import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
+import { executionFields, task } from './lib/task.js';
+
+const schema = z.object({ clusterName: clusterNameSchema, instanceId, since: z.number(), deadline: z.number(), ...executionFields });
+
+/** One poll: InProgress while a healing workflow about the target runs (or none started yet), then Finished. */
+export const handler = task('await-healing', schema, async (input) => awaitHealing(input, ports, healingEnv()));
