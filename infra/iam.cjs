@@ -112,6 +112,13 @@ function functionStatements(stage) {
     refreshAddresses: [READ_FLEET],
     ensureElasticIp: [READ_FLEET, READ_SETTINGS, ...MOVE_ELASTIC_IP],
     notify: [{ Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertsTopic' } }],
+    prepareDrill: [READ_FLEET, READ_SETTINGS],
+    assessDrill: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
+    injectFailure: [
+      { Effect: 'Allow', Action: ['ec2:StopInstances', 'ec2:TerminateInstances'], Resource: ARN.instances, Condition: KUBEHA_INSTANCE },
+    ],
+    awaitHealing: [{ Effect: 'Allow', Action: ['states:ListExecutions'], Resource: ARN.healingMachines(stage) }],
+    reportDrill: [],
     reconcile: [
       READ_FLEET,
       { Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation', 'ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },

@@ -76,6 +76,7 @@ describe('sls package', () => {
   it('holds the bootstrap and healing state machines, with an alarm on failed heals that notifies the alerts topic', () => {
     expect(ofType('AWS::StepFunctions::StateMachine').map(([id]) => id).sort()).toEqual([
       'BootstrapClusterStateMachine',
+      'DrillClusterStateMachine',
       'HealLoadBalancerStateMachine',
       'HealMasterStateMachine',
       'HealWorkerStateMachine',
