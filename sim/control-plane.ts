@@ -5,7 +5,7 @@ import { handlers } from '../functions/registry.js';
 import { installFleet } from './aws.js';
 import type { SimExecution, SimulatedFleet } from './fleet.js';
 import { ModelledTime } from './modelled-time.js';
-import { type LocalRun, runStateMachine } from './state-machine.js';
+import { type EventLog, type LocalRun, runStateMachine } from './state-machine.js';
 
 export const LOCAL_STATE_MACHINE_PREFIX = 'arn:aws:states:eu-west-1:123456789012:stateMachine:kubeha-local-';
 
@@ -31,6 +31,8 @@ export class LocalControlPlane {
   private savedEnvironment: Record<string, string | undefined> = {};
   private eventSequence = 0;
   private readonly time: ModelledTime;
+  /** Listeners for one execution's events, by execution ARN: how the CLI follows a simulated run. */
+  readonly listeners = new Map<string, (event: EventLog) => void>();
 
   constructor(
     readonly fleet: SimulatedFleet,
@@ -146,6 +148,7 @@ export class LocalControlPlane {
       executionName: execution.name,
       startTime: this.fleet.now(),
       onWait: (seconds) => this.time.sleep(seconds),
+      onEvent: (event) => this.listeners.get(execution.executionArn)?.(event),
     });
     this.runs.set(execution.executionArn, run);
     execution.status = run.error ? 'FAILED' : 'SUCCEEDED';

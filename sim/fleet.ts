@@ -135,6 +135,8 @@ export interface StandardFleetOptions {
   vpcCidrPrefix?: string;
   seed?: number;
   tagElasticIp?: boolean;
+  /** Use this allocation id for the Elastic IP (so a user's input file matches the simulated account). */
+  elasticIpAllocationId?: string;
 }
 
 export class SimulatedFleet {
@@ -192,7 +194,7 @@ export class SimulatedFleet {
     add('lb', options.loadBalancers ?? 2);
     add('master', options.masters ?? 3);
     add('worker', options.workers ?? 3);
-    fleet.addElasticIp(options.tagElasticIp === false ? {} : { [`kubernetes.io/cluster/${clusterName}`]: 'owned' });
+    fleet.addElasticIp(options.tagElasticIp === false ? {} : { [`kubernetes.io/cluster/${clusterName}`]: 'owned' }, options.elasticIpAllocationId);
     fleet.addClusterSecrets(clusterName);
     return fleet;
   }
@@ -216,8 +218,7 @@ export class SimulatedFleet {
     this.putSecretValue(this.createSecret(`kubeha/${clusterName}/admin-kubeconfig`, tags).arn, 'not written yet');
   }
 
-  addElasticIp(tags: Record<string, string> = {}): string {
-    const allocationId = `eipalloc-${this.hex(17)}`;
+  addElasticIp(tags: Record<string, string> = {}, allocationId = `eipalloc-${this.hex(17)}`): string {
     this.addresses.set(allocationId, { allocationId, publicIp: `203.0.113.${10 + this.addresses.size}`, tags });
     return allocationId;
   }

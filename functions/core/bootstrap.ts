@@ -35,12 +35,18 @@ export interface PreflightOutcome {
   readonly warnings: Finding[];
 }
 
-/** Runs every check against AWS without changing anything; throws PreflightFailedError on any blocking finding. */
-export async function preflightCluster(
+export interface PreflightReport {
+  readonly findings: Finding[];
+  /** Present when nothing blocks: the plan and the cluster context bootstrap would use. */
+  readonly outcome?: PreflightOutcome;
+}
+
+/** Runs every check against AWS without changing anything and reports every finding. */
+export async function preflightReport(
   config: ClusterConfig,
   instances: readonly ClusterInstance[],
   ports: Pick<Ports, 'ec2' | 'ssm' | 'secrets'>,
-): Promise<PreflightOutcome> {
+): Promise<PreflightReport> {
   const subnetIds = unique(instances.map((instance) => instance.subnetId));
   const [subnets, elasticIp, onlineInstanceIds, joinSecretArn, kubeconfigSecretArn] = await Promise.all([
     subnetIds.length > 0 ? ports.ec2.subnetCidrs(subnetIds) : Promise.resolve([]),
@@ -51,14 +57,12 @@ export async function preflightCluster(
   ]);
   const vpcIds = unique(subnets.map((subnet) => subnet.vpcId));
   const vpcs = vpcIds.length > 0 ? await ports.ec2.vpcCidrs(vpcIds) : [];
-
   const missingSecrets = [
     ...(joinSecretArn ? [] : [joinSecretName(config.clusterName)]),
     ...(kubeconfigSecretArn ? [] : [kubeconfigSecretName(config.clusterName)]),
   ];
   const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, missingSecrets });
-  const blocking = blockingFindings(findings);
-  if (blocking.length > 0 || !elasticIp) throw new PreflightFailedError(blocking);
+  if (blockingFindings(findings).length > 0 || !elasticIp) return { findings };
 
   const fleet = groupFleet(instances);
   const plan = planBootstrap(config, fleet, elasticIp.publicIp);
@@ -77,7 +81,18 @@ export async function preflightCluster(
     loadBalancerIps: fleet.loadBalancers.map((balancer) => balancer.privateIp),
     workerCount: fleet.workers.length,
   };
-  return { plan, cluster, warnings: findings.filter((finding) => !finding.blocking) };
+  return { findings, outcome: { plan, cluster, warnings: findings.filter((finding) => !finding.blocking) } };
+}
+
+/** Preflight for the state machine: throws PreflightFailedError on any blocking finding. */
+export async function preflightCluster(
+  config: ClusterConfig,
+  instances: readonly ClusterInstance[],
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'secrets'>,
+): Promise<PreflightOutcome> {
+  const report = await preflightReport(config, instances, ports);
+  if (!report.outcome) throw new PreflightFailedError(blockingFindings(report.findings));
+  return report.outcome;
 }
 
 /** Mints a fresh token and certificate key into the cluster's secret; returns only where they are. */

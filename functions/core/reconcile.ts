@@ -142,12 +142,12 @@ export function stateParameterName(clusterName: string): string {
  * Asks a joined master for the cluster's view (etcd members, nodes). This Lambda polls for a few
  * seconds on purpose: a state machine would cost transitions on every healthy run.
  */
-async function readClusterStatus(
+export async function readClusterStatus(
   settings: ClusterSettings,
   instances: readonly ClusterInstance[],
   ports: Pick<Ports, 'ssm' | 'clock'>,
   environment: CommandEnvironment,
-  options: ReconcileOptions,
+  options: Pick<ReconcileOptions, 'statusTimeoutSeconds'>,
 ): Promise<ClusterStatusReport | undefined> {
   const candidates = instances.filter((instance) => instance.role === 'master' && instance.ec2State === 'running' && (instance.nodeState === 'joined' || instance.nodeState === 'initialized'));
   const online = await ports.ssm.onlineInstanceIds(candidates.map((candidate) => candidate.instanceId));

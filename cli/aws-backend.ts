@@ -1,0 +1,102 @@
+// The real account, through the standard credential chain (--profile, --region, environment,
+// SSO, instance roles). Executions run in Step Functions; the CLI follows their history.
+import type { Backend, BackendOptions, ExecutionResult } from './backend.js';
+import { CliError, EXIT } from './backend.js';
+import type { ProgressEvent } from './progress.js';
+
+const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'ExpiredToken']);
+
+/** Turns "no credentials" and "not allowed" into one sentence with what to do next. */
+export function explainAwsError(error: unknown): CliError | undefined {
+  const name = error instanceof Error ? error.name : '';
+  if (CREDENTIAL_ERRORS.has(name) || /Could not load credentials|credential/i.test(error instanceof Error ? error.message : '')) {
+    return new CliError('No usable AWS credentials were found: run `aws configure` or `aws sso login`, pass --profile, or try the command offline with --simulate.', EXIT.credentials, { cause: error });
+  }
+  if (name === 'AccessDeniedException' || name === 'AccessDenied' || name === 'UnauthorizedOperation') {
+    return new CliError(`AWS refused the call (${name}): use credentials allowed to operate kubeha, or ask your administrator.`, EXIT.credentials, { cause: error });
+  }
+  if (name === 'StateMachineDoesNotExist') {
+    return new CliError('The kubeha state machines are not deployed in this account, region and stage: run `npx sls deploy` first, or pass --stage and --region.', EXIT.notFound, { cause: error });
+  }
+  return undefined;
+}
+
+export async function createAwsBackend(options: BackendOptions): Promise<Backend> {
+  // The SDK clients read these once, when the adapters create them: set before importing.
+  if (options.profile) process.env.AWS_PROFILE = options.profile;
+  if (options.region) process.env.AWS_REGION = options.region;
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const { SFNClient, GetExecutionHistoryCommand, DescribeExecutionCommand, StartExecutionCommand } = await import('@aws-sdk/client-sfn');
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const { ports } = await import('../functions/adapters/index.js');
+
+  const sts = new STSClient({});
+  let account: string;
+  let region: string;
+  try {
+    account = (await sts.send(new GetCallerIdentityCommand({}))).Account ?? '';
+    region = await sts.config.region();
+  } catch (error: unknown) {
+    throw explainAwsError(error) ?? error;
+  }
+  process.env.AWS_REGION ??= region;
+  const sfn = new SFNClient({});
+  const secrets = new SecretsManagerClient({});
+  const prefix = `arn:aws:states:${region}:${account}:stateMachine:kubeha-${options.stage}-`;
+
+  return {
+    mode: 'aws',
+    ports,
+    environment: { clusters: [options.clusterName], stateMachineArnPrefix: prefix, documentPrefix: `kubeha-${options.stage}-`, region },
+    now: () => Date.now(),
+    elapsedSince: (start) => (Date.now() - start) / 1000,
+    async startExecution(machine, name, input) {
+      try {
+        const answer = await sfn.send(new StartExecutionCommand({ stateMachineArn: `${prefix}${machine}`, name, input: JSON.stringify(input) }));
+        return answer.executionArn ?? '';
+      } catch (error: unknown) {
+        throw explainAwsError(error) ?? error;
+      }
+    },
+    async follow(executionArn, onEvent, onTick) {
+      let nextToken: string | undefined;
+      for (;;) {
+        const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 500 }));
+        for (const event of page.events ?? []) {
+          const progress = toProgressEvent(event);
+          if (progress) onEvent(progress);
+        }
+        nextToken = page.nextToken ?? nextToken;
+        await onTick?.();
+        const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        if (execution.status !== 'RUNNING' && !page.nextToken) {
+          const result: ExecutionResult =
+            execution.status === 'SUCCEEDED'
+              ? { status: 'SUCCEEDED', output: JSON.parse(execution.output ?? 'null') as unknown }
+              : { status: 'FAILED', error: execution.error ?? execution.status ?? 'FAILED', cause: execution.cause ?? '' };
+          return result;
+        }
+        if (!page.nextToken) await new Promise((resolve) => setTimeout(resolve, 3000));
+      }
+    },
+    consoleUrl: (executionArn) => `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`,
+    async readSecret(name) {
+      try {
+        return (await secrets.send(new GetSecretValueCommand({ SecretId: name }))).SecretString ?? '';
+      } catch (error: unknown) {
+        throw explainAwsError(error) ?? error;
+      }
+    },
+    async ensureBootstrapped() {
+      // A real cluster is bootstrapped by `kubeha bootstrap`; commands report its absence themselves.
+    },
+    close: () => undefined,
+  };
+}
+
+function toProgressEvent(event: { type?: string; stateEnteredEventDetails?: { name?: string }; executionFailedEventDetails?: { error?: string; cause?: string } }): ProgressEvent | undefined {
+  if (event.type?.endsWith('StateEntered')) return { kind: 'entered', state: event.stateEnteredEventDetails?.name ?? '' };
+  if (event.type === 'ExecutionSucceeded') return { kind: 'succeeded' };
+  if (event.type === 'ExecutionFailed') return { kind: 'failed', error: event.executionFailedEventDetails?.error ?? '', cause: event.executionFailedEventDetails?.cause ?? '' };
+  return undefined;
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { discoverCluster, preflightReport, validateBootstrapInput } from '../../functions/core/bootstrap.js';
+import type { ClusterConfig } from '../../functions/core/config.js';
+import { InputValidationError } from '../../functions/core/errors.js';
+import type { BootstrapPlan } from '../../functions/core/plan.js';
+import { type Backend, CliError, EXIT } from '../backend.js';
+import { type Output, table } from '../format.js';
+
+export function readInput(path: string | undefined, clusterName: string): Record<string, unknown> {
+  if (!path) throw new CliError('--input is required: pass the bootstrap input file, such as examples/bootstrap-input.json.', EXIT.usage);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error: unknown) {
+    throw new CliError(`${path} could not be read as JSON: ${error instanceof Error ? error.message : String(error)}.`, EXIT.usage, { cause: error });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CliError(`${path} must hold a JSON object.`, EXIT.usage);
+  const input = raw as Record<string, unknown>;
+  if (input.clusterName !== undefined && input.clusterName !== clusterName) {
+    throw new CliError(`${path} is for cluster "${String(input.clusterName)}", not "${clusterName}": pass --cluster ${String(input.clusterName)} or fix the file.`, EXIT.usage);
+  }
+  return { ...input, clusterName };
+}
+
+export function validated(input: Record<string, unknown>): ClusterConfig {
+  try {
+    return validateBootstrapInput(input, { clock: { now: () => Date.now(), sleep: async () => undefined } });
+  } catch (error: unknown) {
+    if (error instanceof InputValidationError) throw new CliError(`The input is not valid: ${error.message}.`, EXIT.usage, { cause: error });
+    throw error;
+  }
+}
+
+function steps(config: ClusterConfig, plan: BootstrapPlan): string[] {
+  const prerequisites = plan.prerequisiteBatches.reduce((sum, batch) => sum + batch.instanceIds.length, 0);
+  const [primary, standby] = plan.loadBalancerIds;
+  const workers = plan.workerBatches.flat().length;
+  return [
+    `Install prerequisites (containerd, Kubernetes ${config.kubernetesVersion} pinned and held) on ${prerequisites} node(s) in ${plan.prerequisiteBatches.length} batch(es)${plan.skipped.prerequisites ? `, skipping ${plan.skipped.prerequisites} already prepared` : ''}`,
+    `Configure nginx and keepalived on ${primary ?? '-'} (primary)${standby ? ` and ${standby} (standby)` : ''}`,
+    `Put Elastic IP ${config.elasticIpAllocationId} on ${primary ?? '-'}`,
+    `Mint a bootstrap token and certificate key into Secrets Manager`,
+    `Initialize ${plan.firstMaster.instanceId} with kubeadm (endpoint ${plan.endpoint.address})`,
+    `Install Calico ${config.cni.version} with pool ${config.podCidr}`,
+    `Join ${plan.mastersToJoin.length} master(s) one at a time, fresh join material for each${plan.mastersToJoin.length ? `: ${plan.mastersToJoin.map((master) => master.instanceId).join(', ')}` : ''}`,
+    `Join ${workers} worker(s) in ${plan.workerBatches.length} batch(es) of at most ${config.workerBatchSize}${plan.skipped.workers ? `, skipping ${plan.skipped.workers} already joined` : ''}`,
+    'Verify nodes Ready, etcd members healthy, kube-system pods running',
+    `Record the settings in /kubeha/${config.clusterName}/settings`,
+  ];
+}
+
+export async function plan(options: { clusterName: string; inputPath: string | undefined }, backend: Backend, out: Output): Promise<number> {
+  const config = validated(readInput(options.inputPath, options.clusterName));
+  const instances = await discoverCluster(config, backend.ports);
+  const report = await preflightReport(config, instances, backend.ports);
+  const blocking = report.findings.filter((finding) => finding.blocking);
+  if (out.json) {
+    out.write(`${JSON.stringify({ cluster: config.clusterName, instances, findings: report.findings, plan: report.outcome?.plan, steps: report.outcome ? steps(config, report.outcome.plan) : [] }, null, 2)}\n`);
+    return blocking.length > 0 ? EXIT.blocked : EXIT.ok;
+  }
+  out.write(`Cluster ${config.clusterName}: ${instances.length} tagged instance(s)\n\n`);
+  out.write(`${table(['role', 'instance', 'state', 'private IP', 'zone', 'kubeha state'], instances.map((instance) => [instance.role ?? '(no role)', instance.instanceId, instance.ec2State, instance.privateIp, instance.availabilityZone, instance.nodeState ?? 'new']))}\n\n`);
+  if (report.findings.length > 0) {
+    out.write('Findings:\n');
+    for (const finding of report.findings) out.write(`  ${finding.blocking ? 'BLOCKING' : 'warning '} ${finding.field}: ${finding.reason}\n           fix: ${finding.fix}\n`);
+    out.write('\n');
+  }
+  if (!report.outcome) {
+    out.write(`${blocking.length} blocking finding(s): fix them and run plan again. Nothing was changed.\n`);
+    return EXIT.blocked;
+  }
+  out.write('Bootstrap would:\n');
+  steps(config, report.outcome.plan).forEach((step, index) => out.write(`  ${String(index + 1).padStart(2)}. ${step}\n`));
+  out.write('\nNothing was changed. Run `kubeha bootstrap` with the same flags to do it.\n');
+  return EXIT.ok;
+}
