@@ -24,8 +24,12 @@ export interface Backend {
   follow(executionArn: string, onEvent: (event: ProgressEvent) => void, onTick?: () => Promise<void>): Promise<ExecutionResult>;
   consoleUrl(executionArn: string): string;
   readSecret(name: string): Promise<string>;
+  /** The simulated fleet and control plane, for the demo's timeline and counts; absent against AWS. */
+  readonly simulation?: { fleet: import('../sim/fleet.js').SimulatedFleet; plane: import('../sim/control-plane.js').LocalControlPlane };
   /** In the simulator, commands that need a cluster get one bootstrapped first. */
   ensureBootstrapped(clusterName: string): Promise<void>;
+  /** Records that the cluster was bootstrapped through `kubeha bootstrap` in this process. */
+  markBootstrapped?(): void;
   close(): void;
 }
 

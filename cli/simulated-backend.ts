@@ -27,6 +27,7 @@ export function createSimulatedBackend(options: BackendOptions): Backend {
 
   return {
     mode: 'simulated',
+    simulation: { fleet, plane },
     ports,
     environment: {
       clusters: [options.clusterName],
@@ -69,6 +70,9 @@ export function createSimulatedBackend(options: BackendOptions): Backend {
       if (bootstrapped) return;
       const run = await plane.execute('bootstrap-cluster', `${clusterName}-bootstrap`, consoleInput(fleet, { clusterName }));
       if (run.error) throw new CliError(`the simulated bootstrap failed: ${run.error.cause}`, EXIT.failed);
+      bootstrapped = true;
+    },
+    markBootstrapped: () => {
       bootstrapped = true;
     },
     close: () => plane.stop(),

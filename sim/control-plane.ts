@@ -153,6 +153,7 @@ export class LocalControlPlane {
     this.runs.set(execution.executionArn, run);
     execution.status = run.error ? 'FAILED' : 'SUCCEEDED';
     execution.stoppedAt = this.fleet.now();
+    this.fleet.history.push({ at: execution.stoppedAt, what: `${machine} ${execution.status === 'SUCCEEDED' ? 'succeeded' : `failed (${run.error?.name})`} (${execution.name})` });
     if (run.error) execution.error = run.error;
     else execution.output = run.output;
   }

@@ -154,6 +154,8 @@ export class SimulatedFleet {
   readonly executions = new Map<string, SimExecution>();
   readonly notifications: { subject: string; message: string; at: number }[] = [];
   readonly snapshots: { bucket: string; key: string; at: number }[] = [];
+  /** What happened to the fleet, in modelled time: the demo's timeline. */
+  readonly history: { at: number; what: string }[] = [];
   /** Instances whose kubelet and etcd never come back after a restart (a wedged node). */
   readonly neverRecovers = new Set<string>();
   private readonly launchTokens = new Map<string, string>();
@@ -358,6 +360,7 @@ export class SimulatedFleet {
       }
     }
     for (const probe of this.probes.values()) if (probe.instanceId === instanceId) probe.active = false;
+    this.history.push({ at: this.clockMs, what: `${instance.tags['kubeha:role'] ?? 'instance'} ${instanceId} ${state}` });
     for (const hook of this.stateChangeHooks) hook(instanceId, state);
   }
 
@@ -378,6 +381,7 @@ export class SimulatedFleet {
     if (instance.state !== 'stopped' && instance.state !== 'stopping') return;
     instance.state = 'pending';
     instance.bootsAt = this.clockMs + BOOT_SECONDS * 1000;
+    this.history.push({ at: this.clockMs, what: `started ${instanceId}` });
   }
 
   /** Applies what modelled time has brought: instances that finished booting, kubelets that came back. */
@@ -432,6 +436,7 @@ export class SimulatedFleet {
       volumes: request.volumeSizes.map((size, index) => ({ volumeId: `vol-${this.hex(17)}`, deviceName: index === 0 ? '/dev/sda1' : `/dev/sd${'bcdefg'[index - 1]}`, size, deleted: false })),
     });
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
+    this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
     return instance;
   }
 
@@ -448,6 +453,7 @@ export class SimulatedFleet {
     }
     const execution: SimExecution = { executionArn, stateMachine, name, input: JSON.parse(input) as unknown, status: 'PENDING', startedAt: this.clockMs };
     this.executions.set(executionArn, execution);
+    this.history.push({ at: this.clockMs, what: `${stateMachine.replace(/^kubeha-local-/, '')} started (${name})` });
     for (const hook of this.executionStartedHooks) hook(execution);
     return execution;
   }
@@ -500,7 +506,10 @@ export class SimulatedFleet {
       if (other.publicIp === address.publicIp) delete other.publicIp;
     }
     // NGINX's AWS HA guide measures 5-6 seconds for an Elastic IP move to take effect.
-    if (address.instanceId !== instanceId) address.effectiveAt = this.clockMs + EIP_MOVE_SECONDS * 1000;
+    if (address.instanceId !== instanceId) {
+      address.effectiveAt = this.clockMs + EIP_MOVE_SECONDS * 1000;
+      this.history.push({ at: this.clockMs, what: `Elastic IP ${address.publicIp} moved to ${instanceId}` });
+    }
     address.instanceId = instanceId;
     instance.publicIp = address.publicIp;
   }
@@ -728,6 +737,7 @@ export class SimulatedFleet {
           if (overlapping) throw new Error('error execution phase etcd-join: etcdserver: too many learner members in cluster');
           if (!this.hasQuorum(cluster)) throw new Error('error execution phase etcd-join: etcdserver: unhealthy cluster');
           cluster.etcdMembers.push({ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true });
+          this.history.push({ at: this.clockMs, what: `etcd member ${hostname} added (${instance.instanceId})` });
           cluster.controlPlaneJoins.push({ instanceId: instance.instanceId, start: invocation.startedAt, end: invocation.finishesAt });
         }
         cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) });
@@ -783,6 +793,7 @@ export class SimulatedFleet {
           if (sick) throw new Error(`kubeha: error: refusing: etcd member ${sick.name} is unhealthy too; removing ${target.name} could lose quorum`);
           cluster.etcdMembers = cluster.etcdMembers.filter((member) => member !== target);
           removed = target.name;
+          this.history.push({ at: this.clockMs, what: `etcd member ${target.name} removed` });
         }
         const node = cluster.nodes.find((candidate) => this.requireInstance(candidate.instanceId).privateIp === peerIp);
         cluster.nodes = cluster.nodes.filter((candidate) => candidate !== node);
@@ -796,6 +807,7 @@ export class SimulatedFleet {
         if (!this.hasQuorum(cluster)) throw new Error('kubeha: error: etcdctl snapshot save failed: context deadline exceeded');
         const key = `${param(parameters, 'ClusterName')}/${param(parameters, 'SnapshotLabel')}.db`;
         this.snapshots.push({ bucket: param(parameters, 'SnapshotBucket'), key, at: this.clockMs });
+        this.history.push({ at: this.clockMs, what: `etcd snapshot saved to s3://${param(parameters, 'SnapshotBucket')}/${key}` });
         return result(`kubeha: saved etcd snapshot to s3://${param(parameters, 'SnapshotBucket')}/${key}`, { bucket: param(parameters, 'SnapshotBucket'), key, bytes: 4_194_304 });
       }
       case 'ResetNode': {

@@ -7,7 +7,11 @@ import { executionName, failure, startAndFollow } from './follow.js';
 import { readInput, validated } from './plan.js';
 
 export async function bootstrap(options: { clusterName: string; inputPath: string | undefined }, backend: Backend, out: Output): Promise<number> {
-  const input = readInput(options.inputPath, options.clusterName);
+  return bootstrapWith(readInput(options.inputPath, options.clusterName), options.clusterName, backend, out);
+}
+
+export async function bootstrapWith(input: Record<string, unknown>, clusterName: string, backend: Backend, out: Output): Promise<number> {
+  const options = { clusterName };
   validated(input);
   const { executionArn, result } = await startAndFollow(backend, out, {
     machine: 'bootstrap-cluster',
@@ -18,6 +22,7 @@ export async function bootstrap(options: { clusterName: string; inputPath: strin
     clusterName: options.clusterName,
   });
   if (result.status !== 'SUCCEEDED') throw failure(result, backend, executionArn, 'Bootstrap');
+  backend.markBootstrapped?.();
   const summary = result.output as BootstrapSummary;
   if (out.json) {
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
