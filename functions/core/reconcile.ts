@@ -7,7 +7,7 @@ import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cl
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { buildCommand, interpretInvocations, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
-import { HEALING_MACHINES, type LockRecord, lockParameterName } from './healing.js';
+import { HEALING_MACHINES, type LockRecord, loadBalancerOrder, lockParameterName } from './healing.js';
 import type { ClusterStatusReport, HealingEnvironment, HealingInput } from './heal.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
@@ -128,7 +128,7 @@ export async function reconcileCluster(
   const status = await readClusterStatus(settings, instances, ports, environment, options);
 
   const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, now: ports.clock.now() }, options);
-  for (const action of plan.actions) await apply(action, settings, ports, environment, log);
+  for (const action of plan.actions) await apply(action, { settings, instances, elasticIpHolder: address?.instanceId }, ports, environment, log);
   if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.ssm.putParameter(stateParameterName(clusterName), JSON.stringify(plan.state));
   if (plan.actions.length > 0) log.info('reconciled drift', { clusterName, actions: plan.actions.map((action) => action.kind) });
   return { clusterName, actions: plan.actions, deepChecks: status !== undefined };
@@ -173,11 +173,12 @@ export async function readClusterStatus(
 
 async function apply(
   action: ReconcileAction,
-  settings: ClusterSettings,
+  view: { settings: ClusterSettings; instances: readonly ClusterInstance[]; elasticIpHolder: string | undefined },
   ports: Pick<Ports, 'ec2' | 'ssm' | 'workflows' | 'notifier' | 'clock'>,
   environment: HealingEnvironment & CommandEnvironment,
   log: Logger,
 ): Promise<void> {
+  const { settings } = view;
   const clusterName = settings.cluster.clusterName;
   switch (action.kind) {
     case 'delete-stale-lock':
@@ -188,11 +189,8 @@ async function apply(
       return;
     case 'reconfigure-load-balancers': {
       // The holder of the Elastic IP first, so keepalived's priorities agree with where the address is.
-      const instances = await ports.ec2.findClusterInstances(clusterName);
-      const address = await ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId);
-      const balancers = groupFleet(instances).loadBalancers;
-      const ordered = [...balancers.filter((balancer) => balancer.instanceId === address?.instanceId), ...balancers.filter((balancer) => balancer.instanceId !== address?.instanceId)];
-      const cluster = { ...settings.cluster, masterIps: action.masterIps, loadBalancerIps: ordered.map((balancer) => balancer.privateIp) };
+      const balancers = groupFleet(view.instances).loadBalancers;
+      const cluster = { ...settings.cluster, masterIps: action.masterIps, loadBalancerIps: loadBalancerOrder(balancers, view.elasticIpHolder) };
       const request = buildCommand({ step: 'configure-load-balancer', instanceIds: action.instanceIds, cluster }, environment);
       await ports.ssm.sendCommand(request);
       // The tag is what the next run compares with; the command is idempotent if it runs again.
