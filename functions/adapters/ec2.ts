@@ -153,6 +153,7 @@ export const ec2: Ec2Port = {
       iamInstanceProfileArn: instance.IamInstanceProfile?.Arn,
       keyName: instance.KeyName,
       tags: inheritableTags(tagsOf(instance.Tags)),
+      privateIp: instance.PrivateIpAddress,
       blockDevices: (instance.BlockDeviceMappings ?? []).map((mapping) => {
         const volume = byId.get(mapping.Ebs?.VolumeId);
         return { deviceName: mapping.DeviceName ?? '', volumeSize: volume?.Size, volumeType: volume?.VolumeType, encrypted: volume?.Encrypted };

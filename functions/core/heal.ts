@@ -263,16 +263,15 @@ export async function launchReplacement(
   input: { clusterName: string; deadInstanceId: string; executionArn: string },
   ports: Pick<Ports, 'ec2' | 'ssm'>,
 ): Promise<Replacement> {
-  const [dead, spec, settings] = await Promise.all([
-    ports.ec2.describeInstance(input.deadInstanceId),
-    ports.ec2.launchSpecOf(input.deadInstanceId),
-    readClusterSettings(input.clusterName, ports),
-  ]);
-  if (!dead?.role || !spec) throw new LaunchFailedError(`EC2 no longer describes ${input.deadInstanceId}; name a launch template for its role to replace it`);
+  const [spec, settings] = await Promise.all([ports.ec2.launchSpecOf(input.deadInstanceId), readClusterSettings(input.clusterName, ports)]);
+  const role = spec?.tags['kubeha:role'] as Role | undefined;
+  if (!spec || !role) throw new LaunchFailedError(`EC2 no longer describes ${input.deadInstanceId}; name a launch template for its role to replace it`);
+  const dead = { role, privateIp: spec.privateIp };
   const template = settings?.launchTemplates?.[dead.role];
   const knownSizes = spec.blockDevices.length > 0 && spec.blockDevices.every((device) => device.volumeSize !== undefined);
+  const { privateIp: _deadAddress, ...inherited } = spec;
   const launchSpec = {
-    ...spec,
+    ...inherited,
     blockDevices: knownSizes ? spec.blockDevices : (settings?.volumeLayouts?.[dead.role] ?? spec.blockDevices),
     tags: { ...spec.tags, [clusterTagKey(input.clusterName)]: 'owned', 'kubeha:role': dead.role, 'kubeha:replaces': input.deadInstanceId },
     ...(template ? { launchTemplate: template } : {}),

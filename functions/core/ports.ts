@@ -13,6 +13,8 @@ export interface LaunchSpec {
   readonly tags: Record<string, string>;
   readonly blockDevices: { deviceName: string; volumeSize?: number | undefined; volumeType?: string | undefined; encrypted?: boolean | undefined }[];
   readonly launchTemplate?: { launchTemplateId: string; version: string } | undefined;
+  /** The described instance's own private address (what a replacement asks for first). */
+  readonly privateIp?: string | undefined;
 }
 
 export interface ElasticIp {
