@@ -42,3 +42,31 @@ console.log(`handler modules import under tsx (includes transpiling; an upper bo
 console.log('| masters/LBs/workers | wall clock | modelled bootstrap | AWS calls | state transitions | Step Functions cost |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const row of rows) console.log(row);
+
+// Healing, measured through drills: modelled time to heal, what users saw, and what it costs.
+const { LocalControlPlane } = await import('../sim/control-plane.js');
+const scenarios = [
+  { target: 'lb', action: 'stop' },
+  { target: 'master', action: 'stop' },
+  { target: 'master', action: 'terminate' },
+  { target: 'worker', action: 'terminate' },
+] as const;
+console.log('\n| drill | wall clock | modelled time to heal | longest API outage | longest app outage | heal transitions | heal cost |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const scenario of scenarios) {
+  const fleet = SimulatedFleet.standard();
+  const plane = new LocalControlPlane(fleet).start().enableEventBridge();
+  await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
+  const start = performance.now();
+  const before = fleet.executions.size;
+  const drill = await plane.execute('drill-cluster', `bench-${scenario.target}-${scenario.action}`, { clusterName: 'demo', ...scenario });
+  const wallMs = performance.now() - start;
+  if (drill.error) throw new Error(`drill failed: ${drill.error.cause}`);
+  const report = drill.output as { timeToHealSeconds: number; api: { longestOutageSeconds: number }; app: { longestOutageSeconds: number } };
+  const heals = [...fleet.executions.values()].slice(before).filter((execution) => execution.stateMachine.includes('heal-'));
+  const transitions = heals.reduce((sum, execution) => sum + (plane.runs.get(execution.executionArn)?.events.filter((event) => event.type === 'StateEntered').length ?? 0), 0);
+  console.log(
+    `| ${scenario.action} ${scenario.target} | ${wallMs.toFixed(0)} ms | ${report.timeToHealSeconds} s | ${report.api.longestOutageSeconds} s | ${report.app.longestOutageSeconds} s | ${transitions} | $${(transitions * STANDARD_TRANSITION_USD).toFixed(5)} |`,
+  );
+  plane.stop();
+}
