@@ -1,25 +1,16 @@
-import {
-  AssociateAddressCommand,
-  CreateTagsCommand,
-  DescribeAddressesCommand,
-  DescribeInstancesCommand,
-  DescribeSubnetsCommand,
-  DescribeVolumesCommand,
-  DescribeVpcsCommand,
-  EC2Client,
-  type Instance,
-  RunInstancesCommand,
-  StartInstancesCommand,
-  StopInstancesCommand,
-  TerminateInstancesCommand,
-  paginateDescribeInstances,
-} from '@aws-sdk/client-ec2';
+import type { Instance } from '@aws-sdk/client-ec2';
 import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, clusterTagKey } from '../core/cluster.js';
 import { LaunchFailedError } from '../core/errors.js';
 import type { Ec2Port, LaunchSpec } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
-const client = new EC2Client({});
+type Sdk = typeof import('@aws-sdk/client-ec2');
+
+// The SDK package loads on first use, not at cold start: most functions use one or two of the five.
+let loaded: Promise<{ sdk: Sdk; client: InstanceType<Sdk['EC2Client']> }> | undefined;
+function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['EC2Client']> }> {
+  return (loaded ??= import('@aws-sdk/client-ec2').then((module) => ({ sdk: module, client: new module.EC2Client({}) })));
+}
 
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 
@@ -52,8 +43,9 @@ function inheritableTags(tags: Record<string, string>): Record<string, string> {
 }
 
 async function describeOne(instanceId: string): Promise<Instance | undefined> {
+  const { sdk: aws, client } = await sdk();
   try {
-    const answer = await call('ec2:DescribeInstances', () => client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+    const answer = await call('ec2:DescribeInstances', () => client.send(new aws.DescribeInstancesCommand({ InstanceIds: [instanceId] })));
     return answer.Reservations?.[0]?.Instances?.[0];
   } catch (error: unknown) {
     if (errorName(error) === AWS_ERROR.instanceNotFound) return undefined;
@@ -63,8 +55,9 @@ async function describeOne(instanceId: string): Promise<Instance | undefined> {
 
 export const ec2: Ec2Port = {
   async findClusterInstances(clusterName) {
+    const { sdk: aws, client } = await sdk();
     const instances: ClusterInstance[] = [];
-    const pages = paginateDescribeInstances(
+    const pages = aws.paginateDescribeInstances(
       { client },
       {
         Filters: [
@@ -84,12 +77,14 @@ export const ec2: Ec2Port = {
   },
 
   async subnetCidrs(subnetIds) {
-    const answer = await call('ec2:DescribeSubnets', () => client.send(new DescribeSubnetsCommand({ SubnetIds: [...subnetIds] })));
+    const { sdk: aws, client } = await sdk();
+    const answer = await call('ec2:DescribeSubnets', () => client.send(new aws.DescribeSubnetsCommand({ SubnetIds: [...subnetIds] })));
     return (answer.Subnets ?? []).map((subnet) => ({ subnetId: subnet.SubnetId ?? '', vpcId: subnet.VpcId ?? '', cidr: subnet.CidrBlock ?? '' }));
   },
 
   async vpcCidrs(vpcIds) {
-    const answer = await call('ec2:DescribeVpcs', () => client.send(new DescribeVpcsCommand({ VpcIds: [...vpcIds] })));
+    const { sdk: aws, client } = await sdk();
+    const answer = await call('ec2:DescribeVpcs', () => client.send(new aws.DescribeVpcsCommand({ VpcIds: [...vpcIds] })));
     return (answer.Vpcs ?? []).map((vpc) => ({
       vpcId: vpc.VpcId ?? '',
       cidrs: (vpc.CidrBlockAssociationSet ?? [])
@@ -100,8 +95,9 @@ export const ec2: Ec2Port = {
   },
 
   async findElasticIp(allocationId) {
+    const { sdk: aws, client } = await sdk();
     try {
-      const answer = await call('ec2:DescribeAddresses', () => client.send(new DescribeAddressesCommand({ AllocationIds: [allocationId] })));
+      const answer = await call('ec2:DescribeAddresses', () => client.send(new aws.DescribeAddressesCommand({ AllocationIds: [allocationId] })));
       const address = answer.Addresses?.[0];
       if (!address?.PublicIp) return undefined;
       return {
@@ -117,15 +113,17 @@ export const ec2: Ec2Port = {
   },
 
   async associateElasticIp(allocationId, instanceId) {
+    const { sdk: aws, client } = await sdk();
     await call('ec2:AssociateAddress', () =>
-      client.send(new AssociateAddressCommand({ AllocationId: allocationId, InstanceId: instanceId, AllowReassociation: true })),
+      client.send(new aws.AssociateAddressCommand({ AllocationId: allocationId, InstanceId: instanceId, AllowReassociation: true })),
     );
   },
 
   async tagInstances(instanceIds, tags) {
+    const { sdk: aws, client } = await sdk();
     await call('ec2:CreateTags', () =>
       client.send(
-        new CreateTagsCommand({
+        new aws.CreateTagsCommand({
           Resources: [...instanceIds],
           Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
         }),
@@ -139,11 +137,12 @@ export const ec2: Ec2Port = {
   },
 
   async launchSpecOf(instanceId) {
+    const { sdk: aws, client } = await sdk();
     const instance = await describeOne(instanceId);
     if (!instance?.ImageId || !instance.InstanceType || !instance.SubnetId) return undefined;
     const volumeIds = (instance.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.VolumeId).filter((id): id is string => Boolean(id));
     // The dead instance's volumes may be gone already; then the AMI's sizes apply.
-    const volumes = volumeIds.length > 0 ? await call('ec2:DescribeVolumes', () => client.send(new DescribeVolumesCommand({ VolumeIds: volumeIds }))).catch(() => undefined) : undefined;
+    const volumes = volumeIds.length > 0 ? await call('ec2:DescribeVolumes', () => client.send(new aws.DescribeVolumesCommand({ VolumeIds: volumeIds }))).catch(() => undefined) : undefined;
     const byId = new Map((volumes?.Volumes ?? []).map((volume) => [volume.VolumeId, volume]));
     return {
       imageId: instance.ImageId,
@@ -162,20 +161,23 @@ export const ec2: Ec2Port = {
   },
 
   async startInstance(instanceId) {
-    await call('ec2:StartInstances', () => client.send(new StartInstancesCommand({ InstanceIds: [instanceId] })));
+    const { sdk: aws, client } = await sdk();
+    await call('ec2:StartInstances', () => client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] })));
   },
 
   async injectFailure(instanceId, action) {
-    if (action === 'stop') await call('ec2:StopInstances', () => client.send(new StopInstancesCommand({ InstanceIds: [instanceId] })));
-    else await call('ec2:TerminateInstances', () => client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })));
+    const { sdk: aws, client } = await sdk();
+    if (action === 'stop') await call('ec2:StopInstances', () => client.send(new aws.StopInstancesCommand({ InstanceIds: [instanceId] })));
+    else await call('ec2:TerminateInstances', () => client.send(new aws.TerminateInstancesCommand({ InstanceIds: [instanceId] })));
   },
 
   async runInstance(spec, options) {
+    const { sdk: aws, client } = await sdk();
     const tags = Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value }));
     try {
       const answer = await call('ec2:RunInstances', () =>
         client.send(
-          new RunInstancesCommand({
+          new aws.RunInstancesCommand({
             MinCount: 1,
             MaxCount: 1,
             ClientToken: options.clientToken,

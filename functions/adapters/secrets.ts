@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretsPort } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
-const client = new SecretsManagerClient({});
+type Sdk = typeof import('@aws-sdk/client-secrets-manager');
+
+// The SDK package loads on first use, not at cold start: most functions use one or two of the five.
+let loaded: Promise<{ sdk: Sdk; client: InstanceType<Sdk['SecretsManagerClient']> }> | undefined;
+function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['SecretsManagerClient']> }> {
+  return (loaded ??= import('@aws-sdk/client-secrets-manager').then((module) => ({ sdk: module, client: new module.SecretsManagerClient({}) })));
+}
 
 // Note what is absent: kubeha's Lambda functions never call GetSecretValue (only instances read
 // secrets) and never create secrets (the stack owns one pair per cluster).
 export const secrets: SecretsPort = {
   async findSecretArn(name) {
+    const { sdk: aws, client } = await sdk();
     try {
-      const answer = await call('secretsmanager:DescribeSecret', () => client.send(new DescribeSecretCommand({ SecretId: name })));
+      const answer = await call('secretsmanager:DescribeSecret', () => client.send(new aws.DescribeSecretCommand({ SecretId: name })));
       return answer.ARN;
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.secretNotFound) return undefined;
@@ -19,8 +25,9 @@ export const secrets: SecretsPort = {
   },
 
   async putSecretValue(secretArn, value) {
+    const { sdk: aws, client } = await sdk();
     const answer = await call('secretsmanager:PutSecretValue', () =>
-      client.send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: value, ClientRequestToken: randomUUID() })),
+      client.send(new aws.PutSecretValueCommand({ SecretId: secretArn, SecretString: value, ClientRequestToken: randomUUID() })),
     );
     if (!answer.VersionId) throw new Error('PutSecretValue returned no version id');
     return { secretArn: answer.ARN ?? secretArn, versionId: answer.VersionId };

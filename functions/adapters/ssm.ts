@@ -1,27 +1,24 @@
-import {
-  DeleteParameterCommand,
-  GetCommandInvocationCommand,
-  GetParameterCommand,
-  PutParameterCommand,
-  SSMClient,
-  SendCommandCommand,
-  paginateDescribeInstanceInformation,
-  paginateListCommandInvocations,
-} from '@aws-sdk/client-ssm';
 import { chunk } from '../core/cluster.js';
 import type { CommandInvocation, InvocationStatus, SsmPort } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
-const client = new SSMClient({});
+type Sdk = typeof import('@aws-sdk/client-ssm');
+
+// The SDK package loads on first use, not at cold start: most functions use one or two of the five.
+let loaded: Promise<{ sdk: Sdk; client: InstanceType<Sdk['SSMClient']> }> | undefined;
+function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['SSMClient']> }> {
+  return (loaded ??= import('@aws-sdk/client-ssm').then((module) => ({ sdk: module, client: new module.SSMClient({}) })));
+}
 
 // DescribeInstanceInformation accepts at most 50 instance ids per filter.
 const INSTANCE_FILTER_LIMIT = 50;
 
 export const ssm: SsmPort = {
   async onlineInstanceIds(instanceIds) {
+    const { sdk: aws, client } = await sdk();
     const online = new Set<string>();
     for (const batch of chunk(instanceIds, INSTANCE_FILTER_LIMIT)) {
-      const pages = paginateDescribeInstanceInformation({ client }, { Filters: [{ Key: 'InstanceIds', Values: batch }] });
+      const pages = aws.paginateDescribeInstanceInformation({ client }, { Filters: [{ Key: 'InstanceIds', Values: batch }] });
       await call('ssm:DescribeInstanceInformation', async () => {
         for await (const page of pages) {
           for (const info of page.InstanceInformationList ?? []) {
@@ -34,9 +31,10 @@ export const ssm: SsmPort = {
   },
 
   async sendCommand(request) {
+    const { sdk: aws, client } = await sdk();
     const answer = await call('ssm:SendCommand', () =>
       client.send(
-        new SendCommandCommand({
+        new aws.SendCommandCommand({
           DocumentName: request.documentName,
           InstanceIds: [...request.instanceIds],
           Parameters: Object.fromEntries(Object.entries(request.parameters).map(([key, value]) => [key, [value]])),
@@ -51,8 +49,9 @@ export const ssm: SsmPort = {
   },
 
   async commandInvocations(commandId) {
+    const { sdk: aws, client } = await sdk();
     const invocations: CommandInvocation[] = [];
-    const pages = paginateListCommandInvocations({ client }, { CommandId: commandId });
+    const pages = aws.paginateListCommandInvocations({ client }, { CommandId: commandId });
     await call('ssm:ListCommandInvocations', async () => {
       for await (const page of pages) {
         for (const invocation of page.CommandInvocations ?? []) {
@@ -64,9 +63,10 @@ export const ssm: SsmPort = {
   },
 
   async invocationOutput(commandId, instanceId) {
+    const { sdk: aws, client } = await sdk();
     try {
       const answer = await call('ssm:GetCommandInvocation', () =>
-        client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
+        client.send(new aws.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
       );
       return { stdout: answer.StandardOutputContent ?? '', stderr: answer.StandardErrorContent ?? '' };
     } catch (error: unknown) {
@@ -76,8 +76,9 @@ export const ssm: SsmPort = {
   },
 
   async getParameter(name) {
+    const { sdk: aws, client } = await sdk();
     try {
-      const answer = await call('ssm:GetParameter', () => client.send(new GetParameterCommand({ Name: name })));
+      const answer = await call('ssm:GetParameter', () => client.send(new aws.GetParameterCommand({ Name: name })));
       return answer.Parameter?.Value;
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.parameterNotFound) return undefined;
@@ -86,14 +87,16 @@ export const ssm: SsmPort = {
   },
 
   async putParameter(name, value) {
+    const { sdk: aws, client } = await sdk();
     await call('ssm:PutParameter', () =>
-      client.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true, Tier: 'Standard' })),
+      client.send(new aws.PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true, Tier: 'Standard' })),
     );
   },
 
   async createParameter(name, value) {
+    const { sdk: aws, client } = await sdk();
     try {
-      await call('ssm:PutParameter', () => client.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: false, Tier: 'Standard' })));
+      await call('ssm:PutParameter', () => client.send(new aws.PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: false, Tier: 'Standard' })));
       return true;
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.parameterExists) return false;
@@ -102,8 +105,9 @@ export const ssm: SsmPort = {
   },
 
   async deleteParameter(name) {
+    const { sdk: aws, client } = await sdk();
     try {
-      await call('ssm:DeleteParameter', () => client.send(new DeleteParameterCommand({ Name: name })));
+      await call('ssm:DeleteParameter', () => client.send(new aws.DeleteParameterCommand({ Name: name })));
     } catch (error: unknown) {
       if (errorName(error) !== AWS_ERROR.parameterNotFound) throw error;
     }
