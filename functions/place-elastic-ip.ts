@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
 import { placeElasticIp } from './core/bootstrap.js';
-import { instanceId } from './lib/schemas.js';
+import { allocationId, instanceId } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
 
 const schema = z.object({
   clusterName: z.string(),
-  allocationId: z.string().regex(/^eipalloc-[0-9a-f]{8,17}$/, 'must be an Elastic IP allocation id'),
+  allocationId,
   instanceId,
   ...executionFields,
 });

@@ -3,7 +3,7 @@ import { env, ports } from './adapters/index.js';
 import { sendStep } from './core/bootstrap.js';
 import { ROLES } from './core/cluster.js';
 import { STEP_NAMES } from './core/commands.js';
-import { clusterContextSchema, instanceId, secretRefSchema } from './lib/schemas.js';
+import { clusterContextSchema, instanceId, ipv4, secretRefSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
 
 const schema = z.object({
@@ -13,7 +13,7 @@ const schema = z.object({
   role: z.enum(ROLES).optional(),
   joinMaterial: secretRefSchema.optional(),
   caCertHash: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex digits>').optional(),
-  memberPeerIp: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address').optional(),
+  memberPeerIp: ipv4.optional(),
   snapshotLabel: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be letters, digits, - or _').optional(),
   drillId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be letters, digits or hyphens').optional(),
   ...executionFields,

@@ -30,6 +30,7 @@ export class LocalControlPlane {
   private uninstall: (() => void) | undefined;
   private savedEnvironment: Record<string, string | undefined> = {};
   private eventSequence = 0;
+  private deliveries = 0;
   private readonly time: ModelledTime;
   /** Listeners for one execution's events, by execution ARN: how the CLI follows a simulated run. */
   readonly listeners = new Map<string, (event: EventLog) => void>();
@@ -61,7 +62,7 @@ export class LocalControlPlane {
    */
   enableEventBridge(): this {
     this.fleet.stateChangeHooks.push((instanceId, state) => {
-      const key = `event-${instanceId}-${state}-${(this.eventSequence += 0)}-${this.inflight.size}-${this.fleet.now()}`;
+      const key = `event-${(this.deliveries += 1)}`;
       const delivery = this.deliver(instanceId, state).then(
         () => undefined,
         () => undefined,

@@ -1,5 +1,5 @@
-import { readClusterSettings, sendStep, storeFreshJoinMaterial } from '../../functions/core/bootstrap.js';
-import { interpretInvocations } from '../../functions/core/commands.js';
+import { awaitStep, readClusterSettings, sendStep, storeFreshJoinMaterial } from '../../functions/core/bootstrap.js';
+import { createLogger } from '../../functions/core/log.js';
 import { type Backend, CliError, EXIT } from '../backend.js';
 import type { Output } from '../format.js';
 
@@ -15,11 +15,9 @@ export async function rotate(options: { clusterName: string }, backend: Backend,
   if (!master) throw new CliError('No joined master is running with an online SSM agent to register the new material on.', EXIT.failed);
   const joinMaterial = await storeFreshJoinMaterial(options.clusterName, ports);
   const command = await sendStep({ step: 'refresh-join-material', instanceIds: [master.instanceId], cluster: settings.cluster, joinMaterial }, ports, backend.environment);
-  for (;;) {
-    await ports.clock.sleep(2000);
-    const progress = interpretInvocations(command, await ports.ssm.commandInvocations(command.commandId), ports.clock.now());
-    if (progress.status === 'Success') break;
-  }
+  const log = createLogger({ cluster: options.clusterName });
+  do await ports.clock.sleep(2000);
+  while ((await awaitStep(command, ports, log)).status !== 'Success');
   out.write(`Fresh join material is stored (secret version ${joinMaterial.versionId}); its token is registered for 30 minutes and the certificates were re-uploaded on ${master.instanceId}.\n`);
   return EXIT.ok;
 }

@@ -5,7 +5,7 @@
 // starts no workflow at all, so an idle cluster costs a few Lambda-seconds per run.
 import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cluster.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
-import { buildCommand, interpretInvocations, parseResult } from './commands.js';
+import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
 import { HEALING_MACHINES, type LockRecord, loadBalancerOrder, lockParameterName } from './healing.js';
 import type { ClusterStatusReport, HealingEnvironment, HealingInput } from './heal.js';
@@ -156,17 +156,13 @@ export async function readClusterStatus(
   const request = buildCommand({ step: 'cluster-status', instanceIds: [asker.instanceId], cluster: settings.cluster }, environment);
   const commandId = await ports.ssm.sendCommand({ ...request, timeoutSeconds: 60 });
   const deadline = ports.clock.now() + options.statusTimeoutSeconds * 1000;
-  const pending = { commandId, step: 'cluster-status' as const, instanceIds: [asker.instanceId], deadline, sentAt: ports.clock.now() };
   while (ports.clock.now() <= deadline) {
     await ports.clock.sleep(2000);
     const [invocation] = await ports.ssm.commandInvocations(commandId);
-    if (!invocation || invocation.status === 'Pending' || invocation.status === 'InProgress' || invocation.status === 'Delayed') continue;
+    if (!invocation || isInFlight(invocation.status)) continue;
     if (invocation.status !== 'Success') return undefined;
-    const output = await ports.ssm.invocationOutput(commandId, asker.instanceId);
-    const progress = interpretInvocations(pending, [{ ...invocation, ...output }], ports.clock.now());
-    const result = progress.status === 'Success' ? progress.results[0] : parseResult(output.stdout);
-    const report = result as unknown as ClusterStatusReport | undefined;
-    return report && Array.isArray(report.members) && Array.isArray(report.nodes) ? report : undefined;
+    const report = parseResult((await ports.ssm.invocationOutput(commandId, asker.instanceId)).stdout) as Partial<ClusterStatusReport>;
+    return Array.isArray(report.members) && Array.isArray(report.nodes) ? (report as ClusterStatusReport) : undefined;
   }
   return undefined;
 }

@@ -1,11 +1,9 @@
 // Schemas of what the healing state machines hand to their Tasks.
 import { z } from 'zod';
 import { clusterNameSchema } from '../core/config.js';
-import { instanceId } from './schemas.js';
+import { instanceId, ipv4 } from './schemas.js';
 
-export { clusterNameSchema, instanceId };
-
-export const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+export { clusterNameSchema, instanceId, ipv4 };
 
 export const clusterStatusReportSchema = z.object({
   members: z.array(z.object({ id: z.string(), name: z.string(), peerIp: z.string(), healthy: z.boolean(), isLearner: z.boolean().optional() })),

@@ -4,6 +4,8 @@ import { NODE_STATES, ROLES } from '../core/cluster.js';
 import { STEP_NAMES, clusterContextSchema, secretRefSchema } from '../core/commands.js';
 
 const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id such as i-0abc12345def67890');
+export const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+export const allocationId = z.string().regex(/^eipalloc-[0-9a-f]{8,17}$/, 'must be an Elastic IP allocation id');
 
 export const clusterInstanceSchema = z.object({
   instanceId,
