@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { ROLES } from './core/cluster.js';
 import { ports } from './adapters/index.js';
 import { launchReplacement } from './core/heal.js';
 import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
 import { task } from './lib/task.js';
 
-const schema = z.object({ clusterName: clusterNameSchema, deadInstanceId: instanceId, executionArn: z.string().min(1) });
+const schema = z.object({ clusterName: clusterNameSchema, deadInstanceId: instanceId, role: z.enum(ROLES).optional(), executionArn: z.string().min(1) });
 
 export const handler = task('launch-replacement', schema, async (input, log) => {
   const replacement = await launchReplacement(input, ports);

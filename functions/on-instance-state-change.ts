@@ -4,14 +4,25 @@ import { handleInstanceEvent } from './core/heal.js';
 import { instanceId } from './lib/schemas.js';
 import { task } from './lib/task.js';
 
+const EC2_STATE_CHANGE = { source: 'aws.ec2', detailType: 'EC2 Instance State-change Notification' } as const;
+
+// Loose on purpose: an event of another kind is ignored, not failed (a failure would be retried by
+// Lambda and end in the dead-letter queue).
 const eventSchema = z.object({
   id: z.string().min(1),
   time: z.string(),
-  'detail-type': z.literal('EC2 Instance State-change Notification'),
-  detail: z.object({ 'instance-id': instanceId, state: z.string() }),
+  source: z.string(),
+  'detail-type': z.string(),
+  detail: z.object({ 'instance-id': instanceId.optional(), state: z.string().optional() }).loose().optional(),
 });
 
-/** EventBridge target: moves the Elastic IP off a failing load balancer at once, then starts the healing workflow. */
-export const handler = task('on-instance-state-change', eventSchema, async (event, log) =>
-  handleInstanceEvent({ id: event.id, time: event.time, instanceId: event.detail['instance-id'], state: event.detail.state }, ports, healingEnv(), log),
-);
+/** EventBridge target: records new instances; moves the Elastic IP off a failing load balancer at once, then starts healing. */
+export const handler = task('on-instance-state-change', eventSchema, async (event, log) => {
+  const instance = event.detail?.['instance-id'];
+  const state = event.detail?.state;
+  if (event.source !== EC2_STATE_CHANGE.source || event['detail-type'] !== EC2_STATE_CHANGE.detailType || !instance || !state) {
+    log.info('ignored event', { source: event.source, detailType: event['detail-type'], reason: 'not an EC2 instance state change' });
+    return { action: 'ignored' as const, reason: 'not an EC2 instance state change' };
+  }
+  return handleInstanceEvent({ id: event.id, time: event.time, instanceId: instance, state }, ports, healingEnv(), log);
+});

@@ -6,6 +6,7 @@
 import { DOCUMENTS } from '../functions/core/commands.js';
 import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT } from '../functions/core/join-material.js';
 import { API_CALL_SECONDS, DOCUMENT_SECONDS, jittered, seededRandom } from './latency.js';
+import { param, runDocument } from './node-documents.js';
 
 export type Ec2State = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 export type SimRole = 'master' | 'worker' | 'lb';
@@ -21,6 +22,12 @@ export interface SimInstance {
   availabilityZone: string;
   launchTime: Date;
   ssmOnline: boolean;
+  /** When the SSM agent registered; before that SSM does not know the instance at all. */
+  ssmRegisteredAt?: number;
+  /** When the instance reached `terminated`: EC2 describes it for a while, then forgets it. */
+  terminatedAt?: number;
+  /** Modelled time at which a stopping or shutting-down instance reaches stopped or terminated. */
+  settlesAt?: number;
   imageId: string;
   instanceType: string;
   securityGroupIds: string[];
@@ -68,7 +75,9 @@ export interface Invocation {
   instanceId: string;
   document: string;
   parameters: Record<string, string>;
-  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Undeliverable' | 'TimedOut';
+  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Undeliverable' | 'TimedOut' | 'Cancelled';
+  /** OutputS3BucketName and OutputS3KeyPrefix, where the command asked for its output in S3. */
+  output?: { bucket: string; prefix: string };
   startedAt: number;
   finishesAt: number;
   stdout: string;
@@ -88,11 +97,14 @@ export interface SimExecution {
 }
 
 export const BOOT_SECONDS = 45;
+/** How long StopInstances and TerminateInstances take to reach stopped and terminated. */
+export const STOP_SECONDS = 15;
+export const SHUTDOWN_SECONDS = 20;
 export const EIP_MOVE_SECONDS = 5;
 export const KUBELET_RECOVERY_SECONDS = 30;
 
 export interface RecordedCall {
-  service: 'ec2' | 'ssm' | 'secretsmanager' | 'states' | 'sns';
+  service: 'ec2' | 'ssm' | 'secretsmanager' | 'states' | 'sns' | 'dynamodb' | 's3';
   operation: string;
   input: unknown;
   at: number;
@@ -124,7 +136,6 @@ interface Secret {
   versions: SecretVersion[];
 }
 
-const CERTS_TTL_MS = 2 * 3600_000;
 const DOCUMENT_BY_SUFFIX = Object.values(DOCUMENTS);
 
 export interface StandardFleetOptions {
@@ -145,6 +156,10 @@ export class SimulatedFleet {
   readonly vpcs = new Map<string, { vpcId: string; cidrs: string[] }>();
   readonly addresses = new Map<string, { allocationId: string; publicIp: string; instanceId?: string; effectiveAt?: number; tags: Record<string, string> }>();
   readonly parameters = new Map<string, string>();
+  /** S3 objects by `bucket/key`. */
+  readonly objects = new Map<string, string>();
+  /** State-table items by `pk|sk`. */
+  readonly items = new Map<string, { pk: string; sk: string; v: number; body: string }>();
   readonly secrets = new Map<string, Secret>();
   readonly clusters = new Map<string, KubeCluster>();
   readonly invocations: Invocation[] = [];
@@ -159,6 +174,13 @@ export class SimulatedFleet {
   /** Instances whose kubelet and etcd never come back after a restart (a wedged node). */
   readonly neverRecovers = new Set<string>();
   private readonly launchTokens = new Map<string, string>();
+  // The unpleasant parts of AWS, each configurable for the one test that is about it (shared/reality.md).
+  /** EC2 describes a terminated instance for about an hour, then answers InvalidInstanceID.NotFound. */
+  terminatedRetentionSeconds = 3600;
+  /** The dead instance's ENI holds its private IP for seconds to minutes: RunInstances with it fails InvalidIPAddress.InUse. */
+  addressReleaseSeconds = 30;
+  /** A new instance's SSM agent registers 30-90 s after the instance is running. */
+  agentRegistrationSeconds = 40;
   /** Hooks called on EC2 state changes: how the local control plane plays EventBridge. */
   readonly stateChangeHooks: ((instanceId: string, state: string) => void)[] = [];
   /** Active drill probes and their per-second samples (API and test application reachable or not). */
@@ -169,6 +191,8 @@ export class SimulatedFleet {
   readonly commandSentHooks: ((document: string, instanceIds: string[]) => void)[] = [];
   readonly region = 'eu-west-1';
   readonly account = '123456789012';
+  /** The customer-managed key the simulated volumes are encrypted with (a replacement must use it too). */
+  readonly volumeKmsKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
   private clockMs: number;
   private sequence = 0;
   private readonly random: () => number;
@@ -243,6 +267,7 @@ export class SimulatedFleet {
       availabilityZone: subnet.availabilityZone,
       launchTime: new Date(this.clockMs - 3600_000 + this.instances.size * 1000),
       ssmOnline: true,
+      ssmRegisteredAt: this.clockMs - 3600_000,
       imageId: 'ami-0kubeha0ubuntu2404',
       instanceType: spec.role === 'lb' ? 't3.small' : 't3.medium',
       securityGroupIds: [`sg-${spec.role ?? 'node'}0000000000001`],
@@ -324,27 +349,62 @@ export class SimulatedFleet {
     this.throttles.set(operation, times);
   }
 
+  /** The instance has stopped (a test's act): stopping and stopped in one step. */
   stopInstance(instanceId: string): void {
-    this.takeDown(instanceId, 'stopped');
+    this.beginTakeDown(instanceId, 'stopped');
+    this.finishTakeDown(instanceId);
   }
 
-  /** The instance dies: its etcd member stays in the list, unhealthy; EC2 releases its Elastic IP and volumes. */
+  /** The instance has died (a test's act): its etcd member stays in the list, unhealthy; EC2 releases its Elastic IP and volumes. */
   terminateInstance(instanceId: string): void {
-    this.takeDown(instanceId, 'terminated');
-    for (const address of this.addresses.values()) {
-      if (address.instanceId === instanceId) delete address.instanceId;
-    }
-    const instance = this.requireInstance(instanceId);
-    delete instance.publicIp;
-    for (const volume of instance.volumes) volume.deleted = true;
+    this.beginTakeDown(instanceId, 'terminated');
+    this.finishTakeDown(instanceId);
   }
 
-  private takeDown(instanceId: string, state: 'stopped' | 'terminated'): void {
+  /** StopInstances: `stopping` for STOP_SECONDS, then `stopped`. Stopping a stopped instance succeeds and changes nothing. */
+  requestStop(instanceId: string): void {
     const instance = this.requireInstance(instanceId);
-    if (instance.state === state) return;
-    for (const hook of this.stateChangeHooks) hook(instanceId, state === 'stopped' ? 'stopping' : 'shutting-down');
+    if (instance.state === 'terminated' || instance.state === 'shutting-down') throw new AwsError('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be stopped.`);
+    if (instance.state === 'stopped' || instance.state === 'stopping') return;
+    this.beginTakeDown(instanceId, 'stopped');
+  }
+
+  /** TerminateInstances: `shutting-down` for SHUTDOWN_SECONDS, then `terminated`. */
+  requestTerminate(instanceId: string): void {
+    const instance = this.requireInstance(instanceId);
+    if (instance.state === 'terminated' || instance.state === 'shutting-down') return;
+    this.beginTakeDown(instanceId, 'terminated');
+  }
+
+  private beginTakeDown(instanceId: string, target: 'stopped' | 'terminated'): void {
+    const instance = this.requireInstance(instanceId);
+    if (instance.state === target || instance.state === (target === 'stopped' ? 'stopping' : 'shutting-down')) return;
+    instance.state = target === 'stopped' ? 'stopping' : 'shutting-down';
+    instance.settlesAt = this.clockMs + (target === 'stopped' ? STOP_SECONDS : SHUTDOWN_SECONDS) * 1000;
+    instance.ssmOnline = false;
+    delete instance.bootsAt;
+    delete instance.recoversAt;
+    for (const cluster of this.clusters.values()) {
+      for (const member of cluster.etcdMembers) if (member.instanceId === instanceId) member.healthy = false;
+      for (const node of cluster.nodes) if (node.instanceId === instanceId) node.ready = false;
+    }
+    for (const probe of this.probes.values()) if (probe.instanceId === instanceId) probe.active = false;
+    for (const hook of this.stateChangeHooks) hook(instanceId, instance.state);
+  }
+
+  private finishTakeDown(instanceId: string): void {
+    const instance = this.requireInstance(instanceId);
+    if (instance.state !== 'stopping' && instance.state !== 'shutting-down') return;
+    const state = instance.state === 'stopping' ? 'stopped' : 'terminated';
+    delete instance.settlesAt;
     instance.state = state;
     instance.ssmOnline = false;
+    if (state === 'terminated') {
+      instance.terminatedAt = this.clockMs;
+      for (const address of this.addresses.values()) if (address.instanceId === instanceId) delete address.instanceId;
+      delete instance.publicIp;
+      for (const volume of instance.volumes) volume.deleted = true;
+    }
     delete instance.bootsAt;
     delete instance.recoversAt;
     for (const cluster of this.clusters.values()) {
@@ -359,7 +419,6 @@ export class SimulatedFleet {
         invocation.stderr = `the instance ${state === 'stopped' ? 'stopped' : 'was terminated'} while the command ran`;
       }
     }
-    for (const probe of this.probes.values()) if (probe.instanceId === instanceId) probe.active = false;
     this.history.push({ at: this.clockMs, what: `${instance.tags['kubeha:role'] ?? 'instance'} ${instanceId} ${state}` });
     for (const hook of this.stateChangeHooks) hook(instanceId, state);
   }
@@ -373,12 +432,13 @@ export class SimulatedFleet {
     }
   }
 
+  /** StartInstances: refused while stopping or after termination; a no-op on pending and running instances. */
   startInstance(instanceId: string): void {
     const instance = this.requireInstance(instanceId);
-    if (instance.state === 'terminated' || instance.state === 'shutting-down') {
+    if (instance.state === 'terminated' || instance.state === 'shutting-down' || instance.state === 'stopping') {
       throw new AwsError('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be started.`);
     }
-    if (instance.state !== 'stopped' && instance.state !== 'stopping') return;
+    if (instance.state !== 'stopped') return;
     instance.state = 'pending';
     instance.bootsAt = this.clockMs + BOOT_SECONDS * 1000;
     this.history.push({ at: this.clockMs, what: `started ${instanceId}` });
@@ -387,6 +447,7 @@ export class SimulatedFleet {
   /** Applies what modelled time has brought: instances that finished booting, kubelets that came back. */
   settleLifecycles(): void {
     for (const instance of this.instances.values()) {
+      if (instance.settlesAt !== undefined && instance.settlesAt <= this.clockMs) this.finishTakeDown(instance.instanceId);
       if (instance.state === 'pending' && instance.bootsAt !== undefined && instance.bootsAt <= this.clockMs) {
         instance.state = 'running';
         instance.ssmOnline = true;
@@ -419,7 +480,8 @@ export class SimulatedFleet {
     if (known) return this.requireInstance(known);
     const subnet = this.subnets.get(request.subnetId);
     if (!subnet) throw new AwsError('InvalidSubnetID.NotFound', `The subnet ID '${request.subnetId}' does not exist`);
-    if (request.privateIp && [...this.instances.values()].some((instance) => instance.privateIp === request.privateIp && instance.state !== 'terminated')) {
+    const holdsAddress = (instance: SimInstance) => instance.state !== 'terminated' || this.clockMs - (instance.terminatedAt ?? 0) < this.addressReleaseSeconds * 1000;
+    if (request.privateIp && [...this.instances.values()].some((instance) => instance.privateIp === request.privateIp && holdsAddress(instance))) {
       throw new AwsError('InvalidIPAddress.InUse', `Address ${request.privateIp} is in use.`);
     }
     const clusterName = Object.keys(request.tags).find((key) => key.startsWith('kubernetes.io/cluster/'))?.slice('kubernetes.io/cluster/'.length) ?? 'unknown';
@@ -428,6 +490,7 @@ export class SimulatedFleet {
       state: 'pending',
       ssmOnline: false,
       bootsAt: this.clockMs + BOOT_SECONDS * 1000,
+      ssmRegisteredAt: this.clockMs + (BOOT_SECONDS + this.agentRegistrationSeconds) * 1000,
       launchTime: new Date(this.clockMs),
       imageId: request.imageId,
       instanceType: request.instanceType,
@@ -476,8 +539,14 @@ export class SimulatedFleet {
 
   // ---- EC2 ----------------------------------------------------------------------------------
 
+  /** EC2 forgets a terminated instance about an hour after it terminated. */
+  isForgotten(instance: SimInstance): boolean {
+    return instance.terminatedAt !== undefined && this.clockMs - instance.terminatedAt >= this.terminatedRetentionSeconds * 1000;
+  }
+
   describeInstances(filters: { Name?: string; Values?: string[] }[] = [], instanceIds: string[] = []): SimInstance[] {
     return [...this.instances.values()].filter((instance) => {
+      if (this.isForgotten(instance)) return false;
       if (instanceIds.length > 0 && !instanceIds.includes(instance.instanceId)) return false;
       return filters.every((filter) => {
         const values = filter.Values ?? [];
@@ -573,14 +642,30 @@ export class SimulatedFleet {
 
   // ---- SSM Run Command ----------------------------------------------------------------------
 
-  sendCommand(documentName: string, instanceIds: string[], parameters: Record<string, string>): string {
+  /** Is the instance's SSM agent registered (SSM knows it at all)? */
+  isRegistered(instance: SimInstance): boolean {
+    return instance.ssmRegisteredAt !== undefined && instance.ssmRegisteredAt <= this.clockMs;
+  }
+
+  /** Is the agent registered and connected (PingStatus Online)? */
+  isOnline(instance: SimInstance): boolean {
+    return instance.state === 'running' && instance.ssmOnline && this.isRegistered(instance);
+  }
+
+  sendCommand(documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }): string {
     const document = DOCUMENT_BY_SUFFIX.find((suffix) => documentName.endsWith(suffix));
     if (!document) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
     if (instanceIds.length === 0 || instanceIds.length > 50) throw new AwsError('ValidationException', 'InstanceIds must hold 1 to 50 ids');
+    // SSM API reference, InvalidInstanceId: an unregistered agent, shutting-down or terminated instance refuses the whole call.
+    const refused = instanceIds.filter((instanceId) => {
+      const instance = this.instances.get(instanceId);
+      return !instance || !this.isRegistered(instance) || instance.state === 'shutting-down' || instance.state === 'terminated';
+    });
+    if (refused.length > 0) throw new AwsError('InvalidInstanceId', `Instances [${refused.join(', ')}] not in a valid state for account ${this.account}`);
     const commandId = `${this.hex(8)}-${this.hex(4)}-${this.hex(4)}-${this.hex(4)}-${this.hex(12)}`;
     for (const instanceId of instanceIds) {
       const instance = this.instances.get(instanceId);
-      const deliverable = instance?.state === 'running' && instance.ssmOnline;
+      const deliverable = instance !== undefined && this.isOnline(instance);
       const duration = jittered(DOCUMENT_SECONDS[document] ?? 10, this.random) * 1000;
       this.invocations.push({
         commandId,
@@ -592,6 +677,7 @@ export class SimulatedFleet {
         finishesAt: this.clockMs + duration,
         stdout: '',
         stderr: deliverable ? '' : 'the SSM agent on this instance is not reachable',
+        ...(output ? { output } : {}),
       });
     }
     for (const hook of this.commandSentHooks) hook(document, instanceIds);
@@ -605,6 +691,20 @@ export class SimulatedFleet {
     if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
     this.settleInvocations();
     return invocations;
+  }
+
+  /** CancelCommand: what has not finished stops; finished invocations keep their status. */
+  cancelCommand(commandId: string): void {
+    const invocations = this.invocations.filter((invocation) => invocation.commandId === commandId);
+    if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
+    this.settleInvocations();
+    for (const invocation of invocations) if (invocation.status === 'Pending' || invocation.status === 'InProgress') invocation.status = 'Cancelled';
+  }
+
+  /** Where the agent uploads an invocation's streams (bucket/prefix/command/instance/plugin/step/stream). */
+  outputKey(invocation: Invocation, stream: 'stdout' | 'stderr'): string | undefined {
+    if (!invocation.output) return undefined;
+    return `${invocation.output.prefix}/${invocation.commandId}/${invocation.instanceId}/awsrunShellScript/0.awsrunShellScript/${stream}`;
   }
 
   getInvocation(commandId: string, instanceId: string): Invocation {
@@ -632,227 +732,20 @@ export class SimulatedFleet {
       fault.remaining -= 1;
       invocation.status = 'Failed';
       invocation.stderr = fault.stderr;
-      return;
+    } else {
+      try {
+        const stdout = runDocument(this, invocation, instance);
+        invocation.status = 'Success';
+        invocation.stdout = stdout;
+      } catch (error: unknown) {
+        invocation.status = 'Failed';
+        invocation.stderr = error instanceof Error ? error.message : String(error);
+      }
     }
-    try {
-      const stdout = this.runDocument(invocation, instance);
-      invocation.status = 'Success';
-      invocation.stdout = stdout;
-    } catch (error: unknown) {
-      invocation.status = 'Failed';
-      invocation.stderr = error instanceof Error ? error.message : String(error);
-    }
-  }
-
-  // ---- what each document does to a node ------------------------------------------------------
-
-  private runDocument(invocation: Invocation, instance: SimInstance): string {
-    const parameters = invocation.parameters;
-    const clusterName = this.clusterNameOf(instance);
-    const hostname = `ip-${instance.privateIp.replaceAll('.', '-')}`;
-    const result = (line: string, data: Record<string, unknown>) => `${line}\nKUBEHA_RESULT ${JSON.stringify(data)}\n`;
-    switch (invocation.document) {
-      case 'InstallPrerequisites': {
-        const wanted = { kubernetesVersion: param(parameters, 'KubernetesVersion'), role: param(parameters, 'Role') };
-        if (instance.node.prerequisites?.kubernetesVersion === wanted.kubernetesVersion) {
-          return result('kubeha: prerequisites already installed, nothing to do', { changed: false });
-        }
-        instance.node.prerequisites = wanted;
-        return result(`kubeha: installed prerequisites for ${wanted.role} (kubernetes ${wanted.kubernetesVersion})`, { changed: true });
-      }
-      case 'ConfigureLoadBalancer': {
-        const upstreams = param(parameters, 'MasterAddresses').split(',');
-        const balancers = param(parameters, 'LoadBalancerAddresses').split(',');
-        const listenPort = Number(param(parameters, 'ListenPort'));
-        if (!balancers.includes(instance.privateIp)) throw new Error(`this node (${instance.privateIp}) is not among LoadBalancerAddresses`);
-        const unchanged = instance.node.nginx && instance.node.nginx.upstreams.join() === upstreams.join() && instance.node.nginx.listenPort === listenPort;
-        instance.node.nginx = { upstreams, listenPort, reloads: (instance.node.nginx?.reloads ?? 0) + (unchanged ? 0 : 1) };
-        instance.node.keepalived = {
-          priority: balancers[0] === instance.privateIp ? 150 : 100,
-          peers: balancers.filter((address) => address !== instance.privateIp),
-          elasticIpAllocationId: param(parameters, 'ElasticIpAllocationId'),
-        };
-        return result(unchanged ? 'kubeha: load balancer configuration unchanged' : 'kubeha: nginx -t passed; nginx reloaded', { changed: !unchanged });
-      }
-      case 'InitFirstMaster': {
-        const existing = this.clusters.get(clusterName);
-        if (existing) {
-          if (existing.firstMasterId !== instance.instanceId) throw new Error(`cluster ${clusterName} was already initialized on ${existing.firstMasterId}`);
-          return result('kubeha: /etc/kubernetes/admin.conf exists; already initialized', { caCertHash: existing.caCertHash, changed: false });
-        }
-        this.requirePrerequisites(instance);
-        const material = this.joinMaterialOnInstance(parameters);
-        const caCertHash = `sha256:${this.hex(64)}`;
-        const cluster: KubeCluster = {
-          clusterName,
-          caCertHash,
-          firstMasterId: instance.instanceId,
-          controlPlaneEndpoint: param(parameters, 'ControlPlaneEndpoint'),
-          etcdMembers: [{ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true }],
-          nodes: [{ name: hostname, instanceId: instance.instanceId, role: 'control-plane', ready: false }],
-          tokens: [{ token: material.token, expiresAt: this.clockMs + 3600_000 }],
-          uploadedCertificates: { certificateKey: material.certificateKey, expiresAt: this.clockMs + CERTS_TTL_MS },
-          controlPlaneJoins: [],
-        };
-        this.clusters.set(clusterName, cluster);
-        instance.node.kubeadm = 'control-plane';
-        this.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} ${this.hex(40)}\n`);
-        return result(`kubeha: initialized control plane on ${hostname}`, { caCertHash, changed: true });
-      }
-      case 'InstallCni': {
-        const cluster = this.requireCluster(clusterName);
-        const podCidr = param(parameters, 'PodCidr');
-        cluster.cni = { version: param(parameters, 'CniVersion'), podCidr };
-        for (const node of cluster.nodes) node.ready = true;
-        return result(`kubeha: calico ${cluster.cni.version} applied with pool ${podCidr}`, { changed: true });
-      }
-      case 'RefreshJoinMaterial': {
-        const cluster = this.requireCluster(clusterName);
-        if (instance.node.kubeadm !== 'control-plane') throw new Error('this node is not a control-plane node');
-        const material = this.joinMaterialOnInstance(parameters);
-        const ttlMinutes = Number(/^(\d+)m$/.exec(param(parameters, 'TokenTtl'))?.[1] ?? 'NaN');
-        if (!Number.isFinite(ttlMinutes)) throw new Error('TokenTtl must look like 30m');
-        cluster.tokens.push({ token: material.token, expiresAt: this.clockMs + ttlMinutes * 60_000 });
-        cluster.uploadedCertificates = { certificateKey: material.certificateKey, expiresAt: this.clockMs + CERTS_TTL_MS };
-        return result('kubeha: token registered and certificates uploaded', { changed: true });
-      }
-      case 'JoinControlPlane':
-      case 'JoinWorker': {
-        const controlPlane = invocation.document === 'JoinControlPlane';
-        const cluster = this.requireCluster(clusterName);
-        if (instance.node.kubeadm) return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false });
-        this.requirePrerequisites(instance);
-        const material = this.joinMaterialOnInstance(parameters);
-        if (param(parameters, 'CaCertHash') !== cluster.caCertHash) throw new Error('error execution phase preflight: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:..." are pinned');
-        if (param(parameters, 'ControlPlaneEndpoint') !== cluster.controlPlaneEndpoint) throw new Error('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: wrong endpoint');
-        const token = cluster.tokens.find((candidate) => candidate.token === material.token && candidate.expiresAt > this.clockMs);
-        if (!token) throw new Error('error execution phase preflight: couldn\'t validate the identity of the API Server: token id not found or expired');
-        if (controlPlane) {
-          const certificates = cluster.uploadedCertificates;
-          if (!certificates || certificates.expiresAt <= this.clockMs) throw new Error('error execution phase control-plane-prepare/download-certs: Secret "kubeadm-certs" was not found');
-          if (certificates.certificateKey !== material.certificateKey) throw new Error('error execution phase control-plane-prepare/download-certs: failed to decrypt: cipher: message authentication failed');
-          const overlapping = this.invocations.find(
-            (other) => other !== invocation && other.document === 'JoinControlPlane' && other.startedAt < invocation.finishesAt && other.finishesAt > invocation.startedAt && this.clusterNameOf(this.requireInstance(other.instanceId)) === clusterName,
-          );
-          if (overlapping) throw new Error('error execution phase etcd-join: etcdserver: too many learner members in cluster');
-          if (!this.hasQuorum(cluster)) throw new Error('error execution phase etcd-join: etcdserver: unhealthy cluster');
-          cluster.etcdMembers.push({ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true });
-          this.history.push({ at: this.clockMs, what: `etcd member ${hostname} added (${instance.instanceId})` });
-          cluster.controlPlaneJoins.push({ instanceId: instance.instanceId, start: invocation.startedAt, end: invocation.finishesAt });
-        }
-        cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) });
-        instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
-        return result(`kubeha: joined ${hostname} as ${controlPlane ? 'control-plane' : 'worker'}`, { changed: true });
-      }
-      case 'VerifyCluster': {
-        const cluster = this.requireCluster(clusterName);
-        const expectedControlPlane = Number(param(parameters, 'ExpectedControlPlaneNodes'));
-        const expectedWorkers = Number(param(parameters, 'ExpectedWorkerNodes'));
-        const report = {
-          nodesReady: cluster.nodes.filter((node) => node.ready).length,
-          nodesTotal: cluster.nodes.length,
-          controlPlaneNodes: cluster.nodes.filter((node) => node.role === 'control-plane').length,
-          workerNodes: cluster.nodes.filter((node) => node.role === 'worker').length,
-          etcdMembers: cluster.etcdMembers.length,
-          etcdHealthy: cluster.etcdMembers.filter((member) => member.healthy).length,
-          kubeSystemPodsNotRunning: 0,
-        };
-        const problems = [
-          report.controlPlaneNodes !== expectedControlPlane && `expected ${expectedControlPlane} control-plane nodes, found ${report.controlPlaneNodes}`,
-          report.workerNodes !== expectedWorkers && `expected ${expectedWorkers} worker nodes, found ${report.workerNodes}`,
-          report.nodesReady !== report.nodesTotal && `${report.nodesTotal - report.nodesReady} nodes are not Ready`,
-          report.etcdMembers !== expectedControlPlane && `etcd has ${report.etcdMembers} members, expected ${expectedControlPlane}`,
-          report.etcdHealthy !== report.etcdMembers && `${report.etcdMembers - report.etcdHealthy} etcd members are unhealthy`,
-        ].filter(Boolean);
-        if (problems.length > 0) throw new Error(`kubeha: cluster is not healthy: ${problems.join('; ')}\nKUBEHA_RESULT ${JSON.stringify(report)}`);
-        return result('kubeha: all nodes Ready, all etcd members healthy', report);
-      }
-      case 'ClusterStatus': {
-        const cluster = this.requireCluster(clusterName);
-        if (instance.node.kubeadm !== 'control-plane') throw new Error('crictl: no running etcd container on this node');
-        const quorum = this.hasQuorum(cluster);
-        const members = cluster.etcdMembers.map((member) => ({
-          id: createHashId(member.name + member.peerUrl),
-          name: member.name,
-          peerIp: /https:\/\/([0-9.]+):/.exec(member.peerUrl)?.[1] ?? '',
-          healthy: quorum && member.healthy,
-          isLearner: false,
-        }));
-        const nodes = quorum
-          ? cluster.nodes.map((node) => ({ name: node.name, internalIp: this.requireInstance(node.instanceId).privateIp, ready: node.ready, controlPlane: node.role === 'control-plane' }))
-          : [];
-        return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes });
-      }
-      case 'RemoveEtcdMember': {
-        const cluster = this.requireCluster(clusterName);
-        const peerIp = param(parameters, 'MemberPeerIp');
-        const target = cluster.etcdMembers.find((member) => member.peerUrl === `https://${peerIp}:2380`);
-        let removed: string | null = null;
-        if (target) {
-          const sick = cluster.etcdMembers.find((member) => member !== target && !(member.healthy && this.hasQuorum(cluster)));
-          if (sick) throw new Error(`kubeha: error: refusing: etcd member ${sick.name} is unhealthy too; removing ${target.name} could lose quorum`);
-          cluster.etcdMembers = cluster.etcdMembers.filter((member) => member !== target);
-          removed = target.name;
-          this.history.push({ at: this.clockMs, what: `etcd member ${target.name} removed` });
-        }
-        const node = cluster.nodes.find((candidate) => this.requireInstance(candidate.instanceId).privateIp === peerIp);
-        cluster.nodes = cluster.nodes.filter((candidate) => candidate !== node);
-        return result(removed ? `kubeha: removed etcd member ${removed}` : `kubeha: no etcd member has peer address ${peerIp}; already removed`, {
-          removedMember: removed,
-          deletedNode: node?.name ?? null,
-        });
-      }
-      case 'SnapshotEtcd': {
-        const cluster = this.requireCluster(clusterName);
-        if (!this.hasQuorum(cluster)) throw new Error('kubeha: error: etcdctl snapshot save failed: context deadline exceeded');
-        const key = `${param(parameters, 'ClusterName')}/${param(parameters, 'SnapshotLabel')}.db`;
-        this.snapshots.push({ bucket: param(parameters, 'SnapshotBucket'), key, at: this.clockMs });
-        this.history.push({ at: this.clockMs, what: `etcd snapshot saved to s3://${param(parameters, 'SnapshotBucket')}/${key}` });
-        return result(`kubeha: saved etcd snapshot to s3://${param(parameters, 'SnapshotBucket')}/${key}`, { bucket: param(parameters, 'SnapshotBucket'), key, bytes: 4_194_304 });
-      }
-      case 'ResetNode': {
-        const changed = instance.node.kubeadm !== undefined;
-        delete instance.node.kubeadm;
-        return result(changed ? 'kubeha: node reset; it can join again' : 'kubeha: nothing to reset, nothing to do', { changed });
-      }
-      case 'CheckLoadBalancer': {
-        if (!instance.node.nginx) throw new Error('kubeha: error: nginx is not running');
-        return result('kubeha: nginx and keepalived are healthy', { healthy: true });
-      }
-      case 'DeployTestApp': {
-        const cluster = this.requireCluster(clusterName);
-        const changed = !cluster.testApp;
-        cluster.testApp = true;
-        return result(changed ? 'kubeha: deployed the drill application' : 'kubeha: the drill application is deployed already, nothing to do', { changed });
-      }
-      case 'StartProbe': {
-        const drillId = param(parameters, 'DrillId');
-        if (!this.probes.has(drillId)) this.probes.set(drillId, { instanceId: instance.instanceId, samples: [], active: true, nextSampleAt: this.clockMs + 1000 });
-        return result(`kubeha: probe kubeha-probe-${drillId} started`, { changed: true });
-      }
-      case 'StopProbe': {
-        const probe = this.probes.get(param(parameters, 'DrillId'));
-        if (!probe || probe.instanceId !== instance.instanceId) throw new Error(`kubeha: error: no samples for drill ${param(parameters, 'DrillId')}: was the probe started on this node?`);
-        probe.active = false;
-        const longest = (kind: 'api' | 'app') => {
-          let run = 0;
-          let best = 0;
-          for (const sample of probe.samples) {
-            run = sample[kind] ? 0 : run + 1;
-            best = Math.max(best, run);
-          }
-          return best;
-        };
-        return result('kubeha: probe stopped', {
-          samples: probe.samples.length,
-          apiOk: probe.samples.filter((sample) => sample.api).length,
-          appOk: probe.samples.filter((sample) => sample.app).length,
-          longestApiOutageSeconds: longest('api'),
-          longestAppOutageSeconds: longest('app'),
-        });
-      }
-      default:
-        throw new Error(`document ${invocation.document} is not modelled`);
+    // The agent uploads the whole streams; GetCommandInvocation will show only their beginnings.
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const key = this.outputKey(invocation, stream);
+      if (key && invocation.output) this.objects.set(`${invocation.output.bucket}/${key}`, invocation[stream]);
     }
   }
 
@@ -875,11 +768,11 @@ export class SimulatedFleet {
     return cluster;
   }
 
-  private requirePrerequisites(instance: SimInstance): void {
+  requirePrerequisites(instance: SimInstance): void {
     if (!instance.node.prerequisites) throw new Error('kubeadm: command not found (prerequisites were not installed)');
   }
 
-  private joinMaterialOnInstance(parameters: Record<string, string>): { token: string; certificateKey: string } {
+  joinMaterialOnInstance(parameters: Record<string, string>): { token: string; certificateKey: string } {
     const raw = this.readSecretOnInstance(param(parameters, 'JoinSecretArn'), param(parameters, 'JoinSecretVersionId'));
     const material = JSON.parse(raw) as { token?: string; certificateKey?: string };
     if (!material.token || !TOKEN_FORMAT.test(material.token)) throw new Error('the join secret holds no valid bootstrap token');
@@ -904,7 +797,7 @@ export class SimulatedFleet {
     throw new Error(`subnet ${cidr} is full`);
   }
 
-  private hex(length: number): string {
+  hex(length: number): string {
     let text = '';
     while (text.length < length) text += Math.floor(this.random() * 16).toString(16);
     this.sequence += 1;
@@ -912,15 +805,3 @@ export class SimulatedFleet {
   }
 }
 
-/** A stable 16-hex-digit member id, as etcdctl prints them. */
-function createHashId(seed: string): string {
-  let hash = 0xcbf29ce484222325n;
-  for (const character of seed) hash = BigInt.asUintN(64, (hash ^ BigInt(character.charCodeAt(0))) * 0x100000001b3n);
-  return hash.toString(16).padStart(16, '0');
-}
-
-function param(parameters: Record<string, string>, name: string): string {
-  const value = parameters[name];
-  if (value === undefined) throw new Error(`document parameter ${name} is missing`);
-  return value;
-}

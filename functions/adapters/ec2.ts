@@ -1,7 +1,7 @@
-import type { Instance } from '@aws-sdk/client-ec2';
-import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, clusterTagKey } from '../core/cluster.js';
+import type { Instance, Volume } from '@aws-sdk/client-ec2';
+import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, chunk, clusterTagKey } from '../core/cluster.js';
 import { LaunchFailedError } from '../core/errors.js';
-import type { Ec2Port, LaunchSpec } from '../core/ports.js';
+import type { Ec2Port } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
 type Sdk = typeof import('@aws-sdk/client-ec2');
@@ -13,13 +13,20 @@ function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['EC2Client']> }> {
 }
 
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+// DescribeInstances and DescribeVolumes filters take at most 200 values.
+const DESCRIBE_BATCH = 200;
+
+/** The tags kubeha reads; the rest stay out of payloads (DescribeInstances returns every tag). */
+function isReadTag(key: string): boolean {
+  return key.startsWith('kubeha:') || key.startsWith('kubernetes.io/cluster/');
+}
 
 function tagsOf(tags: readonly { Key?: string | undefined; Value?: string | undefined }[] | undefined): Record<string, string> {
   return Object.fromEntries((tags ?? []).filter((tag) => tag.Key).map((tag) => [tag.Key as string, tag.Value ?? '']));
 }
 
 export function toClusterInstance(instance: Instance): ClusterInstance {
-  const tags = tagsOf(instance.Tags);
+  const tags = Object.fromEntries(Object.entries(tagsOf(instance.Tags)).filter(([key]) => isReadTag(key)));
   const role = tags[ROLE_TAG];
   const nodeState = tags[NODE_STATE_TAG];
   return {
@@ -39,7 +46,7 @@ export function toClusterInstance(instance: Instance): ClusterInstance {
 
 /** Tags a replacement must not inherit: AWS's own, and kubeha's record of how far the dead node got. */
 function inheritableTags(tags: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.startsWith('aws:') && key !== NODE_STATE_TAG && key !== 'kubeha:replaces'));
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.startsWith('aws:') && key !== NODE_STATE_TAG && key !== 'kubeha:replaces' && key !== 'kubeha:upstreams'));
 }
 
 async function describeOne(instanceId: string): Promise<Instance | undefined> {
@@ -136,28 +143,57 @@ export const ec2: Ec2Port = {
     return instance ? toClusterInstance(instance) : undefined;
   },
 
-  async launchSpecOf(instanceId) {
+  async launchFactsOf(instanceIds) {
+    if (instanceIds.length === 0) return [];
     const { sdk: aws, client } = await sdk();
-    const instance = await describeOne(instanceId);
-    if (!instance?.ImageId || !instance.InstanceType || !instance.SubnetId) return undefined;
-    const volumeIds = (instance.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.VolumeId).filter((id): id is string => Boolean(id));
-    // The dead instance's volumes may be gone already; then the AMI's sizes apply.
-    const volumes = volumeIds.length > 0 ? await call('ec2:DescribeVolumes', () => client.send(new aws.DescribeVolumesCommand({ VolumeIds: volumeIds }))).catch(() => undefined) : undefined;
-    const byId = new Map((volumes?.Volumes ?? []).map((volume) => [volume.VolumeId, volume]));
-    return {
-      imageId: instance.ImageId,
-      instanceType: instance.InstanceType,
-      subnetId: instance.SubnetId,
+    const described: Instance[] = [];
+    for (const batch of chunk(instanceIds, DESCRIBE_BATCH)) {
+      const pages = aws.paginateDescribeInstances({ client }, { InstanceIds: batch });
+      await call('ec2:DescribeInstances', async () => {
+        for await (const page of pages) for (const reservation of page.Reservations ?? []) described.push(...(reservation.Instances ?? []));
+      }).catch((error: unknown) => {
+        // One id EC2 forgot makes the whole call fail; the others are asked for one by one.
+        if (errorName(error) !== AWS_ERROR.instanceNotFound) throw error;
+        return Promise.all(batch.map(async (instanceId) => describeOne(instanceId))).then((found) => described.push(...found.filter((instance): instance is Instance => instance !== undefined)));
+      });
+    }
+    // A terminated instance has no subnet, address, groups or volumes any more: nothing to record.
+    const alive = described.filter((instance) => instance.SubnetId && instance.PrivateIpAddress && instance.ImageId && instance.InstanceType && instance.State?.Name !== 'terminated');
+    const volumeIds = alive.flatMap((instance) => (instance.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.VolumeId)).filter((id): id is string => Boolean(id));
+    const volumes = new Map<string, Volume>();
+    for (const batch of chunk(volumeIds, DESCRIBE_BATCH)) {
+      const pages = aws.paginateDescribeVolumes({ client }, { Filters: [{ Name: 'volume-id', Values: batch }] });
+      await call('ec2:DescribeVolumes', async () => {
+        for await (const page of pages) for (const volume of page.Volumes ?? []) if (volume.VolumeId) volumes.set(volume.VolumeId, volume);
+      });
+    }
+    return alive.map((instance) => ({
+      instanceId: instance.InstanceId ?? '',
+      imageId: instance.ImageId ?? '',
+      instanceType: instance.InstanceType ?? '',
+      subnetId: instance.SubnetId ?? '',
+      availabilityZone: instance.Placement?.AvailabilityZone ?? '',
+      privateIp: instance.PrivateIpAddress ?? '',
       securityGroupIds: (instance.SecurityGroups ?? []).map((group) => group.GroupId ?? '').filter(Boolean),
-      iamInstanceProfileArn: instance.IamInstanceProfile?.Arn,
-      keyName: instance.KeyName,
+      ...(instance.IamInstanceProfile?.Arn ? { iamInstanceProfileArn: instance.IamInstanceProfile.Arn } : {}),
+      ...(instance.KeyName ? { keyName: instance.KeyName } : {}),
       tags: inheritableTags(tagsOf(instance.Tags)),
-      privateIp: instance.PrivateIpAddress,
-      blockDevices: (instance.BlockDeviceMappings ?? []).map((mapping) => {
-        const volume = byId.get(mapping.Ebs?.VolumeId);
-        return { deviceName: mapping.DeviceName ?? '', volumeSize: volume?.Size, volumeType: volume?.VolumeType, encrypted: volume?.Encrypted };
+      blockDevices: (instance.BlockDeviceMappings ?? []).flatMap((mapping) => {
+        const volume = volumes.get(mapping.Ebs?.VolumeId ?? '');
+        if (!volume?.Size || !mapping.DeviceName) return [];
+        return [
+          {
+            deviceName: mapping.DeviceName,
+            volumeSize: volume.Size,
+            ...(volume.VolumeType ? { volumeType: volume.VolumeType } : {}),
+            ...(volume.Encrypted !== undefined ? { encrypted: volume.Encrypted } : {}),
+            ...(volume.KmsKeyId ? { kmsKeyId: volume.KmsKeyId } : {}),
+            ...(volume.Iops !== undefined && (volume.VolumeType === 'io1' || volume.VolumeType === 'io2' || volume.VolumeType === 'gp3') ? { iops: volume.Iops } : {}),
+            ...(volume.Throughput !== undefined && volume.VolumeType === 'gp3' ? { throughput: volume.Throughput } : {}),
+          },
+        ];
       }),
-    } satisfies LaunchSpec;
+    }));
   },
 
   async startInstance(instanceId) {
@@ -189,13 +225,19 @@ export const ec2: Ec2Port = {
                   SecurityGroupIds: spec.securityGroupIds,
                   ...(spec.iamInstanceProfileArn ? { IamInstanceProfile: { Arn: spec.iamInstanceProfileArn } } : {}),
                   ...(spec.keyName ? { KeyName: spec.keyName } : {}),
-                  BlockDeviceMappings: spec.blockDevices
-                    .filter((device) => device.volumeSize !== undefined)
-                    .map((device) => ({
-                      DeviceName: device.deviceName,
-                      Ebs: { VolumeSize: device.volumeSize, VolumeType: device.volumeType as never, Encrypted: device.encrypted, DeleteOnTermination: true },
-                    })),
-                  MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+                  BlockDeviceMappings: (spec.blockDevices ?? []).map((device) => ({
+                    DeviceName: device.deviceName,
+                    Ebs: {
+                      VolumeSize: device.volumeSize,
+                      VolumeType: device.volumeType as never,
+                      Encrypted: device.encrypted,
+                      ...(device.kmsKeyId ? { KmsKeyId: device.kmsKeyId } : {}),
+                      ...(device.iops !== undefined ? { Iops: device.iops } : {}),
+                      ...(device.throughput !== undefined ? { Throughput: device.throughput } : {}),
+                      DeleteOnTermination: true,
+                    },
+                  })),
+                  MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
                 }),
             SubnetId: spec.subnetId,
             ...(options.privateIp ? { PrivateIpAddress: options.privateIp } : {}),

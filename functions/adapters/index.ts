@@ -8,11 +8,13 @@ import { ec2 } from './ec2.js';
 import { notifier } from './notifier.js';
 import { secrets } from './secrets.js';
 import { ssm } from './ssm.js';
+import { stateTable } from './state-table.js';
 import { workflows } from './workflows.js';
 
 const live: Ports = {
   ec2,
   ssm,
+  state: stateTable,
   secrets,
   workflows,
   notifier,

@@ -1,6 +1,14 @@
 import { chunk } from '../core/cluster.js';
 import type { CommandInvocation, InvocationStatus, SsmPort } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
+import { readObjectText } from './objects.js';
+
+async function wholeOutput(url: string | undefined, inline: string): Promise<string> {
+  const bucket = outputBucket();
+  const key = bucket && url ? outputObjectKey(url, bucket) : undefined;
+  if (!bucket || !key) return inline;
+  return (await readObjectText(bucket, key)) ?? inline;
+}
 
 type Sdk = typeof import('@aws-sdk/client-ssm');
 
@@ -12,6 +20,25 @@ function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['SSMClient']> }> {
 
 // DescribeInstanceInformation accepts at most 50 instance ids per filter.
 const INSTANCE_FILTER_LIMIT = 50;
+
+/** GetCommandInvocation keeps only this much of each stream (SSM API reference, GetCommandInvocation). */
+export const INLINE_OUTPUT_LIMIT = { stdout: 24_000, stderr: 8_000 } as const;
+export const OUTPUT_KEY_PREFIX = 'ssm-output';
+
+/** Where commands write their whole output; unset only in tests that do not care. */
+function outputBucket(): string | undefined {
+  return process.env.KUBEHA_OUTPUT_BUCKET || undefined;
+}
+
+/**
+ * The S3 key of an output URL. SSM names it path-style (https://s3.<region>.amazonaws.com/<bucket>/<key>)
+ * or virtual-hosted; either way the key follows the bucket.
+ */
+export function outputObjectKey(url: string, bucket: string): string | undefined {
+  if (!url) return undefined;
+  const path = decodeURIComponent(new URL(url).pathname).replace(/^\//, '');
+  return path.startsWith(`${bucket}/`) ? path.slice(bucket.length + 1) : path || undefined;
+}
 
 export const ssm: SsmPort = {
   async onlineInstanceIds(instanceIds) {
@@ -36,6 +63,8 @@ export const ssm: SsmPort = {
       client.send(
         new aws.SendCommandCommand({
           DocumentName: request.documentName,
+          ...(request.documentVersion ? { DocumentVersion: request.documentVersion } : {}),
+          ...(outputBucket() ? { OutputS3BucketName: outputBucket(), OutputS3KeyPrefix: OUTPUT_KEY_PREFIX } : {}),
           InstanceIds: [...request.instanceIds],
           Parameters: Object.fromEntries(Object.entries(request.parameters).map(([key, value]) => [key, [value]])),
           Comment: request.comment,
@@ -68,10 +97,26 @@ export const ssm: SsmPort = {
       const answer = await call('ssm:GetCommandInvocation', () =>
         client.send(new aws.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
       );
-      return { stdout: answer.StandardOutputContent ?? '', stderr: answer.StandardErrorContent ?? '' };
+      const inline = { stdout: answer.StandardOutputContent ?? '', stderr: answer.StandardErrorContent ?? '' };
+      // Output at the limit was cut: a result or an error printed last is only in S3.
+      const [stdout, stderr] = await Promise.all([
+        inline.stdout.length >= INLINE_OUTPUT_LIMIT.stdout ? wholeOutput(answer.StandardOutputUrl, inline.stdout) : inline.stdout,
+        inline.stderr.length >= INLINE_OUTPUT_LIMIT.stderr ? wholeOutput(answer.StandardErrorUrl, inline.stderr) : inline.stderr,
+      ]);
+      return { stdout, stderr };
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.invocationDoesNotExist) return { stdout: '', stderr: '' };
       throw error;
+    }
+  },
+
+  async cancelCommand(commandId) {
+    const { sdk: aws, client } = await sdk();
+    try {
+      await call('ssm:CancelCommand', () => client.send(new aws.CancelCommandCommand({ CommandId: commandId })));
+    } catch (error: unknown) {
+      // A command that finished meanwhile cannot be cancelled, and need not be.
+      if (errorName(error) !== 'InvalidCommandId' && errorName(error) !== 'DuplicateInstanceId') throw error;
     }
   },
 

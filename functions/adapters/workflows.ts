@@ -36,6 +36,17 @@ export const workflows: WorkflowsPort = {
     }
   },
 
+  async describeExecution(executionArn) {
+    const { sdk: aws, client } = await sdk();
+    try {
+      const answer = await call('states:DescribeExecution', () => client.send(new aws.DescribeExecutionCommand({ executionArn })));
+      return { status: answer.status ?? 'UNKNOWN', stopDate: answer.stopDate?.getTime() };
+    } catch (error: unknown) {
+      if (errorName(error) === AWS_ERROR.executionNotFound) return undefined;
+      throw error;
+    }
+  },
+
   async listExecutions(stateMachineArn) {
     const { sdk: aws, client } = await sdk();
     const answer = await call('states:ListExecutions', () => client.send(new aws.ListExecutionsCommand({ stateMachineArn, maxResults: 100 })));

@@ -1,5 +1,5 @@
 // The bootstrap use cases, one per state-machine Task. Each takes plain input and the ports it needs.
-import { type ClusterInstance, NODE_STATE_TAG, ROLES, type Role, UPSTREAMS_TAG, groupFleet } from './cluster.js';
+import { type ClusterInstance, NODE_STATE_TAG, UPSTREAMS_TAG, groupFleet } from './cluster.js';
 import {
   type ClusterContext,
   type CommandEnvironment,
@@ -12,11 +12,12 @@ import {
   needsOutput,
 } from './commands.js';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
-import { ClusterStateError, PreflightFailedError } from './errors.js';
+import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import type { Logger } from './log.js';
 import { type BootstrapPlan, planBootstrap } from './plan.js';
-import type { LaunchSpec, Ports, SecretRef } from './ports.js';
+import { recordLaunchFacts } from './launch-records.js';
+import type { Ports, SecretRef } from './ports.js';
 import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
 
 export type { CommandEnvironment as Environment } from './commands.js';
@@ -114,7 +115,9 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     commandId,
     step: request.step,
     instanceIds: [...request.instanceIds],
-    deadline: sentAt + request.cluster.stepTimeoutMinutes * 60_000,
+    // SSM's execution timeout starts when the agent picks the command up, which may take up to the
+    // delivery timeout: kubeha gives up only after both, so it never cuts a command SSM still runs.
+    deadline: sentAt + command.timeoutSeconds * 1000 + request.cluster.stepTimeoutMinutes * 60_000,
     sentAt,
     ...(mark ? { markAs: mark } : {}),
   };
@@ -132,6 +135,8 @@ export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm
   try {
     progress = interpretInvocations(command, invocations, ports.clock.now());
   } catch (error: unknown) {
+    // Given up on: cancel it, so a retried step never runs beside a command still running.
+    if (error instanceof CommandTimedOutError) await ports.ssm.cancelCommand(command.commandId);
     // Record the instances that did succeed, so a re-run skips them and retries only the rest.
     const succeeded = invocations.filter((invocation) => invocation.status === 'Success').map((invocation) => invocation.instanceId);
     if (succeeded.length > 0) await recordSuccess(command, succeeded, ports);
@@ -166,15 +171,13 @@ export interface ClusterSettings {
   readonly kubeconfigSecretName: string;
   readonly policy: ClusterConfig['healing'];
   readonly launchTemplates?: ClusterConfig['launchTemplates'];
-  /** Disk layout per role, read while the nodes live: a terminated node's volumes are gone with it. */
-  readonly volumeLayouts?: Partial<Record<Role, LaunchSpec['blockDevices']>>;
   readonly recordedAt: string;
 }
 
 /** Records what healing needs later. Settings only: secrets stay in Secrets Manager. */
 export async function recordClusterSettings(
   input: { cluster: ClusterContext; caCertHash: string; firstMasterId: string; joinSecretArn: string; config: ClusterConfig },
-  ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>,
+  ports: Pick<Ports, 'ssm' | 'ec2' | 'state' | 'clock'>,
 ): Promise<ClusterSettings> {
   if (!/^sha256:[a-f0-9]{64}$/.test(input.caCertHash)) {
     throw new ClusterStateError('the CA certificate hash reported by the first master is malformed');
@@ -182,25 +185,15 @@ export async function recordClusterSettings(
   const { config, ...recorded } = input;
   const settings: ClusterSettings = {
     ...recorded,
-    volumeLayouts: await volumeLayouts(input.cluster.clusterName, ports),
     policy: config.healing,
     ...(config.launchTemplates ? { launchTemplates: config.launchTemplates } : {}),
     kubeconfigSecretName: kubeconfigSecretName(input.cluster.clusterName),
     recordedAt: new Date(ports.clock.now()).toISOString(),
   };
+  // Every node's launch facts, while they live: a replacement is built from these, not from the corpse.
+  await recordLaunchFacts(input.cluster.clusterName, await ports.ec2.findClusterInstances(input.cluster.clusterName), ports);
   await ports.ssm.putParameter(settingsParameterName(input.cluster.clusterName), JSON.stringify(settings));
   return settings;
-}
-
-async function volumeLayouts(clusterName: string, ports: Pick<Ports, 'ec2'>): Promise<Partial<Record<Role, LaunchSpec['blockDevices']>>> {
-  const instances = await ports.ec2.findClusterInstances(clusterName);
-  const layouts: Partial<Record<Role, LaunchSpec['blockDevices']>> = {};
-  for (const role of ROLES) {
-    const sample = instances.find((instance) => instance.role === role && instance.ec2State === 'running');
-    const spec = sample ? await ports.ec2.launchSpecOf(sample.instanceId) : undefined;
-    if (spec && spec.blockDevices.every((device) => device.volumeSize !== undefined)) layouts[role] = spec.blockDevices;
-  }
-  return layouts;
 }
 
 export async function readClusterSettings(clusterName: string, ports: Pick<Ports, 'ssm'>): Promise<ClusterSettings | undefined> {

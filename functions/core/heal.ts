@@ -11,13 +11,15 @@ import {
   type QuorumVerdict,
   HEALING_MACHINES,
   assessQuorum,
+  clusterOfTags,
   decideOnLock,
-  executionNameFor,
   healthyStandby,
   loadBalancerOrder,
   lockParameterName,
   triageEvent,
 } from './healing.js';
+import { type HealingOutcome, startHealing } from './incidents.js';
+import { type LaunchRecord, readLaunchRecord, recordLaunchFacts, replacementSpec } from './launch-records.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
 
@@ -40,35 +42,81 @@ export interface HealingInput {
 
 export type EventOutcome =
   | { readonly action: 'ignored'; readonly reason: string }
-  | { readonly action: 'healing'; readonly elasticIpMovedTo?: string; readonly execution?: { name: string; started: boolean; executionArn: string } };
+  | { readonly action: 'recorded'; readonly instanceId: string }
+  | { readonly action: 'healing'; readonly elasticIpMovedTo?: string; readonly execution?: HealingOutcome };
 
 /**
- * Handles one EC2 state-change event: ignores what kubeha does not manage; for a load balancer holding
- * the Elastic IP, moves the address to the healthy standby first; then starts the healing workflow
- * under a name derived from the event, so a redelivered event starts nothing new.
+ * Handles one EC2 state-change event. A new instance that starts running gets its launch facts
+ * recorded. A failing one: ignored unless kubeha manages it; for a load balancer holding the Elastic
+ * IP, the address moves to the healthy standby first; then healing starts, keyed by the instance, so
+ * a duplicate, late or out-of-order event starts nothing new. An instance EC2 has already forgotten
+ * is recognised by its launch record.
  */
 export async function handleInstanceEvent(
   event: InstanceStateChange,
-  ports: Pick<Ports, 'ec2' | 'ssm' | 'workflows'>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'workflows' | 'notifier' | 'clock'>,
   environment: HealingEnvironment,
   log: Logger,
 ): Promise<EventOutcome> {
   const instance = await ports.ec2.describeInstance(event.instanceId);
-  const verdict = triageEvent(event, instance ? { tags: instance.tags ?? {} } : undefined, environment.clusters);
+  if (event.state === 'running' || event.state === 'pending') return recordNewInstance(event, instance, ports, environment, log);
+
+  const record = await findLaunchRecord(event.instanceId, environment.clusters, ports);
+  const tags = instance ? (instance.tags ?? {}) : record?.tags;
+  const verdict = triageEvent(event, tags ? { tags } : undefined, environment.clusters);
   if (verdict.action === 'ignore') {
     log.info('ignored event', { instanceId: event.instanceId, state: event.state, reason: verdict.reason });
     return { action: 'ignored', reason: verdict.reason };
+  }
+  if (record?.replacedBy) {
+    log.info('ignored event', { instanceId: event.instanceId, state: event.state, reason: `already replaced by ${record.replacedBy}` });
+    return { action: 'ignored', reason: `already replaced by ${record.replacedBy}` };
   }
 
   let elasticIpMovedTo: string | undefined;
   if (verdict.failOverElasticIp) elasticIpMovedTo = await failOverElasticIp(verdict.clusterName, event.instanceId, ports, log);
 
   if (!verdict.machine) return { action: 'healing', ...(elasticIpMovedTo ? { elasticIpMovedTo } : {}) };
-  const name = executionNameFor(event);
-  const input: HealingInput = { clusterName: verdict.clusterName, instanceId: event.instanceId, role: verdict.role, state: event.state, trigger: `event ${event.id}` };
-  const execution = await ports.workflows.startExecution(`${environment.stateMachineArnPrefix}${verdict.machine}`, name, input);
-  log.info(execution.started ? 'started healing' : 'healing already started for this event', { instanceId: event.instanceId, execution: name });
-  return { action: 'healing', ...(elasticIpMovedTo ? { elasticIpMovedTo } : {}), execution: { name, ...execution } };
+  const execution = await startHealing(
+    {
+      clusterName: verdict.clusterName,
+      instanceId: event.instanceId,
+      role: verdict.role,
+      state: event.state,
+      trigger: `event ${event.id}`,
+      kind: 'event',
+      observedAt: Date.parse(event.time) || ports.clock.now(),
+    },
+    ports,
+    environment,
+    log,
+  );
+  return { action: 'healing', ...(elasticIpMovedTo ? { elasticIpMovedTo } : {}), execution };
+}
+
+async function recordNewInstance(
+  event: InstanceStateChange,
+  instance: ClusterInstance | undefined,
+  ports: Pick<Ports, 'ec2' | 'state' | 'clock'>,
+  environment: HealingEnvironment,
+  log: Logger,
+): Promise<EventOutcome> {
+  const clusterName = instance?.tags ? clusterOfTags(instance.tags) : undefined;
+  if (!instance?.role || !clusterName || !environment.clusters.includes(clusterName)) {
+    return { action: 'ignored', reason: 'not a kubeha instance of a cluster this stack serves' };
+  }
+  const { written } = await recordLaunchFacts(clusterName, [instance], ports);
+  if (written.length > 0) log.info('recorded launch facts', { clusterName, instanceId: event.instanceId });
+  return { action: 'recorded', instanceId: event.instanceId };
+}
+
+/** The launch record of an instance in any served cluster (an event names only the instance). */
+async function findLaunchRecord(instanceId: string, clusters: readonly string[], ports: Pick<Ports, 'state'>): Promise<LaunchRecord | undefined> {
+  for (const clusterName of clusters) {
+    const record = await readLaunchRecord(clusterName, instanceId, ports);
+    if (record) return record;
+  }
+  return undefined;
 }
 
 /** Moves the Elastic IP off a failing load balancer onto the running standby, if the failing one holds it. */
@@ -151,16 +199,21 @@ export interface HealScope {
 
 export async function inspectForHealing(
   input: { clusterName: string; instanceId: string },
-  ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'clock'>,
 ): Promise<HealScope> {
   const settings = await readClusterSettings(input.clusterName, ports);
   if (!settings) throw new ClusterStateError(`cluster ${input.clusterName} has no recorded settings: bootstrap it with kubeha first`);
-  const [instances, target, address] = await Promise.all([
+  const [instances, described, record, address] = await Promise.all([
     ports.ec2.findClusterInstances(input.clusterName),
     ports.ec2.describeInstance(input.instanceId),
+    readLaunchRecord(input.clusterName, input.instanceId, ports),
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
   ]);
-  if (!target?.role) throw new InstanceGoneError(input.instanceId, 'is unknown to EC2 or carries no kubeha:role tag');
+  const target = deadOrAliveTarget(input.instanceId, described, record);
+  if (!target) throw new InstanceGoneError(input.instanceId, 'is unknown to EC2 and has no launch record');
+  if (target.role !== 'lb' && target.role !== undefined && !target.privateIp && target.ec2State !== 'running') {
+    throw new ClusterStateError(`the address of ${input.instanceId} is unknown: EC2 forgot it and kubeha holds no launch record, so its etcd member and Node cannot be found`);
+  }
 
   const fleet = groupFleet(instances.filter((instance) => instance.instanceId !== input.instanceId || instance.ec2State === 'running'));
   const healthyMasters = fleet.masters.filter((master) => master.instanceId !== input.instanceId && master.nodeState !== undefined && master.nodeState !== 'prepared');
@@ -172,7 +225,7 @@ export async function inspectForHealing(
   return {
     cluster: { ...settings.cluster, ...currentAddresses(instances, holderId, input.instanceId) },
     caCertHash: settings.caCertHash,
-    target: { instanceId: target.instanceId, role: target.role, ec2State: target.ec2State, privateIp: target.privateIp ?? '' },
+    target: { instanceId: target.instanceId, role: target.role, ec2State: target.ec2State, privateIp: target.privateIp },
     targetIds: [target.instanceId],
     healthyMasterIds: healthyMasters.slice(0, 1).map((master) => master.instanceId),
     loadBalancerIds: runningBalancers.map((balancer) => balancer.instanceId),
@@ -181,6 +234,16 @@ export async function inspectForHealing(
     policy: settings.policy,
     snapshotLabel: `heal-${input.instanceId}-${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}Z`,
   };
+}
+
+/**
+ * The instance being healed as kubeha knows it: EC2's answer where it still has one, with the address
+ * from the launch record where EC2 has forgotten it (terminated: no address; aged out: no instance).
+ */
+function deadOrAliveTarget(instanceId: string, described: ClusterInstance | undefined, record: LaunchRecord | undefined): { instanceId: string; role: Role; ec2State: string; privateIp: string } | undefined {
+  const role = described?.role ?? record?.role;
+  if (!role) return undefined;
+  return { instanceId, role, ec2State: described?.ec2State ?? 'terminated', privateIp: described?.privateIp ?? record?.privateIp ?? '' };
 }
 
 /** Master and LB addresses as the cluster is now: upstreams and keepalived peers are rendered from these. */
@@ -228,11 +291,16 @@ export function evaluateNodeHealth(report: ClusterStatusReport, ip: string, expe
 
 // ---- instances --------------------------------------------------------------------------------------
 
-export async function startStoppedInstance(instanceId: string, ports: Pick<Ports, 'ec2'>): Promise<{ ec2State: string }> {
+/**
+ * Starts a stopped instance. One that is still `stopping` cannot be started yet (StartInstances
+ * answers IncorrectInstanceState): `started: false` tells the workflow to wait and ask again.
+ */
+export async function startStoppedInstance(instanceId: string, ports: Pick<Ports, 'ec2'>): Promise<{ ec2State: string; started: boolean }> {
   const instance = await ports.ec2.describeInstance(instanceId);
   if (!instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down') throw new InstanceGoneError(instanceId, 'was terminated');
-  if (instance.ec2State === 'stopped' || instance.ec2State === 'stopping') await ports.ec2.startInstance(instanceId);
-  return { ec2State: instance.ec2State };
+  if (instance.ec2State === 'stopping') return { ec2State: instance.ec2State, started: false };
+  if (instance.ec2State === 'stopped') await ports.ec2.startInstance(instanceId);
+  return { ec2State: instance.ec2State, started: true };
 }
 
 export type InstanceReadiness = { readonly status: 'Waiting'; readonly ec2State: string } | { readonly status: 'Ready'; readonly privateIp: string };
@@ -255,32 +323,39 @@ export interface Replacement {
 }
 
 /**
- * Launches the replacement of a dead instance with its spec (or the cluster's launch template), asking
- * for its private IP first so upstreams, etcd peer URLs and certificates stay valid. The client token
- * is derived from the execution, so a retried Task finds the instance its first attempt launched.
+ * Launches the replacement of a dead instance from its launch record (or the cluster's launch template
+ * for its role), asking for its private IP first so upstreams, etcd peer URLs and certificates stay
+ * valid. Idempotent per dead instance: a replacement already launched for it (by a retried Task or an
+ * earlier attempt) is used again, and the client token makes a retried call return its instance.
  */
 export async function launchReplacement(
-  input: { clusterName: string; deadInstanceId: string; executionArn: string },
-  ports: Pick<Ports, 'ec2' | 'ssm'>,
+  input: { clusterName: string; deadInstanceId: string; role?: Role | undefined; executionArn: string },
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'state'>,
 ): Promise<Replacement> {
-  const [spec, settings] = await Promise.all([ports.ec2.launchSpecOf(input.deadInstanceId), readClusterSettings(input.clusterName, ports)]);
-  const role = spec?.tags['kubeha:role'] as Role | undefined;
-  if (!spec || !role) throw new LaunchFailedError(`EC2 no longer describes ${input.deadInstanceId}; name a launch template for its role to replace it`);
-  const dead = { role, privateIp: spec.privateIp };
-  const template = settings?.launchTemplates?.[dead.role];
-  const knownSizes = spec.blockDevices.length > 0 && spec.blockDevices.every((device) => device.volumeSize !== undefined);
-  const { privateIp: _deadAddress, ...inherited } = spec;
-  const launchSpec = {
-    ...inherited,
-    blockDevices: knownSizes ? spec.blockDevices : (settings?.volumeLayouts?.[dead.role] ?? spec.blockDevices),
-    tags: { ...spec.tags, [clusterTagKey(input.clusterName)]: 'owned', 'kubeha:role': dead.role, 'kubeha:replaces': input.deadInstanceId },
-    ...(template ? { launchTemplate: template } : {}),
-  };
+  const [record, settings, instances] = await Promise.all([
+    readLaunchRecord(input.clusterName, input.deadInstanceId, ports),
+    readClusterSettings(input.clusterName, ports),
+    ports.ec2.findClusterInstances(input.clusterName),
+  ]);
+  const role = record?.role ?? input.role;
+  if (!role) throw new LaunchFailedError(`the role of ${input.deadInstanceId} is unknown: EC2 forgot it and kubeha holds no launch record`);
+  const deadIp = record?.privateIp;
+  const earlier = instances.find((instance) => instance.tags?.['kubeha:replaces'] === input.deadInstanceId && (instance.ec2State === 'pending' || instance.ec2State === 'running'));
+  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp };
+
+  const spec = replacementSpec({
+    deadInstanceId: input.deadInstanceId,
+    role,
+    clusterTags: { [clusterTagKey(input.clusterName)]: 'owned' },
+    record,
+    template: settings?.launchTemplates?.[role],
+    fallbackSubnetId: instances.find((instance) => instance.role === role && instance.ec2State === 'running')?.subnetId,
+  });
   const token = (suffix: string) => createHash('sha256').update(`${input.executionArn}|${input.deadInstanceId}|${suffix}`).digest('hex').slice(0, 64);
-  const preferred = dead.privateIp ? await ports.ec2.runInstance(launchSpec, { privateIp: dead.privateIp, clientToken: token('same-address') }) : 'addressInUse';
-  const launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(launchSpec, { clientToken: token('any-address') }) : preferred;
+  const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
+  const launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
-  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === dead.privateIp };
+  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp };
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------

@@ -2,19 +2,47 @@
 // unit tests implement them with plain objects.
 import type { ClusterInstance } from './cluster.js';
 
-/** What a replacement needs to look like the instance it replaces. */
-export interface LaunchSpec {
+/** One EBS volume as a replacement must recreate it. */
+export interface BlockDevice {
+  readonly deviceName: string;
+  readonly volumeSize: number;
+  readonly volumeType?: string | undefined;
+  readonly encrypted?: boolean | undefined;
+  readonly kmsKeyId?: string | undefined;
+  readonly iops?: number | undefined;
+  readonly throughput?: number | undefined;
+}
+
+/**
+ * What a replacement needs to look like the instance it replaces. Read while the instance lives:
+ * EC2 forgets a terminated instance's subnet, address, groups, profile and volumes (shared/reality.md).
+ */
+export interface LaunchFacts {
+  readonly instanceId: string;
   readonly imageId: string;
   readonly instanceType: string;
   readonly subnetId: string;
+  readonly availabilityZone: string;
+  readonly privateIp: string;
   readonly securityGroupIds: string[];
   readonly iamInstanceProfileArn?: string | undefined;
   readonly keyName?: string | undefined;
+  /** Tags a replacement inherits (AWS's own and kubeha's progress tags left out). */
   readonly tags: Record<string, string>;
-  readonly blockDevices: { deviceName: string; volumeSize?: number | undefined; volumeType?: string | undefined; encrypted?: boolean | undefined }[];
+  readonly blockDevices: BlockDevice[];
+}
+
+/** What RunInstances is asked for: recorded facts, or a launch template that overrides them. */
+export interface LaunchSpec {
+  readonly imageId?: string | undefined;
+  readonly instanceType?: string | undefined;
+  readonly subnetId: string;
+  readonly securityGroupIds?: string[] | undefined;
+  readonly iamInstanceProfileArn?: string | undefined;
+  readonly keyName?: string | undefined;
+  readonly tags: Record<string, string>;
+  readonly blockDevices?: BlockDevice[] | undefined;
   readonly launchTemplate?: { launchTemplateId: string; version: string } | undefined;
-  /** The described instance's own private address (what a replacement asks for first). */
-  readonly privateIp?: string | undefined;
 }
 
 export interface ElasticIp {
@@ -35,8 +63,11 @@ export interface Ec2Port {
   tagInstances(instanceIds: readonly string[], tags: Readonly<Record<string, string>>): Promise<void>;
   /** One instance by id, terminated ones included (EC2 keeps them about an hour), with its tags. */
   describeInstance(instanceId: string): Promise<ClusterInstance | undefined>;
-  /** The launch spec of an instance (terminated included), or undefined once EC2 has forgotten it. */
-  launchSpecOf(instanceId: string): Promise<LaunchSpec | undefined>;
+  /**
+   * Launch facts of live instances (pending, running, stopping, stopped), volumes included. Instances
+   * EC2 no longer describes fully (terminated, shutting down without a subnet) are left out.
+   */
+  launchFactsOf(instanceIds: readonly string[]): Promise<LaunchFacts[]>;
   startInstance(instanceId: string): Promise<void>;
   /** Drills only: stop or terminate a kubeha instance on purpose. */
   injectFailure(instanceId: string, action: 'stop' | 'terminate'): Promise<void>;
@@ -69,6 +100,8 @@ export interface CommandInvocation {
 
 export interface SendCommandRequest {
   readonly documentName: string;
+  /** The document version the functions were built for, so a half-finished deploy never mixes versions. */
+  readonly documentVersion?: string | undefined;
   readonly instanceIds: readonly string[];
   readonly parameters: Readonly<Record<string, string>>;
   readonly comment: string;
@@ -81,7 +114,13 @@ export interface SsmPort {
   sendCommand(request: SendCommandRequest): Promise<string>;
   /** Status of every invocation of the command, without output. */
   commandInvocations(commandId: string): Promise<CommandInvocation[]>;
+  /**
+   * The whole output of one invocation. GetCommandInvocation keeps only the first 24,000 characters of
+   * stdout and 8,000 of stderr; where the command wrote to S3, the adapter reads the rest there.
+   */
   invocationOutput(commandId: string, instanceId: string): Promise<{ stdout: string; stderr: string }>;
+  /** Stops a command kubeha gave up on, so a retry never overlaps it. A finished command is left alone. */
+  cancelCommand(commandId: string): Promise<void>;
   getParameter(name: string): Promise<string | undefined>;
   putParameter(name: string, value: string): Promise<void>;
   /** Creates the parameter only if absent; false when it already existed. */
@@ -94,6 +133,8 @@ export interface WorkflowsPort {
   startExecution(stateMachineArn: string, name: string, input: unknown): Promise<{ started: boolean; executionArn: string }>;
   /** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; undefined when unknown. */
   executionStatus(executionArn: string): Promise<string | undefined>;
+  /** Status and stop time (epoch ms) of one execution; undefined when it does not exist. */
+  describeExecution(executionArn: string): Promise<{ status: string; stopDate?: number | undefined } | undefined>;
   /** The most recent executions of a state machine, newest first. */
   listExecutions(stateMachineArn: string): Promise<ExecutionSummary[]>;
 }
@@ -122,6 +163,30 @@ export interface SecretsPort {
   putSecretValue(secretArn: string, value: string): Promise<SecretRef>;
 }
 
+/** One item of kubeha's state table: a JSON value with a version for compare-and-set. */
+export interface StoredItem<T> {
+  readonly key: string;
+  readonly value: T;
+  readonly version: number;
+}
+
+/**
+ * Durable per-cluster state (launch records, incidents) in one DynamoDB table. Writes can be
+ * conditional on the version read, which is what makes two triggers for one dead instance start
+ * one replacement, not two.
+ */
+export interface StatePort {
+  get<T>(clusterName: string, key: string): Promise<StoredItem<T> | undefined>;
+  /** Every item whose key starts with the prefix. */
+  list<T>(clusterName: string, keyPrefix: string): Promise<StoredItem<T>[]>;
+  /**
+   * Writes the value. `expected`: 'absent' (create only), a version (only if unchanged since read)
+   * or 'any'. False when the condition failed: someone else wrote first.
+   */
+  put<T>(clusterName: string, key: string, value: T, expected: number | 'absent' | 'any'): Promise<boolean>;
+  remove(clusterName: string, key: string): Promise<void>;
+}
+
 export interface Clock {
   now(): number;
   sleep(milliseconds: number): Promise<void>;
@@ -130,6 +195,7 @@ export interface Clock {
 export interface Ports {
   readonly ec2: Ec2Port;
   readonly ssm: SsmPort;
+  readonly state: StatePort;
   readonly secrets: SecretsPort;
   readonly workflows: WorkflowsPort;
   readonly notifier: NotifierPort;

@@ -7,8 +7,10 @@ import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cl
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
-import { HEALING_MACHINES, type LockRecord, loadBalancerOrder, lockParameterName } from './healing.js';
-import type { ClusterStatusReport, HealingEnvironment, HealingInput } from './heal.js';
+import { type LockRecord, loadBalancerOrder, lockParameterName } from './healing.js';
+import type { ClusterStatusReport, HealingEnvironment } from './heal.js';
+import { startHealing } from './incidents.js';
+import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
 
@@ -28,7 +30,8 @@ export type ReconcileAction =
   | { readonly kind: 'delete-stale-lock'; readonly holder: string }
   | { readonly kind: 'move-elastic-ip'; readonly to: string; readonly from: string | undefined }
   | { readonly kind: 'reconfigure-load-balancers'; readonly instanceIds: string[]; readonly masterIps: string[] }
-  | { readonly kind: 'start-healing'; readonly machine: string; readonly instanceId: string; readonly role: Role; readonly name: string; readonly reason: string }
+  | { readonly kind: 'start-healing'; readonly instanceId: string; readonly role: Role; readonly state: string; readonly reason: string }
+  | { readonly kind: 'mark-replaced'; readonly deadInstanceId: string; readonly replacementId: string }
   | { readonly kind: 'report'; readonly finding: string };
 
 export interface ClusterView {
@@ -38,6 +41,8 @@ export interface ClusterView {
   readonly lock: { record: LockRecord; holderStatus: string | undefined } | undefined;
   readonly status: ClusterStatusReport | undefined;
   readonly state: ReconcileState;
+  /** Launch records: instances kubeha manages, including those EC2 has forgotten. */
+  readonly records: readonly LaunchRecord[];
   readonly now: number;
 }
 
@@ -70,20 +75,33 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
       const since = view.state.unhealthySince[instance.instanceId] ?? view.now;
       unhealthySince[instance.instanceId] = since;
       if (view.now - since >= options.graceMinutes * 60_000 && instance.role) {
-        actions.push({
-          kind: 'start-healing',
-          machine: HEALING_MACHINES[instance.role],
-          instanceId: instance.instanceId,
-          role: instance.role,
-          name: `reconcile-${instance.instanceId}-${since}`,
-          reason: problem,
-        });
+        actions.push({ kind: 'start-healing', instanceId: instance.instanceId, role: instance.role, state: 'running', reason: problem });
       }
     }
     const orphans = view.status.members.filter((member) => !fleet.masters.some((master) => master.privateIp === member.peerIp));
     for (const orphan of orphans) actions.push({ kind: 'report', finding: `etcd member ${orphan.name} (${orphan.peerIp}) belongs to no running master` });
   } else {
     Object.assign(unhealthySince, view.state.unhealthySince);
+  }
+
+  // Dead instances that no event may have reported: launch records whose instance is gone or stopped.
+  const byId = new Map(view.instances.map((instance) => [instance.instanceId, instance]));
+  for (const record of view.records) {
+    if (record.replacedBy) continue;
+    const replacement = view.records.find((candidate) => candidate.replaces === record.instanceId);
+    const replacementInstance = replacement ? byId.get(replacement.instanceId) : undefined;
+    if (replacementInstance?.ec2State === 'running' && replacementInstance.nodeState !== undefined && replacementInstance.nodeState !== 'prepared') {
+      actions.push({ kind: 'mark-replaced', deadInstanceId: record.instanceId, replacementId: replacementInstance.instanceId });
+      continue;
+    }
+    const instance = byId.get(record.instanceId);
+    const state = !instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down' ? 'terminated' : instance.ec2State === 'stopped' ? 'stopped' : undefined;
+    if (!state || (state === 'stopped' && !view.settings.policy.startStoppedInstances)) continue;
+    const since = view.state.unhealthySince[record.instanceId] ?? view.now;
+    unhealthySince[record.instanceId] = since;
+    if (view.now - since >= options.graceMinutes * 60_000) {
+      actions.push({ kind: 'start-healing', instanceId: record.instanceId, role: record.role, state, reason: `${record.role} ${record.instanceId} is ${state}${instance ? '' : ' and forgotten by EC2'}` });
+    }
   }
   return { actions, state: { unhealthySince } };
 }
@@ -109,25 +127,29 @@ export interface ReconcileReport {
 /** Looks at one cluster, applies the plan, remembers what it saw. */
 export async function reconcileCluster(
   clusterName: string,
-  ports: Pick<Ports, 'ec2' | 'ssm' | 'workflows' | 'notifier' | 'clock'>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'workflows' | 'notifier' | 'clock'>,
   environment: HealingEnvironment & CommandEnvironment,
   options: ReconcileOptions,
   log: Logger,
 ): Promise<ReconcileReport | undefined> {
   const settings = await readClusterSettings(clusterName, ports);
   if (!settings) return undefined;
-  const [instances, address, lockRaw, stateRaw] = await Promise.all([
+  const [instances, address, lockRaw, stateRaw, storedRecords] = await Promise.all([
     ports.ec2.findClusterInstances(clusterName),
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
     ports.ssm.getParameter(lockParameterName(clusterName)),
     ports.ssm.getParameter(stateParameterName(clusterName)),
+    readLaunchRecords(clusterName, ports),
   ]);
+  // Launch facts are recorded while instances live, so that a replacement never depends on the corpse.
+  await recordLaunchFacts(clusterName, instances, ports, storedRecords);
+  const records = await readLaunchRecords(clusterName, ports);
   const lockRecord = lockRaw ? (JSON.parse(lockRaw) as LockRecord) : undefined;
   const lock = lockRecord ? { record: lockRecord, holderStatus: await ports.workflows.executionStatus(lockRecord.executionArn) } : undefined;
   const state: ReconcileState = stateRaw ? (JSON.parse(stateRaw) as ReconcileState) : { unhealthySince: {} };
   const status = await readClusterStatus(settings, instances, ports, environment, options);
 
-  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, now: ports.clock.now() }, options);
+  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records: records.map((item) => item.value), now: ports.clock.now() }, options);
   for (const action of plan.actions) await apply(action, { settings, instances, elasticIpHolder: address?.instanceId }, ports, environment, log);
   if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.ssm.putParameter(stateParameterName(clusterName), JSON.stringify(plan.state));
   if (plan.actions.length > 0) log.info('reconciled drift', { clusterName, actions: plan.actions.map((action) => action.kind) });
@@ -164,13 +186,15 @@ export async function readClusterStatus(
     const report = parseResult((await ports.ssm.invocationOutput(commandId, asker.instanceId)).stdout) as Partial<ClusterStatusReport>;
     return Array.isArray(report.members) && Array.isArray(report.nodes) ? (report as ClusterStatusReport) : undefined;
   }
+  // Deep checks wait for the next run; this command must not linger beside that run's.
+  await ports.ssm.cancelCommand(commandId);
   return undefined;
 }
 
 async function apply(
   action: ReconcileAction,
   view: { settings: ClusterSettings; instances: readonly ClusterInstance[]; elasticIpHolder: string | undefined },
-  ports: Pick<Ports, 'ec2' | 'ssm' | 'workflows' | 'notifier' | 'clock'>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'workflows' | 'notifier' | 'clock'>,
   environment: HealingEnvironment & CommandEnvironment,
   log: Logger,
 ): Promise<void> {
@@ -193,10 +217,17 @@ async function apply(
       await ports.ec2.tagInstances(action.instanceIds, { [UPSTREAMS_TAG]: action.masterIps.join(' ') });
       return;
     }
-    case 'start-healing': {
-      const input: HealingInput = { clusterName, instanceId: action.instanceId, role: action.role, state: 'running', trigger: `reconcile: ${action.reason}` };
-      const started = await ports.workflows.startExecution(`${environment.stateMachineArnPrefix}${action.machine}`, action.name.slice(0, 80), input);
-      log.info(started.started ? 'started healing' : 'healing already started', { clusterName, instanceId: action.instanceId, reason: action.reason });
+    case 'start-healing':
+      await startHealing(
+        { clusterName, instanceId: action.instanceId, role: action.role, state: action.state, trigger: `reconcile: ${action.reason}`, kind: 'reconcile', observedAt: ports.clock.now() },
+        ports,
+        environment,
+        log,
+      );
+      return;
+    case 'mark-replaced': {
+      const dead = await ports.state.get<LaunchRecord>(clusterName, launchRecordKey(action.deadInstanceId));
+      if (dead && !dead.value.replacedBy) await ports.state.put(clusterName, launchRecordKey(action.deadInstanceId), { ...dead.value, replacedBy: action.replacementId }, dead.version);
       return;
     }
     case 'report':

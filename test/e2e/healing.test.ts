@@ -216,7 +216,8 @@ describe('healing load balancers', () => {
     expect(heal?.error).toBeUndefined();
     expect(callsSince(fleet, before, 'AssociateAddress')).toEqual([]);
     const replacement = replacementOf(fleet, standby)!;
-    expect(replacement.privateIp).toBe(standby.privateIp);
+    // The dead standby's ENI still holds its address moments after termination (InvalidIPAddress.InUse).
+    expect(replacement.privateIp).not.toBe(standby.privateIp);
     expect(replacement.node.nginx?.upstreams).toEqual(fleet.byRole('master').map((master) => master.privateIp));
     expect(primary.node.keepalived?.peers).toEqual([replacement.privateIp]);
     expect(fleet.addresses.get(fleet.elasticIpAllocationId)?.instanceId).toBe(primary.instanceId);
@@ -276,7 +277,7 @@ describe('events that need no healing', () => {
     expect([...fleet.instances.values()].filter((instance) => instance.tags['kubeha:replaces'] === worker.instanceId)).toHaveLength(1);
   });
 
-  it('ignores unmanaged instances and pending or running states without calling anything that changes', async () => {
+  it('ignores unmanaged instances, and only records launch facts on pending or running events', async () => {
     const { fleet, plane } = await bootstrappedCluster();
     const stranger = fleet.addInstance({ clusterName: 'not-kubeha', subnetId: fleet.byRole('worker')[0]!.subnetId });
     delete stranger.tags['kubernetes.io/cluster/not-kubeha'];
@@ -290,10 +291,11 @@ describe('events that need no healing', () => {
 
     expect(outcomes).toEqual([
       { action: 'ignored', reason: 'not a kubeha instance' },
-      { action: 'ignored', reason: 'state pending needs no healing' },
-      { action: 'ignored', reason: 'state running needs no healing' },
+      { action: 'recorded', instanceId: fleet.byRole('master')[0]!.instanceId },
+      { action: 'recorded', instanceId: fleet.byRole('worker')[0]!.instanceId },
     ]);
-    expect(fleet.calls.slice(before).filter((call) => MUTATING.includes(call.operation))).toEqual([]);
+    // Bootstrap recorded both already and nothing changed since, so nothing is written either.
+    expect(fleet.calls.slice(before).filter((call) => MUTATING.includes(call.operation) || call.operation === 'UpdateItem')).toEqual([]);
     expect(fleet.executions.size).toBe(1);
   });
 });

@@ -36,7 +36,7 @@ describe('reconcile', () => {
     expect(executionsDuringGrace).toBe(1);
     expect(heals).toHaveLength(1);
     expect(heals[0]!.error).toBeUndefined();
-    expect(plane.executionsOf('heal-master')[0]!.name).toMatch(new RegExp(`^reconcile-${wedged.instanceId}-\\d+$`));
+    expect(plane.executionsOf('heal-master')[0]!.name).toBe(`${wedged.instanceId}-running-1-1`);
     const cluster = fleet.clusters.get('demo')!;
     expect(cluster.etcdMembers.every((member) => member.healthy)).toBe(true);
     expect(cluster.nodes.every((node) => node.ready)).toBe(true);

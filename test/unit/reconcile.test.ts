@@ -21,6 +21,7 @@ function view(overrides: Partial<ClusterView> = {}): ClusterView {
       nodes: masters.map((master, index) => ({ name: `m${index}`, internalIp: master.privateIp!, ready: true, controlPlane: true })),
     },
     state: { unhealthySince: {} },
+    records: [],
     now: NOW,
     ...overrides,
   };
@@ -45,7 +46,7 @@ describe('planReconcile', () => {
     expect(first.actions).toEqual([]);
     expect(first.state.unhealthySince).toEqual({ [sick.instanceId]: NOW });
     expect(later.actions).toEqual([
-      { kind: 'start-healing', machine: 'heal-master', instanceId: sick.instanceId, role: 'master', name: `reconcile-${sick.instanceId}-${NOW}`, reason: 'node m1 is NotReady' },
+      { kind: 'start-healing', instanceId: sick.instanceId, role: 'master', state: 'running', reason: 'node m1 is NotReady' },
     ]);
   });
 

@@ -1,0 +1,181 @@
+// The simulated EC2 API, beside functions/adapters/ec2.ts. Unpleasant behaviours modelled, each from
+// shared/reality.md ("EC2") and the EC2 API reference:
+// - a terminated instance is described without PrivateIpAddress, SubnetId, VpcId, IamInstanceProfile,
+//   and with empty SecurityGroups, NetworkInterfaces and BlockDeviceMappings (DescribeInstances);
+// - after `terminatedRetentionSeconds` it is gone: InvalidInstanceID.NotFound by id, absent from filters;
+// - StartInstances on `stopping` fails IncorrectInstanceState; Stop/Terminate take time (`stopping`,
+//   `shutting-down`) before `stopped`/`terminated`;
+// - RunInstances with a dead node's address fails InvalidIPAddress.InUse until its ENI is released;
+//   ClientToken returns the first instance on a retry.
+import {
+  AssociateAddressCommand,
+  CreateTagsCommand,
+  DescribeAddressesCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  DescribeVolumesCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AwsError, type SimInstance, type SimulatedFleet } from './fleet.js';
+import { route, tagList } from './service.js';
+
+/** DescribeInstances' shape of one instance, as EC2 gives it in the instance's current state. */
+export function describeInstanceShape(instance: SimInstance) {
+  const common = {
+    InstanceId: instance.instanceId,
+    ImageId: instance.imageId,
+    InstanceType: instance.instanceType,
+    State: { Name: instance.state },
+    Placement: { AvailabilityZone: instance.availabilityZone },
+    LaunchTime: instance.launchTime,
+    Tags: tagList(instance.tags),
+  };
+  if (instance.state === 'terminated') {
+    return {
+      ...common,
+      StateReason: { Code: 'Client.UserInitiatedShutdown', Message: 'Client.UserInitiatedShutdown: User initiated shutdown' },
+      SecurityGroups: [],
+      NetworkInterfaces: [],
+      BlockDeviceMappings: [],
+    };
+  }
+  return {
+    ...common,
+    PrivateIpAddress: instance.privateIp,
+    PublicIpAddress: instance.publicIp,
+    SubnetId: instance.subnetId,
+    VpcId: instance.vpcId,
+    SecurityGroups: instance.securityGroupIds.map((GroupId) => ({ GroupId })),
+    IamInstanceProfile: instance.iamInstanceProfileArn ? { Arn: instance.iamInstanceProfileArn } : undefined,
+    NetworkInterfaces: [{ PrivateIpAddress: instance.privateIp, SubnetId: instance.subnetId }],
+    BlockDeviceMappings: instance.volumes.filter((volume) => !volume.deleted).map((volume) => ({ DeviceName: volume.deviceName, Ebs: { VolumeId: volume.volumeId } })),
+  };
+}
+
+export function installEc2(fleet: SimulatedFleet) {
+  const ec2 = mockClient(EC2Client);
+  ec2.onAnyCommand().rejects(new AwsError('NotModelled', 'the simulated fleet does not model this call'));
+
+  ec2.on(DescribeInstancesCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeInstances', (input: { Filters?: { Name?: string; Values?: string[] }[]; InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) {
+        const instance = fleet.instances.get(instanceId);
+        if (!instance || fleet.isForgotten(instance)) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+      }
+      return { Reservations: [{ Instances: fleet.describeInstances(input.Filters, input.InstanceIds).map(describeInstanceShape) }] };
+    }),
+  );
+  ec2.on(DescribeVolumesCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeVolumes', (input: { VolumeIds?: string[]; Filters?: { Name?: string; Values?: string[] }[] }) => {
+      const volumes = [...fleet.instances.values()].flatMap((instance) => instance.volumes).filter((volume) => !volume.deleted);
+      const shape = (volume: SimInstance['volumes'][number]) => ({ VolumeId: volume.volumeId, Size: volume.size, VolumeType: 'gp3', Encrypted: true, KmsKeyId: fleet.volumeKmsKeyArn, Iops: 3000, Throughput: 125 });
+      const byFilter = input.Filters?.find((filter) => filter.Name === 'volume-id')?.Values;
+      // By id a missing volume is an error; by filter it is simply not listed.
+      if (byFilter) return { Volumes: volumes.filter((volume) => byFilter.includes(volume.volumeId)).map(shape) };
+      return {
+        Volumes: (input.VolumeIds ?? []).map((volumeId) => {
+          const volume = volumes.find((candidate) => candidate.volumeId === volumeId);
+          if (!volume) throw new AwsError('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+          return shape(volume);
+        }),
+      };
+    }),
+  );
+  ec2.on(StartInstancesCommand).callsFake(
+    route(fleet, 'ec2', 'StartInstances', (input: { InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) fleet.startInstance(instanceId);
+      return { StartingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+    }),
+  );
+  ec2.on(StopInstancesCommand).callsFake(
+    route(fleet, 'ec2', 'StopInstances', (input: { InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) fleet.requestStop(instanceId);
+      return { StoppingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+    }),
+  );
+  ec2.on(TerminateInstancesCommand).callsFake(
+    route(fleet, 'ec2', 'TerminateInstances', (input: { InstanceIds?: string[] }) => {
+      for (const instanceId of input.InstanceIds ?? []) fleet.requestTerminate(instanceId);
+      return { TerminatingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+    }),
+  );
+  ec2.on(RunInstancesCommand).callsFake(
+    route(
+      fleet,
+      'ec2',
+      'RunInstances',
+      (input: {
+        ImageId?: string;
+        InstanceType?: string;
+        SubnetId?: string;
+        SecurityGroupIds?: string[];
+        IamInstanceProfile?: { Arn?: string };
+        PrivateIpAddress?: string;
+        ClientToken?: string;
+        LaunchTemplate?: { LaunchTemplateId?: string };
+        TagSpecifications?: { Tags?: { Key?: string; Value?: string }[] }[];
+        BlockDeviceMappings?: { Ebs?: { VolumeSize?: number } }[];
+      }) => {
+        if (!input.LaunchTemplate && (!input.ImageId || !input.InstanceType)) throw new AwsError('MissingParameter', 'The request must contain the parameter ImageId');
+        const instance = fleet.runInstance({
+          imageId: input.ImageId ?? `ami-from-${input.LaunchTemplate?.LaunchTemplateId ?? 'template'}`,
+          instanceType: input.InstanceType ?? 't3.medium',
+          subnetId: input.SubnetId ?? '',
+          securityGroupIds: input.SecurityGroupIds ?? [],
+          iamInstanceProfileArn: input.IamInstanceProfile?.Arn,
+          privateIp: input.PrivateIpAddress,
+          clientToken: input.ClientToken,
+          tags: Object.fromEntries((input.TagSpecifications?.[0]?.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+          volumeSizes: (input.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.VolumeSize ?? 8),
+        });
+        return { Instances: [describeInstanceShape(instance)] };
+      },
+    ),
+  );
+  ec2.on(DescribeSubnetsCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeSubnets', (input: { SubnetIds?: string[] }) => ({
+      Subnets: (input.SubnetIds ?? []).map((subnetId) => {
+        const subnet = fleet.subnets.get(subnetId);
+        if (!subnet) throw new AwsError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+        return { SubnetId: subnet.subnetId, VpcId: subnet.vpcId, CidrBlock: subnet.cidr, AvailabilityZone: subnet.availabilityZone };
+      }),
+    })),
+  );
+  ec2.on(DescribeVpcsCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeVpcs', (input: { VpcIds?: string[] }) => ({
+      Vpcs: (input.VpcIds ?? []).map((vpcId) => {
+        const vpc = fleet.vpcs.get(vpcId);
+        if (!vpc) throw new AwsError('InvalidVpcID.NotFound', `The vpc ID '${vpcId}' does not exist`);
+        return { VpcId: vpc.vpcId, CidrBlock: vpc.cidrs[0], CidrBlockAssociationSet: vpc.cidrs.map((cidr) => ({ CidrBlock: cidr, CidrBlockState: { State: 'associated' } })) };
+      }),
+    })),
+  );
+  ec2.on(DescribeAddressesCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeAddresses', (input: { AllocationIds?: string[] }) => ({
+      Addresses: (input.AllocationIds ?? []).map((allocationId) => {
+        const address = fleet.addresses.get(allocationId);
+        if (!address) throw new AwsError('InvalidAllocationID.NotFound', `The allocation ID '${allocationId}' does not exist`);
+        return { AllocationId: address.allocationId, PublicIp: address.publicIp, InstanceId: address.instanceId, Tags: tagList(address.tags) };
+      }),
+    })),
+  );
+  ec2.on(AssociateAddressCommand).callsFake(
+    route(fleet, 'ec2', 'AssociateAddress', (input: { AllocationId?: string; InstanceId?: string; AllowReassociation?: boolean }) => {
+      fleet.associateAddress(input.AllocationId ?? '', input.InstanceId ?? '', input.AllowReassociation ?? false);
+      return { AssociationId: `eipassoc-${input.InstanceId?.slice(2, 12)}` };
+    }),
+  );
+  ec2.on(CreateTagsCommand).callsFake(
+    route(fleet, 'ec2', 'CreateTags', (input: { Resources?: string[]; Tags?: { Key?: string; Value?: string }[] }) => {
+      fleet.createTags(input.Resources ?? [], Object.fromEntries((input.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])));
+      return {};
+    }),
+  );
+  return ec2;
+}

@@ -1,0 +1,228 @@
+// What each kubeha document does to a simulated node and to its cluster: the kubeadm, etcd, nginx and
+// probe behaviour the documents' scripts have on a real node, as far as healing and bootstrap see it.
+import type { Invocation, KubeCluster, SimInstance, SimulatedFleet } from './fleet.js';
+
+export const CERTS_TTL_MS = 2 * 3600_000;
+
+export function runDocument(fleet: SimulatedFleet, invocation: Invocation, instance: SimInstance): string {
+  const parameters = invocation.parameters;
+  const clusterName = fleet.clusterNameOf(instance);
+  const hostname = `ip-${instance.privateIp.replaceAll('.', '-')}`;
+  const result = (line: string, data: Record<string, unknown>) => `${line}\nKUBEHA_RESULT ${JSON.stringify(data)}\n`;
+  switch (invocation.document) {
+    case 'InstallPrerequisites': {
+      const wanted = { kubernetesVersion: param(parameters, 'KubernetesVersion'), role: param(parameters, 'Role') };
+      if (instance.node.prerequisites?.kubernetesVersion === wanted.kubernetesVersion) {
+        return result('kubeha: prerequisites already installed, nothing to do', { changed: false });
+      }
+      instance.node.prerequisites = wanted;
+      return result(`kubeha: installed prerequisites for ${wanted.role} (kubernetes ${wanted.kubernetesVersion})`, { changed: true });
+    }
+    case 'ConfigureLoadBalancer': {
+      const upstreams = param(parameters, 'MasterAddresses').split(',');
+      const balancers = param(parameters, 'LoadBalancerAddresses').split(',');
+      const listenPort = Number(param(parameters, 'ListenPort'));
+      if (!balancers.includes(instance.privateIp)) throw new Error(`this node (${instance.privateIp}) is not among LoadBalancerAddresses`);
+      const unchanged = instance.node.nginx && instance.node.nginx.upstreams.join() === upstreams.join() && instance.node.nginx.listenPort === listenPort;
+      instance.node.nginx = { upstreams, listenPort, reloads: (instance.node.nginx?.reloads ?? 0) + (unchanged ? 0 : 1) };
+      instance.node.keepalived = {
+        priority: balancers[0] === instance.privateIp ? 150 : 100,
+        peers: balancers.filter((address) => address !== instance.privateIp),
+        elasticIpAllocationId: param(parameters, 'ElasticIpAllocationId'),
+      };
+      return result(unchanged ? 'kubeha: load balancer configuration unchanged' : 'kubeha: nginx -t passed; nginx reloaded', { changed: !unchanged });
+    }
+    case 'InitFirstMaster': {
+      const existing = fleet.clusters.get(clusterName);
+      if (existing) {
+        if (existing.firstMasterId !== instance.instanceId) throw new Error(`cluster ${clusterName} was already initialized on ${existing.firstMasterId}`);
+        return result('kubeha: /etc/kubernetes/admin.conf exists; already initialized', { caCertHash: existing.caCertHash, changed: false });
+      }
+      fleet.requirePrerequisites(instance);
+      const material = fleet.joinMaterialOnInstance(parameters);
+      const caCertHash = `sha256:${fleet.hex(64)}`;
+      const cluster: KubeCluster = {
+        clusterName,
+        caCertHash,
+        firstMasterId: instance.instanceId,
+        controlPlaneEndpoint: param(parameters, 'ControlPlaneEndpoint'),
+        etcdMembers: [{ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true }],
+        nodes: [{ name: hostname, instanceId: instance.instanceId, role: 'control-plane', ready: false }],
+        tokens: [{ token: material.token, expiresAt: fleet.now() + 3600_000 }],
+        uploadedCertificates: { certificateKey: material.certificateKey, expiresAt: fleet.now() + CERTS_TTL_MS },
+        controlPlaneJoins: [],
+      };
+      fleet.clusters.set(clusterName, cluster);
+      instance.node.kubeadm = 'control-plane';
+      fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} ${fleet.hex(40)}\n`);
+      return result(`kubeha: initialized control plane on ${hostname}`, { caCertHash, changed: true });
+    }
+    case 'InstallCni': {
+      const cluster = fleet.requireCluster(clusterName);
+      const podCidr = param(parameters, 'PodCidr');
+      cluster.cni = { version: param(parameters, 'CniVersion'), podCidr };
+      for (const node of cluster.nodes) node.ready = true;
+      return result(`kubeha: calico ${cluster.cni.version} applied with pool ${podCidr}`, { changed: true });
+    }
+    case 'RefreshJoinMaterial': {
+      const cluster = fleet.requireCluster(clusterName);
+      if (instance.node.kubeadm !== 'control-plane') throw new Error('this node is not a control-plane node');
+      const material = fleet.joinMaterialOnInstance(parameters);
+      const ttlMinutes = Number(/^(\d+)m$/.exec(param(parameters, 'TokenTtl'))?.[1] ?? 'NaN');
+      if (!Number.isFinite(ttlMinutes)) throw new Error('TokenTtl must look like 30m');
+      cluster.tokens.push({ token: material.token, expiresAt: fleet.now() + ttlMinutes * 60_000 });
+      cluster.uploadedCertificates = { certificateKey: material.certificateKey, expiresAt: fleet.now() + CERTS_TTL_MS };
+      return result('kubeha: token registered and certificates uploaded', { changed: true });
+    }
+    case 'JoinControlPlane':
+    case 'JoinWorker': {
+      const controlPlane = invocation.document === 'JoinControlPlane';
+      const cluster = fleet.requireCluster(clusterName);
+      if (instance.node.kubeadm) return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false });
+      fleet.requirePrerequisites(instance);
+      const material = fleet.joinMaterialOnInstance(parameters);
+      if (param(parameters, 'CaCertHash') !== cluster.caCertHash) throw new Error('error execution phase preflight: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:..." are pinned');
+      if (param(parameters, 'ControlPlaneEndpoint') !== cluster.controlPlaneEndpoint) throw new Error('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: wrong endpoint');
+      const token = cluster.tokens.find((candidate) => candidate.token === material.token && candidate.expiresAt > fleet.now());
+      if (!token) throw new Error('error execution phase preflight: couldn\'t validate the identity of the API Server: token id not found or expired');
+      if (controlPlane) {
+        const certificates = cluster.uploadedCertificates;
+        if (!certificates || certificates.expiresAt <= fleet.now()) throw new Error('error execution phase control-plane-prepare/download-certs: Secret "kubeadm-certs" was not found');
+        if (certificates.certificateKey !== material.certificateKey) throw new Error('error execution phase control-plane-prepare/download-certs: failed to decrypt: cipher: message authentication failed');
+        const overlapping = fleet.invocations.find(
+          (other) => other !== invocation && other.document === 'JoinControlPlane' && other.startedAt < invocation.finishesAt && other.finishesAt > invocation.startedAt && fleet.clusterNameOf(fleet.requireInstance(other.instanceId)) === clusterName,
+        );
+        if (overlapping) throw new Error('error execution phase etcd-join: etcdserver: too many learner members in cluster');
+        if (!fleet.hasQuorum(cluster)) throw new Error('error execution phase etcd-join: etcdserver: unhealthy cluster');
+        cluster.etcdMembers.push({ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true });
+        fleet.history.push({ at: fleet.now(), what: `etcd member ${hostname} added (${instance.instanceId})` });
+        cluster.controlPlaneJoins.push({ instanceId: instance.instanceId, start: invocation.startedAt, end: invocation.finishesAt });
+      }
+      cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) });
+      instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
+      return result(`kubeha: joined ${hostname} as ${controlPlane ? 'control-plane' : 'worker'}`, { changed: true });
+    }
+    case 'VerifyCluster': {
+      const cluster = fleet.requireCluster(clusterName);
+      const expectedControlPlane = Number(param(parameters, 'ExpectedControlPlaneNodes'));
+      const expectedWorkers = Number(param(parameters, 'ExpectedWorkerNodes'));
+      const report = {
+        nodesReady: cluster.nodes.filter((node) => node.ready).length,
+        nodesTotal: cluster.nodes.length,
+        controlPlaneNodes: cluster.nodes.filter((node) => node.role === 'control-plane').length,
+        workerNodes: cluster.nodes.filter((node) => node.role === 'worker').length,
+        etcdMembers: cluster.etcdMembers.length,
+        etcdHealthy: cluster.etcdMembers.filter((member) => member.healthy).length,
+        kubeSystemPodsNotRunning: 0,
+      };
+      const problems = [
+        report.controlPlaneNodes !== expectedControlPlane && `expected ${expectedControlPlane} control-plane nodes, found ${report.controlPlaneNodes}`,
+        report.workerNodes !== expectedWorkers && `expected ${expectedWorkers} worker nodes, found ${report.workerNodes}`,
+        report.nodesReady !== report.nodesTotal && `${report.nodesTotal - report.nodesReady} nodes are not Ready`,
+        report.etcdMembers !== expectedControlPlane && `etcd has ${report.etcdMembers} members, expected ${expectedControlPlane}`,
+        report.etcdHealthy !== report.etcdMembers && `${report.etcdMembers - report.etcdHealthy} etcd members are unhealthy`,
+      ].filter(Boolean);
+      if (problems.length > 0) throw new Error(`kubeha: cluster is not healthy: ${problems.join('; ')}\nKUBEHA_RESULT ${JSON.stringify(report)}`);
+      return result('kubeha: all nodes Ready, all etcd members healthy', report);
+    }
+    case 'ClusterStatus': {
+      const cluster = fleet.requireCluster(clusterName);
+      if (instance.node.kubeadm !== 'control-plane') throw new Error('crictl: no running etcd container on this node');
+      const quorum = fleet.hasQuorum(cluster);
+      const members = cluster.etcdMembers.map((member) => ({
+        id: createHashId(member.name + member.peerUrl),
+        name: member.name,
+        peerIp: /https:\/\/([0-9.]+):/.exec(member.peerUrl)?.[1] ?? '',
+        healthy: quorum && member.healthy,
+        isLearner: false,
+      }));
+      const nodes = quorum
+        ? cluster.nodes.map((node) => ({ name: node.name, internalIp: fleet.requireInstance(node.instanceId).privateIp, ready: node.ready, controlPlane: node.role === 'control-plane' }))
+        : [];
+      return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes });
+    }
+    case 'RemoveEtcdMember': {
+      const cluster = fleet.requireCluster(clusterName);
+      const peerIp = param(parameters, 'MemberPeerIp');
+      const target = cluster.etcdMembers.find((member) => member.peerUrl === `https://${peerIp}:2380`);
+      let removed: string | null = null;
+      if (target) {
+        const sick = cluster.etcdMembers.find((member) => member !== target && !(member.healthy && fleet.hasQuorum(cluster)));
+        if (sick) throw new Error(`kubeha: error: refusing: etcd member ${sick.name} is unhealthy too; removing ${target.name} could lose quorum`);
+        cluster.etcdMembers = cluster.etcdMembers.filter((member) => member !== target);
+        removed = target.name;
+        fleet.history.push({ at: fleet.now(), what: `etcd member ${target.name} removed` });
+      }
+      const node = cluster.nodes.find((candidate) => fleet.requireInstance(candidate.instanceId).privateIp === peerIp);
+      cluster.nodes = cluster.nodes.filter((candidate) => candidate !== node);
+      return result(removed ? `kubeha: removed etcd member ${removed}` : `kubeha: no etcd member has peer address ${peerIp}; already removed`, {
+        removedMember: removed,
+        deletedNode: node?.name ?? null,
+      });
+    }
+    case 'SnapshotEtcd': {
+      const cluster = fleet.requireCluster(clusterName);
+      if (!fleet.hasQuorum(cluster)) throw new Error('kubeha: error: etcdctl snapshot save failed: context deadline exceeded');
+      const key = `${param(parameters, 'ClusterName')}/${param(parameters, 'SnapshotLabel')}.db`;
+      fleet.snapshots.push({ bucket: param(parameters, 'SnapshotBucket'), key, at: fleet.now() });
+      fleet.history.push({ at: fleet.now(), what: `etcd snapshot saved to s3://${param(parameters, 'SnapshotBucket')}/${key}` });
+      return result(`kubeha: saved etcd snapshot to s3://${param(parameters, 'SnapshotBucket')}/${key}`, { bucket: param(parameters, 'SnapshotBucket'), key, bytes: 4_194_304 });
+    }
+    case 'ResetNode': {
+      const changed = instance.node.kubeadm !== undefined;
+      delete instance.node.kubeadm;
+      return result(changed ? 'kubeha: node reset; it can join again' : 'kubeha: nothing to reset, nothing to do', { changed });
+    }
+    case 'CheckLoadBalancer': {
+      if (!instance.node.nginx) throw new Error('kubeha: error: nginx is not running');
+      return result('kubeha: nginx and keepalived are healthy', { healthy: true });
+    }
+    case 'DeployTestApp': {
+      const cluster = fleet.requireCluster(clusterName);
+      const changed = !cluster.testApp;
+      cluster.testApp = true;
+      return result(changed ? 'kubeha: deployed the drill application' : 'kubeha: the drill application is deployed already, nothing to do', { changed });
+    }
+    case 'StartProbe': {
+      const drillId = param(parameters, 'DrillId');
+      if (!fleet.probes.has(drillId)) fleet.probes.set(drillId, { instanceId: instance.instanceId, samples: [], active: true, nextSampleAt: fleet.now() + 1000 });
+      return result(`kubeha: probe kubeha-probe-${drillId} started`, { changed: true });
+    }
+    case 'StopProbe': {
+      const probe = fleet.probes.get(param(parameters, 'DrillId'));
+      if (!probe || probe.instanceId !== instance.instanceId) throw new Error(`kubeha: error: no samples for drill ${param(parameters, 'DrillId')}: was the probe started on this node?`);
+      probe.active = false;
+      const longest = (kind: 'api' | 'app') => {
+        let run = 0;
+        let best = 0;
+        for (const sample of probe.samples) {
+          run = sample[kind] ? 0 : run + 1;
+          best = Math.max(best, run);
+        }
+        return best;
+      };
+      return result('kubeha: probe stopped', {
+        samples: probe.samples.length,
+        apiOk: probe.samples.filter((sample) => sample.api).length,
+        appOk: probe.samples.filter((sample) => sample.app).length,
+        longestApiOutageSeconds: longest('api'),
+        longestAppOutageSeconds: longest('app'),
+      });
+    }
+    default:
+      throw new Error(`document ${invocation.document} is not modelled`);
+  }
+}
+
+/** A stable 16-hex-digit member id, as etcdctl prints them. */
+function createHashId(seed: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const character of seed) hash = BigInt.asUintN(64, (hash ^ BigInt(character.charCodeAt(0))) * 0x100000001b3n);
+  return hash.toString(16).padStart(16, '0');
+}
+
+export function param(parameters: Record<string, string>, name: string): string {
+  const value = parameters[name];
+  if (value === undefined) throw new Error(`document parameter ${name} is missing`);
+  return value;
+}

@@ -1,0 +1,38 @@
+// The simulated SNS topic and Secrets Manager calls the Lambda side makes (it never reads a secret
+// value: instances do, in sim/node-documents.ts), beside functions/adapters/notifier.ts and secrets.ts.
+import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AwsError, type SimulatedFleet } from './fleet.js';
+import { route } from './service.js';
+
+export function installSns(fleet: SimulatedFleet) {
+  const sns = mockClient(SNSClient);
+  sns.onAnyCommand().rejects(new AwsError('NotModelled', 'the simulated fleet does not model this call'));
+  sns.on(PublishCommand).callsFake(
+    route(fleet, 'sns', 'Publish', (input: { Subject?: string; Message?: string }) => {
+      fleet.publish(input.Subject ?? '', input.Message ?? '');
+      return { MessageId: `msg-${fleet.notifications.length}` };
+    }),
+  );
+  return sns;
+}
+
+export function installSecretsManager(fleet: SimulatedFleet) {
+  const secrets = mockClient(SecretsManagerClient);
+  secrets.onAnyCommand().rejects(new AwsError('NotModelled', 'the simulated fleet does not model this call'));
+  secrets.on(DescribeSecretCommand).callsFake(
+    route(fleet, 'secretsmanager', 'DescribeSecret', (input: { SecretId?: string }) => {
+      const secret = fleet.findSecret(input.SecretId ?? '');
+      if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      return { ARN: secret.arn, Name: secret.name };
+    }),
+  );
+  secrets.on(PutSecretValueCommand).callsFake(
+    route(fleet, 'secretsmanager', 'PutSecretValue', (input: { SecretId?: string; SecretString?: string }) => {
+      const stored = fleet.putSecretValue(input.SecretId ?? '', input.SecretString ?? '');
+      return { ARN: stored.arn, VersionId: stored.versionId };
+    }),
+  );
+  return secrets;
+}
