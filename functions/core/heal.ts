@@ -211,8 +211,11 @@ export async function inspectForHealing(
   ]);
   const target = deadOrAliveTarget(input.instanceId, described, record);
   if (!target) throw new InstanceGoneError(input.instanceId, 'is unknown to EC2 and has no launch record');
-  if (target.role !== 'lb' && target.role !== undefined && !target.privateIp && target.ec2State !== 'running') {
-    throw new ClusterStateError(`the address of ${input.instanceId} is unknown: EC2 forgot it and kubeha holds no launch record, so its etcd member and Node cannot be found`);
+  if (!target.privateIp && target.ec2State !== 'running') {
+    throw new ClusterStateError(
+      `kubeha holds no launch record for ${input.instanceId} and EC2 no longer reports its address, so its Node${target.role === 'master' ? ' and etcd member' : ''} cannot be found and no replacement can be built from it: ` +
+        `remove them by hand (kubectl delete node; etcdctl member remove), add launchTemplates.${target.role} to the bootstrap input and run bootstrap-cluster again, which records every running node`,
+    );
   }
 
   const fleet = groupFleet(instances.filter((instance) => instance.instanceId !== input.instanceId || instance.ec2State === 'running'));

@@ -75,6 +75,8 @@ export function decideIncident(
   if (request.kind === 'event' && request.observedAt <= previous.startedAt) {
     return { action: 'skip', reason: `the event is older than the healing it asks for (${previous.executionName})` };
   }
+  // An instance terminates once: a terminated instance healed successfully has been replaced.
+  if (status === 'SUCCEEDED' && previous.state === 'terminated') return { action: 'skip', reason: `already replaced (${previous.executionName})` };
   if (status === 'SUCCEEDED') {
     if (request.kind === 'event' && execution?.stopDate !== undefined && request.observedAt <= execution.stopDate) {
       return { action: 'skip', reason: `the event arrived during a healing that succeeded (${previous.executionName})` };

@@ -1,0 +1,175 @@
+// Healing on a simulator as unpleasant as AWS: what EC2 forgets, what arrives late or twice, what
+// SSM truncates, and what happens when healing keeps failing.
+import { describe, expect, it } from 'vitest';
+import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
+import { launchRecordKey } from '../../functions/core/launch-records.js';
+import type { SimInstance, SimulatedFleet } from '../../sim/fleet.js';
+import { bootstrappedCluster } from '../support/cluster.js';
+
+function replacementsOf(fleet: SimulatedFleet, dead: SimInstance): SimInstance[] {
+  return [...fleet.instances.values()].filter((instance) => instance.tags['kubeha:replaces'] === dead.instanceId);
+}
+
+function etcdMembers(fleet: SimulatedFleet) {
+  return fleet.clusters.get('demo')!.etcdMembers;
+}
+
+function runningMasters(fleet: SimulatedFleet) {
+  return fleet.byRole('master').filter((master) => master.state === 'running');
+}
+
+describe('replacing from launch records', () => {
+  it('shows that the dead instance itself no longer says how to rebuild it', async () => {
+    // Prepare
+    const { fleet } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    fleet.terminateInstance(dead.instanceId);
+
+    // Act: what the first release read from the corpse (its spec, its address).
+    const facts = await ec2Adapter.launchFactsOf([dead.instanceId]);
+    const described = await ec2Adapter.describeInstance(dead.instanceId);
+
+    // Assess
+    expect(facts).toEqual([]);
+    expect(described).toMatchObject({ ec2State: 'terminated', privateIp: undefined, subnetId: undefined });
+  });
+
+  it('stops with what to configure when neither a launch record nor a launch template exists', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('worker')[0]!;
+    fleet.items.delete(`cluster#demo|${launchRecordKey(dead.instanceId)}`);
+
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    expect(heal?.error?.name).toBe('ClusterStateError');
+    expect(fleet.notifications.at(-1)?.message).toContain('no launch record');
+    expect(fleet.notifications.at(-1)?.message).toContain('add launchTemplates.worker');
+    expect(replacementsOf(fleet, dead)).toEqual([]);
+  });
+
+  it('replaces a master whose terminated event arrives after EC2 has forgotten it, on its recorded address', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[2]!;
+    const address = dead.privateIp;
+
+    fleet.terminateInstance(dead.instanceId);
+    fleet.advance(fleet.terminatedRetentionSeconds + 60);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    expect(heal?.error).toBeUndefined();
+    const [replacement] = replacementsOf(fleet, dead);
+    expect(replacement?.privateIp).toBe(address);
+    expect(etcdMembers(fleet).map((member) => member.instanceId)).toContain(replacement!.instanceId);
+    expect(etcdMembers(fleet).every((member) => member.healthy)).toBe(true);
+  });
+});
+
+describe('one replacement per dead instance', () => {
+  it('starts one healing for two events with different ids and a reconcile, all racing', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    fleet.terminateInstance(dead.instanceId);
+
+    await Promise.all([plane.deliver(dead.instanceId, 'terminated', 'evt-a'), plane.deliver(dead.instanceId, 'terminated', 'evt-b')]);
+    fleet.advance(11 * 60);
+    await plane.reconcile();
+    fleet.advance(11 * 60);
+    await plane.reconcile();
+    const heals = await plane.settle();
+
+    expect(heals.map((heal) => heal.error)).toEqual([undefined]);
+    expect(replacementsOf(fleet, dead)).toHaveLength(1);
+    expect(runningMasters(fleet)).toHaveLength(3);
+    expect(etcdMembers(fleet)).toHaveLength(3);
+  });
+
+  it('starts nothing for an event, however new its id, about an instance already replaced', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('worker')[1]!;
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated', 'evt-first');
+    await plane.settle();
+    const executions = fleet.executions.size;
+
+    fleet.advance(120);
+    const late = (await plane.deliver(dead.instanceId, 'terminated', 'evt-resent-with-new-id')).outcome;
+    await plane.reconcile();
+    const again = (await plane.deliver(dead.instanceId, 'shutting-down', 'evt-out-of-order')).outcome;
+    await plane.settle();
+
+    expect(late).toMatchObject({ action: 'healing', execution: { started: false } });
+    expect(again).toMatchObject({ action: 'ignored' });
+    expect(fleet.executions.size).toBe(executions);
+    expect(replacementsOf(fleet, dead)).toHaveLength(1);
+  });
+});
+
+describe('events that never arrive', () => {
+  it('heals a master terminated without any event, once reconcile has seen it dead past the grace period', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[0]!;
+    fleet.terminateInstance(dead.instanceId);
+
+    await plane.reconcile();
+    expect(fleet.executions.size).toBe(1);
+    fleet.advance(11 * 60);
+    await plane.reconcile();
+    const [heal] = await plane.settle();
+
+    expect(heal?.error).toBeUndefined();
+    expect(replacementsOf(fleet, dead)).toHaveLength(1);
+    expect(runningMasters(fleet)).toHaveLength(3);
+    expect(etcdMembers(fleet).every((member) => member.healthy)).toBe(true);
+  });
+});
+
+describe('when healing keeps failing', () => {
+  it('retries with new execution names and backoff, then tells a human once and stops', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('worker')[0]!;
+    fleet.failDocument({ document: 'JoinWorker', times: 1000, stderr: 'error execution phase kubelet-start: timed out waiting for the condition' });
+
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    await plane.settle();
+    for (let run = 0; run < 8; run += 1) {
+      fleet.advance(21 * 60);
+      await plane.reconcile();
+      await plane.settle();
+    }
+
+    const heals = plane.executionsOf('heal-worker');
+    expect(heals.map((execution) => execution.name)).toEqual([1, 2, 3].map((attempt) => `${dead.instanceId}-terminated-1-${attempt}`));
+    expect(heals.every((execution) => execution.status === 'FAILED')).toBe(true);
+    const givingUp = fleet.notifications.filter((notification) => notification.subject.includes('failed 3 times'));
+    expect(givingUp).toHaveLength(1);
+    expect(givingUp[0]!.message).toContain(`kubeha heal --cluster demo --instance ${dead.instanceId}`);
+    // Every attempt reused the one replacement it launched first instead of piling up instances.
+    expect(replacementsOf(fleet, dead)).toHaveLength(1);
+  });
+});
+
+describe('command output beyond what GetCommandInvocation keeps', () => {
+  it('reads the status of a 1,000-worker cluster from S3 and finds it healthy', async () => {
+    // Prepare: 1,000 more Ready workers, so the status report is far beyond 24,000 characters.
+    const { fleet, plane } = await bootstrappedCluster();
+    const cluster = fleet.clusters.get('demo')!;
+    const subnetId = fleet.byRole('worker')[0]!.subnetId;
+    for (let index = 0; index < 1000; index += 1) {
+      const worker = fleet.addInstance({ clusterName: 'demo', role: 'worker', subnetId, extraTags: { 'kubeha:node-state': 'joined' } });
+      worker.node.kubeadm = 'worker';
+      cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
+    }
+
+    // Act
+    const report = (await plane.reconcile()) as { clusters: { deepChecks: boolean; actions: unknown[] }[] };
+
+    // Assess
+    const status = fleet.invocations.filter((invocation) => invocation.document === 'ClusterStatus').at(-1)!;
+    expect(status.stdout.length).toBeGreaterThan(24_000);
+    expect(report.clusters[0]).toMatchObject({ deepChecks: true, actions: [] });
+  });
+});
