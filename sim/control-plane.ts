@@ -4,6 +4,7 @@ import { resetEnvironmentForTesting } from '../functions/adapters/index.js';
 import { handlers } from '../functions/registry.js';
 import { installFleet } from './aws.js';
 import type { SimExecution, SimulatedFleet } from './fleet.js';
+import { seededRandom } from './latency.js';
 import { ModelledTime } from './modelled-time.js';
 import { type EventLog, type LocalRun, runStateMachine } from './state-machine.js';
 
@@ -32,6 +33,7 @@ export class LocalControlPlane {
   private eventSequence = 0;
   private deliveries = 0;
   private readonly time: ModelledTime;
+  private readonly eventRandom = seededRandom(17);
   /** Listeners for one execution's events, by execution ARN: how the CLI follows a simulated run. */
   readonly listeners = new Map<string, (event: EventLog) => void>();
 
@@ -62,14 +64,31 @@ export class LocalControlPlane {
    */
   enableEventBridge(): this {
     this.fleet.stateChangeHooks.push((instanceId, state) => {
-      const key = `event-${(this.deliveries += 1)}`;
-      const delivery = this.deliver(instanceId, state).then(
-        () => undefined,
-        () => undefined,
-      );
-      this.inflight.set(key, delivery.finally(() => this.inflight.delete(key)));
+      const id = `evt-${(this.eventSequence += 1).toString().padStart(6, '0')}`;
+      const occurredAt = this.fleet.now();
+      for (const delay of this.deliveryDelays()) {
+        const key = `event-${(this.deliveries += 1)}`;
+        const delivery = this.time
+          .sleep(delay)
+          .then(() => this.deliver(instanceId, state, id, occurredAt))
+          .then(
+            () => undefined,
+            () => undefined,
+          );
+        this.inflight.set(key, delivery.finally(() => this.inflight.delete(key)));
+      }
     });
     return this;
+  }
+
+  /**
+   * When EventBridge delivers one event, in modelled seconds: at least once, usually within seconds,
+   * sometimes minutes late, sometimes twice (same id), so events about one instance arrive out of order
+   * (shared/reality.md, "EC2 state-change events").
+   */
+  private deliveryDelays(): number[] {
+    const first = this.eventRandom() < 0.1 ? 60 + this.eventRandom() * 120 : 0.5 + this.eventRandom() * 2.5;
+    return this.eventRandom() < 0.15 ? [first, first + 1 + this.eventRandom() * 20] : [first];
   }
 
   private launch(execution: SimExecution): void {
@@ -103,7 +122,7 @@ export class LocalControlPlane {
   }
 
   /** What EventBridge does with an EC2 state change: one invocation of the handler (again, for a duplicate). */
-  async deliver(instanceId: string, state: string, eventId?: string): Promise<DeliveredEvent> {
+  async deliver(instanceId: string, state: string, eventId?: string, occurredAt?: number): Promise<DeliveredEvent> {
     const id = eventId ?? `evt-${(this.eventSequence += 1).toString().padStart(6, '0')}`;
     const event = {
       version: '0',
@@ -111,7 +130,8 @@ export class LocalControlPlane {
       'detail-type': 'EC2 Instance State-change Notification',
       source: 'aws.ec2',
       account: this.fleet.account,
-      time: new Date(this.fleet.now()).toISOString(),
+      // EventBridge stamps the time of the change, not of the delivery (second precision).
+      time: new Date(Math.floor((occurredAt ?? this.fleet.now()) / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
       region: this.fleet.region,
       resources: [`arn:aws:ec2:${this.fleet.region}:${this.fleet.account}:instance/${instanceId}`],
       detail: { 'instance-id': instanceId, state },
