@@ -2,7 +2,7 @@
 // executions run (Step Functions, or the local control plane on the simulated fleet) and in how a
 // secret is read back for `kubeha kubeconfig`.
 import type { CommandEnvironment } from '../functions/core/commands.js';
-import type { HealingEnvironment } from '../functions/core/heal.js';
+import type { HealingEnvironment } from '../functions/core/healing-steps.js';
 import type { Ports } from '../functions/core/ports.js';
 import type { ProgressEvent } from './progress.js';
 

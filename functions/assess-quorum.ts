@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assessMemberRemoval } from './core/heal.js';
+import { assessMemberRemoval } from './core/healing-steps.js';
 import { ipv4, reportFromRunSchema } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
 

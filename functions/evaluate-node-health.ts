@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
-import { evaluateNodeHealth } from './core/heal.js';
+import { evaluateNodeHealth } from './core/healing-steps.js';
 import { ipv4, reportFromRunSchema } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
-import { inspectForHealing } from './core/heal.js';
+import { inspectForHealing } from './core/healing-steps.js';
 import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
 

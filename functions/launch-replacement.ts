@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ROLES } from './core/cluster.js';
 import { ports } from './adapters/index.js';
-import { launchReplacement } from './core/heal.js';
+import { launchReplacement } from './core/healing-steps.js';
 import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
 import { task } from './lib/task.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
-import { notifyHumans } from './core/heal.js';
+import { notifyHumans } from './core/healing-steps.js';
 import { clusterNameSchema } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { healingEnv, ports } from './adapters/index.js';
-import { handleInstanceEvent } from './core/heal.js';
+import { handleInstanceEvent } from './core/healing-steps.js';
 import { instanceId } from './lib/schemas.js';
 import { task } from './lib/task.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
-import { refreshAddresses } from './core/heal.js';
+import { refreshAddresses } from './core/healing-steps.js';
 import { clusterContextSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
-import { startStoppedInstance } from './core/heal.js';
+import { startStoppedInstance } from './core/healing-steps.js';
 import { instanceId } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
 

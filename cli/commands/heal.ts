@@ -1,4 +1,4 @@
-import { HEALING_MACHINES } from '../../functions/core/healing.js';
+import { HEALING_MACHINES } from '../../functions/core/healing-decisions.js';
 import { type Backend, CliError, EXIT } from '../backend.js';
 import type { Output } from '../format.js';
 import { executionName, failure, startAndFollow } from './follow.js';

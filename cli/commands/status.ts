@@ -1,5 +1,5 @@
 import { readClusterSettings } from '../../functions/core/bootstrap.js';
-import { HEALING_MACHINES, lockParameterName } from '../../functions/core/healing.js';
+import { HEALING_MACHINES, lockParameterName } from '../../functions/core/healing-decisions.js';
 import { readClusterStatus } from '../../functions/core/reconcile.js';
 import { type Backend, CliError, EXIT } from '../backend.js';
 import { type Output, table } from '../format.js';

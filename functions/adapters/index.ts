@@ -2,7 +2,7 @@
 // them (the clock, mostly: SDK calls are intercepted below the adapters so the adapters run too).
 import { randomBytes } from 'node:crypto';
 import type { Environment } from '../core/bootstrap.js';
-import type { HealingEnvironment } from '../core/heal.js';
+import type { HealingEnvironment } from '../core/healing-steps.js';
 import type { Ports } from '../core/ports.js';
 import { ec2 } from './ec2.js';
 import { notifier } from './notifier.js';

@@ -5,8 +5,8 @@ import { readClusterSettings } from './bootstrap.js';
 import { type ClusterInstance, type Role, groupFleet } from './cluster.js';
 import type { ClusterContext } from './commands.js';
 import { DrillFailedError, DrillRefusedError } from './errors.js';
-import { HEALING_MACHINES, lockParameterName } from './healing.js';
-import type { ClusterStatusReport, HealingEnvironment } from './heal.js';
+import { HEALING_MACHINES, lockParameterName } from './healing-decisions.js';
+import type { ClusterStatusReport, HealingEnvironment } from './healing-steps.js';
 import type { ExecutionSummary, Ports } from './ports.js';
 
 export const DRILL_ACTIONS = ['stop', 'terminate'] as const;

@@ -6,7 +6,7 @@
 // per state machine for 90 days), with backoff, within a budget; when the budget is spent kubeha
 // tells a human once and waits for one.
 import type { Role } from './cluster.js';
-import { HEALING_MACHINES } from './healing.js';
+import { HEALING_MACHINES } from './healing-decisions.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
 

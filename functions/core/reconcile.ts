@@ -7,8 +7,8 @@ import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cl
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
-import { type LockRecord, loadBalancerOrder, lockParameterName } from './healing.js';
-import type { ClusterStatusReport, HealingEnvironment } from './heal.js';
+import { type LockRecord, loadBalancerOrder, lockParameterName } from './healing-decisions.js';
+import type { ClusterStatusReport, HealingEnvironment } from './healing-steps.js';
 import { startHealing } from './incidents.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
 import type { Logger } from './log.js';

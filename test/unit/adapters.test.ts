@@ -9,7 +9,7 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
 import { outputObjectKey, ssm as ssmAdapter } from '../../functions/adapters/ssm.js';
-import { startStoppedInstance } from '../../functions/core/heal.js';
+import { startStoppedInstance } from '../../functions/core/healing-steps.js';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QuorumLostError } from '../../functions/core/errors.js';
-import { assessQuorum, decideOnLock, executionNameFor, healthyStandby, loadBalancerOrder, triageEvent } from '../../functions/core/healing.js';
+import { assessQuorum, decideOnLock, healthyStandby, loadBalancerOrder, triageEvent } from '../../functions/core/healing-decisions.js';
 import { instance } from '../support/instances.js';
 
 const TAGS = { 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:role': 'master' };
@@ -32,15 +32,6 @@ describe('triageEvent', () => {
     [event('terminated'), { tags: { ...TAGS, 'kubeha:retiring': 'true' } }, ['prod-eu'], 'kubeha is retiring this instance itself'],
   ])('ignores %o (%s)', (change, found, clusters, reason) => {
     expect(triageEvent(change, found, clusters)).toEqual({ action: 'ignore', reason });
-  });
-});
-
-describe('executionNameFor', () => {
-  it('derives the same valid name from the same event, so a redelivery starts nothing new', () => {
-    const name = executionNameFor(event('terminated'));
-    expect(name).toBe('i-0123456789abcdef0-terminated-7bf73129-1428-4cd3-a780-95db273d1602');
-    expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
-    expect(executionNameFor({ ...event('terminated'), id: 'x'.repeat(90) })).toHaveLength(80);
   });
 });
 

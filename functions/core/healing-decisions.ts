@@ -61,13 +61,6 @@ export function triageEvent(
   };
 }
 
-/**
- * One execution per event: EventBridge redelivers with the same id, so a duplicate maps to the same
- * name and Step Functions answers "already exists". Names allow 80 characters of [A-Za-z0-9-_].
- */
-export function executionNameFor(event: InstanceStateChange): string {
-  return `${event.instanceId}-${event.state}-${event.id}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
-}
 
 // ---- etcd quorum ---------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-// The healing use cases, one per state-machine Task (and the EventBridge entry point).
+// The healing steps: one use case per state-machine Task (and the EventBridge entry point), each
+// reading and changing AWS through the ports. The decisions they apply are pure, in healing-decisions.ts.
 import { createHash } from 'node:crypto';
 import { type ClusterInstance, type Role, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
@@ -17,7 +18,7 @@ import {
   loadBalancerOrder,
   lockParameterName,
   triageEvent,
-} from './healing.js';
+} from './healing-decisions.js';
 import { type HealingOutcome, startHealing } from './incidents.js';
 import { type LaunchRecord, readLaunchRecord, recordLaunchFacts, replacementSpec } from './launch-records.js';
 import type { Logger } from './log.js';
