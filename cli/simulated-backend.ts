@@ -1,6 +1,7 @@
 // The simulated account: a fleet of 3 masters, 2 load balancers and 3 workers, tagged for the
 // cluster, with the whole control plane running locally. Nothing leaves this machine.
 import { ports } from '../functions/adapters/index.js';
+import { readableCause } from '../functions/core/errors.js';
 import { consoleInput } from '../sim/bootstrap.js';
 import { LOCAL_STATE_MACHINE_PREFIX, LocalControlPlane } from '../sim/control-plane.js';
 import { SimulatedFleet } from '../sim/fleet.js';
@@ -60,7 +61,7 @@ export function createSimulatedBackend(options: BackendOptions): Backend {
       if (!execution) throw new CliError(`execution ${executionArn} is unknown`, EXIT.notFound);
       return execution.status === 'SUCCEEDED'
         ? { status: 'SUCCEEDED', output: execution.output }
-        : { status: 'FAILED', error: execution.error?.name ?? 'Unknown', cause: execution.error?.cause ?? '' };
+        : { status: 'FAILED', error: execution.error?.name ?? 'Unknown', cause: readableCause(execution.error?.cause) };
     },
     consoleUrl: (executionArn) => `(simulated) ${executionArn}`,
     async readSecret(name) {
@@ -69,7 +70,7 @@ export function createSimulatedBackend(options: BackendOptions): Backend {
     async ensureBootstrapped(clusterName) {
       if (bootstrapped) return;
       const run = await plane.execute('bootstrap-cluster', `${clusterName}-bootstrap`, consoleInput(fleet, { clusterName }));
-      if (run.error) throw new CliError(`the simulated bootstrap failed: ${run.error.cause}`, EXIT.failed);
+      if (run.error) throw new CliError(`the simulated bootstrap failed: ${run.error.message}`, EXIT.failed);
       bootstrapped = true;
     },
     markBootstrapped: () => {

@@ -4,6 +4,7 @@
 import { swapPorts } from '../functions/adapters/index.js';
 import { installDynamoDb } from './dynamodb.js';
 import { installEc2 } from './ec2.js';
+import { charge } from './handler-time.js';
 import type { SimulatedFleet } from './fleet.js';
 import { installS3 } from './s3.js';
 import { installSecretsManager, installSns } from './sns-and-secrets.js';
@@ -21,7 +22,15 @@ export function installFleet(fleet: SimulatedFleet): () => void {
   const saved = Object.fromEntries(Object.keys(SIMULATED_ENVIRONMENT).map((key) => [key, process.env[key]]));
   Object.assign(process.env, SIMULATED_ENVIRONMENT);
   const mocks = [installEc2(fleet), installSsm(fleet), installDynamoDb(fleet), installS3(fleet), installStepFunctions(fleet), installSns(fleet), installSecretsManager(fleet)];
-  const restorePorts = swapPorts({ clock: { now: () => fleet.now(), sleep: async (milliseconds) => fleet.advance(milliseconds / 1000) } });
+  const restorePorts = swapPorts({
+    clock: {
+      now: () => fleet.now(),
+      sleep: async (milliseconds) => {
+        charge(milliseconds);
+        fleet.advance(milliseconds / 1000);
+      },
+    },
+  });
   return () => {
     restorePorts();
     for (const mock of mocks) mock.restore();

@@ -6,6 +6,7 @@
 import { DOCUMENTS } from '../functions/core/commands.js';
 import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT } from '../functions/core/join-material.js';
 import { API_CALL_SECONDS, DOCUMENT_SECONDS, jittered, seededRandom } from './latency.js';
+import { charge } from './handler-time.js';
 import { param, runDocument } from './node-documents.js';
 
 export type Ec2State = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
@@ -528,6 +529,7 @@ export class SimulatedFleet {
   /** Every call is recorded, and may be throttled by an injected fault. */
   record(service: RecordedCall['service'], operation: string, input: unknown): void {
     this.advance(API_CALL_SECONDS);
+    charge(API_CALL_SECONDS * 1000);
     this.settleLifecycles();
     this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs });
     const remaining = this.throttles.get(operation) ?? 0;

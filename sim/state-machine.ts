@@ -1,11 +1,55 @@
 // Runs kubeha's real ASL files locally under aws-local-stepfunctions, with every Task bound to the
 // real handler of the function its Resource names, Waits and retry pauses collapsed to zero
 // (modelled time lives in the fleet), and every state's input and output recorded.
+//
+// aws-local-stepfunctions enforces none of the service's limits and reports errors more kindly than
+// Lambda does, so this runner adds what the service does (shared/reality.md, "Step Functions, Lambda"):
+// - a state's input or output over 256 KB fails the execution with States.DataLimitExceeded, which no
+//   Catch can catch;
+// - a Standard execution's history holds 25,000 events, counted as the service writes them;
+// - a function error reaches Retry/Catch as the service shapes it: Error = the thrown error's name, Cause
+//   = a JSON string {errorType, errorMessage, trace}; a function that runs past its timeout (modelled
+//   time, from serverless.yml) fails with Sandbox.Timedout.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { parse } from 'yaml';
 import { handlers } from '../functions/registry.js';
+import { readableCause } from '../functions/core/errors.js';
+import { inInvocation } from './handler-time.js';
+
+export const SERVICE_LIMITS = { payloadBytes: 256 * 1024, historyEvents: 25_000 } as const;
+
+/** History events the service writes per state (GetExecutionHistory event types). */
+const HISTORY_EVENTS: Record<string, number> = { Task: 5, Map: 4, Parallel: 4, Choice: 2, Pass: 2, Wait: 2, Succeed: 2, Fail: 1 };
+
+function functionTimeouts(): Map<string, number> {
+  const config = parse(readFileSync(`${ROOT}serverless.yml`, 'utf8').replace(/\$\{[^}]*\}/g, 'x')) as {
+    provider: { timeout?: number };
+    functions: Record<string, { timeout?: number }>;
+  };
+  return new Map(Object.entries(config.functions).map(([name, fn]) => [name, fn.timeout ?? config.provider.timeout ?? 6]));
+}
+let timeouts: Map<string, number> | undefined;
+
+/** An error no Retry or Catch may handle (aws-local-stepfunctions reads these two flags). */
+class UncatchableError extends Error {
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** A function error as Step Functions passes it on: the name, and a JSON Cause. */
+function lambdaError(name: string, message: string, stack: string | undefined): Error {
+  const error = new Error(JSON.stringify({ errorType: name, errorMessage: message, trace: (stack ?? '').split('\n').slice(1, 6).map((line) => line.trim()) }));
+  error.name = name;
+  return error;
+}
+
+const sizeOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
 
 export type EventLog = Awaited<ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never>;
 
@@ -63,10 +107,14 @@ export function forEachState(states: Record<string, StateDefinition>, visit: (na
 
 export interface LocalRun {
   readonly output: unknown;
-  readonly error: { name: string; cause: string } | undefined;
+  /** As Step Functions reports it (a function error's cause is JSON), plus the message a human reads. */
+  readonly error: { name: string; cause: string; message: string } | undefined;
   readonly events: EventLog[];
   /** Every Task invocation in order: state, function, input and output (or error). */
   readonly tasks: { state: string; functionName: string; input: unknown; output?: unknown; error?: string }[];
+  /** History events as the service would count them, and the largest state input or output in bytes. */
+  readonly historyEvents: number;
+  readonly peakPayloadBytes: number;
 }
 
 export interface RunOptions {
@@ -118,14 +166,25 @@ export async function runStateMachine(name: string, input: unknown, options: Run
       const record: LocalRun['tasks'][number] = { state: stateName, functionName, input: taskInput };
       tasks.push(record);
       requestSequence += 1;
+      const invocation = inInvocation(() => (handler as (event: unknown, context: unknown) => Promise<unknown>)(taskInput, { awsRequestId: `local-${requestSequence}` }));
+      let output: unknown;
       try {
-        const output = await (handler as (event: unknown, context: unknown) => Promise<unknown>)(taskInput, { awsRequestId: `local-${requestSequence}` });
-        record.output = output;
-        return output;
+        output = await invocation.result;
       } catch (error: unknown) {
         record.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        throw error;
+        throw error instanceof Error ? lambdaError(error.name, error.message, error.stack) : lambdaError('Error', String(error), undefined);
       }
+      const timeout = (timeouts ??= functionTimeouts()).get(functionName) ?? 6;
+      if (invocation.elapsedMs() > timeout * 1000) {
+        record.error = `Sandbox.Timedout: ran past ${timeout} s`;
+        throw lambdaError('Sandbox.Timedout', `Task timed out after ${timeout.toFixed(2)} seconds`, undefined);
+      }
+      if (sizeOf(output) > SERVICE_LIMITS.payloadBytes) {
+        record.error = 'States.DataLimitExceeded';
+        throw new UncatchableError('States.DataLimitExceeded', `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`);
+      }
+      record.output = output;
+      return output;
     };
   }
   forEachState(definition.States, (stateName, state) => {
@@ -153,14 +212,33 @@ export async function runStateMachine(name: string, input: unknown, options: Run
     }),
   );
   const events: EventLog[] = [];
+  let historyEvents = 2;
+  let peakPayloadBytes = sizeOf(input);
+  let limitError: { name: string; cause: string } | undefined;
+  const stop = (name: string, cause: string) => {
+    if (limitError) return;
+    limitError = { name, cause };
+    execution.abort();
+  };
   const collecting = (async () => {
     for await (const event of execution.eventLogs) {
       events.push(event);
       options.onEvent?.(event);
+      const stateEvent = event as { type: string; state?: { type?: string; input?: unknown; output?: unknown } };
+      if (stateEvent.type === 'StateEntered') historyEvents += HISTORY_EVENTS[stateEvent.state?.type ?? ''] ?? 2;
+      if (stateEvent.type === 'StateRetried') historyEvents += 3;
+      if (stateEvent.type === 'MapIterationStarted' || stateEvent.type === 'MapIterationSucceeded' || stateEvent.type === 'MapIterationFailed') historyEvents += 1;
+      const data = stateEvent.type === 'StateEntered' ? stateEvent.state?.input : stateEvent.type === 'StateExited' ? stateEvent.state?.output : undefined;
+      if (data !== undefined) {
+        const bytes = sizeOf(data);
+        peakPayloadBytes = Math.max(peakPayloadBytes, bytes);
+        if (bytes > SERVICE_LIMITS.payloadBytes) stop('States.DataLimitExceeded', `a state's ${stateEvent.type === 'StateEntered' ? 'input' : 'output'} of ${bytes} bytes exceeds the 256 KB limit`);
+      }
+      if (historyEvents > SERVICE_LIMITS.historyEvents) stop('States.Runtime', `the execution history exceeds ${SERVICE_LIMITS.historyEvents} events`);
     }
   })();
   let output: unknown;
-  let error: LocalRun['error'];
+  let error: { name: string; cause: string } | undefined;
   try {
     output = await execution.result;
   } catch (failure: unknown) {
@@ -169,7 +247,15 @@ export async function runStateMachine(name: string, input: unknown, options: Run
   }
   await collecting;
   // Report the failure the way Step Functions does: the Fail state's Error and Cause.
-  const failed = events.find((event) => event.type === 'ExecutionFailed') as { Error?: string; Cause?: string } | undefined;
-  if (error && failed?.Error) error = { name: failed.Error, cause: failed.Cause ?? '' };
-  return { output, error, events, tasks };
+  const failed = events.find((event) => event.type === 'ExecutionFailed') as { Error?: string; Cause?: unknown } | undefined;
+  if (error && failed?.Error) error = { name: failed.Error, cause: typeof failed.Cause === 'string' ? failed.Cause : JSON.stringify(failed.Cause ?? '') };
+  if (limitError) error = limitError;
+  return {
+    output: limitError ? undefined : output,
+    error: error ? { ...error, message: readableCause(error.cause) } : undefined,
+    events,
+    tasks,
+    historyEvents,
+    peakPayloadBytes,
+  };
 }

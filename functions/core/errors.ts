@@ -121,3 +121,18 @@ export class DrillFailedError extends KubehaError {
 export function isKubehaError(error: unknown): error is KubehaError {
   return error instanceof KubehaError;
 }
+
+/**
+ * The message inside a Step Functions Cause. A function error arrives as the JSON string Lambda writes
+ * ({ errorType, errorMessage, trace }); a Fail state's or the service's own cause is plain text.
+ */
+export function readableCause(cause: string | undefined): string {
+  if (!cause) return '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed === 'object' && parsed !== null && typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // plain text
+  }
+  return cause;
+}

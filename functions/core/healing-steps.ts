@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { type ClusterInstance, type Role, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import type { ClusterContext } from './commands.js';
-import { ClusterBusyError, ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError } from './errors.js';
+import { ClusterBusyError, ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
   type InstanceStateChange,
@@ -373,7 +373,7 @@ export async function notifyHumans(
   const message = [
     subject,
     input.instanceId ? `Instance: ${input.instanceId}` : undefined,
-    input.cause ? `Cause: ${input.cause}` : undefined,
+    input.cause ? `Cause: ${readableCause(input.cause)}` : undefined,
     input.executionArn ? `Execution: ${input.executionArn}` : undefined,
     quorumLost
       ? 'kubeha changed nothing in etcd. Runbook: README.md, "When quorum is lost" (restore the latest snapshot from the snapshot bucket onto one master with etcdutl snapshot restore, then let kubeha re-join the others).'

@@ -70,6 +70,40 @@ describe.each(MACHINES)('state machine %s', (name) => {
     expect(JSON.stringify(definition)).not.toContain('"IsPresent":false');
   });
 
+  it('reaches every state that reads $.failure only along paths that set it (the service fails uncatchably on a missing path)', () => {
+    // Edges into each top-level state, and whether each edge carries $.failure.
+    type Edge = { from: string; setsFailure: boolean };
+    const incoming = new Map<string, Edge[]>([[definition.StartAt, [{ from: '(input)', setsFailure: false }]]]);
+    const add = (to: unknown, edge: Edge) => {
+      if (typeof to === 'string') incoming.set(to, [...(incoming.get(to) ?? []), edge]);
+    };
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      const setsOnExit = state.ResultPath === '$.failure';
+      add(state.Next, { from: stateName, setsFailure: setsOnExit });
+      add(state.Default, { from: stateName, setsFailure: setsOnExit });
+      for (const choice of (state.Choices as { Next: string }[] | undefined) ?? []) add(choice.Next, { from: stateName, setsFailure: setsOnExit });
+      for (const catcher of (state.Catch as { Next: string; ResultPath?: string }[] | undefined) ?? []) add(catcher.Next, { from: stateName, setsFailure: catcher.ResultPath === '$.failure' });
+    }
+    // Greatest fixpoint: a state has $.failure on entry if every edge into it sets it or leaves a state that had it.
+    const withFailure = new Set(Object.keys(definition.States));
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const stateName of withFailure) {
+        const edges = incoming.get(stateName) ?? [{ from: '(unreachable)', setsFailure: false }];
+        if (!edges.every((edge) => edge.setsFailure || withFailure.has(edge.from))) {
+          withFailure.delete(stateName);
+          changed = true;
+        }
+      }
+    }
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      const { Next: _next, Catch: _catch, Retry: _retry, ResultPath: _resultPath, ...reading } = state;
+      if (JSON.stringify(reading).includes('$.failure.') || JSON.stringify(reading).includes('"$.failure"')) {
+        expect(withFailure.has(stateName), `${stateName} reads $.failure but can be reached without it`).toBe(true);
+      }
+    }
+  });
+
   it('polls SSM with Wait states rather than sleeping inside a Lambda', () => {
     const waits: string[] = [];
     forEachState(definition.States, (stateName, state) => {

@@ -90,7 +90,7 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
 
     // Assess
     expect(failed.error?.name).toBe('CommandFailedError');
-    expect(failed.error?.cause).toBe(`step "join-worker" failed on ${failing.instanceId} (Failed): kubeha: error: kubeadm join failed: connection refused`);
+    expect(failed.error?.message).toBe(`step "join-worker" failed on ${failing.instanceId} (Failed): kubeha: error: kubeadm join failed: connection refused`);
     expect(resumed.error).toBeUndefined();
     expect((resumed.output as BootstrapSummary).skippedAsAlreadyDone).toEqual({ prerequisites: 8, masters: 2, workers: 2 });
     const rerunDocuments = fleet.invocations.slice(sentBeforeRerun);
@@ -131,14 +131,16 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
     const run = await bootstrapOnFleet(fleet, consoleInput(fleet, { podCidr: '10.0.0.0/18', serviceCidr: '172.31.0.0/16' }));
 
     expect(run.error?.name).toBe('PreflightFailedError');
-    expect(run.error?.cause).toContain('podCidr: 10.0.0.0/18 overlaps VPC');
+    expect(run.error?.message).toContain('podCidr: 10.0.0.0/18 overlaps VPC');
     expect(fleet.calls.filter((call) => MUTATING.has(call.operation))).toEqual([]);
   });
 
   it('rejects bad input before calling AWS at all', async () => {
     const run = await bootstrapOnFleet(fleet, consoleInput(fleet, { kubernetesVersion: '1.14.0', masters: 3 }));
 
-    expect(run.error).toEqual({ name: 'InputValidationError', cause: 'masters: is not a known field' });
+    expect(run.error).toMatchObject({ name: 'InputValidationError', message: 'masters: is not a known field' });
+    // As Step Functions reports a function error: the cause is Lambda's JSON.
+    expect(JSON.parse(run.error!.cause)).toMatchObject({ errorType: 'InputValidationError', errorMessage: 'masters: is not a known field' });
     expect(fleet.calls).toEqual([]);
   });
 
@@ -151,6 +153,6 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
     const run = await bootstrapOnFleet(fleet, consoleInput(fleet));
 
     expect(run.error?.name).toBe('CommandFailedError');
-    expect(run.error?.cause).toContain(`${victim.instanceId} (Failed): the instance stopped while the command ran`);
+    expect(run.error?.message).toContain(`${victim.instanceId} (Failed): the instance stopped while the command ran`);
   });
 });

@@ -62,7 +62,7 @@ describe('drill-cluster', () => {
     const run = await plane.execute('drill-cluster', 'drill-refused', { clusterName: 'demo', target: 'master', action: 'terminate' });
 
     expect(run.error?.name).toBe('DrillRefusedError');
-    expect(run.error?.cause).toMatch(/unhealthy: a master drill now could break quorum/);
+    expect(run.error?.message).toMatch(/unhealthy: a master drill now could break quorum/);
     const changes = fleet.calls.slice(before).filter((call) => ['StopInstances', 'TerminateInstances', 'RunInstances'].includes(call.operation));
     expect(changes).toEqual([]);
   });
@@ -70,6 +70,6 @@ describe('drill-cluster', () => {
   it('refuses an unknown target instance with a clear reason', async () => {
     const { plane } = await bootstrappedCluster();
     const run = await plane.execute('drill-cluster', 'drill-unknown', { clusterName: 'demo', target: 'worker', instanceId: 'i-0000000000000beef', action: 'stop' });
-    expect(run.error).toEqual({ name: 'DrillRefusedError', cause: 'i-0000000000000beef is not a running, joined worker of demo' });
+    expect(run.error).toMatchObject({ name: 'DrillRefusedError', message: 'i-0000000000000beef is not a running, joined worker of demo' });
   });
 });

@@ -18,7 +18,7 @@ export async function bootstrappedCluster(options: { workers?: number } = {}): P
   const fleet = SimulatedFleet.standard({ workers: options.workers ?? 3 });
   running = new LocalControlPlane(fleet).start();
   const run = await running.execute('bootstrap-cluster', 'bootstrap-demo', consoleInput(fleet));
-  if (run.error) throw new Error(`bootstrap failed: ${run.error.cause}`);
+  if (run.error) throw new Error(`bootstrap failed: ${run.error.message}`);
   return { fleet, plane: running };
 }
 
