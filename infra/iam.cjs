@@ -39,7 +39,7 @@ function functionStatements(stage) {
     validateInput: [],
     discoverCluster: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
     preflightCluster: [
-      { Effect: 'Allow', Action: ['ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ssm:DescribeInstanceInformation'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ssm:DescribeInstanceInformation'], Resource: '*' },
       { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.secret('kubeha/*') },
     ],
     mintJoinMaterial: [

@@ -3,7 +3,7 @@
 // if absent, ADD on a missing number starts from 0, a failed ConditionExpression raises
 // ConditionalCheckFailedException and writes nothing (DynamoDB developer guide, "Condition expressions").
 // Any other expression is refused, so a new use must be modelled here first.
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DeleteItemCommand, DynamoDBClient, GetItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { STATE_EXPRESSIONS } from '../functions/adapters/state-table.js';
 import { AwsError, type SimulatedFleet } from './fleet.js';
@@ -53,6 +53,18 @@ export function installDynamoDb(fleet: SimulatedFleet) {
       if (!holds) throw new AwsError('ConditionalCheckFailedException', 'The conditional request failed');
       fleet.items.set(key, { pk: input.Key?.pk?.S ?? '', sk: input.Key?.sk?.S ?? '', v: (existing?.v ?? 0) + Number(values[':one']?.N ?? '0'), body: values[':body']?.S ?? '' });
       return {};
+    }),
+  );
+  dynamodb.on(BatchWriteItemCommand).callsFake(
+    route(fleet, 'dynamodb', 'BatchWriteItem', (input: { RequestItems?: Record<string, { PutRequest?: { Item?: Record<string, { S?: string; N?: string }> } }[]> }) => {
+      const requests = Object.values(input.RequestItems ?? {}).flat();
+      if (requests.length > 25) throw new AwsError('ValidationException', 'Too many items requested for the BatchWriteItem call');
+      for (const request of requests) {
+        const item = request.PutRequest?.Item;
+        if (!item) throw new AwsError('NotModelled', 'only PutRequest is modelled');
+        fleet.items.set(itemKey(item as Key), { pk: item.pk?.S ?? '', sk: item.sk?.S ?? '', v: Number(item.v?.N ?? '0'), body: item.body?.S ?? '' });
+      }
+      return { UnprocessedItems: {} };
     }),
   );
   dynamodb.on(DeleteItemCommand).callsFake(

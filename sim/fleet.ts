@@ -167,6 +167,7 @@ export class SimulatedFleet {
   readonly calls: RecordedCall[] = [];
   readonly faults: DocumentFault[] = [];
   readonly throttles = new Map<string, number>();
+  readonly slowCalls = new Map<string, number>();
   readonly executions = new Map<string, SimExecution>();
   readonly notifications: { subject: string; message: string; at: number }[] = [];
   readonly snapshots: { bucket: string; key: string; at: number }[] = [];
@@ -344,6 +345,11 @@ export class SimulatedFleet {
       remaining: fault.times ?? 1,
       stderr: fault.stderr ?? `error execution phase: injected failure of ${fault.document}`,
     });
+  }
+
+  /** A fault: every call of this operation takes this many more modelled seconds (an API that hangs). */
+  slowDown(operation: string, seconds: number): void {
+    this.slowCalls.set(operation, seconds);
   }
 
   throttle(operation: string, times: number): void {
@@ -528,8 +534,9 @@ export class SimulatedFleet {
 
   /** Every call is recorded, and may be throttled by an injected fault. */
   record(service: RecordedCall['service'], operation: string, input: unknown): void {
-    this.advance(API_CALL_SECONDS);
-    charge(API_CALL_SECONDS * 1000);
+    const seconds = API_CALL_SECONDS + (this.slowCalls.get(operation) ?? 0);
+    this.advance(seconds);
+    charge(seconds * 1000);
     this.settleLifecycles();
     this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs });
     const remaining = this.throttles.get(operation) ?? 0;

@@ -75,7 +75,10 @@ export function fakeFunctionArn(functionName: string): string {
 /** Reads an ASL file and resolves `Fn::GetAtt: [fn, Arn]` resources to ARNs, remembering which state calls which function. */
 export function loadDefinition(name: string): { definition: Definition; taskFunctions: Map<string, string> } {
   const raw = parse(readFileSync(`${ROOT}state-machines/${name}.asl.yaml`, 'utf8'), { merge: true }) as Definition;
-  const definition = structuredClone(raw);
+  return bindDefinition(structuredClone(raw));
+}
+
+function bindDefinition(definition: Definition): { definition: Definition; taskFunctions: Map<string, string> } {
   const taskFunctions = new Map<string, string>();
   forEachState(definition.States, (stateName, state) => {
     if (state.Type !== 'Task') return;
@@ -127,6 +130,9 @@ export interface RunOptions {
    * Wait states then run as pass-through Tasks, which is what makes modelled time deterministic.
    */
   readonly onWait?: (seconds: number) => void | Promise<void>;
+  /** For the runner's own tests: a definition instead of a file, and functions beside the registry's. */
+  readonly definition?: Definition;
+  readonly handlers?: Record<string, (event: unknown, context: unknown) => Promise<unknown>>;
 }
 
 let requestSequence = 0;
@@ -153,14 +159,14 @@ function atClock<T>(time: number | undefined, start: () => T): T {
 }
 
 export async function runStateMachine(name: string, input: unknown, options: RunOptions = {}): Promise<LocalRun> {
-  const { definition, taskFunctions } = loadDefinition(name);
+  const { definition, taskFunctions } = options.definition ? bindDefinition(structuredClone(options.definition)) : loadDefinition(name);
   const tasks: LocalRun['tasks'] = [];
   const taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number> = {};
 
   for (const [stateName, functionName] of taskFunctions) {
-    const handler = handlers[functionName as keyof typeof handlers];
+    const handler = options.handlers?.[functionName] ?? handlers[functionName as keyof typeof handlers];
     if (!handler) throw new Error(`state "${stateName}" calls ${functionName}, which functions/registry.ts does not export`);
     taskResourceLocalHandlers[stateName] = async (taskInput: unknown) => {
       const record: LocalRun['tasks'][number] = { state: stateName, functionName, input: taskInput };

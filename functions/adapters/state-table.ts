@@ -2,6 +2,8 @@
 // Each item carries a version `v`; conditional writes on it are the compare-and-set that Parameter
 // Store lacks (shared/reality.md, "Parameter Store").
 import type { StatePort, StoredItem } from '../core/ports.js';
+import { chunk } from '../core/cluster.js';
+import { AwsThrottledError } from '../core/errors.js';
 import { call, errorName } from './aws-errors.js';
 
 type Sdk = typeof import('@aws-sdk/client-dynamodb');
@@ -12,6 +14,8 @@ function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['DynamoDBClient']> 
 }
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
+// BatchWriteItem takes at most 25 requests (DynamoDB API reference).
+const BATCH_WRITE_LIMIT = 25;
 
 /** The expressions kubeha uses, named once: the simulator models exactly these. */
 export const STATE_EXPRESSIONS = {
@@ -85,6 +89,21 @@ export const stateTable: StatePort = {
     } catch (error: unknown) {
       if (errorName(error) === CONDITION_FAILED) return false;
       throw error;
+    }
+  },
+
+  async putMany(clusterName, items) {
+    const { sdk: aws, client } = await sdk();
+    // A fresh version for each write: a compare-and-set that read an older one fails, as it should.
+    const version = String(Date.now());
+    for (const batch of chunk(items, BATCH_WRITE_LIMIT)) {
+      let requests = batch.map((item) => ({ PutRequest: { Item: { pk: { S: partition(clusterName) }, sk: { S: item.key }, v: { N: version }, body: { S: JSON.stringify(item.value) } } } }));
+      for (let attempt = 0; requests.length > 0; attempt += 1) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** attempt)));
+        if (attempt > 8) throw new AwsThrottledError('dynamodb:BatchWriteItem', { cause: new Error(`${requests.length} items stayed unprocessed`) });
+        const answer = await call('dynamodb:BatchWriteItem', () => client.send(new aws.BatchWriteItemCommand({ RequestItems: { [tableName()]: requests } })));
+        requests = (answer.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
+      }
     }
   },
 

@@ -15,7 +15,7 @@ import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import type { Logger } from './log.js';
-import { type BootstrapPlan, planBootstrap } from './plan.js';
+import { type BootstrapPlan, HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, planBootstrap, worstCaseHistoryEvents } from './plan.js';
 import { recordLaunchFacts } from './launch-records.js';
 import type { Ports, SecretRef } from './ports.js';
 import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
@@ -67,6 +67,17 @@ export async function preflightReport(
 
   const fleet = groupFleet(instances);
   const plan = planBootstrap(config, fleet, elasticIp.publicIp);
+  const history = worstCaseHistoryEvents(plan, config.stepTimeoutMinutes);
+  if (history > HISTORY_EVENT_BUDGET) {
+    const batchesAllowed = Math.max(1, Math.floor((HISTORY_EVENT_BUDGET - history + plan.workerBatches.length * 40) / 40));
+    const finding = {
+      field: 'workerBatchSize',
+      reason: `${plan.workerBatches.length} worker batches could write about ${history} history events, and one execution holds ${HISTORY_EVENT_LIMIT}`,
+      fix: `use a workerBatchSize of at least ${Math.ceil(fleet.workers.length / batchesAllowed)} (or a smaller stepTimeoutMinutes)`,
+      blocking: true,
+    };
+    return { findings: [...findings, finding] };
+  }
   const cluster: ClusterContext = {
     clusterName: config.clusterName,
     kubernetesVersion: config.kubernetesVersion,

@@ -65,6 +65,8 @@ export interface StepRequest {
   readonly snapshotLabel?: string | undefined;
   /** start-probe, stop-probe: which drill's probe. */
   readonly drillId?: string | undefined;
+  /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
+  readonly tokenTtlMinutes?: number | undefined;
 }
 
 /** The NodePort of the drill's test application. */
@@ -156,7 +158,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
       return {
         JoinSecretArn: join().secretArn,
         JoinSecretVersionId: join().versionId,
-        TokenTtl: JOIN_TOKEN_TTL,
+        TokenTtl: request.tokenTtlMinutes ? `${request.tokenTtlMinutes}m` : JOIN_TOKEN_TTL,
         Region: region,
         ExecutionTimeout: executionTimeout,
       };

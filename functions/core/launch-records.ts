@@ -53,7 +53,7 @@ export async function recordLaunchFacts(
   const [facts, stored] = await Promise.all([ports.ec2.launchFactsOf(managed.map((instance) => instance.instanceId)), known ?? readLaunchRecords(clusterName, ports)]);
   const previous = new Map(stored.map((item) => [item.value.instanceId, item.value]));
   const recordedAt = new Date(ports.clock.now()).toISOString();
-  const written: string[] = [];
+  const changed: { key: string; value: LaunchRecord }[] = [];
   for (const fact of facts) {
     const before = previous.get(fact.instanceId);
     const instance = byId.get(fact.instanceId);
@@ -66,10 +66,10 @@ export async function recordLaunchFacts(
       ...(before?.replacedBy ? { replacedBy: before.replacedBy } : {}),
     };
     if (before && sameFacts(before, record)) continue;
-    await ports.state.put(clusterName, launchRecordKey(fact.instanceId), record, 'any');
-    written.push(fact.instanceId);
+    changed.push({ key: launchRecordKey(fact.instanceId), value: record });
   }
-  return { written };
+  if (changed.length > 0) await ports.state.putMany(clusterName, changed);
+  return { written: changed.map((item) => item.value.instanceId) };
 }
 
 /**

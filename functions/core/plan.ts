@@ -17,6 +17,8 @@ export interface BootstrapPlan {
   readonly firstMaster: Member;
   readonly mastersToJoin: Member[];
   readonly workerBatches: string[][];
+  /** How long the workers' bootstrap token must live: every batch joins under it (kubeadm allows up to 24 h). */
+  readonly workerTokenTtlMinutes: number;
   readonly prerequisiteBatches: { role: Role; instanceIds: string[] }[];
   readonly loadBalancerIds: string[];
   readonly skipped: { prerequisites: number; masters: number; workers: number };
@@ -43,6 +45,7 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
   });
   const preparedCount = allMembers(fleet).length - prerequisiteBatches.reduce((sum, batch) => sum + batch.instanceIds.length, 0);
 
+  const workerBatches = chunk(pendingWorkers.map((worker) => worker.instanceId), config.workerBatchSize);
   const endpoint = controlPlaneEndpoint(config, elasticIpAddress);
   const certSans = unique([
     elasticIpAddress,
@@ -55,7 +58,8 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
     certSans,
     firstMaster,
     mastersToJoin: pendingMasters,
-    workerBatches: chunk(pendingWorkers.map((worker) => worker.instanceId), config.workerBatchSize),
+    workerBatches,
+    workerTokenTtlMinutes: workerTokenTtlMinutes(workerBatches.length),
     prerequisiteBatches,
     loadBalancerIds: fleet.loadBalancers.map((balancer) => balancer.instanceId),
     skipped: {
@@ -64,6 +68,33 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
       workers: fleet.workers.length - pendingWorkers.length,
     },
   };
+}
+
+/** Worker batches joined side by side (the Map's MaxConcurrency in bootstrap-cluster). */
+export const WORKER_JOIN_CONCURRENCY = 4;
+/** A worker join takes about a minute; three leave room for a slow one in each round. */
+const MINUTES_PER_JOIN_ROUND = 3;
+
+export function workerTokenTtlMinutes(batches: number): number {
+  const rounds = Math.ceil(batches / WORKER_JOIN_CONCURRENCY);
+  return Math.min(24 * 60, Math.max(30, rounds * MINUTES_PER_JOIN_ROUND + 15));
+}
+
+/** History events a Standard execution may hold (Step Functions quotas). kubeha plans to stay under 80 % of it. */
+export const HISTORY_EVENT_LIMIT = 25_000;
+export const HISTORY_EVENT_BUDGET = 20_000;
+
+/**
+ * The most history events a bootstrap of this plan can write, counted as the service does: about 9 per
+ * Wait → poll → Choice turn, 40 per batch that joins in a few turns, and for the steps still running
+ * when one hangs, a turn every 15 s until its deadline. Inline Map iterations count toward the parent.
+ */
+export function worstCaseHistoryEvents(plan: Pick<BootstrapPlan, 'workerBatches' | 'prerequisiteBatches' | 'mastersToJoin'>, stepTimeoutMinutes: number): number {
+  const fixed = 400;
+  const perBatch = 40;
+  const perMaster = 150;
+  const stuckTurns = stepTimeoutMinutes * 4 * WORKER_JOIN_CONCURRENCY;
+  return fixed + (plan.prerequisiteBatches.length + plan.workerBatches.length) * perBatch + plan.mastersToJoin.length * perMaster + stuckTurns * 9;
 }
 
 function unique(values: string[]): string[] {

@@ -1,24 +1,12 @@
 // Schemas of what state machines hand to Task handlers (beyond the user's input, validated in core/config.ts).
 import { z } from 'zod';
-import { NODE_STATES, ROLES } from '../core/cluster.js';
+import { NODE_STATES } from '../core/cluster.js';
 import { STEP_NAMES, clusterContextSchema, secretRefSchema } from '../core/commands.js';
 
 const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id such as i-0abc12345def67890');
 export const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 export const allocationId = z.string().regex(/^eipalloc-[0-9a-f]{8,17}$/, 'must be an Elastic IP allocation id');
 
-export const clusterInstanceSchema = z.object({
-  instanceId,
-  role: z.enum(ROLES).optional(),
-  ec2State: z.string(),
-  privateIp: z.string().optional(),
-  publicIp: z.string().optional(),
-  subnetId: z.string().optional(),
-  vpcId: z.string().optional(),
-  availabilityZone: z.string().optional(),
-  nodeState: z.enum(NODE_STATES).optional(),
-  launchTime: z.string().optional(),
-});
 
 export const pendingCommandSchema = z.object({
   commandId: z.string().min(1),
