@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ports } from './adapters/index.js';
-import { acquireLock } from './core/healing-steps.js';
+import { acquireLock } from './core/cluster-lock.js';
 import { clusterNameSchema } from './lib/healing-schemas.js';
 import { task } from './lib/task.js';
 

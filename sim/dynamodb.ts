@@ -68,8 +68,14 @@ export function installDynamoDb(fleet: SimulatedFleet) {
     }),
   );
   dynamodb.on(DeleteItemCommand).callsFake(
-    route(fleet, 'dynamodb', 'DeleteItem', (input: { Key?: Key }) => {
-      fleet.items.delete(itemKey(input.Key ?? {}));
+    route(fleet, 'dynamodb', 'DeleteItem', (input: { Key?: Key; ConditionExpression?: string; ExpressionAttributeValues?: Values }) => {
+      const key = itemKey(input.Key ?? {});
+      if (input.ConditionExpression !== undefined) {
+        if (input.ConditionExpression !== STATE_EXPRESSIONS.unchangedSince) throw new AwsError('NotModelled', `condition ${input.ConditionExpression} is not modelled`);
+        // A condition on an absent item evaluates against no attributes: it fails.
+        if (fleet.items.get(key)?.v !== Number(input.ExpressionAttributeValues?.[':expected']?.N)) throw new AwsError('ConditionalCheckFailedException', 'The conditional request failed');
+      }
+      fleet.items.delete(key);
       return {};
     }),
   );

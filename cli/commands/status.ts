@@ -1,5 +1,6 @@
 import { readClusterSettings } from '../../functions/core/bootstrap.js';
-import { HEALING_MACHINES, lockParameterName } from '../../functions/core/healing-decisions.js';
+import { readLock } from '../../functions/core/cluster-lock.js';
+import { HEALING_MACHINES } from '../../functions/core/healing-decisions.js';
 import { readClusterStatus } from '../../functions/core/reconcile.js';
 import { type Backend, CliError, EXIT } from '../backend.js';
 import { type Output, table } from '../format.js';
@@ -12,7 +13,7 @@ export async function status(options: { clusterName: string }, backend: Backend,
   const [instances, address, lock] = await Promise.all([
     ports.ec2.findClusterInstances(options.clusterName),
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
-    ports.ssm.getParameter(lockParameterName(options.clusterName)),
+    readLock(options.clusterName, ports).then((lock) => lock && JSON.stringify(lock.value)),
   ]);
   const report = await readClusterStatus(settings, instances, ports, backend.environment, { statusTimeoutSeconds: 40 });
   const machines = ['bootstrap-cluster', 'drill-cluster', ...new Set(Object.values(HEALING_MACHINES))];

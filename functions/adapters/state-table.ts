@@ -107,8 +107,24 @@ export const stateTable: StatePort = {
     }
   },
 
-  async remove(clusterName, key) {
+  async remove(clusterName, key, expected) {
     const { sdk: aws, client } = await sdk();
-    await call('dynamodb:DeleteItem', () => client.send(new aws.DeleteItemCommand({ TableName: tableName(), Key: { pk: { S: partition(clusterName) }, sk: { S: key } } })));
+    try {
+      await call('dynamodb:DeleteItem', () =>
+        client.send(
+          new aws.DeleteItemCommand({
+            TableName: tableName(),
+            Key: { pk: { S: partition(clusterName) }, sk: { S: key } },
+            ...(expected === undefined
+              ? {}
+              : { ConditionExpression: STATE_EXPRESSIONS.unchangedSince, ExpressionAttributeNames: { '#v': 'v' }, ExpressionAttributeValues: { ':expected': { N: String(expected) } } }),
+          }),
+        ),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (errorName(error) === CONDITION_FAILED) return false;
+      throw error;
+    }
   },
 };

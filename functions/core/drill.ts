@@ -5,7 +5,8 @@ import { readClusterSettings } from './bootstrap.js';
 import { type ClusterInstance, type Role, groupFleet } from './cluster.js';
 import type { ClusterContext } from './commands.js';
 import { DrillFailedError, DrillRefusedError } from './errors.js';
-import { HEALING_MACHINES, lockParameterName } from './healing-decisions.js';
+import { readLock } from './cluster-lock.js';
+import { HEALING_MACHINES } from './healing-decisions.js';
 import type { ClusterStatusReport, HealingEnvironment } from './healing-steps.js';
 import type { ExecutionSummary, Ports } from './ports.js';
 
@@ -33,10 +34,10 @@ export interface DrillPlan {
 const joined = (instance: { nodeState?: string | undefined }) => instance.nodeState === 'joined' || instance.nodeState === 'initialized';
 
 /** Picks the target (or checks the one named) and the masters and worker the drill works through. */
-export async function prepareDrill(request: DrillRequest, drillId: string, ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>): Promise<DrillPlan> {
+export async function prepareDrill(request: DrillRequest, drillId: string, ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'clock'>): Promise<DrillPlan> {
   const settings = await readClusterSettings(request.clusterName, ports);
   if (!settings) throw new DrillRefusedError(`cluster ${request.clusterName} has no recorded settings: bootstrap it with kubeha first`);
-  if (await ports.ssm.getParameter(lockParameterName(request.clusterName))) {
+  if (await readLock(request.clusterName, ports)) {
     throw new DrillRefusedError(`a healing workflow holds the lock of ${request.clusterName}; drill once it has finished`);
   }
   const instances = await ports.ec2.findClusterInstances(request.clusterName);

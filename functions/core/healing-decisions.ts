@@ -105,19 +105,17 @@ export interface LockRecord {
   readonly executionArn: string;
   readonly purpose: string;
   readonly acquiredAt: string;
+  /** The holder's lease ends here even if Step Functions still calls it running (it never runs longer). */
+  readonly leaseUntil?: number;
 }
 
 export type LockDecision = { readonly verdict: 'held-by-us' } | { readonly verdict: 'take-over'; readonly staleHolder: string } | { readonly verdict: 'wait'; readonly holder: string };
 
-/** What to do with an existing lock: ours already (a retried Task), stale (holder not running), or wait. */
-export function decideOnLock(existing: LockRecord, ourExecutionArn: string, holderStatus: string | undefined): LockDecision {
+/** What to do with an existing lock: ours already (a retried Task), stale (holder not running, or its lease over), or wait. */
+export function decideOnLock(existing: LockRecord, ourExecutionArn: string, holderStatus: string | undefined, now: number): LockDecision {
   if (existing.executionArn === ourExecutionArn) return { verdict: 'held-by-us' };
-  if (holderStatus !== 'RUNNING') return { verdict: 'take-over', staleHolder: existing.executionArn };
+  if (holderStatus !== 'RUNNING' || (existing.leaseUntil !== undefined && now > existing.leaseUntil)) return { verdict: 'take-over', staleHolder: existing.executionArn };
   return { verdict: 'wait', holder: existing.executionArn };
-}
-
-export function lockParameterName(clusterName: string): string {
-  return `/kubeha/${clusterName}/lock`;
 }
 
 // ---- load balancers ------------------------------------------------------------------------------

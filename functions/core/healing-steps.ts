@@ -4,19 +4,16 @@ import { createHash } from 'node:crypto';
 import { type ClusterInstance, type Role, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import type { ClusterContext } from './commands.js';
-import { ClusterBusyError, ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
+import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
   type InstanceStateChange,
-  type LockRecord,
   type QuorumVerdict,
   HEALING_MACHINES,
   assessQuorum,
   clusterOfTags,
-  decideOnLock,
   healthyStandby,
   loadBalancerOrder,
-  lockParameterName,
   triageEvent,
 } from './healing-decisions.js';
 import { type HealingOutcome, startHealing } from './incidents.js';
@@ -135,51 +132,6 @@ export async function failOverElasticIp(clusterName: string, failedId: string, p
   await placeElasticIp(settings.cluster.elasticIpAllocationId, standby.instanceId, ports);
   log.info('moved the Elastic IP to the standby', { from: failedId, to: standby.instanceId });
   return standby.instanceId;
-}
-
-// ---- the per-cluster lock --------------------------------------------------------------------------
-
-export interface LockOutcome {
-  readonly acquired: boolean;
-  readonly holder?: string;
-  /** When the waiting started: the deadline is counted from here across Wait loops. */
-  readonly waitingSince: number;
-}
-
-const LOCK_PATIENCE_MS = 3 * 3600_000;
-
-export async function acquireLock(
-  input: { clusterName: string; executionArn: string; purpose: string; waitingSince?: number | undefined },
-  ports: Pick<Ports, 'ssm' | 'workflows' | 'clock'>,
-  log: Logger,
-): Promise<LockOutcome> {
-  const now = ports.clock.now();
-  const waitingSince = input.waitingSince ?? now;
-  const name = lockParameterName(input.clusterName);
-  const record: LockRecord = { executionArn: input.executionArn, purpose: input.purpose, acquiredAt: new Date(now).toISOString() };
-  if (await ports.ssm.createParameter(name, JSON.stringify(record))) return { acquired: true, waitingSince };
-
-  const existing = await ports.ssm.getParameter(name);
-  if (existing === undefined) return { acquired: false, waitingSince }; // released between our two calls: ask again
-  const holder = JSON.parse(existing) as LockRecord;
-  const decision = decideOnLock(holder, input.executionArn, await ports.workflows.executionStatus(holder.executionArn));
-  if (decision.verdict === 'held-by-us') return { acquired: true, waitingSince };
-  if (decision.verdict === 'take-over') {
-    log.warn('taking over a stale lock', { clusterName: input.clusterName, staleHolder: decision.staleHolder });
-    await ports.ssm.deleteParameter(name);
-    return { acquired: await ports.ssm.createParameter(name, JSON.stringify(record)), waitingSince };
-  }
-  if (now - waitingSince > LOCK_PATIENCE_MS) throw new ClusterBusyError(`cluster ${input.clusterName} has been locked by ${decision.holder} for more than 3 hours`);
-  return { acquired: false, holder: decision.holder, waitingSince };
-}
-
-/** Releases the lock if this execution holds it; a no-op otherwise (a retried release, or a taken-over lock). */
-export async function releaseLock(input: { clusterName: string; executionArn: string }, ports: Pick<Ports, 'ssm'>): Promise<{ released: boolean }> {
-  const name = lockParameterName(input.clusterName);
-  const existing = await ports.ssm.getParameter(name);
-  if (!existing || (JSON.parse(existing) as LockRecord).executionArn !== input.executionArn) return { released: false };
-  await ports.ssm.deleteParameter(name);
-  return { released: true };
 }
 
 // ---- inspecting the cluster around a failed instance ------------------------------------------------

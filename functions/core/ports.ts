@@ -184,7 +184,8 @@ export interface StatePort {
    * or 'any'. False when the condition failed: someone else wrote first.
    */
   put<T>(clusterName: string, key: string, value: T, expected: number | 'absent' | 'any'): Promise<boolean>;
-  remove(clusterName: string, key: string): Promise<void>;
+  /** Deletes the item; with `expected`, only if its version is still that one (false otherwise). */
+  remove(clusterName: string, key: string, expected?: number): Promise<boolean>;
   /** Writes many items unconditionally, in as few calls as the table allows (25 per batch). */
   putMany<T>(clusterName: string, items: readonly { key: string; value: T }[]): Promise<void>;
 }

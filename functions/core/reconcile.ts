@@ -7,7 +7,8 @@ import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cl
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
-import { type LockRecord, loadBalancerOrder, lockParameterName } from './healing-decisions.js';
+import { clearStaleLock, readLock } from './cluster-lock.js';
+import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-decisions.js';
 import type { ClusterStatusReport, HealingEnvironment } from './healing-steps.js';
 import { startHealing } from './incidents.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
@@ -27,7 +28,7 @@ export interface ReconcileState {
 }
 
 export type ReconcileAction =
-  | { readonly kind: 'delete-stale-lock'; readonly holder: string }
+  | { readonly kind: 'delete-stale-lock'; readonly holder: string; readonly version: number }
   | { readonly kind: 'move-elastic-ip'; readonly to: string; readonly from: string | undefined }
   | { readonly kind: 'reconfigure-load-balancers'; readonly instanceIds: string[]; readonly masterIps: string[] }
   | { readonly kind: 'start-healing'; readonly instanceId: string; readonly role: Role; readonly state: string; readonly reason: string }
@@ -38,7 +39,7 @@ export interface ClusterView {
   readonly settings: ClusterSettings;
   readonly instances: readonly ClusterInstance[];
   readonly elasticIpHolder: string | undefined;
-  readonly lock: { record: LockRecord; holderStatus: string | undefined } | undefined;
+  readonly lock: { record: LockRecord; version: number; holderStatus: string | undefined } | undefined;
   readonly status: ClusterStatusReport | undefined;
   readonly state: ReconcileState;
   /** Launch records: instances kubeha manages, including those EC2 has forgotten. */
@@ -52,8 +53,9 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
   const running = view.instances.filter((instance) => instance.ec2State === 'running');
   const fleet = groupFleet(running);
 
-  if (view.lock && view.lock.holderStatus !== 'RUNNING') actions.push({ kind: 'delete-stale-lock', holder: view.lock.record.executionArn });
-  const healingUnderway = view.lock !== undefined && view.lock.holderStatus === 'RUNNING';
+  const staleLock = view.lock !== undefined && decideOnLock(view.lock.record, '', view.lock.holderStatus, view.now).verdict === 'take-over';
+  if (view.lock && staleLock) actions.push({ kind: 'delete-stale-lock', holder: view.lock.record.executionArn, version: view.lock.version });
+  const healingUnderway = view.lock !== undefined && !staleLock;
 
   const runningBalancers = running.filter((instance) => instance.role === 'lb');
   if (!runningBalancers.some((balancer) => balancer.instanceId === view.elasticIpHolder) && runningBalancers[0]) {
@@ -134,31 +136,30 @@ export async function reconcileCluster(
 ): Promise<ReconcileReport | undefined> {
   const settings = await readClusterSettings(clusterName, ports);
   if (!settings) return undefined;
-  const [instances, address, lockRaw, stateRaw, storedRecords] = await Promise.all([
+  const [instances, address, storedLock, storedState, storedRecords] = await Promise.all([
     ports.ec2.findClusterInstances(clusterName),
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
-    ports.ssm.getParameter(lockParameterName(clusterName)),
-    ports.ssm.getParameter(stateParameterName(clusterName)),
+    readLock(clusterName, ports),
+    ports.state.get<ReconcileState>(clusterName, RECONCILE_STATE_KEY),
     readLaunchRecords(clusterName, ports),
   ]);
   // Launch facts are recorded while instances live, so that a replacement never depends on the corpse.
   await recordLaunchFacts(clusterName, instances, ports, storedRecords);
   const records = await readLaunchRecords(clusterName, ports);
-  const lockRecord = lockRaw ? (JSON.parse(lockRaw) as LockRecord) : undefined;
-  const lock = lockRecord ? { record: lockRecord, holderStatus: await ports.workflows.executionStatus(lockRecord.executionArn) } : undefined;
-  const state: ReconcileState = stateRaw ? (JSON.parse(stateRaw) as ReconcileState) : { unhealthySince: {} };
+  const lock = storedLock ? { record: storedLock.value, version: storedLock.version, holderStatus: await ports.workflows.executionStatus(storedLock.value.executionArn) } : undefined;
+  const state: ReconcileState = storedState?.value ?? { unhealthySince: {} };
   const status = await readClusterStatus(settings, instances, ports, environment, options);
 
   const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records: records.map((item) => item.value), now: ports.clock.now() }, options);
   for (const action of plan.actions) await apply(action, { settings, instances, elasticIpHolder: address?.instanceId }, ports, environment, log);
-  if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.ssm.putParameter(stateParameterName(clusterName), JSON.stringify(plan.state));
+  // Conditional: a reconcile that overlapped this one and saved first keeps its view.
+  if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.state.put(clusterName, RECONCILE_STATE_KEY, plan.state, storedState?.version ?? 'absent');
   if (plan.actions.length > 0) log.info('reconciled drift', { clusterName, actions: plan.actions.map((action) => action.kind) });
   return { clusterName, actions: plan.actions, deepChecks: status !== undefined };
 }
 
-export function stateParameterName(clusterName: string): string {
-  return `/kubeha/${clusterName}/reconcile`;
-}
+/** What reconcile remembers between runs, in the state table: an item holds 400 KB, enough for any cluster. */
+export const RECONCILE_STATE_KEY = 'reconcile';
 
 /**
  * Asks a joined master for the cluster's view (etcd members, nodes). This Lambda polls for a few
@@ -201,9 +202,11 @@ async function apply(
   const { settings } = view;
   const clusterName = settings.cluster.clusterName;
   switch (action.kind) {
-    case 'delete-stale-lock':
-      await ports.ssm.deleteParameter(lockParameterName(clusterName));
+    case 'delete-stale-lock': {
+      const stale = await readLock(clusterName, ports);
+      if (stale && stale.version === action.version) await clearStaleLock(clusterName, stale, ports);
       return;
+    }
     case 'move-elastic-ip':
       await placeElasticIp(settings.cluster.elasticIpAllocationId, action.to, ports);
       return;

@@ -46,7 +46,7 @@ describe('healing a master', () => {
     const launchedAt = callsSince(fleet, before.calls, 'RunInstances')[0]!.at;
     expect(documentsSince(fleet, before.invocations, 'RemoveEtcdMember')[0]!.finishesAt).toBeLessThan(launchedAt);
     expect(documentsSince(fleet, before.invocations, 'ConfigureLoadBalancer')).toEqual([]);
-    expect(fleet.parameters.has('/kubeha/demo/lock')).toBe(false);
+    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
     expectNoSecretLeaked(fleet, [...plane.runs.values()]);
   });
 
@@ -107,7 +107,7 @@ describe('healing a master', () => {
     expect(fleet.notifications).toHaveLength(2);
     expect(fleet.notifications[0]!.subject).toBe('kubeha demo: etcd quorum at risk, a human must act');
     expect(fleet.notifications[0]!.message).toContain('When quorum is lost');
-    expect(fleet.parameters.has('/kubeha/demo/lock')).toBe(false);
+    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
   });
 
   it('queues a second master failing while the first heal runs, then heals it too', async () => {

@@ -41,7 +41,7 @@ describe('reconcile', () => {
     expect(cluster.etcdMembers.every((member) => member.healthy)).toBe(true);
     expect(cluster.nodes.every((node) => node.ready)).toBe(true);
     expect(after.clusters[0]!.actions).toEqual([]);
-    expect(JSON.parse(fleet.parameters.get('/kubeha/demo/reconcile')!)).toEqual({ unhealthySince: {} });
+    expect(JSON.parse(fleet.items.get('cluster#demo|reconcile')!.body)).toEqual({ unhealthySince: {} });
   });
 
   it('puts a misplaced Elastic IP back on a running load balancer', async () => {
@@ -77,10 +77,10 @@ describe('reconcile', () => {
 
   it('clears a lock left behind by an execution that is no longer running', async () => {
     const { fleet, plane } = await bootstrappedCluster();
-    fleet.parameters.set('/kubeha/demo/lock', JSON.stringify({ executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:kubeha-local-heal-master:gone', purpose: 'heal', acquiredAt: '' }));
+    fleet.items.set('cluster#demo|lock', { pk: 'cluster#demo', sk: 'lock', v: 3, body: JSON.stringify({ executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:kubeha-local-heal-master:gone', purpose: 'heal', acquiredAt: '' }) });
 
     await plane.reconcile();
 
-    expect(fleet.parameters.has('/kubeha/demo/lock')).toBe(false);
+    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
   });
 });

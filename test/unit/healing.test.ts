@@ -64,13 +64,17 @@ describe('assessQuorum', () => {
 describe('decideOnLock', () => {
   const lock = { executionArn: 'arn:holder', purpose: 'heal', acquiredAt: '' };
   it('keeps a lock this execution already holds (a retried Task)', () => {
-    expect(decideOnLock(lock, 'arn:holder', 'RUNNING')).toEqual({ verdict: 'held-by-us' });
+    expect(decideOnLock(lock, 'arn:holder', 'RUNNING', 0)).toEqual({ verdict: 'held-by-us' });
   });
   it('takes over a lock whose holder is not running any more', () => {
-    for (const status of ['SUCCEEDED', 'FAILED', 'ABORTED', undefined]) expect(decideOnLock(lock, 'arn:me', status)).toEqual({ verdict: 'take-over', staleHolder: 'arn:holder' });
+    for (const status of ['SUCCEEDED', 'FAILED', 'ABORTED', undefined]) expect(decideOnLock(lock, 'arn:me', status, 0)).toEqual({ verdict: 'take-over', staleHolder: 'arn:holder' });
+  });
+  it('takes over a lock whose lease is over, even if its holder still seems to run', () => {
+    expect(decideOnLock({ ...lock, leaseUntil: 1000 }, 'arn:me', 'RUNNING', 1001)).toEqual({ verdict: 'take-over', staleHolder: 'arn:holder' });
+    expect(decideOnLock({ ...lock, leaseUntil: 1000 }, 'arn:me', 'RUNNING', 999)).toEqual({ verdict: 'wait', holder: 'arn:holder' });
   });
   it('waits for a running holder', () => {
-    expect(decideOnLock(lock, 'arn:me', 'RUNNING')).toEqual({ verdict: 'wait', holder: 'arn:holder' });
+    expect(decideOnLock(lock, 'arn:me', 'RUNNING', 0)).toEqual({ verdict: 'wait', holder: 'arn:holder' });
   });
 });
 

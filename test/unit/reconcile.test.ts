@@ -69,8 +69,8 @@ describe('planReconcile', () => {
 
   it('deletes a lock whose holder no longer runs, but leaves upstreams alone while a heal is underway', () => {
     const record = { executionArn: 'arn:aws:states:eu-west-1:1:execution:x:y', purpose: 'heal', acquiredAt: '' };
-    expect(planReconcile(view({ lock: { record, holderStatus: 'FAILED' } }), OPTIONS).actions).toEqual([{ kind: 'delete-stale-lock', holder: record.executionArn }]);
-    const base = view({ lock: { record, holderStatus: 'RUNNING' } });
+    expect(planReconcile(view({ lock: { record, version: 7, holderStatus: 'FAILED' } }), OPTIONS).actions).toEqual([{ kind: 'delete-stale-lock', holder: record.executionArn, version: 7 }]);
+    const base = view({ lock: { record, version: 7, holderStatus: 'RUNNING' } });
     const instances = base.instances.map((candidate) => (candidate.role === 'lb' ? { ...candidate, tags: {} } : candidate));
     expect(planReconcile({ ...base, instances }, OPTIONS).actions).toEqual([]);
   });
