@@ -22,7 +22,7 @@ const schema = z.object({
 
 /** Sends one step's SSM document to its instances and returns what the poll loop needs. */
 export const handler = task('send-command', schema, async (input, log) => {
-  const command = await sendStep(input, ports, env());
+  const command = await sendStep(input, ports, env(), input.executionArn);
   log.info('sent command', { step: command.step, commandId: command.commandId, instanceIds: command.instanceIds });
   return command;
 });

@@ -77,6 +77,7 @@ export interface Invocation {
   document: string;
   parameters: Record<string, string>;
   status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Undeliverable' | 'TimedOut' | 'Cancelled';
+  comment?: string;
   /** OutputS3BucketName and OutputS3KeyPrefix, where the command asked for its output in S3. */
   output?: { bucket: string; prefix: string };
   startedAt: number;
@@ -90,7 +91,7 @@ export interface SimExecution {
   stateMachine: string;
   name: string;
   input: unknown;
-  status: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   startedAt: number;
   stoppedAt?: number;
   error?: { name: string; cause: string };
@@ -661,7 +662,7 @@ export class SimulatedFleet {
     return instance.state === 'running' && instance.ssmOnline && this.isRegistered(instance);
   }
 
-  sendCommand(documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }): string {
+  sendCommand(documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }, comment?: string): string {
     const document = DOCUMENT_BY_SUFFIX.find((suffix) => documentName.endsWith(suffix));
     if (!document) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
     if (instanceIds.length === 0 || instanceIds.length > 50) throw new AwsError('ValidationException', 'InstanceIds must hold 1 to 50 ids');
@@ -687,6 +688,7 @@ export class SimulatedFleet {
         stdout: '',
         stderr: deliverable ? '' : 'the SSM agent on this instance is not reachable',
         ...(output ? { output } : {}),
+        ...(comment ? { comment } : {}),
       });
     }
     for (const hook of this.commandSentHooks) hook(document, instanceIds);

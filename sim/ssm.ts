@@ -13,6 +13,7 @@ import {
   GetCommandInvocationCommand,
   GetParameterCommand,
   ListCommandInvocationsCommand,
+  ListCommandsCommand,
   PutParameterCommand,
   SSMClient,
   SendCommandCommand,
@@ -43,10 +44,11 @@ export function installSsm(fleet: SimulatedFleet) {
       fleet,
       'ssm',
       'SendCommand',
-      (input: { DocumentName?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; OutputS3BucketName?: string; OutputS3KeyPrefix?: string }) => {
+      (input: { DocumentName?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; OutputS3BucketName?: string; OutputS3KeyPrefix?: string; Comment?: string }) => {
+        if ((input.Comment ?? '').length > 100) throw new AwsError('ValidationException', 'Comment must be at most 100 characters');
         const parameters = Object.fromEntries(Object.entries(input.Parameters ?? {}).map(([key, values]) => [key, values[0] ?? '']));
         const output = input.OutputS3BucketName ? { bucket: input.OutputS3BucketName, prefix: input.OutputS3KeyPrefix ?? '' } : undefined;
-        return { Command: { CommandId: fleet.sendCommand(input.DocumentName ?? '', input.InstanceIds ?? [], parameters, output) } };
+        return { Command: { CommandId: fleet.sendCommand(input.DocumentName ?? '', input.InstanceIds ?? [], parameters, output, input.Comment) } };
       },
     ),
   );
@@ -74,6 +76,18 @@ export function installSsm(fleet: SimulatedFleet) {
         StandardOutputUrl: url('stdout'),
         StandardErrorUrl: url('stderr'),
       };
+    }),
+  );
+  ssm.on(ListCommandsCommand).callsFake(
+    route(fleet, 'ssm', 'ListCommands', (input: { InstanceId?: string; Filters?: { key?: string; value?: string }[] }) => {
+      const after = Date.parse(input.Filters?.find((filter) => filter.key === 'InvokedAfter')?.value ?? '1970-01-01T00:00:00Z');
+      const seen = new Map<string, { CommandId: string; Comment?: string; RequestedDateTime: Date }>();
+      for (const invocation of fleet.invocations) {
+        if (input.InstanceId && invocation.instanceId !== input.InstanceId) continue;
+        if (invocation.startedAt < after) continue;
+        seen.set(invocation.commandId, { CommandId: invocation.commandId, ...(invocation.comment ? { Comment: invocation.comment } : {}), RequestedDateTime: new Date(invocation.startedAt) });
+      }
+      return { Commands: [...seen.values()].reverse() };
     }),
   );
   ssm.on(CancelCommandCommand).callsFake(

@@ -110,6 +110,22 @@ export const ssm: SsmPort = {
     }
   },
 
+  async findCommand(instanceId, token, since) {
+    const { sdk: aws, client } = await sdk();
+    const pages = aws.paginateListCommands({ client }, { InstanceId: instanceId, Filters: [{ key: 'InvokedAfter', value: new Date(since - 60_000).toISOString() }] });
+    let found: string | undefined;
+    await call('ssm:ListCommands', async () => {
+      for await (const page of pages) {
+        const match = (page.Commands ?? []).find((command) => command.Comment?.endsWith(` ${token}`));
+        if (match?.CommandId) {
+          found = match.CommandId;
+          return;
+        }
+      }
+    });
+    return found;
+  },
+
   async cancelCommand(commandId) {
     const { sdk: aws, client } = await sdk();
     try {

@@ -12,6 +12,7 @@ import {
   needsOutput,
 } from './commands.js';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
+import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import type { Logger } from './log.js';
@@ -115,11 +116,17 @@ export async function storeFreshJoinMaterial(clusterName: string, ports: Pick<Po
   return ports.secrets.putSecretValue(joinSecretArn, JSON.stringify(material));
 }
 
-export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 'clock'>, environment: CommandEnvironment): Promise<PendingCommand> {
+/**
+ * Sends one step's document. With the execution's ARN the send is idempotent (command-ledger.ts): a
+ * retried Task finds the command its first attempt sent.
+ */
+export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 'state' | 'clock'>, environment: CommandEnvironment, executionArn?: string): Promise<PendingCommand> {
   const command = buildCommand(request, environment);
-  const commandId = await ports.ssm.sendCommand(command);
+  const ledger = executionArn ? ledgerKey(request.cluster.clusterName, executionArn, request.step, request.instanceIds) : undefined;
+  const { commandId, sentAt } = ledger
+    ? await sendOnce(ledger, request.instanceIds, (token) => ports.ssm.sendCommand({ ...command, comment: `${command.comment.slice(0, 80)} ${token}` }), ports)
+    : { commandId: await ports.ssm.sendCommand(command), sentAt: ports.clock.now() };
   const mark = markFor(request.step);
-  const sentAt = ports.clock.now();
   const recordTags = request.step === 'configure-load-balancer' ? { [UPSTREAMS_TAG]: request.cluster.masterIps.join(' ') } : undefined;
   return {
     ...(recordTags ? { recordTags } : {}),
@@ -131,11 +138,12 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     deadline: sentAt + command.timeoutSeconds * 1000 + request.cluster.stepTimeoutMinutes * 60_000,
     sentAt,
     ...(mark ? { markAs: mark } : {}),
+    ...(ledger ? { ledger } : {}),
   };
 }
 
 /** Polls a command once. On success it records the node state tag so that a re-run skips these nodes. */
-export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>, log: Logger): Promise<CommandProgress> {
+export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm' | 'ec2' | 'state' | 'clock'>, log: Logger): Promise<CommandProgress> {
   const statuses = await ports.ssm.commandInvocations(command.commandId);
   const invocations = await Promise.all(
     statuses.map(async (invocation) =>
@@ -148,6 +156,7 @@ export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm
   } catch (error: unknown) {
     // Given up on: cancel it, so a retried step never runs beside a command still running.
     if (error instanceof CommandTimedOutError) await ports.ssm.cancelCommand(command.commandId);
+    if (command.ledger) await closeLedger(command.ledger, ports);
     // Record the instances that did succeed, so a re-run skips them and retries only the rest.
     const succeeded = invocations.filter((invocation) => invocation.status === 'Success').map((invocation) => invocation.instanceId);
     if (succeeded.length > 0) await recordSuccess(command, succeeded, ports);
@@ -155,6 +164,7 @@ export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm
   }
   if (progress.status === 'Success') {
     await recordSuccess(command, command.instanceIds, ports);
+    if (command.ledger) await closeLedger(command.ledger, ports);
     log.info('step finished', { step: command.step, instanceIds: command.instanceIds, markedAs: command.markAs });
   }
   return progress;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { NodeState, Role } from './cluster.js';
 import { CommandFailedError, CommandTimedOutError } from './errors.js';
 import { kubeconfigSecretName } from './join-material.js';
+import type { LedgerKey } from './command-ledger.js';
 import { mask } from './log.js';
 import type { CommandInvocation, SendCommandRequest } from './ports.js';
 
@@ -88,6 +89,8 @@ export interface PendingCommand {
   readonly markAs?: NodeState;
   /** More tags to record on success, e.g. the upstreams a load balancer was rendered with. */
   readonly recordTags?: Record<string, string>;
+  /** Where the send was recorded (command-ledger.ts), to close it when the command ends. */
+  readonly ledger?: LedgerKey;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {

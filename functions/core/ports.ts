@@ -99,6 +99,7 @@ export interface CommandInvocation {
 }
 
 export interface SendCommandRequest {
+  /** Up to 100 characters, readable in the console; kubeha's idempotency token goes last. */
   readonly documentName: string;
   /** The document version the functions were built for, so a half-finished deploy never mixes versions. */
   readonly documentVersion?: string | undefined;
@@ -119,6 +120,8 @@ export interface SsmPort {
    * stdout and 8,000 of stderr; where the command wrote to S3, the adapter reads the rest there.
    */
   invocationOutput(commandId: string, instanceId: string): Promise<{ stdout: string; stderr: string }>;
+  /** The id of a command sent to the instance since `since` whose Comment carries `token`, if any. */
+  findCommand(instanceId: string, token: string, since: number): Promise<string | undefined>;
   /** Stops a command kubeha gave up on, so a retry never overlaps it. A finished command is left alone. */
   cancelCommand(commandId: string): Promise<void>;
   getParameter(name: string): Promise<string | undefined>;

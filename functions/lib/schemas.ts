@@ -16,6 +16,7 @@ export const pendingCommandSchema = z.object({
   sentAt: z.number(),
   markAs: z.enum(NODE_STATES).optional(),
   recordTags: z.record(z.string().regex(/^kubeha:upstreams$/, 'only kubeha:upstreams may be recorded'), z.string().max(256)).optional(),
+  ledger: z.object({ clusterName: z.string(), key: z.string().startsWith('command#') }).optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

@@ -10,7 +10,8 @@ const validator = require('asl-validator') as (definition: unknown) => { isValid
 const MACHINES = readdirSync(new URL('../../state-machines/', import.meta.url)).filter((file) => file.endsWith('.asl.yaml')).map((file) => file.replace('.asl.yaml', ''));
 const serverless = parse(readFileSync(new URL('../../serverless.yml', import.meta.url), 'utf8')) as { functions: Record<string, unknown> };
 const ERROR_NAMES = [...readFileSync(new URL('../../functions/core/errors.ts', import.meta.url), 'utf8').matchAll(/override readonly name = '(\w+Error)'/g)].map((match) => match[1]);
-const STATES_ERRORS = /^(States\.|Lambda\.)/;
+const STATES_ERRORS = /^(States\.|Lambda\.|Sandbox\.Timedout$|Runtime\.(OutOfMemory|ExitError)$)/;
+const TASK_RETRY = parse(readFileSync(new URL('../../state-machines/task-retry.yaml', import.meta.url), 'utf8')) as unknown[];
 
 describe.each(MACHINES)('state machine %s', (name) => {
   const { definition, taskFunctions } = loadDefinition(name);
@@ -44,6 +45,14 @@ describe.each(MACHINES)('state machine %s', (name) => {
       expect(retry?.length, `${stateName} has no Retry`).toBeGreaterThan(0);
       for (const retrier of retry ?? []) expect(retrier.Comment, `${stateName} has a Retry without a Comment`).toBeTruthy();
       if (!insideMaps.has(stateName)) expect(state.Catch, `${stateName} has no Catch`).toBeDefined();
+    });
+  });
+
+  it('retries every Lambda Task with the one shared policy: transient Lambda faults, timeouts and out-of-memory included', () => {
+    forEachState(definition.States, (stateName, state) => {
+      if (state.Type !== 'Task') return;
+      const retry = (state.Retry as unknown[] | undefined) ?? [];
+      expect(retry.slice(-TASK_RETRY.length), `${stateName} does not end its Retry with state-machines/task-retry.yaml`).toEqual(TASK_RETRY);
     });
   });
 

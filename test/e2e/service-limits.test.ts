@@ -86,3 +86,25 @@ describe('bootstrap at scale, under the service limits', () => {
     expect(fleet.clusters.get('demo')!.nodes).toHaveLength(123);
   });
 });
+
+describe('steps that must not run twice', () => {
+  it('sends each command once when every SendCommand outlasts its function, whose retry then finds the command sent', async () => {
+    // Prepare: the same bootstrap twice, the second with every SendCommand taking 40 s (send-command may run 30 s).
+    const calm = SimulatedFleet.standard();
+    const calmRun = await bootstrapOnFleet(calm, consoleInput(calm));
+    const slow = SimulatedFleet.standard();
+    slow.slowDown('SendCommand', 40);
+
+    // Act
+    const run = await bootstrapOnFleet(slow, consoleInput(slow));
+
+    // Assess: each send timed out and was retried, yet no document ran twice.
+    expect(calmRun.error).toBeUndefined();
+    expect(run.error).toBeUndefined();
+    expect(run.tasks.filter((task) => task.error?.startsWith('Sandbox.Timedout')).length).toBeGreaterThan(5);
+    const sends = (fleet: SimulatedFleet) => fleet.calls.filter((call) => call.operation === 'SendCommand').length;
+    expect(sends(slow)).toBe(sends(calm));
+    const perInstance = (fleet: SimulatedFleet) => fleet.invocations.map((invocation) => `${invocation.instanceId} ${invocation.document}`).sort();
+    expect(perInstance(slow)).toEqual(perInstance(calm));
+  });
+});
