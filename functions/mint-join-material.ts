@@ -5,8 +5,15 @@ import { clusterNameSchema } from './core/config.js';
 import { executionFields, task } from './lib/task.js';
 
 /** Returns where the fresh token and certificate key are stored, never the values. */
-export const handler = task('mint-join-material', z.object({ clusterName: clusterNameSchema, ...executionFields }), async ({ clusterName }, log) => {
-  const reference = await storeFreshJoinMaterial(clusterName, ports);
+const schema = z.object({
+  clusterName: clusterNameSchema,
+  /** Heals hand out material minted this recently again; bootstrap mints fresh for every join. */
+  reuseMinutes: z.number().int('must be a whole number').min(0).max(25, 'must stay under the 30-minute token lifetime').optional(),
+  ...executionFields,
+});
+
+export const handler = task('mint-join-material', schema, async ({ clusterName, reuseMinutes }, log) => {
+  const reference = await storeFreshJoinMaterial(clusterName, ports, reuseMinutes);
   log.info('stored fresh join material', { versionId: reference.versionId });
   return reference;
 });

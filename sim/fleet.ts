@@ -129,9 +129,10 @@ export class AwsError extends Error {
 interface SecretVersion {
   versionId: string;
   value: string;
+  createdAt: number;
 }
 
-interface Secret {
+export interface Secret {
   arn: string;
   name: string;
   tags: Record<string, string>;
@@ -622,8 +623,11 @@ export class SimulatedFleet {
   putSecretValue(idOrArn: string, value: string): { arn: string; versionId: string } {
     const secret = this.findSecret(idOrArn);
     if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    // Secrets Manager keeps every version younger than 24 h and about 100 versions in all (shared/reality.md).
+    const recent = secret.versions.filter((version) => this.clockMs - version.createdAt < 24 * 3600_000);
+    if (recent.length >= 100) throw new AwsError('LimitExceededException', 'You have exceeded the maximum number of versions for this secret.');
     const versionId = `${this.hex(8)}-${this.hex(4)}-${this.hex(4)}-${this.hex(4)}-${this.hex(12)}`;
-    secret.versions.push({ versionId, value });
+    secret.versions.push({ versionId, value, createdAt: this.clockMs });
     return { arn: secret.arn, versionId };
   }
 

@@ -1,6 +1,6 @@
 // The simulated SNS topic and Secrets Manager calls the Lambda side makes (it never reads a secret
 // value: instances do, in sim/node-documents.ts), beside functions/adapters/notifier.ts and secrets.ts.
-import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsError, type SimulatedFleet } from './fleet.js';
@@ -26,6 +26,21 @@ export function installSecretsManager(fleet: SimulatedFleet) {
       const secret = fleet.findSecret(input.SecretId ?? '');
       if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
       return { ARN: secret.arn, Name: secret.name };
+    }),
+  );
+  secrets.on(ListSecretVersionIdsCommand).callsFake(
+    route(fleet, 'secretsmanager', 'ListSecretVersionIds', (input: { SecretId?: string }) => {
+      const secret = fleet.findSecret(input.SecretId ?? '');
+      if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      const current = secret.versions.at(-1);
+      return {
+        ARN: secret.arn,
+        Versions: secret.versions.map((version) => ({
+          VersionId: version.versionId,
+          CreatedDate: new Date(version.createdAt),
+          VersionStages: version === current ? ['AWSCURRENT'] : version === secret.versions.at(-2) ? ['AWSPREVIOUS'] : [],
+        })),
+      };
     }),
   );
   secrets.on(PutSecretValueCommand).callsFake(

@@ -13,18 +13,39 @@ export const AWS_ERROR = {
   executionNotFound: 'ExecutionDoesNotExist',
 } as const;
 
+// Transient faults by the names the SDK gives them, per the services' API error references: throttling,
+// a service's internal or unavailable answer, and the SDK's own request timeout. Anything answered with
+// a 5xx status, or that the SDK marks retryable, counts too.
 const TRANSIENT = new Set([
   'Throttling',
   'ThrottlingException',
   'ThrottledException',
+  'Throttled',
   'RequestLimitExceeded',
   'RequestThrottled',
   'TooManyRequestsException',
+  'TooManyUpdates',
+  'ProvisionedThroughputExceededException',
+  'SlowDown',
   'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'Unavailable',
   'InternalError',
+  'InternalFailure',
   'InternalServerError',
   'InternalServerErrorException',
+  'InternalServiceError',
+  'InternalServiceErrorException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
 ]);
+
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const details = error as Error & { $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  return TRANSIENT.has(error.name) || (details.$metadata?.httpStatusCode ?? 0) >= 500 || Boolean(details.$retryable);
+}
 
 export function errorName(error: unknown): string | undefined {
   return error instanceof Error ? error.name : undefined;
@@ -35,8 +56,7 @@ export async function call<T>(operation: string, run: () => Promise<T>): Promise
   try {
     return await run();
   } catch (error: unknown) {
-    const name = errorName(error);
-    if (name && TRANSIENT.has(name)) throw new AwsThrottledError(operation, { cause: error });
+    if (isTransient(error)) throw new AwsThrottledError(operation, { cause: error });
     throw error;
   }
 }

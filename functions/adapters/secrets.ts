@@ -24,6 +24,19 @@ export const secrets: SecretsPort = {
     }
   },
 
+  async currentVersion(secretArn) {
+    const { sdk: aws, client } = await sdk();
+    const pages = aws.paginateListSecretVersionIds({ client }, { SecretId: secretArn });
+    let current: { versionId: string; createdAt: number } | undefined;
+    await call('secretsmanager:ListSecretVersionIds', async () => {
+      for await (const page of pages) {
+        const found = (page.Versions ?? []).find((version) => version.VersionStages?.includes('AWSCURRENT'));
+        if (found?.VersionId && found.CreatedDate) current = { versionId: found.VersionId, createdAt: found.CreatedDate.getTime() };
+      }
+    });
+    return current;
+  },
+
   async putSecretValue(secretArn, value) {
     const { sdk: aws, client } = await sdk();
     const answer = await call('secretsmanager:PutSecretValue', () =>

@@ -109,9 +109,19 @@ export async function preflightCluster(
 }
 
 /** Mints a fresh token and certificate key into the cluster's secret; returns only where they are. */
-export async function storeFreshJoinMaterial(clusterName: string, ports: Pick<Ports, 'secrets' | 'random'>): Promise<SecretRef> {
+/**
+ * Mints a fresh token and certificate key into the cluster's secret; returns only where they are.
+ * With `reuseMinutes`, a version minted that recently is handed out again instead: Secrets Manager
+ * keeps every version for 24 h and holds about 100, so a mass loss of workers would otherwise reach
+ * the quota. Each join registers the token again (refresh-join-material), so reuse costs no validity.
+ */
+export async function storeFreshJoinMaterial(clusterName: string, ports: Pick<Ports, 'secrets' | 'random' | 'clock'>, reuseMinutes = 0): Promise<SecretRef> {
   const joinSecretArn = await ports.secrets.findSecretArn(joinSecretName(clusterName));
   if (!joinSecretArn) throw new ClusterStateError(missingSecretReason(joinSecretName(clusterName), clusterName));
+  if (reuseMinutes > 0) {
+    const current = await ports.secrets.currentVersion(joinSecretArn);
+    if (current && ports.clock.now() - current.createdAt < reuseMinutes * 60_000) return { secretArn: joinSecretArn, versionId: current.versionId };
+  }
   const material = mintJoinMaterial(ports.random);
   return ports.secrets.putSecretValue(joinSecretArn, JSON.stringify(material));
 }

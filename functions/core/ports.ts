@@ -164,6 +164,8 @@ export interface SecretsPort {
   findSecretArn(name: string): Promise<string | undefined>;
   /** Stores a new value and returns the version that holds it. */
   putSecretValue(secretArn: string, value: string): Promise<SecretRef>;
+  /** The AWSCURRENT version and when it was created (never its value). */
+  currentVersion(secretArn: string): Promise<{ versionId: string; createdAt: number } | undefined>;
 }
 
 /** One item of kubeha's state table: a JSON value with a version for compare-and-set. */
