@@ -27,7 +27,7 @@ const typed = (type: string) => ofType(template, type);
 beforeAll(() => {
   template = packageTemplate(['--stage', 'ci', '--region', 'eu-west-1', '--param', `clusters=${CLUSTERS.join(',')}`]);
   resources = template.Resources;
-}, 180_000);
+}, 360_000);
 
 describe('sls package', () => {
   it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {

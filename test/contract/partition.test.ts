@@ -11,7 +11,7 @@ let template: Template;
 
 beforeAll(() => {
   template = packageTemplate(['--stage', 'ci', '--region', 'cn-northwest-1', '--param', 'clusters=demo']);
-}, 180_000);
+}, 360_000);
 
 describe('sls package --region cn-northwest-1', () => {
   it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { expect } from 'vitest';
 
 export interface Statement {
@@ -37,7 +37,9 @@ const ENVIRONMENT = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_K
 export function packageTemplate(args: readonly string[]): Template {
   const directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
   try {
-    execFileSync('npx', ['sls', 'package', ...args, '--package', directory], { cwd: ROOT, stdio: 'pipe', env: ENVIRONMENT });
+    // A build folder of its own: another test file may be packaging in this directory at the same time.
+    const env = { ...ENVIRONMENT, KUBEHA_ESBUILD_WORK_FOLDER: join('.esbuild', basename(directory)) };
+    execFileSync('npx', ['sls', 'package', ...args, '--package', directory], { cwd: ROOT, stdio: 'pipe', env });
     return JSON.parse(readFileSync(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
   } finally {
     rmSync(directory, { recursive: true, force: true });
