@@ -1,12 +1,12 @@
 // A local osls plugin that adds kubeha's SSM documents to the compiled CloudFormation template and checks
-// every name the stack creates against AWS's limits.
+// every name in the final template against AWS's limits (infra/iam.cjs has checked the names kubeha computes
+// already, while osls resolved variables; this catches any name something else generated).
 // It adds documents after variable resolution on purpose: the documents embed bash, whose ${...} the
 // framework would otherwise try to resolve as its own variables.
 'use strict';
 
-const { documentNames, documentResources } = require('../ssm-documents/render.cjs');
+const { documentResources } = require('../ssm-documents/render.cjs');
 const names = require('./names.cjs');
-const { STATE_MACHINES } = require('./iam.cjs');
 
 // The property that holds each named resource's name, by CloudFormation type, and the limit that applies.
 const NAME_PROPERTIES = {
@@ -26,8 +26,6 @@ class KubehaDocumentsPlugin {
   constructor(serverless) {
     this.serverless = serverless;
     this.hooks = {
-      // Before bundling, so a name AWS would reject fails in seconds, not after a minute of esbuild.
-      'before:package:initialize': () => this.checkNames(),
       'after:package:compileEvents': () => this.addDocuments(),
       'after:aws:package:finalize:mergeCustomProviderResources': () => this.checkTemplateNames(),
     };
@@ -35,25 +33,6 @@ class KubehaDocumentsPlugin {
 
   fail(message) {
     throw new this.serverless.classes.Error(message, 'KUBEHA_NAMES');
-  }
-
-  /** The names infra/names.cjs says this stage, region and cluster list will create. */
-  checkNames() {
-    const provider = this.serverless.getProvider('aws');
-    const stage = provider.getStage();
-    try {
-      names.checkStack({
-        stage,
-        region: provider.getRegion(),
-        clusters: names.parseClusters(this.serverless.service.provider.environment.KUBEHA_CLUSTERS),
-        functions: this.serverless.service.getAllFunctions(),
-        stateMachines: STATE_MACHINES,
-        documents: documentNames(),
-      });
-    } catch (error) {
-      if (error instanceof names.NameError) this.fail(error.message);
-      throw error;
-    }
   }
 
   addDocuments() {

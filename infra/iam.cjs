@@ -392,10 +392,21 @@ function parseKeyArns(value) {
   return arns;
 }
 
-/** Every IAM resource (and the secrets they guard) for a stage, region and list of clusters. */
+/**
+ * Every IAM resource (and the secrets they guard) for a stage, region and list of clusters, after checking every
+ * name the stack will create: osls resolves this file before any lifecycle step, so a name AWS would reject
+ * fails `sls package` and `sls deploy` at once, before anything is bundled, written or deployed.
+ */
 function iamResources({ stage, region, clusters, volumeKmsKeyArns = [] }) {
-  names.checkStage(stage);
-  names.checkRegion(region);
+  names.checkStack({
+    stage,
+    region,
+    clusters,
+    // One role per function: the functions of serverless.yml (a contract test holds the two lists equal).
+    functions: Object.keys(functionStatements(stage, clusters)),
+    stateMachines: STATE_MACHINES,
+    documents: documentNames(),
+  });
   return { ...functionRoles(stage, clusters, { volumeKmsKeyArns }), ...nodeRoles(stage, region, clusters) };
 }
 

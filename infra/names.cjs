@@ -48,10 +48,12 @@ const CLUSTER = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const NODE_ROLES = Object.freeze(['master', 'worker', 'lb']);
 
+/** A setting that would produce a name AWS rejects. Its message is the whole story: osls prints `stack`, so it holds no trace. */
 class NameError extends Error {
   constructor(message) {
     super(message);
     this.name = 'NameError';
+    this.stack = `${this.name}: ${message}`;
   }
 }
 

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTS } from '../../functions/core/commands.js';
 import { handlers } from '../../functions/registry.js';
-import { type Resource, type Template, actionsOf, expectValidForCloudFormation, hardCodedPartitions, ofType, packageTemplate, resourcesOf, statementsOf } from './template.js';
+import { type Resource, type Template, actionsOf, expectValidForCloudFormation, hardCodedPartitions, ofType, packageTemplate, resourcesOf, statementsOf, substitute } from './template.js';
 
 const require = createRequire(import.meta.url);
 const iam = require('../../infra/iam.cjs') as {
@@ -162,8 +162,9 @@ describe('sls package', () => {
       });
     });
 
-    it('survives the deletion or replacement of the stack', () => {
+    it('survives the deletion or replacement of the stack, and a DeleteTable call by hand', () => {
       expect(resources.StateTable).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      expect(resources.StateTable!.Properties.DeletionProtectionEnabled).toBe(true);
     });
 
     it('is read by the functions that need launch records, and written by those that record them', () => {
@@ -379,5 +380,56 @@ describe('sls package', () => {
       if (id.endsWith('NodeRole')) continue;
       expect(JSON.stringify(statementsOf(role))).not.toContain('GetSecretValue');
     }
+  });
+});
+
+// Pseudo parameters as CloudFormation resolves them in each partition.
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html
+const CHINA = { 'AWS::Partition': 'aws-cn', 'AWS::URLSuffix': 'amazonaws.com.cn', 'AWS::Region': 'cn-northwest-1', 'AWS::AccountId': '123456789012' };
+const COMMERCIAL = { 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com', 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012' };
+let china: Template;
+
+// The runbook deploys to cn-northwest-1 (partition aws-cn): the same stack must package there, carry no
+// `arn:aws:`, and trust EC2 under the China principal. In this file, not its own: two `sls package` runs in one
+// directory share .serverless/ and take each other's templates.
+describe('sls package --region cn-northwest-1', () => {
+  beforeAll(() => {
+    china = packageTemplate(['--stage', 'ci', '--region', 'cn-northwest-1', '--param', 'clusters=demo']);
+  }, 360_000);
+
+  it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {
+    expectValidForCloudFormation(china);
+  });
+
+  it('writes no partition into any ARN', () => {
+    expect(hardCodedPartitions(china)).toEqual([]);
+  });
+
+  it('lets instance roles be assumed by ec2.amazonaws.com.cn in China and ec2.amazonaws.com elsewhere', () => {
+    const nodeRoles = ofType(china, 'AWS::IAM::Role').filter(([id]) => id.endsWith('NodeRole'));
+    expect(nodeRoles).toHaveLength(3);
+    for (const [id, role] of nodeRoles) {
+      const trust = role.Properties.AssumeRolePolicyDocument;
+      expect(JSON.stringify(substitute(trust, CHINA)), id).toContain('"Service":"ec2.amazonaws.com.cn"');
+      expect(JSON.stringify(substitute(trust, COMMERCIAL)), id).toContain('"Service":"ec2.amazonaws.com"');
+    }
+  });
+
+  it('lets launchReplacement pass roles to the China EC2 principal', () => {
+    const [, role] = ofType(china, 'AWS::IAM::Role').find(([id]) => id === 'LaunchReplacementRole')!;
+    const passRole = statementsOf(role).find((statement) => actionsOf(statement).includes('iam:PassRole'))!;
+    expect(substitute(passRole.Condition, CHINA)).toEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com.cn' } });
+  });
+
+  it('builds ARNs that resolve into the aws-cn partition', () => {
+    const [, role] = ofType(china, 'AWS::IAM::Role').find(([id]) => id === 'SendCommandRole')!;
+    const documents = JSON.stringify(substitute(statementsOf(role), CHINA));
+    expect(documents).toContain('"arn:aws-cn:ssm:cn-northwest-1:123456789012:document/kubeha-ci-');
+    expect(documents).not.toMatch(/arn:aws:/);
+  });
+
+  it('names instance profiles for the China region, apart from the same stage elsewhere', () => {
+    const profiles = ofType(china, 'AWS::IAM::InstanceProfile').map(([, profile]) => profile.Properties.InstanceProfileName);
+    expect(profiles.sort()).toEqual(['kubeha-ci.demo.lb.cn-northwest-1', 'kubeha-ci.demo.master.cn-northwest-1', 'kubeha-ci.demo.worker.cn-northwest-1']);
   });
 });

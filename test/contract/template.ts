@@ -1,10 +1,11 @@
 // Packages the stack with `sls package` (offline, no credentials) and reads the CloudFormation template it
-// writes, for the contract tests. Also the checks every packaged template must pass, wherever it is packaged.
+// writes, for the contract tests. Only one test file may package successfully: every run in this directory
+// writes its template to .serverless/ before copying it to --package, so two at once swap templates. Also the checks every packaged template must pass, wherever it is packaged.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 
 export interface Statement {
@@ -37,9 +38,12 @@ const ENVIRONMENT = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_K
 export function packageTemplate(args: readonly string[]): Template {
   const directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
   try {
-    // A build folder of its own: another test file may be packaging in this directory at the same time.
-    const env = { ...ENVIRONMENT, KUBEHA_ESBUILD_WORK_FOLDER: join('.esbuild', basename(directory)) };
-    execFileSync('npx', ['sls', 'package', ...args, '--package', directory], { cwd: ROOT, stdio: 'pipe', env });
+    try {
+      execFileSync('npx', ['sls', 'package', ...args, '--package', directory], { cwd: ROOT, stdio: 'pipe', env: ENVIRONMENT });
+    } catch (error: unknown) {
+      const failure = error as Error & { stdout?: Buffer; stderr?: Buffer };
+      throw Object.assign(new Error(`sls package ${args.join(' ')} failed:\n${failure.stdout?.toString() ?? ''}${failure.stderr?.toString() ?? ''}`), { stdout: failure.stdout, stderr: failure.stderr });
+    }
     return JSON.parse(readFileSync(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
   } finally {
     rmSync(directory, { recursive: true, force: true });
