@@ -1,5 +1,7 @@
 // The real account, through the standard credential chain (--profile, --region, environment,
 // SSO, instance roles). Executions run in Step Functions; the CLI follows their history.
+import { arn, partitionOf } from '../functions/core/arn.js';
+import { documentPrefix, stackName } from '../functions/core/names.js';
 import type { Backend, BackendOptions, ExecutionResult } from './backend.js';
 import { CliError, EXIT } from './backend.js';
 import type { ProgressEvent } from './progress.js';
@@ -40,14 +42,16 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
     throw explainAwsError(error) ?? error;
   }
   process.env.AWS_REGION ??= region;
+  // Secret names include the stage (functions/core/join-material.ts reads it from KUBEHA_STAGE).
+  process.env.KUBEHA_STAGE = options.stage;
   const sfn = new SFNClient({});
   const secrets = new SecretsManagerClient({});
-  const prefix = `arn:aws:states:${region}:${account}:stateMachine:kubeha-${options.stage}-`;
+  const prefix = arn({ partition: partitionOf(region), service: 'states', region, account, resource: `stateMachine:${stackName(options.stage)}-` });
 
   return {
     mode: 'aws',
     ports,
-    environment: { clusters: [options.clusterName], stateMachineArnPrefix: prefix, documentPrefix: `kubeha-${options.stage}-`, region },
+    environment: { clusters: [options.clusterName], stateMachineArnPrefix: prefix, documentPrefix: documentPrefix(options.stage), region },
     now: () => Date.now(),
     elapsedSince: (start) => (Date.now() - start) / 1000,
     async startExecution(machine, name, input) {

@@ -3,55 +3,158 @@
 //
 // - One role per Lambda function, holding only what that function calls.
 // - Per cluster (the `clusters` stack parameter): its join-material and admin-kubeconfig secrets,
-//   and a master, a worker and a load-balancer instance profile. Nodes read only their own cluster's join secret; only masters may write the admin
-//   kubeconfig; only load balancers may move the Elastic IP, and only between instances and Elastic
-//   IPs tagged for their cluster.
+//   and a master, a worker and a load-balancer instance profile. Nodes read only their own cluster's join
+//   secret; only masters may write the admin kubeconfig; only load balancers may move the Elastic IP, and
+//   only between instances and Elastic IPs tagged for their cluster.
+// - Resources are named by exact ARN (built from infra/names.cjs) or by Ref, not by `kubeha-<stage>-*`
+//   patterns, which would let stage `prod` reach stage `prod-eu`'s documents, roles and workflows.
+// - Every ARN carries `${AWS::Partition}`, and the EC2 service principal is `ec2.${AWS::URLSuffix}`:
+//   `ec2.amazonaws.com.cn` in the China regions, `ec2.amazonaws.com` elsewhere.
 'use strict';
 
+const names = require('./names.cjs');
+const { documentNames } = require('../ssm-documents/render.cjs');
+
+const sub = (text) => ({ 'Fn::Sub': text });
+const REGIONAL = 'arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}';
+const regional = (service, resource) => sub(`${REGIONAL.replace('%s', service)}:${resource}`);
+
+/** The state machines serverless.yml defines, by their short names (names.cjs adds the stage). */
+const STATE_MACHINES = Object.freeze(['bootstrap-cluster', 'heal-master', 'heal-worker', 'drill-cluster', 'heal-load-balancer']);
+const HEALING_MACHINES = Object.freeze(['heal-master', 'heal-worker', 'heal-load-balancer']);
+/** Where the SSM agent writes command output in CommandOutputBucket (the runtime's OutputS3KeyPrefix). */
+const OUTPUT_PREFIX = 'ssm-output/';
+const EC2_PRINCIPAL = sub('ec2.${AWS::URLSuffix}');
+
 const ARN = {
-  logGroup: (stage, fn) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/kubeha-${stage}-${fn}:*` }),
-  secret: (pattern) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${pattern}` }),
-  document: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:document/kubeha-${stage}-*` }),
-  instances: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
-  elasticIps: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:elastic-ip/*' },
-  parameters: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/kubeha/*' },
-  locks: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/kubeha/*/lock' },
-  healingMachines: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:kubeha-${stage}-heal-*` }),
-  executions: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:kubeha-${stage}-*:*` }),
-  nodeRoles: (stage) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/kubeha-${stage}-*` }),
-  ec2: (type) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*` }),
-  images: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' },
+  logGroup: (stage, fn) => regional('logs', `log-group:/aws/lambda/${names.functionName(stage, fn)}:*`),
+  // `/` cannot occur in a stage name, so `kubeha/prod/*` never matches stage prod-eu's secrets.
+  stageSecrets: (stage) => regional('secretsmanager', `secret:kubeha/${stage}/*`),
+  documents: (stage) => documentNames().map((document) => regional('ssm', `document/${names.documentName(stage, document)}`)),
+  instances: regional('ec2', 'instance/*'),
+  elasticIps: regional('ec2', 'elastic-ip/*'),
+  clusterParameters: (clusters) => clusters.map((cluster) => regional('ssm', `parameter/kubeha/${cluster}/*`)),
+  locks: (clusters) => clusters.map((cluster) => regional('ssm', `parameter/kubeha/${cluster}/lock`)),
+  // By name, not Ref: the state machines invoke these functions, so a Ref from a function's role would be a cycle.
+  stateMachines: (stage, machines) => machines.map((machine) => regional('states', `stateMachine:${names.stateMachineName(stage, machine)}`)),
+  executions: (stage, machines) => machines.map((machine) => regional('states', `execution:${names.stateMachineName(stage, machine)}:*`)),
+  ec2: (type) => regional('ec2', `${type}/*`),
+  images: sub('arn:${AWS::Partition}:ec2:${AWS::Region}::image/*'),
+  stateTable: { 'Fn::GetAtt': ['StateTable', 'Arn'] },
+  commandOutput: sub(`\${CommandOutputBucket.Arn}/${OUTPUT_PREFIX}*`),
+  alertsKey: { 'Fn::GetAtt': ['AlertsTopicKey', 'Arn'] },
+  undeliveredQueue: { 'Fn::GetAtt': ['UndeliveredEventsQueue', 'Arn'] },
 };
 
 const KUBEHA_INSTANCE = { Null: { 'ec2:ResourceTag/kubeha:role': 'false' } };
 const READ_FLEET = { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeAddresses'], Resource: '*' };
-const READ_SETTINGS = { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: ARN.parameters };
 const MOVE_ELASTIC_IP = [
   { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.instances, Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' } } },
   { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps },
 ];
-
 const MANAGED_INSTANCE = { Null: { 'ssm:resourceTag/kubeha:role': 'false' } };
 
+/**
+ * CancelCommand is the one mutating action granted on "*": the Service Authorization Reference lists no
+ * resource type and no condition key for it, so AWS accepts nothing narrower. It can only stop a command.
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
+ */
+const UNSCOPABLE_ACTIONS = Object.freeze(['ssm:CancelCommand']);
+
+/**
+ * The state table's items are keyed `cluster#<name>`: `dynamodb:LeadingKeys` keeps a function to the
+ * clusters this stage serves.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+ */
+function stateTableStatement(actions, clusters) {
+  return {
+    Effect: 'Allow',
+    Action: actions,
+    Resource: ARN.stateTable,
+    Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': clusters.map((cluster) => `cluster#${cluster}`) } },
+  };
+}
+
+/** What a function that polls Run Command needs: the status, the output kept in S3, and a way to give up. */
+const POLL_COMMANDS = [
+  { Effect: 'Allow', Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
+  { Effect: 'Allow', Action: UNSCOPABLE_ACTIONS, Resource: '*' },
+  { Effect: 'Allow', Action: ['s3:GetObject'], Resource: ARN.commandOutput },
+];
+
+/**
+ * Publishing to a topic encrypted with a customer-managed key needs the key as well as sns:Publish.
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+ */
+const PUBLISH_ALERTS = [
+  { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertsTopic' } },
+  { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: ARN.alertsKey },
+];
+
+/**
+ * Launching with volumes (or from an image) encrypted by a customer-managed key: EC2 uses the caller's
+ * permission on the key, through a grant. Scoped to the keys listed in `volumeKmsKeyArns`, used only through
+ * EC2 in this region; omitted when the list is empty.
+ * https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html
+ */
+function volumeKeyStatements(volumeKmsKeyArns) {
+  if (volumeKmsKeyArns.length === 0) return [];
+  const viaEc2 = { 'kms:ViaService': sub('ec2.${AWS::Region}.${AWS::URLSuffix}') };
+  return [
+    {
+      Effect: 'Allow',
+      Action: ['kms:CreateGrant'],
+      Resource: volumeKmsKeyArns,
+      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' }, StringEquals: viaEc2 },
+    },
+    {
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+      Resource: volumeKmsKeyArns,
+      Condition: { StringEquals: viaEc2 },
+    },
+  ];
+}
+
 /** What each Lambda function may do besides writing its own logs. `*` resources only for Describe/List/Get calls, which AWS does not scope. */
-function functionStatements(stage) {
+function functionStatements(stage, clusters, options = {}) {
+  const volumeKmsKeyArns = options.volumeKmsKeyArns ?? [];
+  const joinSecrets = clusters.map((cluster) => ({ Ref: secretIds(cluster).join }));
+  const nodeRoleArns = clusters.flatMap((cluster) => names.NODE_ROLES.map((role) => ({ 'Fn::GetAtt': [nodeRoleId(cluster, role), 'Arn'] })));
+  const readSettings = { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: ARN.clusterParameters(clusters) };
+  const sendCommands = [
+    { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.documents(stage) },
+    { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.instances, Condition: MANAGED_INSTANCE },
+  ];
+  // The state table (launch records, incidents, the lock, command ledger): items are written with
+  // UpdateItem (conditional where it matters) and BatchWriteItem, always inside the served clusters' partitions.
+  const readState = stateTableStatement(['dynamodb:GetItem', 'dynamodb:Query'], clusters);
+  const writeState = stateTableStatement(['dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'], clusters);
+  const commandLedger = stateTableStatement(['dynamodb:GetItem', 'dynamodb:UpdateItem'], clusters);
+  const readVolumes = { Effect: 'Allow', Action: ['ec2:DescribeVolumes'], Resource: '*' };
+  const startHealing = { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ARN.stateMachines(stage, HEALING_MACHINES) };
+  const describeExecutions = { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: ARN.executions(stage, STATE_MACHINES) };
   return {
     validateInput: [],
     discoverCluster: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
     preflightCluster: [
       { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ssm:DescribeInstanceInformation'], Resource: '*' },
-      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.secret('kubeha/*') },
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.stageSecrets(stage) },
     ],
     mintJoinMaterial: [
-      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.secret('kubeha/*') },
-      { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: ARN.secret('kubeha/*/join-material-*') },
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.stageSecrets(stage) },
+      // Versions' ids, stages and dates only (never a value): heals reuse a version minted minutes ago.
+      { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue', 'secretsmanager:ListSecretVersionIds'], Resource: joinSecrets },
     ],
     sendCommand: [
-      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.document(stage) },
-      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.instances, Condition: MANAGED_INSTANCE },
+      ...sendCommands,
+      // A retried send finds its first attempt's command by the token in its comment.
+      { Effect: 'Allow', Action: ['ssm:ListCommands'], Resource: '*' },
+      commandLedger,
     ],
     awaitCommand: [
-      { Effect: 'Allow', Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
+      ...POLL_COMMANDS,
+      commandLedger,
       {
         Effect: 'Allow',
         Action: ['ec2:CreateTags'],
@@ -65,21 +168,27 @@ function functionStatements(stage) {
       { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps },
     ],
     recordCluster: [
-      { Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter'], Resource: ARN.parameters },
+      { Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter'], Resource: ARN.clusterParameters(clusters) },
       { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
+      readState,
+      writeState,
     ],
     onInstanceStateChange: [
       READ_FLEET,
-      READ_SETTINGS,
+      readSettings,
       ...MOVE_ELASTIC_IP,
-      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ARN.healingMachines(stage) },
+      startHealing,
+      describeExecutions,
+      ...PUBLISH_ALERTS,
+      readVolumes,
+      readState,
+      writeState,
+      // The on-failure destination: Lambda sends what it gives up on with the function's own role.
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: ARN.undeliveredQueue },
     ],
-    acquireLock: [
-      { Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'], Resource: ARN.locks },
-      { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: ARN.executions(stage) },
-    ],
-    releaseLock: [{ Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:DeleteParameter'], Resource: ARN.locks }],
-    inspectCluster: [READ_FLEET, READ_SETTINGS],
+    acquireLock: [stateTableStatement(['dynamodb:GetItem', 'dynamodb:UpdateItem'], clusters), describeExecutions],
+    releaseLock: [stateTableStatement(['dynamodb:GetItem', 'dynamodb:DeleteItem'], clusters)],
+    inspectCluster: [READ_FLEET, readSettings, readState],
     assessQuorum: [],
     evaluateNodeHealth: [],
     startInstance: [
@@ -89,7 +198,8 @@ function functionStatements(stage) {
     awaitInstance: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ssm:DescribeInstanceInformation'], Resource: '*' }],
     launchReplacement: [
       { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
-      READ_SETTINGS,
+      readSettings,
+      readState,
       {
         Effect: 'Allow',
         Action: ['ec2:RunInstances'],
@@ -107,24 +217,26 @@ function functionStatements(stage) {
         Resource: [ARN.instances, ARN.ec2('volume'), ARN.ec2('network-interface')],
         Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
       },
-      { Effect: 'Allow', Action: ['iam:PassRole'], Resource: ARN.nodeRoles(stage), Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } },
+      // Only this stack's node roles, and only to EC2: a replacement cannot borrow another role's rights.
+      { Effect: 'Allow', Action: ['iam:PassRole'], Resource: nodeRoleArns, Condition: { StringEquals: { 'iam:PassedToService': EC2_PRINCIPAL } } },
+      ...volumeKeyStatements(volumeKmsKeyArns),
     ],
     refreshAddresses: [READ_FLEET],
-    ensureElasticIp: [READ_FLEET, READ_SETTINGS, ...MOVE_ELASTIC_IP],
-    notify: [{ Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertsTopic' } }],
-    prepareDrill: [READ_FLEET, READ_SETTINGS],
+    ensureElasticIp: [READ_FLEET, readSettings, ...MOVE_ELASTIC_IP],
+    notify: PUBLISH_ALERTS,
+    prepareDrill: [READ_FLEET, readSettings, stateTableStatement(['dynamodb:GetItem'], clusters)],
     assessDrill: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
     injectFailure: [
       { Effect: 'Allow', Action: ['ec2:StopInstances', 'ec2:TerminateInstances'], Resource: ARN.instances, Condition: KUBEHA_INSTANCE },
     ],
-    awaitHealing: [{ Effect: 'Allow', Action: ['states:ListExecutions'], Resource: ARN.healingMachines(stage) }],
+    awaitHealing: [{ Effect: 'Allow', Action: ['states:ListExecutions'], Resource: ARN.stateMachines(stage, HEALING_MACHINES) }],
     reportDrill: [],
     reconcile: [
       READ_FLEET,
-      { Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation', 'ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'], Resource: '*' },
-      { Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'], Resource: ARN.parameters },
-      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.document(stage) },
-      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.instances, Condition: MANAGED_INSTANCE },
+      { Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation'], Resource: '*' },
+      ...POLL_COMMANDS,
+      readSettings,
+      ...sendCommands,
       {
         Effect: 'Allow',
         Action: ['ec2:CreateTags'],
@@ -132,9 +244,13 @@ function functionStatements(stage) {
         Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } },
       },
       ...MOVE_ELASTIC_IP,
-      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ARN.healingMachines(stage) },
-      { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: ARN.executions(stage) },
-      { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertsTopic' } },
+      startHealing,
+      describeExecutions,
+      ...PUBLISH_ALERTS,
+      readVolumes,
+      readState,
+      writeState,
+      stateTableStatement(['dynamodb:DeleteItem'], clusters),
     ],
   };
 }
@@ -147,9 +263,9 @@ function functionRoleId(fn) {
   return `${pascal(fn)}Role`;
 }
 
-function functionRoles(stage) {
+function functionRoles(stage, clusters, options) {
   const resources = {};
-  for (const [fn, statements] of Object.entries(functionStatements(stage))) {
+  for (const [fn, statements] of Object.entries(functionStatements(stage, clusters, options))) {
     resources[functionRoleId(fn)] = {
       Type: 'AWS::IAM::Role',
       Properties: {
@@ -159,7 +275,7 @@ function functionRoles(stage) {
         },
         Policies: [
           {
-            PolicyName: `kubeha-${fn}`,
+            PolicyName: names.functionPolicyName(fn),
             PolicyDocument: {
               Version: '2012-10-17',
               Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: ARN.logGroup(stage, fn) }, ...statements],
@@ -172,23 +288,20 @@ function functionRoles(stage) {
   return resources;
 }
 
-function clusterId(cluster) {
-  return cluster.split('-').map(pascal).join('');
-}
-
 function secretIds(cluster) {
-  return { join: `${clusterId(cluster)}JoinMaterialSecret`, kubeconfig: `${clusterId(cluster)}AdminKubeconfigSecret` };
+  const id = names.clusterLogicalId(cluster);
+  return { join: `${id}JoinMaterialSecret`, kubeconfig: `${id}AdminKubeconfigSecret` };
 }
 
 /** The two secrets of a cluster. Placeholder values until kubeha writes real ones; scripts reject placeholders. */
-function clusterSecrets(cluster) {
+function clusterSecrets(stage, cluster) {
   const ids = secretIds(cluster);
   const tags = [{ Key: 'kubeha:cluster', Value: cluster }];
   return {
     [ids.join]: {
       Type: 'AWS::SecretsManager::Secret',
       Properties: {
-        Name: `kubeha/${cluster}/join-material`,
+        Name: names.joinSecretName(stage, cluster),
         Description: `kubeadm bootstrap token and certificate key for ${cluster}, minted and rotated by kubeha`,
         SecretString: '{"token":"","certificateKey":""}',
         Tags: tags,
@@ -197,7 +310,7 @@ function clusterSecrets(cluster) {
     [ids.kubeconfig]: {
       Type: 'AWS::SecretsManager::Secret',
       Properties: {
-        Name: `kubeha/${cluster}/admin-kubeconfig`,
+        Name: names.kubeconfigSecretName(stage, cluster),
         Description: `admin kubeconfig of ${cluster}, written by its first master`,
         SecretString: 'not written yet',
         Tags: tags,
@@ -205,6 +318,16 @@ function clusterSecrets(cluster) {
     },
   };
 }
+
+/**
+ * What every node needs to leave Run Command output in CommandOutputBucket: the agent reads the bucket's
+ * encryption setting before it uploads.
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/setup-instance-permissions.html
+ */
+const WRITE_COMMAND_OUTPUT = [
+  { Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: ARN.commandOutput },
+  { Effect: 'Allow', Action: ['s3:GetEncryptionConfiguration'], Resource: { 'Fn::GetAtt': ['CommandOutputBucket', 'Arn'] } },
+];
 
 function nodeStatements(cluster, role) {
   const clusterTag = `kubernetes.io/cluster/${cluster}`;
@@ -215,14 +338,17 @@ function nodeStatements(cluster, role) {
       return [
         readJoinSecret,
         { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: { Ref: ids.kubeconfig } },
-        { Effect: 'Allow', Action: ['s3:PutObject'], Resource: { 'Fn::Sub': `\${EtcdSnapshotBucket.Arn}/${cluster}/*` } },
+        // AbortMultipartUpload: a snapshot upload that fails part-way can clean up after itself.
+        { Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Sub': `\${EtcdSnapshotBucket.Arn}/${cluster}/*` } },
+        ...WRITE_COMMAND_OUTPUT,
       ];
     case 'worker':
-      return [readJoinSecret];
+      return [readJoinSecret, ...WRITE_COMMAND_OUTPUT];
     case 'lb':
       return [
         { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.instances, Condition: { StringEquals: { [`ec2:ResourceTag/${clusterTag}`]: 'owned', 'ec2:ResourceTag/kubeha:role': 'lb' } } },
         { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps, Condition: { StringEquals: { [`aws:ResourceTag/${clusterTag}`]: 'owned' } } },
+        ...WRITE_COMMAND_OUTPUT,
       ];
     default:
       throw new Error(`unknown role ${role}`);
@@ -230,57 +356,89 @@ function nodeStatements(cluster, role) {
 }
 
 function nodeRoleId(cluster, role) {
-  return `${clusterId(cluster)}${pascal(role)}NodeRole`;
+  return `${names.clusterLogicalId(cluster)}${pascal(role)}NodeRole`;
 }
 
-function nodeRoles(stage, clusters) {
+function instanceProfileId(cluster, role) {
+  return `${names.clusterLogicalId(cluster)}${pascal(role)}NodeInstanceProfile`;
+}
+
+function nodeRoles(stage, region, clusters) {
   const resources = {};
   for (const cluster of clusters) {
-    Object.assign(resources, clusterSecrets(cluster));
-    for (const role of ['master', 'worker', 'lb']) {
+    Object.assign(resources, clusterSecrets(stage, cluster));
+    for (const role of names.NODE_ROLES) {
       const roleId = nodeRoleId(cluster, role);
       resources[roleId] = {
         Type: 'AWS::IAM::Role',
         Properties: {
-          RoleName: `kubeha-${stage}-${cluster}-${role}`,
+          RoleName: names.nodeRoleName(stage, region, cluster, role),
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+            Statement: [{ Effect: 'Allow', Principal: { Service: EC2_PRINCIPAL }, Action: 'sts:AssumeRole' }],
           },
           ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' }],
-          Policies: [{ PolicyName: `kubeha-${cluster}-${role}`, PolicyDocument: { Version: '2012-10-17', Statement: nodeStatements(cluster, role) } }],
+          Policies: [{ PolicyName: names.nodePolicyName(cluster, role), PolicyDocument: { Version: '2012-10-17', Statement: nodeStatements(cluster, role) } }],
           Tags: [{ Key: 'kubeha:cluster', Value: cluster }],
         },
       };
-      resources[roleId.replace(/Role$/, 'InstanceProfile')] = {
+      resources[instanceProfileId(cluster, role)] = {
         Type: 'AWS::IAM::InstanceProfile',
-        Properties: { InstanceProfileName: `kubeha-${stage}-${cluster}-${role}`, Roles: [{ Ref: roleId }] },
+        Properties: { InstanceProfileName: names.instanceProfileName(stage, region, cluster, role), Roles: [{ Ref: roleId }] },
       };
     }
   }
   return resources;
 }
 
-const CLUSTER_NAME = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
-function parseClusters(value) {
-  const clusters = String(value ?? '')
+/** The `volumeKmsKeyArns` stack parameter: comma-separated key ARNs (not aliases: IAM matches key ARNs). */
+function parseKeyArns(value) {
+  const arns = String(value ?? '')
     .split(',')
-    .map((name) => name.trim())
+    .map((arn) => arn.trim())
     .filter(Boolean);
-  for (const cluster of clusters) {
-    if (!CLUSTER_NAME.test(cluster)) throw new Error(`clusters parameter: "${cluster}" is not a valid cluster name`);
+  for (const arn of arns) {
+    if (!KMS_KEY_ARN.test(arn)) throw new names.NameError(`volumeKmsKeyArns parameter: "${arn}" is not a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab`);
   }
-  return clusters;
+  return arns;
+}
+
+/**
+ * Every IAM resource (and the secrets they guard) for a stage, region and list of clusters, after checking every
+ * name the stack will create: osls resolves this file before any lifecycle step, so a name AWS would reject
+ * fails `sls package` and `sls deploy` at once, before anything is bundled, written or deployed.
+ */
+function iamResources({ stage, region, clusters, volumeKmsKeyArns = [] }) {
+  names.checkStack({
+    stage,
+    region,
+    clusters,
+    // One role per function: the functions of serverless.yml (a contract test holds the two lists equal).
+    functions: Object.keys(functionStatements(stage, clusters)),
+    stateMachines: STATE_MACHINES,
+    documents: documentNames(),
+  });
+  return { ...functionRoles(stage, clusters, { volumeKmsKeyArns }), ...nodeRoles(stage, region, clusters) };
 }
 
 module.exports = async ({ resolveVariable }) => {
   const stage = await resolveVariable('sls:stage');
-  const clusters = parseClusters(await resolveVariable('param:clusters'));
-  return { Resources: { ...functionRoles(stage), ...nodeRoles(stage, clusters) } };
+  const region = await resolveVariable('self:provider.region');
+  const clusters = names.parseClusters(await resolveVariable('param:clusters'));
+  const volumeKmsKeyArns = parseKeyArns(await resolveVariable('param:volumeKmsKeyArns'));
+  return { Resources: iamResources({ stage, region, clusters, volumeKmsKeyArns }) };
 };
+module.exports.STATE_MACHINES = STATE_MACHINES;
+module.exports.OUTPUT_PREFIX = OUTPUT_PREFIX;
+module.exports.UNSCOPABLE_ACTIONS = UNSCOPABLE_ACTIONS;
 module.exports.functionStatements = functionStatements;
 module.exports.functionRoleId = functionRoleId;
+module.exports.iamResources = iamResources;
+module.exports.instanceProfileId = instanceProfileId;
+module.exports.nodeRoleId = nodeRoleId;
 module.exports.nodeStatements = nodeStatements;
-module.exports.parseClusters = parseClusters;
+module.exports.parseClusters = names.parseClusters;
+module.exports.parseKeyArns = parseKeyArns;
 module.exports.secretIds = secretIds;

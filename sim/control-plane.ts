@@ -3,7 +3,7 @@
 import { resetEnvironmentForTesting } from '../functions/adapters/index.js';
 import { handlers } from '../functions/registry.js';
 import { installFleet } from './aws.js';
-import type { SimExecution, SimulatedFleet } from './fleet.js';
+import { LOCAL_STAGE, type SimExecution, type SimulatedFleet } from './fleet.js';
 import { seededRandom } from './latency.js';
 import { ModelledTime } from './modelled-time.js';
 import { type EventLog, type LocalRun, runStateMachine } from './state-machine.js';
@@ -11,6 +11,7 @@ import { type EventLog, type LocalRun, runStateMachine } from './state-machine.j
 export const LOCAL_STATE_MACHINE_PREFIX = 'arn:aws:states:eu-west-1:123456789012:stateMachine:kubeha-local-';
 
 const ENVIRONMENT = {
+  KUBEHA_STAGE: LOCAL_STAGE,
   KUBEHA_DOCUMENT_PREFIX: 'kubeha-local-',
   AWS_REGION: 'eu-west-1',
   KUBEHA_STATE_MACHINE_ARN_PREFIX: LOCAL_STATE_MACHINE_PREFIX,

@@ -4,10 +4,13 @@
 // Time is modelled: every API call advances the clock a little, every poll of a command stands for
 // one Wait of the state machine's loop, and documents finish after their modelled duration.
 import { DOCUMENTS } from '../functions/core/commands.js';
-import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT } from '../functions/core/join-material.js';
+import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT, joinSecretName, kubeconfigSecretName } from '../functions/core/join-material.js';
 import { API_CALL_SECONDS, DOCUMENT_SECONDS, jittered, seededRandom } from './latency.js';
 import { charge } from './handler-time.js';
 import { param, runDocument } from './node-documents.js';
+
+/** The stage of the simulated deployment: LocalControlPlane sets KUBEHA_STAGE to it. */
+export const LOCAL_STAGE = 'local';
 
 export type Ec2State = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 export type SimRole = 'master' | 'worker' | 'lb';
@@ -241,11 +244,11 @@ export class SimulatedFleet {
     return subnetId;
   }
 
-  /** What `sls deploy` creates for each name in the clusters parameter. */
+  /** What `sls deploy` of stage LOCAL_STAGE creates for each name in the clusters parameter. */
   addClusterSecrets(clusterName: string): void {
     const tags = { 'kubeha:cluster': clusterName };
-    this.putSecretValue(this.createSecret(`kubeha/${clusterName}/join-material`, tags).arn, '{"token":"","certificateKey":""}');
-    this.putSecretValue(this.createSecret(`kubeha/${clusterName}/admin-kubeconfig`, tags).arn, 'not written yet');
+    this.putSecretValue(this.createSecret(joinSecretName(clusterName, LOCAL_STAGE), tags).arn, '{"token":"","certificateKey":""}');
+    this.putSecretValue(this.createSecret(kubeconfigSecretName(clusterName, LOCAL_STAGE), tags).arn, 'not written yet');
   }
 
   addElasticIp(tags: Record<string, string> = {}, allocationId = `eipalloc-${this.hex(17)}`): string {

@@ -47,7 +47,7 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
     expect(summary.timings.totalSeconds).toBeLessThan(900);
     const settings = JSON.parse(fleet.parameters.get('/kubeha/demo/settings')!) as { caCertHash: string; firstMasterId: string };
     expect(settings).toMatchObject({ caCertHash: cluster.caCertHash, firstMasterId: cluster.firstMasterId });
-    expect(fleet.readSecretOnInstance('kubeha/demo/admin-kubeconfig')).toContain('kind: Config');
+    expect(fleet.readSecretOnInstance('kubeha/local/demo/admin-kubeconfig')).toContain('kind: Config');
     expect([...fleet.instances.values()].map((instance) => instance.tags[NODE_STATE_TAG]).sort()).toEqual(
       ['configured', 'configured', 'initialized', 'joined', 'joined', 'joined', 'joined', 'joined'],
     );

@@ -1,0 +1,122 @@
+// Packages the stack with `sls package` (offline, no credentials) and reads the CloudFormation template it
+// writes, for the contract tests. Only one test file may package successfully: every run in this directory
+// writes its template to .serverless/ before copying it to --package, so two at once swap templates. Also the checks every packaged template must pass, wherever it is packaged.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+
+export interface Statement {
+  Sid?: string;
+  Effect: string;
+  Principal?: unknown;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+export interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+export interface Template {
+  Resources: Record<string, Resource>;
+  Outputs?: Record<string, unknown>;
+}
+
+const require = createRequire(import.meta.url);
+const cfnspec = require('@aws-cdk/cfnspec') as {
+  specification(): { ResourceTypes: Record<string, { Properties: Record<string, { Required?: boolean }> }> };
+};
+export const ROOT = new URL('../..', import.meta.url).pathname;
+const ENVIRONMENT = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', SLS_TELEMETRY_DISABLED: '1' };
+
+/** Runs `sls package` with these arguments; returns the template, or throws with what sls printed. */
+export function packageTemplate(args: readonly string[]): Template {
+  const directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
+  try {
+    try {
+      execFileSync('npx', ['sls', 'package', ...args, '--package', directory], { cwd: ROOT, stdio: 'pipe', env: ENVIRONMENT });
+    } catch (error: unknown) {
+      const failure = error as Error & { stdout?: Buffer; stderr?: Buffer };
+      throw Object.assign(new Error(`sls package ${args.join(' ')} failed:\n${failure.stdout?.toString() ?? ''}${failure.stderr?.toString() ?? ''}`), { stdout: failure.stdout, stderr: failure.stderr });
+    }
+    return JSON.parse(readFileSync(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+/** Runs `sls package` expecting it to fail; returns everything it printed. */
+export function failedPackageOutput(args: readonly string[]): string {
+  try {
+    packageTemplate(args);
+  } catch (error: unknown) {
+    const failure = error as { stdout?: Buffer; stderr?: Buffer };
+    return `${failure.stdout?.toString() ?? ''}${failure.stderr?.toString() ?? ''}`;
+  }
+  throw new Error(`sls package ${args.join(' ')} succeeded, but was expected to fail`);
+}
+
+export function ofType(template: Template, type: string): [string, Resource][] {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+export function statementsOf(resource: Resource): Statement[] {
+  const policies = (resource.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? [];
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+export function actionsOf(statement: Statement): string[] {
+  return ([] as string[]).concat(statement.Action);
+}
+
+/** Every resource a statement names, as text: Fn::Sub strings as written, Ref/GetAtt as `Ref:Id`/`GetAtt:Id.Attr`. */
+export function resourcesOf(statement: Statement): string[] {
+  return ([] as unknown[]).concat(statement.Resource).map(describe);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const object = value as Record<string, unknown>;
+  if ('Fn::Sub' in object) return String(object['Fn::Sub']);
+  if ('Ref' in object) return `Ref:${String(object.Ref)}`;
+  if ('Fn::GetAtt' in object) return `GetAtt:${(object['Fn::GetAtt'] as string[]).join('.')}`;
+  return JSON.stringify(value);
+}
+
+/** Evaluates `Fn::Sub` over pseudo parameters only, as CloudFormation would in the given partition. */
+export function substitute(value: unknown, pseudo: Record<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((item) => substitute(item, pseudo));
+  if (value && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    if (typeof object['Fn::Sub'] === 'string') {
+      return (object['Fn::Sub'] as string).replace(/\$\{(AWS::[A-Za-z]+)\}/g, (whole, name: string) => pseudo[name] ?? whole);
+    }
+    return Object.fromEntries(Object.entries(object).map(([key, item]) => [key, substitute(item, pseudo)]));
+  }
+  return value;
+}
+
+/** Resource types and properties CloudFormation knows (from @aws-cdk/cfnspec), with every required property set. */
+export function expectValidForCloudFormation(template: Template): void {
+  const spec = cfnspec.specification().ResourceTypes;
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    const type = spec[resource.Type];
+    expect(type, `${id} has unknown type ${resource.Type}`).toBeDefined();
+    for (const property of Object.keys(resource.Properties ?? {})) {
+      expect(Object.keys(type!.Properties), `${id} (${resource.Type}) has unknown property ${property}`).toContain(property);
+    }
+    for (const [property, definition] of Object.entries(type!.Properties)) {
+      if (definition.Required) expect(resource.Properties, `${id} lacks required ${property}`).toHaveProperty(property);
+    }
+  }
+}
+
+/** Every `arn:<partition>:` written out literally: there must be none, the partition comes from `${AWS::Partition}`. */
+export function hardCodedPartitions(template: Template): string[] {
+  return JSON.stringify(template).match(/arn:aws[a-z-]*:[^"]*/g) ?? [];
+}
