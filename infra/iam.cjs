@@ -34,7 +34,6 @@ const ARN = {
   instances: regional('ec2', 'instance/*'),
   elasticIps: regional('ec2', 'elastic-ip/*'),
   clusterParameters: (clusters) => clusters.map((cluster) => regional('ssm', `parameter/kubeha/${cluster}/*`)),
-  locks: (clusters) => clusters.map((cluster) => regional('ssm', `parameter/kubeha/${cluster}/lock`)),
   // By name, not Ref: the state machines invoke these functions, so a Ref from a function's role would be a cycle.
   stateMachines: (stage, machines) => machines.map((machine) => regional('states', `stateMachine:${names.stateMachineName(stage, machine)}`)),
   executions: (stage, machines) => machines.map((machine) => regional('states', `execution:${names.stateMachineName(stage, machine)}:*`)),
