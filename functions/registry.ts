@@ -10,6 +10,7 @@ import { handler as discoverCluster } from './discover-cluster.js';
 import { handler as ensureElasticIp } from './ensure-elastic-ip.js';
 import { handler as evaluateNodeHealth } from './evaluate-node-health.js';
 import { handler as injectFailure } from './inject-failure.js';
+import { handler as retireInstance } from './retire-instance.js';
 import { handler as inspectCluster } from './inspect-cluster.js';
 import { handler as launchReplacement } from './launch-replacement.js';
 import { handler as mintJoinMaterial } from './mint-join-material.js';
@@ -52,6 +53,7 @@ export const handlers = {
   prepareDrill,
   assessDrill,
   injectFailure,
+  retireInstance,
   awaitHealing,
   reportDrill,
 } as const;

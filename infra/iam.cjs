@@ -225,6 +225,16 @@ function functionStatements(stage, clusters, options = {}) {
     notify: PUBLISH_ALERTS,
     prepareDrill: [READ_FLEET, readSettings, stateTableStatement(['dynamodb:GetItem'], clusters)],
     assessDrill: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
+    retireInstance: [
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags'],
+        Resource: ARN.instances,
+        Condition: { ...KUBEHA_INSTANCE, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:retiring'] } },
+      },
+      { Effect: 'Allow', Action: ['ec2:TerminateInstances'], Resource: ARN.instances, Condition: KUBEHA_INSTANCE },
+    ],
     injectFailure: [
       { Effect: 'Allow', Action: ['ec2:StopInstances', 'ec2:TerminateInstances'], Resource: ARN.instances, Condition: KUBEHA_INSTANCE },
     ],

@@ -1,6 +1,7 @@
 import type { Instance, Volume } from '@aws-sdk/client-ec2';
 import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, chunk, clusterTagKey } from '../core/cluster.js';
 import { LaunchFailedError } from '../core/errors.js';
+import { RETIRING_TAG } from '../core/healing-decisions.js';
 import type { Ec2Port } from '../core/ports.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
@@ -199,6 +200,12 @@ export const ec2: Ec2Port = {
   async startInstance(instanceId) {
     const { sdk: aws, client } = await sdk();
     await call('ec2:StartInstances', () => client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] })));
+  },
+
+  async retireInstance(instanceId) {
+    const { sdk: aws, client } = await sdk();
+    await call('ec2:CreateTags', () => client.send(new aws.CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: RETIRING_TAG, Value: 'replaced-after-failed-rejoin' }] })));
+    await call('ec2:TerminateInstances', () => client.send(new aws.TerminateInstancesCommand({ InstanceIds: [instanceId] })));
   },
 
   async injectFailure(instanceId, action) {

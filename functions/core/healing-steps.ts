@@ -259,6 +259,17 @@ export async function startStoppedInstance(instanceId: string, ports: Pick<Ports
   return { ec2State: instance.ec2State, started: true };
 }
 
+/**
+ * Escalation, as Cluster API's MachineHealthCheck remediates: a node that stayed unhealthy after a
+ * re-join is terminated and replaced like a dead one. A no-op once it is gone.
+ */
+export async function retireSickInstance(instanceId: string, ports: Pick<Ports, 'ec2'>): Promise<{ ec2State: string }> {
+  const instance = await ports.ec2.describeInstance(instanceId);
+  if (!instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down') return { ec2State: instance?.ec2State ?? 'terminated' };
+  await ports.ec2.retireInstance(instanceId);
+  return { ec2State: 'shutting-down' };
+}
+
 export type InstanceReadiness = { readonly status: 'Waiting'; readonly ec2State: string } | { readonly status: 'Ready'; readonly privateIp: string };
 
 /** Running with an online SSM agent, or still waiting; gone or out of time is an error. */

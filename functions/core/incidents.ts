@@ -120,6 +120,9 @@ export async function startHealing(
   const decision = decideIncident(stored?.value, execution, request, now, budget);
   const machineArn = `${environment.stateMachineArnPrefix}${HEALING_MACHINES[request.role]}`;
   const input = { clusterName: request.clusterName, instanceId: request.instanceId, role: request.role, state: request.state, trigger: request.trigger };
+  // A running node whose re-join already failed once is replaced instead (workers and masters; masters
+  // still pass the quorum guard before their member is removed).
+  const escalate = (attempt: number) => request.state === 'running' && request.role !== 'lb' && attempt >= 2;
 
   switch (decision.action) {
     case 'skip':
@@ -127,7 +130,7 @@ export async function startHealing(
       return { started: false, reason: decision.reason, ...(stored ? { executionName: stored.value.executionName } : {}) };
     case 'resume': {
       const incident = stored!.value;
-      const started = await ports.workflows.startExecution(machineArn, incident.executionName, { ...input, state: incident.state, trigger: incident.trigger });
+      const started = await ports.workflows.startExecution(machineArn, incident.executionName, { ...input, state: incident.state, trigger: incident.trigger, escalate: escalate(incident.attempt) });
       return { started: true, executionName: incident.executionName, executionArn: started.executionArn, attempt: incident.attempt };
     }
     case 'notify-exhausted': {
@@ -165,7 +168,7 @@ export async function startHealing(
         log.info('another trigger started this healing first', { instanceId: request.instanceId });
         return { started: false, reason: 'another trigger started this healing first' };
       }
-      const started = await ports.workflows.startExecution(machineArn, executionName, input);
+      const started = await ports.workflows.startExecution(machineArn, executionName, { ...input, escalate: escalate(decision.attempt) });
       log.info('started healing', { instanceId: request.instanceId, execution: executionName, attempt: decision.attempt, trigger: request.trigger });
       return { started: true, executionName, executionArn: started.executionArn, attempt: decision.attempt };
     }

@@ -69,6 +69,11 @@ export interface Ec2Port {
    */
   launchFactsOf(instanceIds: readonly string[]): Promise<LaunchFacts[]>;
   startInstance(instanceId: string): Promise<void>;
+  /**
+   * Terminates a managed instance kubeha gives up on (escalation), tagged kubeha:retiring first so its
+   * own state-change events start nothing.
+   */
+  retireInstance(instanceId: string): Promise<void>;
   /** Drills only: stop or terminate a kubeha instance on purpose. */
   injectFailure(instanceId: string, action: 'stop' | 'terminate'): Promise<void>;
   /**

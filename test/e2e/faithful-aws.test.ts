@@ -173,3 +173,34 @@ describe('command output beyond what GetCommandInvocation keeps', () => {
     expect(report.clusters[0]).toMatchObject({ deepChecks: true, actions: [] });
   });
 });
+
+describe('escalation, as MachineHealthCheck remediates', () => {
+  it('replaces a running worker that stays NotReady after its re-join failed', async () => {
+    // Prepare: the worker's kubelet is wedged and it cannot join again either (a broken node).
+    const { fleet, plane } = await bootstrappedCluster();
+    const sick = fleet.byRole('worker')[1]!;
+    fleet.wedgeNode(sick.instanceId);
+    fleet.failDocument({ document: 'JoinWorker', instanceId: sick.instanceId, times: 100, stderr: 'error execution phase kubelet-start: timed out waiting for the condition' });
+
+    // Act: reconcile notices past the grace period, heals, and comes back after the backoff.
+    await plane.reconcile();
+    for (let run = 0; run < 4; run += 1) {
+      fleet.advance(11 * 60);
+      await plane.reconcile();
+      await plane.settle();
+    }
+
+    // Assess
+    const heals = plane.executionsOf('heal-worker');
+    expect(heals.map((execution) => [execution.name, execution.status])).toEqual([
+      [`${sick.instanceId}-running-1-1`, 'FAILED'],
+      [`${sick.instanceId}-running-1-2`, 'SUCCEEDED'],
+    ]);
+    expect(sick.state).toBe('terminated');
+    expect(sick.tags['kubeha:retiring']).toBeDefined();
+    const [replacement] = replacementsOf(fleet, sick);
+    const nodes = fleet.clusters.get('demo')!.nodes;
+    expect(nodes.find((node) => node.instanceId === replacement!.instanceId)?.ready).toBe(true);
+    expect(nodes.filter((node) => node.role === 'worker' && node.ready)).toHaveLength(3);
+  });
+});
