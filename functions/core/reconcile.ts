@@ -20,11 +20,24 @@ export interface ReconcileOptions {
   readonly graceMinutes: number;
   /** How long reconcile waits for the cluster-status command before leaving deep checks to the next run. */
   readonly statusTimeoutSeconds: number;
+  /**
+   * Above this share of running nodes of a role being sick at once, kubeha heals none of them and tells
+   * a human: that many at once is a network or control-plane problem, not node failures (Cluster API's
+   * MachineHealthCheck `maxUnhealthy` short-circuits remediation the same way).
+   */
+  readonly maxUnhealthyFraction?: number;
+  /** Healings one run starts at most; the rest start on the next runs. */
+  readonly maxHealsPerRun?: number;
 }
+
+export const DEFAULT_MAX_UNHEALTHY_FRACTION = 0.4;
+export const DEFAULT_MAX_HEALS_PER_RUN = 20;
 
 export interface ReconcileState {
   /** instanceId -> epoch ms when reconcile first saw it unhealthy. */
   readonly unhealthySince: Record<string, number>;
+  /** Since when healing of sick nodes is held back (too many at once), so a human is told once. */
+  readonly heldBackSince?: number | undefined;
 }
 
 export type ReconcileAction =
@@ -33,7 +46,8 @@ export type ReconcileAction =
   | { readonly kind: 'reconfigure-load-balancers'; readonly instanceIds: string[]; readonly masterIps: string[] }
   | { readonly kind: 'start-healing'; readonly instanceId: string; readonly role: Role; readonly state: string; readonly reason: string }
   | { readonly kind: 'mark-replaced'; readonly deadInstanceId: string; readonly replacementId: string }
-  | { readonly kind: 'report'; readonly finding: string };
+  | { readonly kind: 'report'; readonly finding: string }
+  | { readonly kind: 'alert'; readonly subject: string; readonly message: string };
 
 export interface ClusterView {
   readonly settings: ClusterSettings;
@@ -69,17 +83,38 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
   }
 
   const unhealthySince: Record<string, number> = {};
+  const heals: Extract<ReconcileAction, { kind: 'start-healing' }>[] = [];
+  let heldBackSince: number | undefined;
   if (view.status) {
-    for (const instance of running.filter((candidate) => candidate.role === 'master' || candidate.role === 'worker')) {
-      if (instance.nodeState !== 'joined' && instance.nodeState !== 'initialized') continue;
+    const sick: Extract<ReconcileAction, { kind: 'start-healing' }>[] = [];
+    const nodes = running.filter((candidate) => (candidate.role === 'master' || candidate.role === 'worker') && (candidate.nodeState === 'joined' || candidate.nodeState === 'initialized'));
+    for (const instance of nodes) {
       const problem = nodeProblem(view.status, instance);
       if (!problem) continue;
       const since = view.state.unhealthySince[instance.instanceId] ?? view.now;
       unhealthySince[instance.instanceId] = since;
       if (view.now - since >= options.graceMinutes * 60_000 && instance.role) {
-        actions.push({ kind: 'start-healing', instanceId: instance.instanceId, role: instance.role, state: 'running', reason: problem });
+        sick.push({ kind: 'start-healing', instanceId: instance.instanceId, role: instance.role, state: 'running', reason: problem });
       }
     }
+    const maxFraction = options.maxUnhealthyFraction ?? DEFAULT_MAX_UNHEALTHY_FRACTION;
+    const overwhelmed = (['master', 'worker'] as const).filter((role) => {
+      const total = nodes.filter((instance) => instance.role === role).length;
+      return total > 0 && sick.filter((action) => action.role === role).length / total > maxFraction;
+    });
+    if (overwhelmed.length > 0) {
+      heldBackSince = view.state.heldBackSince ?? view.now;
+      if (view.state.heldBackSince === undefined) {
+        const counts = overwhelmed.map((role) => `${sick.filter((action) => action.role === role).length} of ${nodes.filter((instance) => instance.role === role).length} ${role}s`).join(' and ');
+        actions.push({
+          kind: 'alert',
+          subject: `kubeha ${view.settings.cluster.clusterName}: ${counts} are unhealthy at once; healing held back`,
+          message: `${counts} have been unhealthy for more than ${options.graceMinutes} minutes. So many at once points to the network, DNS, the control plane or the CNI rather than to the nodes, and replacing them would not help. kubeha heals none of them until fewer than ${Math.round(maxFraction * 100)} % are unhealthy; look at the cluster, or heal single nodes with kubeha heal.`,
+        });
+      }
+      for (const role of overwhelmed) actions.push({ kind: 'report', finding: `healing of ${role}s held back: more than ${Math.round(maxFraction * 100)} % are unhealthy at once` });
+    }
+    heals.push(...sick.filter((action) => !overwhelmed.includes(action.role as 'master' | 'worker')));
     const orphans = view.status.members.filter((member) => !fleet.masters.some((master) => master.privateIp === member.peerIp));
     for (const orphan of orphans) actions.push({ kind: 'report', finding: `etcd member ${orphan.name} (${orphan.peerIp}) belongs to no running master` });
   } else {
@@ -102,10 +137,13 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
     const since = view.state.unhealthySince[record.instanceId] ?? view.now;
     unhealthySince[record.instanceId] = since;
     if (view.now - since >= options.graceMinutes * 60_000) {
-      actions.push({ kind: 'start-healing', instanceId: record.instanceId, role: record.role, state, reason: `${record.role} ${record.instanceId} is ${state}${instance ? '' : ' and forgotten by EC2'}` });
+      heals.push({ kind: 'start-healing', instanceId: record.instanceId, role: record.role, state, reason: `${record.role} ${record.instanceId} is ${state}${instance ? '' : ' and forgotten by EC2'}` });
     }
   }
-  return { actions, state: { unhealthySince } };
+  // Dead instances first (they serve nobody), then the sick; the rest wait for the next runs.
+  heals.sort((a, b) => Number(a.state === 'running') - Number(b.state === 'running'));
+  actions.push(...heals.slice(0, options.maxHealsPerRun ?? DEFAULT_MAX_HEALS_PER_RUN));
+  return { actions, state: { unhealthySince, ...(heldBackSince !== undefined ? { heldBackSince } : {}) } };
 }
 
 function nodeProblem(status: ClusterStatusReport, instance: ClusterInstance): string | undefined {
@@ -235,6 +273,9 @@ async function apply(
     }
     case 'report':
       log.warn('drift that needs a human', { clusterName, finding: action.finding });
+      return;
+    case 'alert':
+      await ports.notifier.publish(action.subject, action.message);
       return;
   }
 }
