@@ -149,6 +149,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     sentAt,
     ...(mark ? { markAs: mark } : {}),
     ...(ledger ? { ledger } : {}),
+    ...(request.nodes ? { nodes: request.nodes } : {}),
   };
 }
 

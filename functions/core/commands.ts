@@ -68,6 +68,11 @@ export interface StepRequest {
   readonly drillId?: string | undefined;
   /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
   readonly tokenTtlMinutes?: number | undefined;
+  /**
+   * cluster-status: only control-plane Nodes travel on. The report of a 5,000-node cluster is ≈ 450 KB,
+   * far beyond a state's 256 KB; healing a master needs only the masters' Nodes and every etcd member.
+   */
+  readonly nodes?: 'control-plane' | undefined;
 }
 
 /** The NodePort of the drill's test application. */
@@ -91,6 +96,8 @@ export interface PendingCommand {
   readonly recordTags?: Record<string, string>;
   /** Where the send was recorded (command-ledger.ts), to close it when the command ends. */
   readonly ledger?: LedgerKey;
+  /** cluster-status: keep only control-plane Nodes in the result (see StepRequest.nodes). */
+  readonly nodes?: 'control-plane';
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -259,9 +266,14 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
     return { status: 'InProgress', pending };
   }
   const results = STEPS_WITH_RESULTS.has(command.step)
-    ? command.instanceIds.map((instanceId) => ({ ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))
+    ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))
     : [];
   return { status: 'Success', finishedAt: now, results };
+}
+
+function trimResult(command: PendingCommand, result: StepResult): StepResult {
+  if (command.nodes !== 'control-plane' || !Array.isArray(result.nodes)) return result;
+  return { ...result, nodes: (result.nodes as { controlPlane?: boolean }[]).filter((node) => node.controlPlane === true) };
 }
 
 /** The machine-readable line a kubeha script prints last: `KUBEHA_RESULT {"json":true}`. */

@@ -17,6 +17,7 @@ export const pendingCommandSchema = z.object({
   markAs: z.enum(NODE_STATES).optional(),
   recordTags: z.record(z.string().regex(/^kubeha:upstreams$/, 'only kubeha:upstreams may be recorded'), z.string().max(256)).optional(),
   ledger: z.object({ clusterName: z.string(), key: z.string().startsWith('command#') }).optional(),
+  nodes: z.literal('control-plane').optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

@@ -4,6 +4,7 @@ import { HISTORY_EVENT_LIMIT } from '../../functions/core/plan.js';
 import { bootstrapOnFleet, consoleInput } from '../../sim/bootstrap.js';
 import { SimulatedFleet } from '../../sim/fleet.js';
 import { SERVICE_LIMITS, runStateMachine } from '../../sim/state-machine.js';
+import { bootstrappedCluster } from '../support/cluster.js';
 
 describe('the local runner', () => {
   it('fails an execution whose state payload passes 256 KB with States.DataLimitExceeded, which no Catch catches', async () => {
@@ -106,5 +107,31 @@ describe('steps that must not run twice', () => {
     expect(sends(slow)).toBe(sends(calm));
     const perInstance = (fleet: SimulatedFleet) => fleet.invocations.map((invocation) => `${invocation.instanceId} ${invocation.document}`).sort();
     expect(perInstance(slow)).toEqual(perInstance(calm));
+  });
+});
+
+describe('healing a large cluster under the service limits', () => {
+  it('replaces a master of a 4,000-worker cluster with only the control plane in its payload', async () => {
+    // Prepare: 4,000 more Ready workers make the cluster-status report ≈ 340 KB.
+    const { fleet, plane } = await bootstrappedCluster();
+    const cluster = fleet.clusters.get('demo')!;
+    const subnets = [...fleet.subnets.keys()];
+    for (let index = 0; index < 4000; index += 1) {
+      const worker = fleet.addInstance({ clusterName: 'demo', role: 'worker', subnetId: subnets[index % subnets.length]!, extraTags: { 'kubeha:node-state': 'joined' } });
+      worker.node.kubeadm = 'worker';
+      cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
+    }
+    const dead = fleet.byRole('master')[1]!;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    const report = fleet.invocations.filter((invocation) => invocation.document === 'ClusterStatus').at(-1)!;
+    expect(report.stdout.length).toBeGreaterThan(SERVICE_LIMITS.payloadBytes);
+    expect(heal?.error).toBeUndefined();
+    expect(heal!.peakPayloadBytes).toBeLessThan(SERVICE_LIMITS.payloadBytes / 8);
   });
 });
