@@ -52,6 +52,7 @@ process.exitCode = await runCli(process.argv.slice(2), {
       }
     : undefined,
   asker: terminalAsker(Boolean(process.stdin.isTTY)),
+  outputClosed: () => !stdoutOpen,
   onInterrupt: (handler) => {
     interruptHandler = handler;
     return () => {

@@ -35,6 +35,8 @@ export interface CliIo {
   readonly terminal?: Terminal | undefined;
   /** Who answers "Go ahead?"; by default the terminal, when standard input is one. */
   readonly asker?: Asker | undefined;
+  /** True once the reader of standard output went away (`| head`): a watch stops then. */
+  readonly outputClosed?: (() => boolean) | undefined;
   /** Sets what Ctrl-C does while the command runs: the handler returns an exit code to leave at once, or undefined to finish first. */
   readonly onInterrupt?: ((handler: () => number | undefined) => () => void) | undefined;
 }
@@ -177,11 +179,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   // Handler logs are for CloudWatch; on a terminal they would bury the progress display.
   const restoreLogs = setLogSink(() => undefined);
   let followingArn: string | undefined;
+  let lastArn: string | undefined;
   let interrupted = false;
   const simulated = Boolean(options.simulate);
+  const reattach = (executionArn: string) =>
+    ['npx kubeha follow', executionArn, simulated ? '--simulate' : '', ...(['profile', 'region', 'stage'] as const).map((key) => (options[key] ? `--${key} ${String(options[key])}` : ''))].filter(Boolean).join(' ');
   const stopInterrupts = io.onInterrupt?.(() => {
     if (!followingArn) return EXIT_INTERRUPTED;
-    const again = `npx kubeha follow ${followingArn}${simulated ? ' --simulate' : ''}`;
+    const again = reattach(followingArn);
     if (!simulated) {
       io.stderr(`\nkubeha: stopped following; the execution goes on in Step Functions. Re-attach with:\n  ${again}\n`);
       return EXIT_INTERRUPTED;
@@ -202,6 +207,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     error: io.stderr,
     following: (executionArn) => {
       followingArn = executionArn;
+      lastArn = executionArn ?? lastArn;
     },
   };
   const asker = io.asker ?? terminalAsker(false);
@@ -234,14 +240,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (name === 'status') {
       const intervalSeconds = Number(options.interval);
       if (!(intervalSeconds > 0)) throw new CliError(`--interval must be a number of seconds above 0, not "${String(options.interval)}".`, EXIT.usage);
-      return await status({ clusterName: clusterName!, watch: Boolean(options.watch), intervalSeconds }, open, out);
+      return await status({ clusterName: clusterName!, watch: Boolean(options.watch), intervalSeconds, stopped: io.outputClosed ?? (() => false) }, open, out);
     }
     backend = await open();
     const code = await run(name, { ...options, clusterName: clusterName!, args }, change, backend, out, asker);
     await backend.close();
     backend = undefined;
     if (interrupted) {
-      io.stderr(`kubeha: the simulated execution finished and is saved; see it with \`npx kubeha follow ${followingArn ?? 'EXECUTION'} --simulate\`.\n`);
+      io.stderr(`kubeha: the simulated execution finished and is saved. See it with:\n  ${reattach(lastArn ?? 'EXECUTION')}\n`);
       return EXIT_INTERRUPTED;
     }
     return code;

@@ -77,7 +77,7 @@ function statusText(status: Awaited<ReturnType<typeof readStatus>>, width: numbe
  * `kubeha status`, once or (--watch) every `intervalSeconds` until Ctrl-C. Each look opens the account
  * afresh, so a simulated account is free for other commands between looks.
  */
-export async function status(options: { clusterName: string; watch: boolean; intervalSeconds: number }, open: () => Promise<Backend>, out: Output): Promise<number> {
+export async function status(options: { clusterName: string; watch: boolean; intervalSeconds: number; stopped: () => boolean }, open: () => Promise<Backend>, out: Output): Promise<number> {
   const live = options.watch && out.isTTY && out.terminal ? createLogUpdate({ write: (text: string) => out.write(text), get columns() { return out.terminal!.columns(); }, get rows() { return out.terminal!.rows(); }, isTTY: true } as unknown as NodeJS.WriteStream, { showCursor: true }) : undefined;
   for (let look = 0; ; look += 1) {
     const backend = await open();
@@ -90,7 +90,7 @@ export async function status(options: { clusterName: string; watch: boolean; int
     if (out.json) out.write(options.watch ? `${JSON.stringify(current)}\n` : `${JSON.stringify(current, null, 2)}\n`);
     else if (live) live(`${statusText(current, out.terminal!.columns() - 1)}\n\nEvery ${options.intervalSeconds} s; Ctrl-C to stop. Last look ${new Date().toISOString().slice(11, 19)} UTC.`);
     else out.write(`${look > 0 ? '\n' : ''}${statusText(current, out.columns)}\n`);
-    if (!options.watch) return EXIT.ok;
+    if (!options.watch || options.stopped()) return EXIT.ok;
     await new Promise((resolve) => setTimeout(resolve, options.intervalSeconds * 1000));
   }
 }

@@ -23,9 +23,12 @@ export function temporaryDirectory(): string {
   return mkdtempSync(join(tmpdir(), 'kubeha-cli-'));
 }
 
-/** An input file: the example with some fields replaced. */
+let inputs = 0;
+
+/** An input file of its own: the example with some fields replaced. */
 export function inputFile(directory: string, overrides: Record<string, unknown>): string {
-  const path = join(directory, `input-${Object.keys(overrides).join('-') || 'example'}.json`);
+  inputs += 1;
+  const path = join(directory, `input-${inputs}.json`);
   writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(EXAMPLE, 'utf8')), ...overrides }));
   return path;
 }
