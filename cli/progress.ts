@@ -2,7 +2,7 @@
 // model feeds a redrawn block on a terminal and plain lines elsewhere (CI logs, pipes).
 import { createLogUpdate } from 'log-update';
 import type { ClusterInstance } from '../functions/core/cluster.js';
-import { type Output, duration, fit } from './format.js';
+import { type Output, type Terminal, duration, fit } from './format.js';
 
 /** The phases of bootstrap-cluster, and the state names that belong to each. */
 export const BOOTSTRAP_PHASES: readonly { name: string; states: RegExp }[] = [
@@ -42,11 +42,70 @@ export interface ProgressEvent {
 export const SINGLE_PHASE = (name: string): readonly { name: string; states: RegExp }[] => [{ name, states: /./ }];
 
 /**
- * On a terminal, a block redrawn in place by log-update, which erases what it drew by the rows the
- * terminal shows (not the lines it was given), so nothing is left behind at any width. Every line is
- * cut to the window's width, so the terminal never wraps one, and the block is drawn again at once
- * when the window changes size. Elsewhere (CI logs, pipes, --no-progress) a line for each new phase
- * and each new state.
+ * A block of lines redrawn in place on a terminal. log-update erases what it drew by the rows the
+ * terminal shows, and each line is cut one column short of the window's width, so the terminal
+ * never wraps one and nothing is left behind at any width. A window that narrows is the one case
+ * log-update cannot know about: terminals that reflow (VTE, iTerm2, Windows Terminal, xterm.js) turn
+ * each long line of the last block into several rows. So on a narrowing the block is erased from
+ * where its first row is now, to the end of the screen, before it is drawn again.
+ */
+export class LiveRegion {
+  private readonly live: ReturnType<typeof createLogUpdate>;
+  private readonly stopResizing: () => void;
+  private frame: string[] = [];
+  private drawnAtColumns = 0;
+
+  constructor(
+    private readonly out: Pick<Output, 'write'>,
+    private readonly terminal: Terminal,
+  ) {
+    this.live = createLogUpdate(
+      {
+        write: (text: string) => {
+          out.write(text);
+          return true;
+        },
+        get columns() {
+          return terminal.columns();
+        },
+        get rows() {
+          return terminal.rows();
+        },
+        isTTY: true,
+      } as unknown as NodeJS.WriteStream,
+      { showCursor: true },
+    );
+    this.stopResizing = terminal.onResize(() => this.redraw());
+  }
+
+  draw(lines: readonly string[]): void {
+    const columns = this.terminal.columns();
+    this.frame = lines.map((line) => fit(line, Math.max(20, columns - 1)));
+    this.drawnAtColumns = columns;
+    this.live(this.frame.join('\n'));
+  }
+
+  private redraw(): void {
+    const columns = this.terminal.columns();
+    if (this.frame.length > 0 && columns < this.drawnAtColumns) {
+      const rows = this.frame.reduce((sum, line) => sum + Math.max(1, Math.ceil(line.length / columns)), 0);
+      this.out.write(`\r\u001b[${rows}A\u001b[J`);
+      // What log-update drew is gone: it starts afresh.
+      this.live.done();
+    }
+    if (this.frame.length > 0) this.draw(this.frame);
+  }
+
+  /** Leaves the last block on the screen and stops redrawing. */
+  close(): void {
+    this.stopResizing();
+    this.live.done();
+  }
+}
+
+/**
+ * On a terminal, the phase, the state and every instance, redrawn in place (LiveRegion). Elsewhere
+ * (CI logs, pipes, --no-progress) a line for each new phase and each new state.
  */
 export class ProgressView {
   private phase = 0;
@@ -54,8 +113,7 @@ export class ProgressView {
   private printedPhase = -1;
   private readonly printed = new Set<string>();
   private instances: readonly ClusterInstance[] = [];
-  private readonly live: ReturnType<typeof createLogUpdate> | undefined;
-  private readonly stopResizing: () => void = () => undefined;
+  private readonly live: LiveRegion | undefined;
 
   constructor(
     private readonly out: Output,
@@ -63,26 +121,7 @@ export class ProgressView {
     private readonly phases: readonly { name: string; states: RegExp }[],
     private readonly elapsed: () => number,
   ) {
-    const terminal = out.terminal;
-    if (out.isTTY && terminal) {
-      this.live = createLogUpdate(
-        {
-          write: (text: string) => {
-            out.write(text);
-            return true;
-          },
-          get columns() {
-            return terminal.columns();
-          },
-          get rows() {
-            return terminal.rows();
-          },
-          isTTY: true,
-        } as unknown as NodeJS.WriteStream,
-        { showCursor: true },
-      );
-      this.stopResizing = terminal.onResize(() => this.render());
-    }
+    if (out.isTTY && out.terminal) this.live = new LiveRegion(out, out.terminal);
   }
 
   /** Moves the phase forward (never back: poll loops revisit earlier-sounding states). */
@@ -127,14 +166,11 @@ export class ProgressView {
         .filter((instance) => instance.ec2State !== 'terminated')
         .map((instance) => `  ${(instance.role ?? '?').padEnd(6)} ${instance.instanceId.padEnd(19)} ${(instance.privateIp ?? '').padEnd(15)} ${(instance.availabilityZone ?? '').padEnd(10)} ${instance.ec2State.padEnd(8)} ${instance.nodeState ?? 'new'}`),
     ];
-    // One column short of the edge: a line that fills the row puts some terminals in their wrap state.
-    const width = Math.max(20, (this.out.terminal?.columns() ?? this.out.columns) - 1);
-    this.live(block.map((line) => fit(line, width)).join('\n'));
+    this.live.draw(block);
   }
 
   /** Leaves the last block on the screen and stops redrawing. */
   close(): void {
-    this.stopResizing();
-    this.live?.done();
+    this.live?.close();
   }
 }

@@ -4,7 +4,7 @@ import { createLogger } from '../../functions/core/log.js';
 import type { Backend } from '../backend.js';
 import { type Asker, type ChangeOptions, confirmChange } from '../confirm.js';
 import { CliError, EXIT } from '../errors.js';
-import type { Output } from '../format.js';
+import { type Output, wrap } from '../format.js';
 import { requireCluster } from './cluster.js';
 
 /** Fresh join material now: a new token and certificate key, registered and uploaded on a joined master. */
@@ -26,6 +26,6 @@ export async function rotate(options: { clusterName: string } & ChangeOptions, b
   do await ports.clock.sleep(2000);
   while ((await awaitStep(command, ports, log)).status !== 'Success');
   if (out.json) out.write(`${JSON.stringify({ cluster: options.clusterName, secretVersionId: joinMaterial.versionId, registeredOn: master.instanceId, tokenValidMinutes: 30 }, null, 2)}\n`);
-  else out.write(`Fresh join material is stored (secret version ${joinMaterial.versionId});\nits token is registered for 30 minutes and the certificates were re-uploaded on ${master.instanceId}.\n`);
+  else out.write(`${wrap(`Fresh join material is stored as secret version ${joinMaterial.versionId}. Its token is registered for 30 minutes and the certificates were re-uploaded on ${master.instanceId}.`, out.columns)}\n`);
   return EXIT.ok;
 }

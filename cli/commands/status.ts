@@ -1,9 +1,9 @@
-import { createLogUpdate } from 'log-update';
 import { HEALING_MACHINES, lockParameterName } from '../../functions/core/healing.js';
 import { readClusterStatus } from '../../functions/core/reconcile.js';
 import type { Backend } from '../backend.js';
 import { type Output, fit, table } from '../format.js';
 import { EXIT } from '../errors.js';
+import { LiveRegion } from '../progress.js';
 import { requireCluster } from './cluster.js';
 
 /** What `status` reports, as --json prints it. */
@@ -78,7 +78,7 @@ function statusText(status: Awaited<ReturnType<typeof readStatus>>, width: numbe
  * afresh, so a simulated account is free for other commands between looks.
  */
 export async function status(options: { clusterName: string; watch: boolean; intervalSeconds: number; stopped: () => boolean }, open: () => Promise<Backend>, out: Output): Promise<number> {
-  const live = options.watch && out.isTTY && out.terminal ? createLogUpdate({ write: (text: string) => out.write(text), get columns() { return out.terminal!.columns(); }, get rows() { return out.terminal!.rows(); }, isTTY: true } as unknown as NodeJS.WriteStream, { showCursor: true }) : undefined;
+  const live = options.watch && out.isTTY && out.terminal ? new LiveRegion(out, out.terminal) : undefined;
   for (let look = 0; ; look += 1) {
     const backend = await open();
     let current;
@@ -88,7 +88,7 @@ export async function status(options: { clusterName: string; watch: boolean; int
       await backend.close();
     }
     if (out.json) out.write(options.watch ? `${JSON.stringify(current)}\n` : `${JSON.stringify(current, null, 2)}\n`);
-    else if (live) live(`${statusText(current, out.terminal!.columns() - 1)}\n\nEvery ${options.intervalSeconds} s; Ctrl-C to stop. Last look ${new Date().toISOString().slice(11, 19)} UTC.`);
+    else if (live) live.draw(`${statusText(current, out.terminal!.columns() - 1)}\n\nEvery ${options.intervalSeconds} s; Ctrl-C to stop. Last look ${new Date().toISOString().slice(11, 19)} UTC.`.split('\n'));
     else out.write(`${look > 0 ? '\n' : ''}${statusText(current, out.columns)}\n`);
     if (!options.watch || options.stopped()) return EXIT.ok;
     await new Promise((resolve) => setTimeout(resolve, options.intervalSeconds * 1000));
