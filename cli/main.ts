@@ -73,6 +73,17 @@ function commonOptions(command: Command, needs: { cluster?: boolean; change?: bo
   return command;
 }
 
+/** One line each for `kubeha --help`; each command's own help has the full description. */
+const SUMMARIES: Record<string, string> = {
+  plan: 'preflight checks and the steps bootstrap would take; changes nothing',
+  bootstrap: 'bootstrap a cluster and follow the workflow to its end',
+  status: 'instances, nodes, etcd, Elastic IP, lock and recent executions',
+  kubeconfig: 'write the admin kubeconfig to a file only you can read',
+  rotate: 'mint fresh join material and register it on a master',
+  heal: 'run the healing workflow of one instance by hand',
+  drill: 'break an instance on purpose and report what users saw',
+};
+
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 
 /** The command tree: what the help shows, what completion offers and what is parsed are the same. */
@@ -88,7 +99,7 @@ export function buildProgram(select: (selected: Selected) => void): Command {
       select({ name, options: this.opts(), args: args.filter((arg): arg is string => typeof arg === 'string') });
     };
   const add = (name: string, description: string, needs: Parameters<typeof commonOptions>[1], ...example: string[]) =>
-    commonOptions(program.command(name).description(description), needs).addHelpText('after', examples(...example)).action(action(name));
+    commonOptions(program.command(name).summary(SUMMARIES[name] ?? description).description(description), needs).addHelpText('after', examples(...example)).action(action(name));
 
   add('plan', 'discover the tagged instances, run every preflight check and print the steps bootstrap would take; changes nothing, exits 3 on blocking findings', {}, 'npx kubeha plan --cluster prod-eu --input examples/bootstrap-input.json --simulate').requiredOption('--input <file>', 'the bootstrap input, a JSON file like examples/bootstrap-input.json');
   add('bootstrap', 'show the plan, ask, then start the bootstrap-cluster workflow and follow it to its end', { change: true, progress: true }, 'npx kubeha bootstrap --cluster prod-eu --input examples/bootstrap-input.json --simulate --yes').requiredOption('--input <file>', 'the bootstrap input, a JSON file like examples/bootstrap-input.json');
@@ -102,12 +113,12 @@ export function buildProgram(select: (selected: Selected) => void): Command {
   add('heal', 'run the healing workflow of one instance by hand, as its EC2 event would', { change: true, progress: true }, 'npx kubeha heal --cluster prod-eu --instance i-0abc12345def67890 --simulate --dry-run').option('--instance <id>', 'the instance to heal (required)');
   add('drill', 'stop or terminate an instance on purpose, let kubeha heal it, and report what users saw; refuses a drill that could break quorum', { change: true, progress: true }, 'npx kubeha drill --cluster prod-eu --target master --action terminate --simulate --yes', 'npx kubeha drill --cluster prod-eu --target lb --action stop --dry-run')
     .option('--target <role[:id]>', 'master, worker or lb, optionally with an instance: master:i-0abc12345def67890 (required)')
-    .addOption(new Option('--action <action>', 'stop or terminate (required)').choices(['stop', 'terminate']));
-  commonOptions(program.command('follow').description('re-attach to an execution started earlier (after Ctrl-C, or by an EC2 event) and follow it to its end'), { cluster: false, progress: true })
+    .addOption(new Option('--action <action>', 'what the drill does to the target (required)').choices(['stop', 'terminate']));
+  commonOptions(program.command('follow').summary('re-attach to an execution and follow it to its end').description('re-attach to an execution started earlier (after Ctrl-C, or by an EC2 event) and follow it to its end'), { cluster: false, progress: true })
     .addArgument(new Argument('<execution>', 'the execution ARN kubeha printed'))
     .addHelpText('after', examples('npx kubeha follow arn:aws:states:eu-west-1:123456789012:execution:kubeha-dev-bootstrap-cluster:prod-eu-bootstrap-20261124090000'))
     .action(action('follow'));
-  const simulate = program.command('simulate').description('manage the simulated account that --simulate works on');
+  const simulate = program.command('simulate').summary('reset or show the simulated account').description('manage the simulated account that --simulate works on');
   simulate
     .command('reset')
     .description('empty the simulated account; the next cluster starts on the given network')
@@ -129,6 +140,7 @@ export function buildProgram(select: (selected: Selected) => void): Command {
     .action(action('simulate show'));
   program
     .command('completion')
+    .summary('print the bash or zsh completion script')
     .description('print the shell completion script for bash or zsh')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
     .option('--json', 'print the script inside a JSON object')

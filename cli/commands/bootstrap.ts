@@ -39,7 +39,8 @@ export async function bootstrapWith(input: Record<string, unknown>, clusterName:
     out.write(`${JSON.stringify({ ...summary, executionArn }, null, 2)}\n`);
     return EXIT.ok;
   }
-  out.write(`\n${wrap(`Cluster ${summary.clusterName} is up at https://${summary.endpoint} (Kubernetes ${summary.kubernetesVersion}) in ${summary.timings.totalSeconds} s.`, out.columns, 2)}\n`);
+  out.write(`\nCluster ${summary.clusterName} is up: https://${summary.endpoint}, Kubernetes ${summary.kubernetesVersion}.\n`);
+  out.write(`It took ${summary.timings.totalSeconds} s${backend.mode === 'simulated' ? ' of modelled time' : ''}:\n`);
   out.write(`${table(['phase', 'seconds'], Object.entries(summary.timings.phases), { width: out.columns })}\n`);
   const verified = Object.entries(summary.verification).map(([check, value]) => `${check} ${String(value)}`).join(', ');
   out.write(`Nodes: ${summary.nodes.masters} masters, ${summary.nodes.workers} workers, ${summary.nodes.loadBalancers} load balancers.\n${wrap(`Verified: ${verified}.`, out.columns, 2)}\n`);

@@ -120,7 +120,7 @@ describe('kubeha bootstrap', () => {
     expect(lines).toContain('[00:00] 1/12 Validate the input');
     expect(lines.some((line) => /^\[\d\d:\d\d\] 9\/12 Masters, one at a time$/.test(line))).toBe(true);
     expect(lines.some((line) => /^\[\d\d:\d\d\] {6}Join this master to the control plane$/.test(line))).toBe(true);
-    expect(run.stdout).toContain('Cluster prod-eu is up at https://k8s.prod.example.com:6443');
+    expect(run.stdout).toContain('Cluster prod-eu is up: https://k8s.prod.example.com:6443, Kubernetes 1.36.4.');
     expect(run.stdout).not.toContain('\u001b[');
     expect(widest(run.stdout)).toBeLessThanOrEqual(80);
   });
