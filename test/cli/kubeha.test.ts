@@ -4,6 +4,8 @@
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failure } from '../../cli/commands/follow.js';
+import type { Backend } from '../../cli/backend.js';
 import { EXAMPLE, inputFile, kubeha, temporaryDirectory } from './support.js';
 
 let directory: string;
@@ -231,6 +233,22 @@ describe('kubeha status, kubeconfig, rotate, heal and drill on a bootstrapped si
     const run = await kubeha(['drill', '--cluster', 'prod-eu', '--simulate', '--target', 'etcd', '--action', 'stop'], { env });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe('kubeha: --target must be master, worker or lb, optionally with an instance: --target master:i-0abc12345def67890.\n');
+  });
+});
+
+describe('the exit code of a finished execution', () => {
+  const backend = { consoleUrl: (executionArn: string) => `console/${executionArn}` } as Backend;
+
+  it.each([
+    ['States.TaskFailed', 1],
+    ['StepFailedError', 1],
+    ['PreflightFailedError', 3],
+    ['DrillRefusedError', 3],
+    ['InputValidationError', 3],
+  ])('is the failure of a workflow that ended with %s: exit %i, with the cause and the execution', (error, code) => {
+    const thrown = failure({ status: 'FAILED', error, cause: 'the reason' }, backend, 'arn:x', 'Bootstrap');
+    expect(thrown.exitCode).toBe(code);
+    expect(thrown.message).toBe(`Bootstrap failed with ${error}: the reason\nExecution: console/arn:x`);
   });
 });
 
