@@ -305,6 +305,20 @@ describe('kubeha usage', () => {
     rmSync(join(directory, 'config'), { recursive: true });
   });
 
+  it('says how to start afresh when the simulated account file cannot be read, exit 2', async () => {
+    // Prepare
+    const state = join(directory, 'broken-state');
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, 'simulated-default.v8'), 'not a simulated account');
+
+    // Act
+    const run = await kubeha(['status', '--cluster', 'prod-eu', '--simulate'], { env: { KUBEHA_STATE_DIR: state } });
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`kubeha: The simulated account ${join(state, 'simulated-default.v8')} cannot be read: start afresh with \`kubeha simulate reset\`.\n`);
+  });
+
   it('names the field of a config file it cannot use, exit 2', async () => {
     mkdirSync(join(directory, 'bad-config', 'kubeha'), { recursive: true });
     writeFileSync(join(directory, 'bad-config', 'kubeha', 'config.json'), JSON.stringify({ cluster: 7 }));
