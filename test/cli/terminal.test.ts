@@ -18,7 +18,7 @@ afterAll(() => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-/** Runs the CLI on a pseudo terminal of `columns` columns; `answer` is typed once `prompt` shows. */
+/** Runs the CLI on a pseudo terminal of `columns` columns; `answer` is typed once `prompt` shows (Ctrl-C is "\u0003"). */
 function onTerminal(args: readonly string[], options: { columns?: number; prompt?: RegExp; answer?: string } = {}): Promise<{ code: number; output: string }> {
   const command = `stty cols ${options.columns ?? 80} rows 40; exec "${NODE}" "${BIN}" ${args.map((arg) => `'${arg}'`).join(' ')}`;
   const child = spawn('script', ['--quiet', '--return', '--flush', '--command', command, '/dev/null'], { cwd: ROOT, env: { PATH: process.env.PATH, TERM: 'xterm-256color', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -120,5 +120,19 @@ describe('confirmation on a terminal', () => {
     expect(run.code).toBe(3);
     expect(run.output).toContain('Declined: nothing was changed.');
     expect(after.output).not.toContain('drill-cluster');
+  });
+});
+
+describe('status --watch on an 80-column terminal', () => {
+  it('redraws one status in place at each look, and Ctrl-C leaves the last one on the screen', async () => {
+    // Act: stop it with Ctrl-C once it has looked three times.
+    const run = await onTerminal(['status', '--cluster', 'prod-eu', '--simulate', '--watch', '--interval', '0.2'], { prompt: /(Last look[^]*){3}/, answer: '\u0003' });
+    const rows = await screen(run.output);
+
+    // Assess
+    expect(run.code).toBe(130);
+    expect(rows.filter((row) => row.startsWith('Cluster prod-eu: https://'))).toHaveLength(1);
+    expect(rows.filter((row) => row.startsWith('Every 0.2 s; Ctrl-C to stop.'))).toHaveLength(1);
+    expect(rows.filter((row) => /^master +i-[0-9a-f]{17} +running/.test(row))).toHaveLength(3);
   });
 });
