@@ -9,15 +9,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { CLUSTER_NAME } from '../functions/core/config.js';
 import { setLogSink } from '../functions/core/log.js';
 import type { Backend } from './backend.js';
-import { bootstrap } from './commands/bootstrap.js';
-import { drill } from './commands/drill.js';
-import { type Following, follow } from './commands/follow.js';
-import { heal } from './commands/heal.js';
-import { kubeconfig } from './commands/kubeconfig.js';
-import { plan } from './commands/plan.js';
-import { rotate } from './commands/rotate.js';
-import { simulateReset, simulateShow } from './commands/simulate.js';
-import { status } from './commands/status.js';
+import type { Following } from './commands/follow.js';
 import { completionScript } from './completion.js';
 import { type Asker, terminalAsker } from './confirm.js';
 import { configPath, readDefaults } from './defaults.js';
@@ -231,8 +223,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(json ? `${JSON.stringify({ shell: args[0], script }, null, 2)}\n` : script);
       return EXIT.ok;
     }
-    if (name === 'simulate reset') return await simulateReset({ account: (options.profile as string | undefined) ?? 'default', vpcCidr: options.vpcCidr as string | undefined, ...change }, io.env, out, asker);
-    if (name === 'simulate show') return await simulateShow({ account: (options.profile as string | undefined) ?? 'default' }, io.env, out);
+    // Each command's module is loaded when it runs, so --help, --version and completion start fast.
+    if (name === 'simulate reset') return await (await import('./commands/simulate.js')).simulateReset({ account: (options.profile as string | undefined) ?? 'default', vpcCidr: options.vpcCidr as string | undefined, ...change }, io.env, out, asker);
+    if (name === 'simulate show') return await (await import('./commands/simulate.js')).simulateShow({ account: (options.profile as string | undefined) ?? 'default' }, io.env, out);
 
     const defaults = readDefaults(io.env);
     const clusterName = (options.cluster as string | undefined) ?? defaults.cluster;
@@ -252,7 +245,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (name === 'status') {
       const intervalSeconds = Number(options.interval);
       if (!(intervalSeconds > 0)) throw new CliError(`--interval must be a number of seconds above 0, not "${String(options.interval)}".`, EXIT.usage);
-      return await status({ clusterName: clusterName!, watch: Boolean(options.watch), intervalSeconds, stopped: io.outputClosed ?? (() => false) }, open, out);
+      return await (await import('./commands/status.js')).status({ clusterName: clusterName!, watch: Boolean(options.watch), intervalSeconds, stopped: io.outputClosed ?? (() => false) }, open, out);
     }
     backend = await open();
     const code = await run(name, { ...options, clusterName: clusterName!, args }, change, backend, out, asker);
@@ -280,19 +273,19 @@ async function run(name: string, options: Record<string, unknown> & { clusterNam
   const clusterName = options.clusterName;
   switch (name) {
     case 'plan':
-      return plan({ clusterName, inputPath: options.input as string }, backend, out);
+      return (await import('./commands/plan.js')).plan({ clusterName, inputPath: options.input as string }, backend, out);
     case 'bootstrap':
-      return bootstrap({ clusterName, inputPath: options.input as string, ...change }, backend, out, asker);
+      return (await import('./commands/bootstrap.js')).bootstrap({ clusterName, inputPath: options.input as string, ...change }, backend, out, asker);
     case 'kubeconfig':
-      return kubeconfig({ clusterName, output: options.output as string | undefined, toStdout: Boolean(options.stdout) }, backend, out);
+      return (await import('./commands/kubeconfig.js')).kubeconfig({ clusterName, output: options.output as string | undefined, toStdout: Boolean(options.stdout) }, backend, out);
     case 'rotate':
-      return rotate({ clusterName, ...change }, backend, out, asker);
+      return (await import('./commands/rotate.js')).rotate({ clusterName, ...change }, backend, out, asker);
     case 'heal':
-      return heal({ clusterName, instanceId: options.instance as string | undefined, ...change }, backend, out, asker);
+      return (await import('./commands/heal.js')).heal({ clusterName, instanceId: options.instance as string | undefined, ...change }, backend, out, asker);
     case 'drill':
-      return (await drill({ clusterName, target: options.target as string | undefined, action: options.action as string | undefined, ...change }, backend, out, asker)).code;
+      return (await (await import('./commands/drill.js')).drill({ clusterName, target: options.target as string | undefined, action: options.action as string | undefined, ...change }, backend, out, asker)).code;
     case 'follow':
-      return follow({ executionArn: options.args[0] ?? '' }, backend, out);
+      return (await import('./commands/follow.js')).follow({ executionArn: options.args[0] ?? '' }, backend, out);
     default:
       throw new CliError(`unknown command "${name}"`, EXIT.usage);
   }
