@@ -1,5 +1,5 @@
-import { chmodSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { kubeconfigSecretName } from '../../functions/core/join-material.js';
 import type { Backend } from '../backend.js';
 import { CliError, EXIT } from '../errors.js';
@@ -16,8 +16,9 @@ export async function kubeconfig(options: { clusterName: string; output: string 
     return EXIT.ok;
   }
   const path = options.output ?? `${options.clusterName}.kubeconfig`;
-  writeFileSync(path, value, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  // A new file with mode 600 renamed over any old one: the credentials are never readable by others,
+  // not even for a moment in a file that existed with a wider mode.
+  writeFileAtomic.sync(path, value, { mode: 0o600 });
   if (out.json) out.write(`${JSON.stringify({ cluster: options.clusterName, path: resolve(path), mode: '600' }, null, 2)}\n`);
   else out.write(`Wrote the admin kubeconfig of ${options.clusterName} to ${path} (mode 600).\nUse it with: export KUBECONFIG=${path}\n`);
   return EXIT.ok;

@@ -8,6 +8,8 @@ import { failure } from '../../cli/commands/follow.js';
 import type { Backend } from '../../cli/backend.js';
 import { EXAMPLE, inputFile, kubeha, temporaryDirectory } from './support.js';
 
+// One simulated account for the file: the tests run in order, and the plain-output test of
+// `kubeha bootstrap` bootstraps prod-eu in it, which the tests after it status, rotate, heal and drill.
 let directory: string;
 let env: Record<string, string>;
 
@@ -182,6 +184,20 @@ describe('kubeha status, kubeconfig, rotate, heal and drill on a bootstrapped si
     expect(run.stdout).not.toContain('kind: Config');
     const printed = await kubeha(['kubeconfig', '--cluster', 'prod-eu', '--simulate', '--stdout'], { env });
     expect(printed.stdout).toContain('kind: Config');
+  });
+
+  it('replaces a kubeconfig file others could read with one only its owner can', async () => {
+    // Prepare
+    const path = join(directory, 'shared.conf');
+    writeFileSync(path, 'old', { mode: 0o644 });
+
+    // Act
+    const run = await kubeha(['kubeconfig', '--cluster', 'prod-eu', '--simulate', '--output', path], { env });
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path, 'utf8')).toContain('kind: Config');
   });
 
   it('rotate refuses without --yes in a script, shows its plan with --dry-run, and rotates without printing the material', async () => {
