@@ -18,9 +18,15 @@ async function readStatus(clusterName: string, backend: Backend) {
   const report = await readClusterStatus(settings, instances, ports, backend.environment, { statusTimeoutSeconds: 40 });
   const machines = ['bootstrap-cluster', 'drill-cluster', ...new Set(Object.values(HEALING_MACHINES))];
   const ids = new Set(instances.map((instance) => instance.instanceId));
-  const executions = (await Promise.all(machines.map(async (machine) => (await ports.workflows.listExecutions(`${backend.environment.stateMachineArnPrefix}${machine}`)).map((execution) => ({ machine, ...execution })))))
-    .flat()
-    .filter((execution) => execution.name.startsWith(clusterName) || [...ids].some((id) => execution.name.includes(id)))
+  const listed = (await Promise.all(machines.map(async (machine) => (await ports.workflows.listExecutions(`${backend.environment.stateMachineArnPrefix}${machine}`)).map((execution) => ({ machine, ...execution }))))).flat();
+  // A heal is named after its instance, which a replacement may have terminated since: EC2 still
+  // describes a terminated instance for a while, tags included, so its heals stay on the list.
+  const gone = [...new Set(listed.map((execution) => /^(i-[0-9a-f]{8,17})-/.exec(execution.name)?.[1]).filter((id): id is string => Boolean(id) && !ids.has(id!)))].slice(0, 10);
+  for (const instance of await Promise.all(gone.map((id) => ports.ec2.describeInstance(id).catch(() => undefined)))) {
+    if (instance?.tags?.[`kubernetes.io/cluster/${clusterName}`] === 'owned') ids.add(instance.instanceId);
+  }
+  const executions = listed
+    .filter((execution) => execution.name.startsWith(clusterName) || [...ids].some((id) => execution.name.startsWith(`${id}-`)))
     .sort((a, b) => b.startDate - a.startDate)
     .slice(0, 10);
   const members = instances.map((instance) => {

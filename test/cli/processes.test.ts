@@ -45,7 +45,7 @@ describe('a simulated account across processes', () => {
     const workersAfter = statusAfter.members.filter((member) => member.role === 'worker').map((member) => member.instanceId);
     expect(workersAfter).toHaveLength(3);
     expect(workersAfter.filter((id) => !workersBefore.includes(id))).toHaveLength(1);
-    expect(statusAfter.executions.map((execution) => `${execution.machine} ${execution.status}`)).toEqual(['drill-cluster SUCCEEDED', 'bootstrap-cluster SUCCEEDED']);
+    expect(statusAfter.executions.map((execution) => `${execution.machine} ${execution.status}`)).toEqual(['heal-worker SUCCEEDED', 'drill-cluster SUCCEEDED', 'bootstrap-cluster SUCCEEDED']);
   });
 
   it('forgets every cluster after `kubeha simulate reset`, and says "not found" with exit 5', () => {
