@@ -3,30 +3,15 @@
 import { arn, partitionOf } from '../functions/core/arn.js';
 import { documentPrefix, stackName } from '../functions/core/names.js';
 import type { Backend, BackendOptions, ExecutionResult } from './backend.js';
-import { CliError, EXIT } from './backend.js';
+import { explainAwsError } from './errors.js';
 import type { ProgressEvent } from './progress.js';
-
-const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'ExpiredToken']);
-
-/** Turns "no credentials" and "not allowed" into one sentence with what to do next. */
-export function explainAwsError(error: unknown): CliError | undefined {
-  const name = error instanceof Error ? error.name : '';
-  if (CREDENTIAL_ERRORS.has(name) || /Could not load credentials|credential/i.test(error instanceof Error ? error.message : '')) {
-    return new CliError('No usable AWS credentials were found: run `aws configure` or `aws sso login`, pass --profile, or try the command offline with --simulate.', EXIT.credentials, { cause: error });
-  }
-  if (name === 'AccessDeniedException' || name === 'AccessDenied' || name === 'UnauthorizedOperation') {
-    return new CliError(`AWS refused the call (${name}): use credentials allowed to operate kubeha, or ask your administrator.`, EXIT.credentials, { cause: error });
-  }
-  if (name === 'StateMachineDoesNotExist') {
-    return new CliError('The kubeha state machines are not deployed in this account, region and stage: run `npx sls deploy` first, or pass --stage and --region.', EXIT.notFound, { cause: error });
-  }
-  return undefined;
-}
 
 export async function createAwsBackend(options: BackendOptions): Promise<Backend> {
   // The SDK clients read these once, when the adapters create them: set before importing.
   if (options.profile) process.env.AWS_PROFILE = options.profile;
-  if (options.region) process.env.AWS_REGION = options.region;
+  // The region chain: --region, AWS_REGION, AWS_DEFAULT_REGION (the AWS CLI's), then the profile in ~/.aws/config.
+  const regionFromEnvironment = options.region ?? options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION;
+  if (regionFromEnvironment) process.env.AWS_REGION = regionFromEnvironment;
   const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
   const { SFNClient, GetExecutionHistoryCommand, DescribeExecutionCommand, StartExecutionCommand } = await import('@aws-sdk/client-sfn');
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
@@ -36,8 +21,8 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
   let account: string;
   let region: string;
   try {
-    account = (await sts.send(new GetCallerIdentityCommand({}))).Account ?? '';
     region = await sts.config.region();
+    account = (await sts.send(new GetCallerIdentityCommand({}))).Account ?? '';
   } catch (error: unknown) {
     throw explainAwsError(error) ?? error;
   }
@@ -47,11 +32,16 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
   const sfn = new SFNClient({});
   const secrets = new SecretsManagerClient({});
   const prefix = arn({ partition: partitionOf(region), service: 'states', region, account, resource: `stateMachine:${stackName(options.stage)}-` });
+  const clusters = options.clusterName ? [options.clusterName] : [];
+
+  const explained = (error: unknown): never => {
+    throw explainAwsError(error) ?? error;
+  };
 
   return {
     mode: 'aws',
     ports,
-    environment: { clusters: [options.clusterName], stateMachineArnPrefix: prefix, documentPrefix: documentPrefix(options.stage), region },
+    environment: { clusters, stateMachineArnPrefix: prefix, documentPrefix: documentPrefix(options.stage), region },
     now: () => Date.now(),
     elapsedSince: (start) => (Date.now() - start) / 1000,
     async startExecution(machine, name, input) {
@@ -65,14 +55,14 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
     async follow(executionArn, onEvent, onTick) {
       let nextToken: string | undefined;
       for (;;) {
-        const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 500 }));
+        const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 500 })).catch(explained);
         for (const event of page.events ?? []) {
           const progress = toProgressEvent(event);
           if (progress) onEvent(progress);
         }
         nextToken = page.nextToken ?? nextToken;
         await onTick?.();
-        const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        const execution = await sfn.send(new DescribeExecutionCommand({ executionArn })).catch(explained);
         if (execution.status !== 'RUNNING' && !page.nextToken) {
           const result: ExecutionResult =
             execution.status === 'SUCCEEDED'
@@ -91,10 +81,7 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
         throw explainAwsError(error) ?? error;
       }
     },
-    async ensureBootstrapped() {
-      // A real cluster is bootstrapped by `kubeha bootstrap`; commands report its absence themselves.
-    },
-    close: () => undefined,
+    close: async () => undefined,
   };
 }
 

@@ -9,15 +9,16 @@ import type { DrillReport } from '../functions/core/drill.js';
 import { createSimulatedBackend } from './simulated-backend.js';
 import { bootstrapWith } from './commands/bootstrap.js';
 import { drill } from './commands/drill.js';
-import { type Output, duration, percent, table } from './format.js';
+import { terminalAsker } from './confirm.js';
+import { DEFAULT_COLUMNS, type Output, duration, percent, table, wrap } from './format.js';
 
 const CLUSTER = 'demo';
 const ELASTIC_IP = 'eipalloc-0de0000000000d0e0';
 
 const DRILLS = [
-  { title: 'stop the load balancer holding the Elastic IP', target: 'lb', action: 'stop' },
-  { title: 'terminate a master', target: 'master', action: 'terminate' },
-  { title: 'terminate a worker', target: 'worker', action: 'terminate' },
+  { title: 'stop the load balancer holding the Elastic IP', label: 'stop the EIP holder', target: 'lb', action: 'stop' },
+  { title: 'terminate a master', label: 'terminate a master', target: 'master', action: 'terminate' },
+  { title: 'terminate a worker', label: 'terminate a worker', target: 'worker', action: 'terminate' },
 ] as const;
 
 export interface DemoResult {
@@ -28,15 +29,16 @@ export interface DemoResult {
 export async function runDemo(out: Output): Promise<DemoResult> {
   const wallStart = performance.now();
   const restoreLogs = setLogSink(() => undefined);
-  const backend = createSimulatedBackend({ simulate: true, stage: 'demo', clusterName: CLUSTER, elasticIpAllocationId: ELASTIC_IP });
+  const backend = createSimulatedBackend({ clusterName: CLUSTER, elasticIpAllocationId: ELASTIC_IP });
   const { fleet, plane } = backend.simulation!;
   try {
     out.write(
       [
-        'kubeha demo: the real state machines and Lambda handlers, run locally against a simulated AWS account.',
-        'Time is modelled (sim/latency.ts): apt installs ~95 s, kubeadm init ~80 s, a control-plane join ~65 s,',
-        'an instance boot ~45 s, an Elastic IP move 5 s. A probe on a worker asks the API through the Elastic IP',
-        'and a test application once per modelled second during each drill.',
+        'kubeha demo: the real state machines and Lambda handlers, run locally against',
+        'a simulated AWS account. Time is modelled (sim/latency.ts): apt installs ~95 s,',
+        'kubeadm init ~80 s, a control-plane join ~65 s, an instance boot ~45 s, an',
+        'Elastic IP move 5 s. During each drill a probe on a worker asks the API through',
+        'the Elastic IP, and a test application, once per modelled second.',
         '',
         `1. Bootstrap ${CLUSTER}: 3 masters, 2 load balancers, 3 workers`,
         '',
@@ -52,22 +54,21 @@ export async function runDemo(out: Output): Promise<DemoResult> {
     if (bootstrapCode !== 0) throw new Error('the demo bootstrap failed');
     const rows: (string | number)[][] = [];
     const bootstrapExecution = [...fleet.executions.values()][0]!;
-    rows.push(['bootstrap', 'yes', `${Math.round((bootstrapExecution.stoppedAt! - bootstrapExecution.startedAt) / 1000)} s`, '-', '-', fleet.calls.length - bootstrapCalls, transitionsSince(plane, 0)]);
+    rows.push(['bootstrap', `yes, ${Math.round((bootstrapExecution.stoppedAt! - bootstrapExecution.startedAt) / 1000)} s`, '-', '-', fleet.calls.length - bootstrapCalls, transitionsSince(plane, 0)]);
 
     const reports: DrillReport[] = [];
     for (const [index, scenario] of DRILLS.entries()) {
       out.write(`\n${index + 2}. Drill: ${scenario.title}\n\n`);
       const calls = fleet.calls.length;
       const executionsBefore = fleet.executions.size;
-      const { report } = await drill({ clusterName: CLUSTER, target: scenario.target, action: scenario.action }, backend, out);
+      const { report } = await drill({ clusterName: CLUSTER, target: scenario.target, action: scenario.action, yes: true, dryRun: false }, backend, out, terminalAsker(false));
       if (!report) throw new Error(`the ${scenario.title} drill produced no report`);
       reports.push(report);
       rows.push([
-        scenario.title,
-        report.healed ? 'yes' : 'NO',
-        `${report.timeToHealSeconds} s`,
-        `${report.api.longestOutageSeconds} s (${percent(report.api.successRatio)} ok)`,
-        `${report.app.longestOutageSeconds} s (${percent(report.app.successRatio)} ok)`,
+        scenario.label,
+        `${report.healed ? 'yes' : 'NO'}, ${report.timeToHealSeconds} s`,
+        `${report.api.longestOutageSeconds} s, ${percent(report.api.successRatio)}`,
+        `${report.app.longestOutageSeconds} s, ${percent(report.app.successRatio)}`,
         fleet.calls.length - calls,
         transitionsSince(plane, executionsBefore),
       ]);
@@ -76,14 +77,15 @@ export async function runDemo(out: Output): Promise<DemoResult> {
     const origin = bootstrapExecution.startedAt;
     out.write(`\nTimeline (modelled, from the start of the bootstrap)\n`);
     for (const entry of fleet.history.filter((item) => !/^bootstrap-cluster|^drill-cluster started/.test(item.what) || item.what.includes('succeeded'))) {
-      out.write(`  ${duration((entry.at - origin) / 1000)}  ${entry.what}\n`);
+      out.write(`  ${duration((entry.at - origin) / 1000)}  ${wrap(entry.what, out.columns - 1, 9)}\n`);
     }
     const wallSeconds = (performance.now() - wallStart) / 1000;
-    out.write(`\nSummary\n${table(['scenario', 'healed', 'time to heal (modelled)', 'longest API outage', 'longest app outage', 'AWS API calls', 'state transitions'], rows)}\n`);
-    out.write(`\nDone in ${wallSeconds.toFixed(1)} s of real time. Try any command offline: npm run kubeha -- status --cluster demo --simulate\n`);
+    out.write(`\nSummary (modelled time; outage is the longest, ok the share of probes answered)\n`);
+    out.write(`${table(['scenario', 'healed, in', 'API\noutage, ok', 'app\noutage, ok', 'AWS API\ncalls', 'state\ntransitions'], rows, { width: out.columns })}\n`);
+    out.write(`\nDone in ${wallSeconds.toFixed(1)} s of real time. Try the same offline, step by step:\n  npx kubeha bootstrap --cluster prod-eu --simulate \\\n      --input examples/bootstrap-input.json\n`);
     return { reports, wallSeconds };
   } finally {
-    backend.close();
+    await backend.close();
     restoreLogs();
   }
 }
@@ -97,7 +99,17 @@ function transitionsSince(plane: NonNullable<ReturnType<typeof createSimulatedBa
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const out: Output = { isTTY: Boolean(process.stdout.isTTY), json: false, write: (text) => process.stdout.write(text), error: (text) => process.stderr.write(text) };
+  const terminal = process.stdout.isTTY
+    ? { columns: () => process.stdout.columns || DEFAULT_COLUMNS, rows: () => process.stdout.rows || 24, onResize: (listener: () => void) => (process.stdout.on('resize', listener), () => process.stdout.off('resize', listener)) }
+    : undefined;
+  const out: Output = {
+    isTTY: Boolean(terminal),
+    json: false,
+    columns: terminal?.columns() ?? DEFAULT_COLUMNS,
+    terminal,
+    write: (text) => process.stdout.write(text),
+    error: (text) => process.stderr.write(text),
+  };
   runDemo(out).catch((error: unknown) => {
     process.stderr.write(`demo failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exitCode = 1;

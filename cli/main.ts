@@ -1,167 +1,292 @@
 // kubeha: the operator's command line. AWS CLI conventions: --profile, --region, the standard
 // credential chain, --json for machine output, exit codes scripts can rely on, --help everywhere.
-// --simulate runs any command against a simulated account on this machine.
+// --simulate runs any command against a simulated account kept on this machine.
+//
+// commander parses the arguments: it writes the help from the same definitions it parses with,
+// suggests the nearest command or option on a typo, and is the most used parser on the registry.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { setLogSink } from '../functions/core/log.js';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { CLUSTER_NAME } from '../functions/core/config.js';
-import { type Backend, CliError, EXIT, createBackend } from './backend.js';
-import { bootstrap } from './commands/bootstrap.js';
-import { drill } from './commands/drill.js';
-import { heal } from './commands/heal.js';
-import { kubeconfig } from './commands/kubeconfig.js';
-import { plan } from './commands/plan.js';
-import { rotate } from './commands/rotate.js';
-import { status } from './commands/status.js';
-import type { Output } from './format.js';
-
-const COMMON = `Options for every command:
-  --cluster NAME     the cluster (required)
-  --stage STAGE      the deployed kubeha stage (default: $KUBEHA_STAGE or dev)
-  --profile NAME     AWS profile (the standard credential chain applies otherwise)
-  --region REGION    AWS region (default: from the profile or environment)
-  --json             machine-readable output
-  --simulate         run against a simulated account on this machine, no AWS needed
-  --debug            show stack traces
-  --help             this help`;
-
-const HELP: Record<string, string> = {
-  '': `kubeha - bootstrap and heal self-managed kubeadm clusters on EC2
-
-Usage: kubeha COMMAND --cluster NAME [options]
-
-Commands:
-  plan        discover the tagged instances, run every preflight check, print the steps bootstrap would take
-  bootstrap   start the bootstrap-cluster state machine and follow it
-  status      members, node readiness, etcd health, Elastic IP holder, executions, healing lock
-  kubeconfig  write the admin kubeconfig to a file (mode 600)
-  rotate      mint fresh join material now and register it on a master
-  heal        run the healing workflow of one instance by hand
-  drill       stop or terminate an instance on purpose and report what users saw
-
-Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 blocked (preflight findings, refused drill),
-4 no usable AWS credentials or access denied, 5 not found.
-Run \`kubeha COMMAND --help\` for a command's own options.`,
-  plan: `Usage: kubeha plan --cluster NAME --input FILE [options]
-Changes nothing. Exits 3 when a finding blocks the bootstrap, each finding with its fix.`,
-  bootstrap: `Usage: kubeha bootstrap --cluster NAME --input FILE [options]
-Starts the bootstrap-cluster state machine and follows it: a progress display on a terminal, plain lines otherwise.`,
-  status: `Usage: kubeha status --cluster NAME [options]`,
-  kubeconfig: `Usage: kubeha kubeconfig --cluster NAME [--output FILE | --stdout] [options]
-Writes to ./NAME.kubeconfig by default, with mode 600. It prints credentials only when asked with --stdout.`,
-  rotate: `Usage: kubeha rotate --cluster NAME [options]`,
-  heal: `Usage: kubeha heal --cluster NAME --instance ID [options]`,
-  drill: `Usage: kubeha drill --cluster NAME --target master|worker|lb[:ID] --action stop|terminate [options]
-Refuses a drill that could break quorum. Reports success ratio, longest outages and time to heal.`,
-};
-
-const OPTIONS = {
-  cluster: { type: 'string' },
-  input: { type: 'string' },
-  stage: { type: 'string' },
-  profile: { type: 'string' },
-  region: { type: 'string' },
-  json: { type: 'boolean' },
-  simulate: { type: 'boolean' },
-  debug: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  target: { type: 'string' },
-  action: { type: 'string' },
-  instance: { type: 'string' },
-  output: { type: 'string' },
-  stdout: { type: 'boolean' },
-} as const;
+import { setLogSink } from '../functions/core/log.js';
+import type { Backend } from './backend.js';
+import type { Following } from './commands/follow.js';
+import { completionScript } from './completion.js';
+import { type Asker, terminalAsker } from './confirm.js';
+import { configPath, readDefaults } from './defaults.js';
+import { CliError, EXIT, EXIT_INTERRUPTED, explainAwsError } from './errors.js';
+import { DEFAULT_COLUMNS, type Output, type Terminal } from './format.js';
+import { openBackend } from './open-backend.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** Standard output is a terminal. */
   readonly isTTY: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The terminal standard output is, for its size. */
+  readonly terminal?: Terminal | undefined;
+  /** Who answers "Go ahead?"; by default the terminal, when standard input is one. */
+  readonly asker?: Asker | undefined;
+  /** True once the reader of standard output went away (`| head`): a watch stops then. */
+  readonly outputClosed?: (() => boolean) | undefined;
+  /** Sets what Ctrl-C does while the command runs: the handler returns an exit code to leave at once, or undefined to finish first. */
+  readonly onInterrupt?: ((handler: () => number | undefined) => () => void) | undefined;
+}
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const EXIT_CODES = `Exit codes:
+  0  done
+  1  the workflow failed (the failing step, instance and reason are printed)
+  2  bad usage or input (or a Node.js older than 22)
+  3  blocked: preflight findings, a refused drill, a declined or impossible confirmation
+  4  no usable AWS credentials or region, or access denied
+  5  not found: the cluster, instance or execution does not exist`;
+
+interface Selected {
+  readonly name: string;
+  readonly options: Record<string, unknown>;
+  readonly args: string[];
+}
+
+function commonOptions(command: Command, needs: { cluster?: boolean; change?: boolean; progress?: boolean } = {}): Command {
+  if (needs.cluster !== false) command.option('--cluster <name>', 'the cluster (default: $KUBEHA_CLUSTER, or "cluster" in ~/.config/kubeha/config.json)');
+  command
+    .option('--stage <stage>', 'the deployed kubeha stage (default: $KUBEHA_STAGE, the config file, or dev)')
+    .option('--profile <name>', 'AWS profile (default: the standard credential chain); with --simulate, the simulated account (default: "default")')
+    .option('--region <region>', 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile in ~/.aws/config)')
+    .option('--simulate', 'work on a simulated account kept on this machine, no AWS needed')
+    .option('--json', 'print nothing but JSON on standard output (errors too, as {"error": ...})')
+    .option('--debug', 'show stack traces with errors');
+  if (needs.progress) command.option('--no-progress', 'print one plain line per step, even on a terminal');
+  if (needs.change) {
+    command.option('-y, --yes', 'go ahead without asking (needed where no terminal can ask, as in scripts)').option('--dry-run', 'print what would be done, change nothing, exit 0');
+  }
+  return command;
+}
+
+/** One line each for `kubeha --help`; each command's own help has the full description. */
+const SUMMARIES: Record<string, string> = {
+  plan: 'preflight checks and the steps bootstrap would take; changes nothing',
+  bootstrap: 'bootstrap a cluster and follow the workflow to its end',
+  status: 'instances, nodes, etcd, Elastic IP, lock and recent executions',
+  kubeconfig: 'write the admin kubeconfig to a file only you can read',
+  rotate: 'mint fresh join material and register it on a master',
+  heal: 'run the healing workflow of one instance by hand',
+  drill: 'break an instance on purpose and report what users saw',
+};
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+
+/** The command tree: what the help shows, what completion offers and what is parsed are the same. */
+export function buildProgram(select: (selected: Selected) => void): Command {
+  const program = new Command('kubeha')
+    .description('Bootstrap and heal self-managed kubeadm HA Kubernetes clusters on EC2.\nEvery command runs against AWS, or offline against a simulated account with --simulate.')
+    .version(VERSION, '-V, --version', 'print the version of kubeha')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', `\n${EXIT_CODES}\n${examples('npx kubeha bootstrap --cluster prod-eu --input examples/bootstrap-input.json --simulate --yes', 'npx kubeha status --cluster prod-eu --simulate')}`);
+  const action = (name: string) =>
+    function (this: Command, ...args: unknown[]) {
+      select({ name, options: this.opts(), args: args.filter((arg): arg is string => typeof arg === 'string') });
+    };
+  const add = (name: string, description: string, needs: Parameters<typeof commonOptions>[1], ...example: string[]) =>
+    commonOptions(program.command(name).summary(SUMMARIES[name] ?? description).description(description), needs).addHelpText('after', examples(...example)).action(action(name));
+
+  add('plan', 'discover the tagged instances, run every preflight check and print the steps bootstrap would take; changes nothing, exits 3 on blocking findings', {}, 'npx kubeha plan --cluster prod-eu --input examples/bootstrap-input.json --simulate').requiredOption('--input <file>', 'the bootstrap input, a JSON file like examples/bootstrap-input.json');
+  add('bootstrap', 'show the plan, ask, then start the bootstrap-cluster workflow and follow it to its end', { change: true, progress: true }, 'npx kubeha bootstrap --cluster prod-eu --input examples/bootstrap-input.json --simulate --yes').requiredOption('--input <file>', 'the bootstrap input, a JSON file like examples/bootstrap-input.json');
+  add('status', 'every instance with its state, node readiness and etcd health; the Elastic IP holder, the healing lock and recent executions', {}, 'npx kubeha status --cluster prod-eu --simulate', 'npx kubeha status --cluster prod-eu --watch --interval 10')
+    .option('-w, --watch', 'look again every --interval seconds until Ctrl-C (with --json: one JSON object per line)')
+    .option('--interval <seconds>', 'seconds between looks with --watch', '5');
+  add('kubeconfig', 'write the admin kubeconfig to a file only you can read (mode 600)', {}, 'npx kubeha kubeconfig --cluster prod-eu --simulate --output prod-eu.kubeconfig')
+    .option('-o, --output <file>', 'where to write it (default: ./CLUSTER.kubeconfig)')
+    .option('--stdout', 'print the kubeconfig, credentials included, on standard output instead');
+  add('rotate', 'mint fresh join material (token and certificate key) and register it on a joined master', { change: true }, 'npx kubeha rotate --cluster prod-eu --simulate --yes');
+  add('heal', 'run the healing workflow of one instance by hand, as its EC2 event would', { change: true, progress: true }, 'npx kubeha heal --cluster prod-eu --instance i-0abc12345def67890 --simulate --dry-run').option('--instance <id>', 'the instance to heal (required)');
+  add('drill', 'stop or terminate an instance on purpose, let kubeha heal it, and report what users saw; refuses a drill that could break quorum', { change: true, progress: true }, 'npx kubeha drill --cluster prod-eu --target master --action terminate --simulate --yes', 'npx kubeha drill --cluster prod-eu --target lb --action stop --dry-run')
+    .option('--target <role[:id]>', 'master, worker or lb, optionally with an instance: master:i-0abc12345def67890 (required)')
+    .addOption(new Option('--action <action>', 'what the drill does to the target (required)').choices(['stop', 'terminate']));
+  commonOptions(program.command('follow').summary('re-attach to an execution and follow it to its end').description('re-attach to an execution started earlier (after Ctrl-C, or by an EC2 event) and follow it to its end'), { cluster: false, progress: true })
+    .addArgument(new Argument('<execution>', 'the execution ARN kubeha printed'))
+    .addHelpText('after', examples('npx kubeha follow arn:aws:states:eu-west-1:123456789012:execution:kubeha-dev-bootstrap-cluster:prod-eu-bootstrap-20261124090000'))
+    .action(action('follow'));
+  const simulate = program.command('simulate').summary('reset or show the simulated account').description('manage the simulated account that --simulate works on');
+  simulate
+    .command('reset')
+    .description('empty the simulated account; the next cluster starts on the given network')
+    .option('--vpc-cidr <cidr>', 'the simulated VPC, a /16 to /20 network (default: 10.0.0.0/16)')
+    .option('--profile <name>', 'the simulated account (default: "default")')
+    .option('--json', 'print nothing but JSON on standard output')
+    .option('-y, --yes', 'go ahead without asking')
+    .option('--dry-run', 'print what would be done, change nothing')
+    .option('--debug', 'show stack traces with errors')
+    .addHelpText('after', examples('npx kubeha simulate reset --yes', 'npx kubeha simulate reset --vpc-cidr 172.31.0.0/16 --yes'))
+    .action(action('simulate reset'));
+  simulate
+    .command('show')
+    .description('where the simulated account is kept, its network and its clusters')
+    .option('--profile <name>', 'the simulated account (default: "default")')
+    .option('--json', 'print nothing but JSON on standard output')
+    .option('--debug', 'show stack traces with errors')
+    .addHelpText('after', examples('npx kubeha simulate show'))
+    .action(action('simulate show'));
+  program
+    .command('completion')
+    .summary('print the bash or zsh completion script')
+    .description('print the shell completion script for bash or zsh')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .option('--json', 'print the script inside a JSON object')
+    .addHelpText('after', examples('source <(npx kubeha completion bash)    # add to ~/.bashrc', 'source <(npx kubeha completion zsh)     # add to ~/.zshrc'))
+    .action(action('completion'));
+  return program;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true; args: string[] }>>;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error: unknown) {
-    io.stderr(`kubeha: ${error instanceof Error ? error.message.replace(/\. To specify.*$/, '') : String(error)}. Run \`kubeha --help\` for the options.\n`);
-    return EXIT.usage;
-  }
-  const { values, positionals } = parsed;
-  const [command = '', ...extra] = positionals;
-  if (values.help || command === '' || command === 'help') {
-    io.stdout(`${HELP[command === 'help' ? (extra[0] ?? '') : command] ?? HELP['']}\n${command && command !== 'help' ? `\n${COMMON}\n` : ''}`);
-    return command === '' && !values.help ? EXIT.usage : EXIT.ok;
-  }
-  if (!(command in HELP)) {
-    io.stderr(`kubeha: unknown command "${command}". Run \`kubeha --help\` for the commands.\n`);
-    return EXIT.usage;
-  }
-  if (extra.length > 0) {
-    io.stderr(`kubeha: unexpected argument "${extra[0]}". Run \`kubeha ${command} --help\`.\n`);
-    return EXIT.usage;
-  }
-  const clusterName = values.cluster;
-  if (!clusterName || !CLUSTER_NAME.test(clusterName)) {
-    io.stderr(`kubeha: --cluster is ${clusterName ? `"${clusterName}", which is not a valid cluster name (3-32 lowercase letters, digits, hyphens)` : 'required'}. Run \`kubeha ${command} --help\`.\n`);
-    return EXIT.usage;
-  }
+  const jsonWanted = argv.includes('--json');
+  const report = (error: CliError, debug: boolean) => {
+    io.stderr(`kubeha: ${error.message}\n`);
+    if (jsonWanted) io.stdout(`${JSON.stringify({ error: { message: error.message, exitCode: error.exitCode } })}\n`);
+    if (debug && error.cause instanceof Error) io.stderr(`${error.cause.stack}\n`);
+    return error.exitCode;
+  };
 
-  const out: Output = { isTTY: io.isTTY && !values.json, json: Boolean(values.json), write: io.stdout, error: io.stderr };
+  let selected: Selected | undefined;
+  const program = buildProgram((choice) => {
+    selected = choice;
+  });
+  let usageError = '';
+  const configure = (command: Command) => {
+    command.exitOverride().configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: (text) => {
+        usageError = text.replace(/^error: /, '').trim().split('\n').join(' ');
+      },
+    });
+    command.commands.forEach(configure);
+  };
+  configure(program);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error: unknown) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || (error.code === 'commander.help' && error.exitCode === 0)) return EXIT.ok;
+    if (!usageError) return EXIT.usage;
+    const command = argv.find((arg) => !arg.startsWith('-')) ?? '';
+    const help = program.commands.some((candidate) => candidate.name() === command) ? `kubeha ${command} --help` : 'kubeha --help';
+    return report(new CliError(`${usageError}${/[.?)]$/.test(usageError) ? '' : '.'} Run \`${help}\` for the options.`, EXIT.usage), false);
+  }
+  if (!selected) return EXIT.usage;
+  const { name, options, args } = selected;
+  const debug = Boolean(options.debug);
+
   // Handler logs are for CloudWatch; on a terminal they would bury the progress display.
   const restoreLogs = setLogSink(() => undefined);
+  let followingArn: string | undefined;
+  let lastArn: string | undefined;
+  let interrupted = false;
+  const simulated = Boolean(options.simulate);
+  const reattach = (executionArn: string) =>
+    ['npx kubeha follow', executionArn, simulated ? '--simulate' : '', ...(['profile', 'region', 'stage'] as const).map((key) => (options[key] ? `--${key} ${String(options[key])}` : ''))].filter(Boolean).join(' ');
+  const stopInterrupts = io.onInterrupt?.(() => {
+    if (!followingArn) return EXIT_INTERRUPTED;
+    const again = reattach(followingArn);
+    if (!simulated) {
+      io.stderr(`\nkubeha: stopped following; the execution goes on in Step Functions. Re-attach with:\n  ${again}\n`);
+      return EXIT_INTERRUPTED;
+    }
+    interrupted = true;
+    io.stderr(`\nkubeha: a simulated execution runs inside this command, so it finishes and is saved first\n(Ctrl-C again abandons it). See it afterwards with:\n  ${again}\n`);
+    return undefined;
+  });
+  const json = Boolean(options.json);
+  const out: Output & Following = {
+    isTTY: io.isTTY && !json && options.progress !== false && Boolean(io.terminal),
+    json,
+    columns: io.isTTY && io.terminal ? io.terminal.columns() : DEFAULT_COLUMNS,
+    terminal: io.terminal,
+    write: (text) => {
+      if (!interrupted) io.stdout(text);
+    },
+    error: io.stderr,
+    following: (executionArn) => {
+      followingArn = executionArn;
+      lastArn = executionArn ?? lastArn;
+    },
+  };
+  const asker = io.asker ?? terminalAsker(false);
+  const change = { yes: Boolean(options.yes), dryRun: Boolean(options.dryRun) };
   let backend: Backend | undefined;
   try {
-    const elasticIpAllocationId = values.simulate && values.input ? readAllocation(values.input) : undefined;
-    backend = await createBackend({
-      simulate: Boolean(values.simulate),
-      profile: values.profile,
-      region: values.region,
-      stage: values.stage ?? io.env.KUBEHA_STAGE ?? 'dev',
-      clusterName,
-      elasticIpAllocationId,
-    });
-    switch (command) {
-      case 'plan':
-        return await plan({ clusterName, inputPath: values.input }, backend, out);
-      case 'bootstrap':
-        return await bootstrap({ clusterName, inputPath: values.input }, backend, out);
-      case 'status':
-        return await status({ clusterName }, backend, out);
-      case 'kubeconfig':
-        return await kubeconfig({ clusterName, output: values.output, toStdout: Boolean(values.stdout) }, backend, out);
-      case 'rotate':
-        return await rotate({ clusterName }, backend, out);
-      case 'heal':
-        return await heal({ clusterName, instanceId: values.instance }, backend, out);
-      case 'drill':
-        return (await drill({ clusterName, target: values.target, action: values.action }, backend, out)).code;
-      default:
-        return EXIT.usage;
+    if (name === 'completion') {
+      const script = completionScript(program, args[0] as 'bash' | 'zsh');
+      io.stdout(json ? `${JSON.stringify({ shell: args[0], script }, null, 2)}\n` : script);
+      return EXIT.ok;
     }
+    // Each command's module is loaded when it runs, so --help, --version and completion start fast.
+    if (name === 'simulate reset') return await (await import('./commands/simulate.js')).simulateReset({ account: (options.profile as string | undefined) ?? 'default', vpcCidr: options.vpcCidr as string | undefined, ...change }, io.env, out, asker);
+    if (name === 'simulate show') return await (await import('./commands/simulate.js')).simulateShow({ account: (options.profile as string | undefined) ?? 'default' }, io.env, out);
+
+    const defaults = readDefaults(io.env);
+    const clusterName = (options.cluster as string | undefined) ?? defaults.cluster;
+    if (name !== 'follow') {
+      if (!clusterName) throw new CliError(`--cluster is required: pass --cluster NAME, set KUBEHA_CLUSTER, or put {"cluster": "NAME"} in ${configPath(io.env)}.`, EXIT.usage);
+      if (!CLUSTER_NAME.test(clusterName)) throw new CliError(`--cluster is "${clusterName}", which is not a valid cluster name (3-32 lowercase letters, digits, hyphens).`, EXIT.usage);
+    }
+    const open = () =>
+      openBackend({
+        simulate: simulated,
+        profile: (options.profile as string | undefined) ?? defaults.profile,
+        region: (options.region as string | undefined) ?? defaults.region,
+        stage: (options.stage as string | undefined) ?? defaults.stage ?? 'dev',
+        clusterName,
+        env: io.env,
+      });
+    if (name === 'status') {
+      const intervalSeconds = Number(options.interval);
+      if (!(intervalSeconds > 0)) throw new CliError(`--interval must be a number of seconds above 0, not "${String(options.interval)}".`, EXIT.usage);
+      return await (await import('./commands/status.js')).status({ clusterName: clusterName!, watch: Boolean(options.watch), intervalSeconds, stopped: io.outputClosed ?? (() => false) }, open, out);
+    }
+    backend = await open();
+    const code = await run(name, { ...options, clusterName: clusterName!, args }, change, backend, out, asker);
+    await backend.close();
+    backend = undefined;
+    if (interrupted) {
+      io.stderr(`kubeha: the simulated execution finished and is saved. See it with:\n  ${reattach(lastArn ?? 'EXECUTION')}\n`);
+      return EXIT_INTERRUPTED;
+    }
+    return code;
   } catch (error: unknown) {
-    const explained = error instanceof CliError ? error : ((await import('./aws-backend.js')).explainAwsError(error) ?? undefined);
-    if (explained) {
-      io.stderr(`kubeha: ${explained.message}\n`);
-      if (values.debug && explained.cause instanceof Error) io.stderr(`${explained.cause.stack}\n`);
-      return explained.exitCode;
-    }
+    await backend?.close().catch(() => undefined);
+    const explained = error instanceof CliError ? error : explainAwsError(error);
+    if (explained) return report(explained, debug);
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.stderr(`kubeha: ${command} failed: ${reason}. Run again with --debug for details.\n`);
-    if (values.debug && error instanceof Error) io.stderr(`${error.stack}\n`);
-    return EXIT.failed;
+    if (debug && error instanceof Error) io.stderr(`${error.stack}\n`);
+    return report(new CliError(`${name} failed: ${reason}. Run again with --debug for details.`, EXIT.failed), false);
   } finally {
-    backend?.close();
+    stopInterrupts?.();
     restoreLogs();
   }
 }
 
-/** In the simulator the account is made to match the input file's Elastic IP. */
-function readAllocation(path: string): string | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { elasticIpAllocationId?: unknown };
-    return typeof parsed.elasticIpAllocationId === 'string' && /^eipalloc-[0-9a-f]{8,17}$/.test(parsed.elasticIpAllocationId) ? parsed.elasticIpAllocationId : undefined;
-  } catch {
-    return undefined;
+async function run(name: string, options: Record<string, unknown> & { clusterName: string; args: string[] }, change: { yes: boolean; dryRun: boolean }, backend: Backend, out: Output & Following, asker: Asker): Promise<number> {
+  const clusterName = options.clusterName;
+  switch (name) {
+    case 'plan':
+      return (await import('./commands/plan.js')).plan({ clusterName, inputPath: options.input as string }, backend, out);
+    case 'bootstrap':
+      return (await import('./commands/bootstrap.js')).bootstrap({ clusterName, inputPath: options.input as string, ...change }, backend, out, asker);
+    case 'kubeconfig':
+      return (await import('./commands/kubeconfig.js')).kubeconfig({ clusterName, output: options.output as string | undefined, toStdout: Boolean(options.stdout) }, backend, out);
+    case 'rotate':
+      return (await import('./commands/rotate.js')).rotate({ clusterName, ...change }, backend, out, asker);
+    case 'heal':
+      return (await import('./commands/heal.js')).heal({ clusterName, instanceId: options.instance as string | undefined, ...change }, backend, out, asker);
+    case 'drill':
+      return (await (await import('./commands/drill.js')).drill({ clusterName, target: options.target as string | undefined, action: options.action as string | undefined, ...change }, backend, out, asker)).code;
+    case 'follow':
+      return (await import('./commands/follow.js')).follow({ executionArn: options.args[0] ?? '' }, backend, out);
+    default:
+      throw new CliError(`unknown command "${name}"`, EXIT.usage);
   }
 }

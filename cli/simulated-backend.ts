@@ -1,37 +1,64 @@
-// The simulated account: a fleet of 3 masters, 2 load balancers and 3 workers, tagged for the
-// cluster, with the whole control plane running locally. Nothing leaves this machine.
+// The simulated account: tagged instances on a simulated fleet, with the whole control plane running
+// locally. Nothing leaves this machine. `kubeha --simulate` keeps the account in a file between
+// commands (cli/simulated-account.ts); the demo uses one in memory.
 import { ports } from '../functions/adapters/index.js';
 import { readableCause } from '../functions/core/errors.js';
-import { consoleInput } from '../sim/bootstrap.js';
 import { LOCAL_STATE_MACHINE_PREFIX, LocalControlPlane } from '../sim/control-plane.js';
 import { SimulatedFleet } from '../sim/fleet.js';
 import type { EventLog } from '../sim/state-machine.js';
-import { type Backend, type BackendOptions, CliError, EXIT } from './backend.js';
+import type { Backend, BackendOptions } from './backend.js';
+import { CliError, EXIT } from './errors.js';
+import { openAccount } from './simulated-account.js';
 
-// aws-local-stepfunctions uses Promise.withResolvers, which Node 22 has; this keeps Node 20 working too.
-const promiseStatics = Promise as unknown as { withResolvers?: () => unknown };
-promiseStatics.withResolvers ??= () => {
-  let resolve: unknown;
-  let reject: unknown;
-  const promise = new Promise((ok, fail) => {
-    resolve = ok;
-    reject = fail;
-  });
-  return { promise, resolve, reject };
-};
+/** Executions whose states `kubeha follow` can replay; older ones report only how they ended. */
+const REPLAYABLE_EXECUTIONS = 50;
 
-export function createSimulatedBackend(options: BackendOptions): Backend {
+/** The persisted account of --profile (or "default"), open for one command. */
+export async function openSimulatedBackend(options: BackendOptions): Promise<Backend> {
+  const account = await openAccount(options.env, options.profile ?? 'default');
+  try {
+    const clusters = [...new Set([...account.clusters(), ...(options.clusterName ? [options.clusterName] : [])])];
+    let saved = false;
+    const backend = simulatedBackendOn(account.fleet, clusters, account.stateHistory, {
+      label: `simulated account "${account.name}" (${account.path})`,
+      prepareCluster: (clusterName, elasticIpAllocationId) => account.addCluster(clusterName, elasticIpAllocationId),
+      persist: async () => {
+        if (saved) return;
+        saved = true;
+        try {
+          await account.save();
+        } finally {
+          await account.release();
+        }
+      },
+    });
+    return backend;
+  } catch (error: unknown) {
+    await account.release();
+    throw error;
+  }
+}
+
+/** The demo's account: the standard fleet of one cluster, in memory. */
+export function createSimulatedBackend(options: { clusterName: string; elasticIpAllocationId?: string | undefined }): Backend {
   const fleet = SimulatedFleet.standard({ clusterName: options.clusterName, ...(options.elasticIpAllocationId ? { elasticIpAllocationId: options.elasticIpAllocationId } : {}) });
-  const plane = new LocalControlPlane(fleet, [options.clusterName]).start().enableEventBridge();
-  const startedAt = fleet.now();
-  let bootstrapped = false;
+  return simulatedBackendOn(fleet, [options.clusterName], {}, { label: 'simulated account (in memory)', persist: async () => undefined });
+}
 
+function simulatedBackendOn(
+  fleet: SimulatedFleet,
+  clusters: readonly string[],
+  stateHistory: Record<string, string[]>,
+  account: { label: string; persist: () => Promise<void>; prepareCluster?: (clusterName: string, elasticIpAllocationId?: string) => void },
+): Backend {
+  const plane = new LocalControlPlane(fleet, clusters).start().enableEventBridge();
+  let stopped = false;
   return {
     mode: 'simulated',
     simulation: { fleet, plane },
     ports,
     environment: {
-      clusters: [options.clusterName],
+      clusters: [...clusters],
       stateMachineArnPrefix: LOCAL_STATE_MACHINE_PREFIX,
       documentPrefix: 'kubeha-local-',
       region: fleet.region,
@@ -43,39 +70,46 @@ export function createSimulatedBackend(options: BackendOptions): Backend {
       return fleet.startExecution(`${LOCAL_STATE_MACHINE_PREFIX}${machine}`, name, JSON.stringify(input)).executionArn;
     },
     async follow(executionArn, onEvent, onTick) {
-      plane.listeners.set(executionArn, (event: EventLog) => {
-        if (event.type === 'StateEntered') onEvent({ kind: 'entered', state: (event as { state: { name: string } }).state.name });
-      });
-      let ticking = true;
-      const ticker = (async () => {
-        while (ticking) {
-          await onTick?.();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      })();
-      await plane.settle();
-      ticking = false;
-      await ticker;
-      plane.listeners.delete(executionArn);
       const execution = fleet.executions.get(executionArn);
-      if (!execution) throw new CliError(`execution ${executionArn} is unknown`, EXIT.notFound);
-      return execution.status === 'SUCCEEDED'
-        ? { status: 'SUCCEEDED', output: execution.output }
-        : { status: 'FAILED', error: execution.error?.name ?? 'Unknown', cause: readableCause(execution.error?.cause) };
+      if (!execution) throw new CliError(`No execution ${executionArn} in the ${account.label}.`, EXIT.notFound);
+      if (execution.status === 'PENDING') {
+        plane.listeners.set(executionArn, (event: EventLog) => {
+          if (event.type === 'StateEntered') onEvent({ kind: 'entered', state: (event as { state: { name: string } }).state.name });
+        });
+        let ticking = true;
+        const ticker = (async () => {
+          while (ticking) {
+            await onTick?.();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        })();
+        await plane.settle();
+        ticking = false;
+        await ticker;
+        plane.listeners.delete(executionArn);
+      } else {
+        // Ran in an earlier command: replay the states it went through.
+        for (const state of stateHistory[executionArn] ?? []) onEvent({ kind: 'entered', state });
+        await onTick?.();
+      }
+      if (execution.status === 'SUCCEEDED') return { status: 'SUCCEEDED', output: execution.output };
+      if (execution.status === 'FAILED') return { status: 'FAILED', error: execution.error?.name ?? 'Unknown', cause: readableCause(execution.error?.cause) };
+      throw new CliError(`Execution ${executionArn} was cut off while it ran (its command was killed); start it again.`, EXIT.failed);
     },
     consoleUrl: (executionArn) => `(simulated) ${executionArn}`,
     async readSecret(name) {
       return fleet.readSecretOnInstance(name);
     },
-    async ensureBootstrapped(clusterName) {
-      if (bootstrapped) return;
-      const run = await plane.execute('bootstrap-cluster', `${clusterName}-bootstrap`, consoleInput(fleet, { clusterName }));
-      if (run.error) throw new CliError(`the simulated bootstrap failed: ${run.error.message}`, EXIT.failed);
-      bootstrapped = true;
+    ...(account.prepareCluster ? { prepareCluster: account.prepareCluster } : {}),
+    async close() {
+      if (stopped) return;
+      stopped = true;
+      plane.stop();
+      for (const [executionArn, run] of plane.runs) {
+        stateHistory[executionArn] = run.events.filter((event) => event.type === 'StateEntered').map((event) => (event as { state: { name: string } }).state.name);
+      }
+      for (const executionArn of Object.keys(stateHistory).slice(0, -REPLAYABLE_EXECUTIONS)) delete stateHistory[executionArn];
+      await account.persist();
     },
-    markBootstrapped: () => {
-      bootstrapped = true;
-    },
-    close: () => plane.stop(),
   };
 }

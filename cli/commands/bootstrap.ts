@@ -1,36 +1,49 @@
 import type { BootstrapSummary } from '../../functions/core/summary.js';
 import type { Backend } from '../backend.js';
-import { EXIT } from '../backend.js';
-import { type Output, table } from '../format.js';
+import { type Asker, type ChangeOptions, confirmChange } from '../confirm.js';
+import { EXIT } from '../errors.js';
+import { type Output, table, wrap } from '../format.js';
 import { BOOTSTRAP_PHASES } from '../progress.js';
-import { executionName, failure, startAndFollow } from './follow.js';
-import { readInput, validated } from './plan.js';
+import { type Following, executionName, failure, startAndFollow } from './follow.js';
+import { planOf, readInput, validated } from './plan.js';
 
-export async function bootstrap(options: { clusterName: string; inputPath: string | undefined }, backend: Backend, out: Output): Promise<number> {
-  return bootstrapWith(readInput(options.inputPath, options.clusterName), options.clusterName, backend, out);
+/** `kubeha bootstrap`: the plan, a confirmation, then the bootstrap-cluster execution followed to its end. */
+export async function bootstrap(options: { clusterName: string; inputPath: string | undefined } & ChangeOptions, backend: Backend, out: Output & Following, asker: Asker): Promise<number> {
+  const input = readInput(options.inputPath, options.clusterName);
+  const config = validated(input);
+  backend.prepareCluster?.(options.clusterName, config.elasticIpAllocationId);
+  if (!options.yes || options.dryRun) {
+    const planned = await planOf(config, backend, out.columns);
+    if (!planned.steps) {
+      out.write(planned.findingsText);
+      return EXIT.blocked;
+    }
+    if (!(await confirmChange({ verb: `Bootstrap of ${options.clusterName}`, plan: planned.steps, cluster: options.clusterName }, options, out, asker))) return EXIT.ok;
+  }
+  return bootstrapWith(input, options.clusterName, backend, out);
 }
 
-export async function bootstrapWith(input: Record<string, unknown>, clusterName: string, backend: Backend, out: Output): Promise<number> {
-  const options = { clusterName };
+export async function bootstrapWith(input: Record<string, unknown>, clusterName: string, backend: Backend, out: Output & Following): Promise<number> {
   validated(input);
   const { executionArn, result } = await startAndFollow(backend, out, {
     machine: 'bootstrap-cluster',
-    name: executionName(`${options.clusterName}-bootstrap`, backend.now()),
+    name: executionName(`${clusterName}-bootstrap`, backend.now()),
     input,
-    title: `kubeha bootstrap ${options.clusterName}${backend.mode === 'simulated' ? ' (simulated, modelled time)' : ''}`,
+    title: `kubeha bootstrap ${clusterName}${backend.mode === 'simulated' ? ' (simulated)' : ''}`,
     phases: BOOTSTRAP_PHASES,
-    clusterName: options.clusterName,
+    clusterName,
   });
   if (result.status !== 'SUCCEEDED') throw failure(result, backend, executionArn, 'Bootstrap');
-  backend.markBootstrapped?.();
   const summary = result.output as BootstrapSummary;
   if (out.json) {
-    out.write(`${JSON.stringify(summary, null, 2)}\n`);
+    out.write(`${JSON.stringify({ ...summary, executionArn }, null, 2)}\n`);
     return EXIT.ok;
   }
-  out.write(`\nCluster ${summary.clusterName} is up at https://${summary.endpoint} (Kubernetes ${summary.kubernetesVersion}) in ${summary.timings.totalSeconds} s.\n`);
-  out.write(`${table(['phase', 'seconds'], Object.entries(summary.timings.phases))}\n`);
-  out.write(`Nodes: ${summary.nodes.masters} masters, ${summary.nodes.workers} workers, ${summary.nodes.loadBalancers} load balancers. Verified: ${JSON.stringify(summary.verification)}\n`);
-  out.write(`Get the admin kubeconfig with: kubeha kubeconfig --cluster ${summary.clusterName}\n`);
+  out.write(`\nCluster ${summary.clusterName} is up: https://${summary.endpoint}, Kubernetes ${summary.kubernetesVersion}.\n`);
+  out.write(`It took ${summary.timings.totalSeconds} s${backend.mode === 'simulated' ? ' of modelled time' : ''}:\n`);
+  out.write(`${table(['phase', 'seconds'], Object.entries(summary.timings.phases), { width: out.columns })}\n`);
+  const verified = Object.entries(summary.verification).map(([check, value]) => `${check} ${String(value)}`).join(', ');
+  out.write(`Nodes: ${summary.nodes.masters} masters, ${summary.nodes.workers} workers, ${summary.nodes.loadBalancers} load balancers.\n${wrap(`Verified: ${verified}.`, out.columns, 2)}\n`);
+  out.write(`Get the admin kubeconfig with:\n  npx kubeha kubeconfig --cluster ${summary.clusterName}${backend.mode === 'simulated' ? ' --simulate' : ''}\n`);
   return EXIT.ok;
 }

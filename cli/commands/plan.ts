@@ -3,8 +3,9 @@ import { discoverCluster, preflightReport, validateBootstrapInput } from '../../
 import type { ClusterConfig } from '../../functions/core/config.js';
 import { InputValidationError } from '../../functions/core/errors.js';
 import type { BootstrapPlan } from '../../functions/core/plan.js';
-import { type Backend, CliError, EXIT } from '../backend.js';
-import { type Output, table } from '../format.js';
+import type { Backend } from '../backend.js';
+import { CliError, EXIT } from '../errors.js';
+import { DEFAULT_COLUMNS, type Output, table, wrap } from '../format.js';
 
 export function readInput(path: string | undefined, clusterName: string): Record<string, unknown> {
   if (!path) throw new CliError('--input is required: pass the bootstrap input file, such as examples/bootstrap-input.json.', EXIT.usage);
@@ -49,28 +50,43 @@ function steps(config: ClusterConfig, plan: BootstrapPlan): string[] {
   ];
 }
 
-export async function plan(options: { clusterName: string; inputPath: string | undefined }, backend: Backend, out: Output): Promise<number> {
-  const config = validated(readInput(options.inputPath, options.clusterName));
+/** Discovery and every preflight check, read-only: the steps bootstrap would take, or the findings that block it. */
+export async function planOf(config: ClusterConfig, backend: Backend, width = DEFAULT_COLUMNS) {
   const instances = await discoverCluster(config, backend.ports);
   const report = await preflightReport(config, instances, backend.ports);
+  const findingsText = report.findings.length
+    ? `Findings:\n${report.findings.map((finding) => `  ${wrap(`${finding.blocking ? 'BLOCKING' : 'warning '} ${finding.field}: ${finding.reason}`, width, 11)}\n           ${wrap(`fix: ${finding.fix}`, width, 16)}\n`).join('')}\n`
+    : '';
   const blocking = report.findings.filter((finding) => finding.blocking);
+  return {
+    instances,
+    report,
+    blocking,
+    findingsText: report.outcome ? findingsText : `${findingsText}${blocking.length} blocking finding(s): fix them and run plan again. Nothing was changed.\n`,
+    steps: report.outcome ? steps(config, report.outcome.plan) : undefined,
+  };
+}
+
+export async function plan(options: { clusterName: string; inputPath: string | undefined }, backend: Backend, out: Output): Promise<number> {
+  const config = validated(readInput(options.inputPath, options.clusterName));
+  backend.prepareCluster?.(options.clusterName, config.elasticIpAllocationId);
+  const { instances, report, blocking, findingsText, steps: planned } = await planOf(config, backend, out.columns);
   if (out.json) {
-    out.write(`${JSON.stringify({ cluster: config.clusterName, instances, findings: report.findings, plan: report.outcome?.plan, steps: report.outcome ? steps(config, report.outcome.plan) : [] }, null, 2)}\n`);
+    out.write(`${JSON.stringify({ cluster: config.clusterName, instances, findings: report.findings, plan: report.outcome?.plan, steps: planned ?? [] }, null, 2)}\n`);
     return blocking.length > 0 ? EXIT.blocked : EXIT.ok;
   }
   out.write(`Cluster ${config.clusterName}: ${instances.length} tagged instance(s)\n\n`);
-  out.write(`${table(['role', 'instance', 'state', 'private IP', 'zone', 'kubeha state'], instances.map((instance) => [instance.role ?? '(no role)', instance.instanceId, instance.ec2State, instance.privateIp, instance.availabilityZone, instance.nodeState ?? 'new']))}\n\n`);
-  if (report.findings.length > 0) {
-    out.write('Findings:\n');
-    for (const finding of report.findings) out.write(`  ${finding.blocking ? 'BLOCKING' : 'warning '} ${finding.field}: ${finding.reason}\n           fix: ${finding.fix}\n`);
-    out.write('\n');
-  }
-  if (!report.outcome) {
-    out.write(`${blocking.length} blocking finding(s): fix them and run plan again. Nothing was changed.\n`);
-    return EXIT.blocked;
-  }
+  out.write(
+    `${table(
+      ['role', 'instance', 'state', 'private IP', 'zone', 'kubeha state'],
+      instances.map((instance) => [instance.role ?? '(no role)', instance.instanceId, instance.ec2State, instance.privateIp, instance.availabilityZone, instance.nodeState ?? 'new']),
+      { width: out.columns, optional: ['zone'] },
+    )}\n\n`,
+  );
+  out.write(findingsText);
+  if (!planned) return EXIT.blocked;
   out.write('Bootstrap would:\n');
-  steps(config, report.outcome.plan).forEach((step, index) => out.write(`  ${String(index + 1).padStart(2)}. ${step}\n`));
+  planned.forEach((step, index) => out.write(`  ${String(index + 1).padStart(2)}. ${wrap(step, out.columns, 6)}\n`));
   out.write('\nNothing was changed. Run `kubeha bootstrap` with the same flags to do it.\n');
   return EXIT.ok;
 }

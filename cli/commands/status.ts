@@ -1,29 +1,35 @@
-import { readClusterSettings } from '../../functions/core/bootstrap.js';
 import { readLock } from '../../functions/core/cluster-lock.js';
 import { HEALING_MACHINES } from '../../functions/core/healing-decisions.js';
 import { readClusterStatus } from '../../functions/core/reconcile.js';
-import { type Backend, CliError, EXIT } from '../backend.js';
-import { type Output, table } from '../format.js';
+import type { Backend } from '../backend.js';
+import { type Output, fit, table } from '../format.js';
+import { EXIT } from '../errors.js';
+import { LiveRegion } from '../progress.js';
+import { requireCluster } from './cluster.js';
 
-export async function status(options: { clusterName: string }, backend: Backend, out: Output): Promise<number> {
-  await backend.ensureBootstrapped(options.clusterName);
+/** What `status` reports, as --json prints it. */
+async function readStatus(clusterName: string, backend: Backend) {
   const { ports } = backend;
-  const settings = await readClusterSettings(options.clusterName, ports);
-  if (!settings) throw new CliError(`Cluster ${options.clusterName} has no recorded settings: bootstrap it with \`kubeha bootstrap\` first.`, EXIT.notFound);
+  const settings = await requireCluster(clusterName, backend);
   const [instances, address, lock] = await Promise.all([
-    ports.ec2.findClusterInstances(options.clusterName),
+    ports.ec2.findClusterInstances(clusterName),
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
-    readLock(options.clusterName, ports).then((lock) => lock && JSON.stringify(lock.value)),
+    readLock(clusterName, ports).then((lock) => lock && JSON.stringify(lock.value)),
   ]);
   const report = await readClusterStatus(settings, instances, ports, backend.environment, { statusTimeoutSeconds: 40 });
   const machines = ['bootstrap-cluster', 'drill-cluster', ...new Set(Object.values(HEALING_MACHINES))];
   const ids = new Set(instances.map((instance) => instance.instanceId));
-  const executions = (await Promise.all(machines.map(async (machine) => (await ports.workflows.listExecutions(`${backend.environment.stateMachineArnPrefix}${machine}`)).map((execution) => ({ machine, ...execution })))))
-    .flat()
-    .filter((execution) => execution.name.startsWith(options.clusterName) || [...ids].some((id) => execution.name.includes(id)))
+  const listed = (await Promise.all(machines.map(async (machine) => (await ports.workflows.listExecutions(`${backend.environment.stateMachineArnPrefix}${machine}`)).map((execution) => ({ machine, ...execution }))))).flat();
+  // A heal is named after its instance, which a replacement may have terminated since: EC2 still
+  // describes a terminated instance for a while, tags included, so its heals stay on the list.
+  const gone = [...new Set(listed.map((execution) => /^(i-[0-9a-f]{8,17})-/.exec(execution.name)?.[1]).filter((id): id is string => Boolean(id) && !ids.has(id!)))].slice(0, 10);
+  for (const instance of await Promise.all(gone.map((id) => ports.ec2.describeInstance(id).catch(() => undefined)))) {
+    if (instance?.tags?.[`kubernetes.io/cluster/${clusterName}`] === 'owned') ids.add(instance.instanceId);
+  }
+  const executions = listed
+    .filter((execution) => execution.name.startsWith(clusterName) || [...ids].some((id) => execution.name.startsWith(`${id}-`)))
     .sort((a, b) => b.startDate - a.startDate)
     .slice(0, 10);
-
   const members = instances.map((instance) => {
     const node = report?.nodes.find((candidate) => candidate.internalIp === instance.privateIp);
     const member = report?.members.find((candidate) => candidate.peerIp === instance.privateIp);
@@ -39,14 +45,59 @@ export async function status(options: { clusterName: string }, backend: Backend,
     };
   });
   const lockHolder = lock ? (JSON.parse(lock) as { executionArn: string }).executionArn : undefined;
-  if (out.json) {
-    out.write(`${JSON.stringify({ cluster: options.clusterName, endpoint: settings.cluster.endpoint, members, elasticIpHolder: address?.instanceId, lockHolder, executions }, null, 2)}\n`);
-    return EXIT.ok;
+  return {
+    cluster: clusterName,
+    endpoint: settings.cluster.endpoint,
+    kubernetesVersion: settings.cluster.kubernetesVersion,
+    members,
+    elasticIp: address?.publicIp,
+    elasticIpHolder: address?.instanceId,
+    lockHolder,
+    answered: Boolean(report),
+    executions,
+  };
+}
+
+function statusText(status: Awaited<ReturnType<typeof readStatus>>, width: number): string {
+  const time = (at: number) => `${new Date(at).toISOString().slice(0, 16)}Z`;
+  return [
+    `Cluster ${status.cluster}: https://${status.endpoint}, Kubernetes ${status.kubernetesVersion}`,
+    '',
+    table(
+      ['role', 'instance', 'state', 'private IP', 'zone', 'node', 'etcd'],
+      status.members.map((member) => [member.role, member.instanceId, member.state, member.privateIp, member.zone, member.nodeReady, member.etcd]),
+      { width, optional: ['zone'] },
+    ),
+    '',
+    `Elastic IP ${status.elasticIp ?? '?'} is on ${status.elasticIpHolder ?? 'nothing'}.`,
+    `Healing lock: ${status.lockHolder ? fit(status.lockHolder, width - 14) : 'free'}.`,
+    ...(status.answered ? [] : ['The cluster did not answer a status check in time: node and etcd are unknown.']),
+    '',
+    'Recent executions:',
+    status.executions.length
+      ? table(['workflow', 'name', 'status', 'started (UTC)'], status.executions.map((execution) => [execution.machine, execution.name, execution.status, time(execution.startDate)]), { width, optional: ['started (UTC)', 'workflow'] })
+      : '  none',
+  ].join('\n');
+}
+
+/**
+ * `kubeha status`, once or (--watch) every `intervalSeconds` until Ctrl-C. Each look opens the account
+ * afresh, so a simulated account is free for other commands between looks.
+ */
+export async function status(options: { clusterName: string; watch: boolean; intervalSeconds: number; stopped: () => boolean }, open: () => Promise<Backend>, out: Output): Promise<number> {
+  const live = options.watch && out.isTTY && out.terminal ? new LiveRegion(out, out.terminal) : undefined;
+  for (let look = 0; ; look += 1) {
+    const backend = await open();
+    let current;
+    try {
+      current = await readStatus(options.clusterName, backend);
+    } finally {
+      await backend.close();
+    }
+    if (out.json) out.write(options.watch ? `${JSON.stringify(current)}\n` : `${JSON.stringify(current, null, 2)}\n`);
+    else if (live) live.draw(`${statusText(current, out.terminal!.columns() - 1)}\n\nEvery ${options.intervalSeconds} s; Ctrl-C to stop. Last look ${new Date().toISOString().slice(11, 19)} UTC.`.split('\n'));
+    else out.write(`${look > 0 ? '\n' : ''}${statusText(current, out.columns)}\n`);
+    if (!options.watch || options.stopped()) return EXIT.ok;
+    await new Promise((resolve) => setTimeout(resolve, options.intervalSeconds * 1000));
   }
-  out.write(`Cluster ${options.clusterName}: endpoint https://${settings.cluster.endpoint}, Kubernetes ${settings.cluster.kubernetesVersion}\n\n`);
-  out.write(`${table(['role', 'instance', 'state', 'private IP', 'zone', 'node', 'etcd', 'elastic IP'], members.map((member) => Object.values(member)))}\n\n`);
-  out.write(`Elastic IP ${address?.publicIp ?? '?'} is on ${address?.instanceId ?? 'nothing'}. Healing lock: ${lockHolder ?? 'free'}.\n`);
-  if (!report) out.write('The cluster did not answer a status check in time: node and etcd columns are unknown.\n');
-  out.write(`\nRecent executions:\n${executions.length ? table(['workflow', 'name', 'status', 'started'], executions.map((execution) => [execution.machine, execution.name, execution.status, new Date(execution.startDate).toISOString()])) : '  none'}\n`);
-  return EXIT.ok;
 }
