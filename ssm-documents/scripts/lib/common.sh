@@ -40,22 +40,16 @@ mask() {
 }
 
 # run_logged LOGNAME COMMAND...: runs a command with its output kept in a root-only log file; on
-# failure the masked tail of that log goes to stderr. The command runs in a subshell with errexit on,
-# so a shell function that calls `fail` ends that subshell, not the script, and its message reaches
-# stderr through the tail. Never give it a command that prints a secret: the log outlives the run.
+# failure the masked tail of that log goes to stderr. The command runs in a subshell, so a shell
+# function that calls `fail` ends that subshell, not the script, and its message reaches stderr
+# through the tail. Never give it a command that prints a secret: the log outlives the run.
 run_logged() {
   local name="$1"
   shift
   mkdir -p "${KUBEHA_LOG_DIR}"
   chmod 0700 "${KUBEHA_LOG_DIR}"
   local logfile="${KUBEHA_LOG_DIR}/${name}.log" status=0
-  set +o errexit
-  (
-    set -o errexit
-    "$@"
-  ) >"${logfile}" 2>&1
-  status=$?
-  set -o errexit
+  ("$@") >"${logfile}" 2>&1 || status=$?
   if ((status != 0)); then
     printf 'kubeha: %s failed; last lines of %s:\n' "${name}" "${logfile}" >&2
     tail -n 25 "${logfile}" | mask >&2
