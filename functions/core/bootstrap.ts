@@ -7,15 +7,18 @@ import {
   type PendingCommand,
   type StepRequest,
   buildCommand,
+  clusterContextSchema,
   interpretInvocations,
   markFor,
   needsOutput,
 } from './commands.js';
+import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { ClusterStateError, PreflightFailedError } from './errors.js';
 import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import type { Logger } from './log.js';
 import { type BootstrapPlan, planBootstrap } from './plan.js';
+import { documentParameter } from './parameter-patterns.js';
 import type { LaunchSpec, Ports, SecretRef } from './ports.js';
 import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
 
@@ -158,6 +161,13 @@ export async function placeElasticIp(allocationId: string, instanceId: string, p
   return { moved: true, publicIp: address.publicIp };
 }
 
+const recordedSettingsSchema = z.object({
+  cluster: clusterContextSchema,
+  caCertHash: documentParameter('CaCertHash'),
+  joinSecretArn: documentParameter('JoinSecretArn'),
+  kubeconfigSecretName: documentParameter('KubeconfigSecretId'),
+});
+
 export interface ClusterSettings {
   readonly cluster: ClusterContext;
   readonly caCertHash: string;
@@ -207,6 +217,12 @@ export async function readClusterSettings(clusterName: string, ports: Pick<Ports
   const raw = await ports.ssm.getParameter(settingsParameterName(clusterName));
   if (!raw) return undefined;
   const settings = JSON.parse(raw) as ClusterSettings;
+  // What comes back from Parameter Store becomes document parameters again: hold it to the same patterns.
+  const checked = recordedSettingsSchema.safeParse(settings);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new ClusterStateError(`the recorded settings of ${clusterName} are invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+  }
   return { ...settings, policy: settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 } };
 }
 

@@ -128,14 +128,14 @@ set -o errexit -o nounset -o pipefail
 token=\$(curl -fsS -m 2 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
 instance_id=\$(curl -fsS -m 2 -H "X-aws-ec2-metadata-token: \${token}" http://169.254.169.254/latest/meta-data/instance-id)
 for attempt in 1 2 3 4 5; do
-  if aws ec2 associate-address --region ${KUBEHA_REGION} --allocation-id ${KUBEHA_EIP_ALLOCATION_ID} \\
+  if aws ec2 associate-address --region '${KUBEHA_REGION}' --allocation-id '${KUBEHA_EIP_ALLOCATION_ID}' \\
       --instance-id "\${instance_id}" --allow-reassociation >/dev/null; then
-    logger -t kubeha "claimed Elastic IP ${KUBEHA_EIP_ALLOCATION_ID} for \${instance_id}"
+    logger -t kubeha "claimed Elastic IP '${KUBEHA_EIP_ALLOCATION_ID}' for \${instance_id}"
     exit 0
   fi
   sleep "\${attempt}"
 done
-logger -t kubeha "could not claim Elastic IP ${KUBEHA_EIP_ALLOCATION_ID}"
+logger -t kubeha "could not claim Elastic IP '${KUBEHA_EIP_ALLOCATION_ID}'"
 exit 1
 EOF
 }
@@ -162,6 +162,14 @@ default_interface() {
 main() {
   require_env KUBEHA_CLUSTER_NAME KUBEHA_MASTER_ADDRESSES KUBEHA_LOAD_BALANCER_ADDRESSES KUBEHA_LISTEN_PORT \
     KUBEHA_EIP_ALLOCATION_ID KUBEHA_REGION
+  # These values end up in generated nginx, keepalived and shell files: hold them to their shapes.
+  local ipv4='[0-9]{1,3}(\.[0-9]{1,3}){3}'
+  require_match KUBEHA_CLUSTER_NAME '^[a-z][a-z0-9-]{1,30}[a-z0-9]$' "a kubeha cluster name"
+  require_match KUBEHA_MASTER_ADDRESSES "^${ipv4}(,${ipv4}){0,6}\$" "a comma list of IPv4 addresses"
+  require_match KUBEHA_LOAD_BALANCER_ADDRESSES "^${ipv4}(,${ipv4})?\$" "one or two IPv4 addresses"
+  require_match KUBEHA_LISTEN_PORT '^[0-9]{4,5}$' "a port number"
+  require_match KUBEHA_EIP_ALLOCATION_ID '^eipalloc-[0-9a-f]{8,17}$' "an Elastic IP allocation id"
+  require_match KUBEHA_REGION '^[a-z]{2}(-[a-z]+)+-[0-9]$' "an AWS region"
   local self peers priority interface apiserver_port="${KUBEHA_APISERVER_PORT:-6443}"
   self="$(self_ip)"
   local -a balancers

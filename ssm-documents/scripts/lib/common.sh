@@ -29,6 +29,13 @@ require_env() {
   done
 }
 
+# require_match NAME REGEX WHAT: the variable NAME must match REGEX (documents and the Lambda side check
+# their parameters already; a script also runs by hand, and its values reach generated files and
+# commands). WHAT says what NAME must be.
+require_match() {
+  [[ "${!1:-}" =~ $2 ]] || fail "$1 must be $3"
+}
+
 # result JSON: the machine-readable last line the control plane parses.
 result() {
   printf 'KUBEHA_RESULT %s\n' "$1"
