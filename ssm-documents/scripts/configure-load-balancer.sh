@@ -26,6 +26,9 @@ render_nginx_conf() {
 # Managed by kubeha for cluster ${KUBEHA_CLUSTER_NAME}: changes here are overwritten.
 user www-data;
 worker_processes auto;
+# Every proxied watch is two connections and two descriptors. Without this, workers keep the service's
+# soft limit (1024 under systemd) and run out at about 500 watches each, whatever worker_connections says.
+worker_rlimit_nofile 8192;
 pid ${KUBEHA_ROOT}/run/nginx.pid;
 error_log ${KUBEHA_ROOT}/var/log/nginx/error.log warn;
 include ${KUBEHA_ROOT}/etc/nginx/modules-enabled/*.conf;

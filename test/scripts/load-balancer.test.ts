@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Server, type Socket, connect, createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Sandbox } from './sandbox.js';
 
@@ -253,5 +254,117 @@ esac`,
     expect(run.stdout).toContain('configuration unchanged, nothing to do');
     expect(run.result).toEqual({ changed: false, role: 'primary' });
     expect(run.calls).not.toContain('systemctl reload nginx');
+  });
+});
+
+/** Opens `count` connections through the proxy and keeps them, like watches; resolves with how many got an answer. */
+async function holdWatches(port: number, count: number): Promise<{ answered: number; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  const answered = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        sockets.push(socket);
+        const timer = setTimeout(() => resolve(false), 10_000);
+        socket.on('connect', () => socket.write('watch'));
+        socket.once('data', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        socket.on('error', () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      }),
+    ),
+  );
+  return { answered: answered.filter(Boolean).length, sockets };
+}
+
+describe('configure-load-balancer.sh nginx under the file limit systemd gives services', () => {
+  // systemd starts services with a soft limit of 1024 descriptors (DefaultLimitNOFILE=1024:524288).
+  const SERVICE_SOFT_LIMIT = 1024;
+  let sandbox: Sandbox;
+  let backends: Backends;
+  let listenPort: number;
+  const started: string[] = [];
+
+  /** Starts nginx from a config file the way systemd would, with the service's soft descriptor limit. */
+  function startNginx(conf: string): void {
+    execFileSync('bash', ['-c', `ulimit -Sn ${SERVICE_SOFT_LIMIT} && exec /usr/sbin/nginx -c "$1"`, 'nginx', conf], { stdio: 'pipe' });
+    started.push(conf);
+  }
+
+  beforeAll(async () => {
+    sandbox = new Sandbox();
+    sandbox.file('etc/nginx/modules-enabled/50-mod-stream.conf', 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n');
+    sandbox.stub('systemctl', '[[ "$1" == "is-active" ]] && exit 3; exit 0');
+    listenPort = await freePort();
+    backends = new Backends(await freePort());
+    await backends.start('127.0.0.2');
+    const run = sandbox.run('configure-load-balancer.sh', {
+      ...BASE_ENV,
+      KUBEHA_SELF_IP: '10.0.0.5',
+      KUBEHA_MASTER_ADDRESSES: '127.0.0.2',
+      KUBEHA_LISTEN_PORT: String(listenPort),
+      KUBEHA_APISERVER_PORT: String(backends.port),
+    });
+    expect(run.status).toBe(0);
+  });
+
+  afterAll(async () => {
+    for (const conf of started) {
+      try {
+        execFileSync('/usr/sbin/nginx', ['-s', 'stop', '-c', conf], { stdio: 'pipe' });
+      } catch {
+        // not running
+      }
+    }
+    await backends.stop('127.0.0.2');
+    sandbox.dispose();
+  });
+
+  it('should hold more watches than workers limited to the service soft limit could, each worker keeping two descriptors per watch', async () => {
+    // Prepare: more watches than every worker together could hold at 1024 descriptors (≈ 512 watches each).
+    const workers = availableParallelism();
+    const watches = workers * (SERVICE_SOFT_LIMIT / 2) + 300;
+    const rendered = sandbox.read('etc/nginx/nginx.conf');
+    expect(rendered).toContain('worker_rlimit_nofile 8192;');
+    startNginx(`${sandbox.root}/etc/nginx/nginx.conf`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    const held = await holdWatches(listenPort, watches);
+    for (const socket of held.sockets) socket.destroy();
+
+    // Assess
+    expect(held.answered).toBe(watches);
+  });
+
+  it('would have refused some of them without worker_rlimit_nofile (the configuration kubeha rendered before)', async () => {
+    // Prepare: the same configuration without the line, on another port.
+    const oldPort = await freePort();
+    const oldConf = sandbox.file(
+      'etc/nginx/nginx-without-rlimit.conf',
+      sandbox
+        .read('etc/nginx/nginx.conf')
+        .replace(/^worker_rlimit_nofile .*\n/m, '')
+        .replace(`listen ${listenPort};`, `listen ${oldPort};`)
+        .replace(/^pid .*$/m, `pid ${sandbox.root}/run/nginx-old.pid;`),
+    );
+    const watches = availableParallelism() * (SERVICE_SOFT_LIMIT / 2) + 300;
+    startNginx(oldConf);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    const held = await holdWatches(oldPort, watches);
+    for (const socket of held.sockets) socket.destroy();
+
+    // Assess
+    expect(held.answered).toBeLessThan(watches);
   });
 });
