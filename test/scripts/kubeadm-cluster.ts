@@ -48,6 +48,13 @@ export class FakeCluster {
     this.caPem = caPem ?? createTestCa(this.directory);
   }
 
+  /** A separate cluster in the state this one is in (etcd, objects, what runs), for tests that start alike. */
+  static copyOf(template: FakeCluster): FakeCluster {
+    const copy = new FakeCluster(template.caPem);
+    execFileSync('cp', ['-a', `${template.directory}/.`, `${copy.directory}/`]);
+    return copy;
+  }
+
   members(): EtcdMember[] {
     const file = join(this.directory, 'etcd', 'members');
     if (!existsSync(file)) return [];
@@ -85,9 +92,11 @@ export class FakeNode {
   readonly sandbox = new Sandbox();
   readonly name: string;
 
+  /** copyOf: a node of another (copied) cluster whose files this node starts with. */
   constructor(
     readonly cluster: FakeCluster,
     readonly ip: string,
+    copyOf?: FakeNode,
   ) {
     this.name = `ip-${ip.replaceAll('.', '-')}`;
     // The kubeadm stub keeps a copy of each --config it is given (in the test's state, outside the
@@ -105,6 +114,7 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
     stubAws(this.sandbox);
     // What the kubelet package installs on every node.
     this.sandbox.file('etc/kubernetes/manifests/.kubelet-keep', '');
+    if (copyOf) execFileSync('cp', ['-a', `${copyOf.sandbox.root}/.`, `${this.sandbox.root}/`]);
   }
 
   /** The next `kubeadm <command>` fails at this phase (once), leaving what kubeadm would leave. */
@@ -178,4 +188,36 @@ export function filesContaining(directory: string, needles: string[]): string[] 
   const grep = spawnSync('grep', ['-rlF', ...needles.flatMap((needle) => ['-e', needle]), '.'], { cwd: directory, encoding: 'utf8' });
   if (grep.status !== 0 && grep.status !== 1) throw new Error(`grep failed: ${grep.stderr}`);
   return grep.stdout.split('\n').filter(Boolean);
+}
+
+/** What kubeha calls an initialized cluster, checked in the cluster itself: what is missing, if anything. */
+export function initializedProblems(cluster: FakeCluster, master: FakeNode): string[] {
+  const problems: string[] = [];
+  for (const [namespace, kind, name] of [
+    ['kube-system', 'configmap', 'kubeadm-config'], ['kube-public', 'configmap', 'cluster-info'],
+    ['kube-system', 'deployment', 'coredns'], ['kube-system', 'daemonset', 'kube-proxy'], ['kube-system', 'secret', 'kubeadm-certs'],
+  ] as const) {
+    if (!cluster.hasObject(namespace, kind, name)) problems.push(`${namespace}/${kind}/${name} is missing`);
+  }
+  const members = cluster.members();
+  if (members.length !== 1 || members[0]?.peerIp !== master.ip || members[0]?.name !== master.name || members[0]?.isLearner) {
+    problems.push(`expected one started member for ${master.name}, found ${JSON.stringify(members)}`);
+  }
+  if (!cluster.node(master.name)?.taints.includes('node-role.kubernetes.io/control-plane:NoSchedule')) problems.push(`${master.name} lacks the control-plane taint`);
+  if (!cluster.isRunning(master.ip, 'control-plane')) problems.push('its control plane does not run');
+  return problems;
+}
+
+/** What kubeha calls a joined control-plane node, checked in the cluster itself. */
+export function joinedMasterProblems(cluster: FakeCluster, master: FakeNode): string[] {
+  const problems: string[] = [];
+  const registered = cluster.node(master.name);
+  if (!registered?.labels.includes('node-role.kubernetes.io/control-plane=')) problems.push('no control-plane label');
+  if (!registered?.taints.includes('node-role.kubernetes.io/control-plane:NoSchedule')) problems.push('no control-plane taint');
+  const own = cluster.members().filter((member) => member.peerIp === master.ip);
+  if (own.length !== 1 || own[0]?.name !== master.name || own[0]?.isLearner) problems.push(`its etcd member is ${JSON.stringify(own)}`);
+  const stray = cluster.members().filter((member) => member.isLearner || member.name === '');
+  if (stray.length > 0) problems.push(`learners or unstarted members remain: ${JSON.stringify(stray)}`);
+  if (!cluster.isRunning(master.ip, 'control-plane')) problems.push('its control plane does not run');
+  return problems;
 }
