@@ -114,7 +114,7 @@ class Backends {
       socket.on('close', () => sockets.delete(socket));
       socket.on('data', (data) => socket.write(`${address} ${data.toString()}`));
     });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, address, resolve));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ port: this.port, host: address, backlog: 2048 }, resolve));
     this.servers.set(address, server);
     this.sockets.set(address, sockets);
   }
@@ -294,32 +294,42 @@ esac`,
   });
 });
 
-/** Opens `count` connections through the proxy and keeps them, like watches; resolves with how many got an answer. */
+/**
+ * Opens `count` connections through the proxy and keeps them all open, like watches; resolves with how
+ * many got an answer, stopping at the first batch with a refusal. They open 100 at a time, so that neither
+ * nginx's nor the backend's listen backlog is what refuses them.
+ */
 async function holdWatches(port: number, count: number): Promise<{ answered: number; sockets: Socket[] }> {
   const sockets: Socket[] = [];
-  const answered = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<boolean>((resolve) => {
-        const socket = connect(port, '127.0.0.1');
-        sockets.push(socket);
-        const timer = setTimeout(() => resolve(false), 5_000);
-        socket.on('connect', () => socket.write('watch'));
-        socket.once('data', () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-        socket.on('error', () => {
-          clearTimeout(timer);
-          resolve(false);
-        });
-        socket.on('close', () => {
-          clearTimeout(timer);
-          resolve(false);
-        });
-      }),
-    ),
-  );
-  return { answered: answered.filter(Boolean).length, sockets };
+  let answered = 0;
+  for (let opened = 0; opened < count; opened += 100) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(100, count - opened) }, () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          sockets.push(socket);
+          const timer = setTimeout(() => resolve(false), 3_000);
+          socket.on('connect', () => socket.write('watch'));
+          socket.once('data', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+          socket.on('error', () => {
+            clearTimeout(timer);
+            resolve(false);
+          });
+          socket.on('close', () => {
+            clearTimeout(timer);
+            resolve(false);
+          });
+        }),
+      ),
+    );
+    answered += batch.filter(Boolean).length;
+    // Once one is refused the proxy is full: the rest would only wait for their timeouts.
+    if (batch.includes(false)) break;
+  }
+  return { answered, sockets };
 }
 
 describe('configure-load-balancer.sh nginx under the file limit systemd gives services', () => {
