@@ -115,8 +115,15 @@ main() {
   write_join_config "${workdir}/kubeadm-join.yaml"
   log "joining ${KUBEHA_CONTROL_PLANE_ENDPOINT} as ${KUBEHA_JOIN_AS}"
   run_kubeadm kubeadm-join join --config "${workdir}/kubeadm-join.yaml" || fail "kubeadm join failed"
+  # The kubelet registers its Node a few seconds after kubelet.conf appears: give the cluster time to agree.
+  local waited=0 limit="${KUBEHA_API_WAIT_SECONDS:-90}"
   shortfall="$(join_shortfall)"
-  [[ -z "${shortfall}" ]] || fail "kubeadm join returned, but ${shortfall//$'\n'/, }"
+  while [[ -n "${shortfall}" ]]; do
+    ((waited < limit)) || fail "kubeadm join returned, but ${shortfall//$'\n'/, }"
+    sleep 5
+    waited=$((waited + 5))
+    shortfall="$(join_shortfall)"
+  done
   log "joined as ${KUBEHA_JOIN_AS}"
   result '{"changed":true}'
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +89,20 @@ describe('init-first-master.sh', () => {
     expect(filesContaining(master.sandbox.root, [JOIN_TOKEN, CERTIFICATE_KEY])).toEqual([]);
   });
 
+  it('should not report success when kubeadm init exits 0 but the cluster lacks what init creates last', () => {
+    const master = node('10.0.0.11');
+    master.failAt('init', 'addon');
+    // A kubeadm that says it succeeded: the double's own run stops before the add-ons, yet exits 0.
+    execFileSync('cp', [`${master.sandbox.bin}/kubeadm`, `${master.sandbox.bin}/kubeadm-real`]);
+    master.sandbox.stub('kubeadm', `'${master.sandbox.bin}/kubeadm-real' "$@" || true`);
+
+    const run = master.init();
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('kubeadm init returned, but the cluster lacks kube-system/deployment/coredns, kube-system/daemonset/kube-proxy');
+    expect(run.result).toBeUndefined();
+  });
+
   it('should refuse a secret version it cannot read, naming the instance profile as the likely cause', () => {
     const master = node('10.0.0.11');
     const run = master.init({ KUBEHA_JOIN_SECRET_VERSION_ID: 'stale-version-0000000000000000000' });
@@ -142,6 +157,18 @@ describe('join-node.sh', () => {
     expect(second.stdout).toContain('already joined, nothing to do');
     expect(second.result).toEqual({ changed: false });
     expect(second.calls.filter((call) => !call.startsWith('kubectl ') && call !== 'hostname ')).toEqual([]);
+  });
+
+  it('should not report success when kubeadm join exits 0 but the cluster does not have the node as a control-plane node', () => {
+    const second = node('10.0.16.11');
+    second.failAt('join', 'control-plane-join');
+    execFileSync('cp', [`${second.sandbox.bin}/kubeadm`, `${second.sandbox.bin}/kubeadm-real`]);
+    second.sandbox.stub('kubeadm', `'${second.sandbox.bin}/kubeadm-real' "$@" || true`);
+
+    const run = second.join('control-plane', caCertHash);
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`kubeadm join returned, but Node ${second.name} lacks the control-plane label or taint`);
   });
 
   it('should reject a malformed CA hash before touching anything', () => {
