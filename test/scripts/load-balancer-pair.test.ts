@@ -103,15 +103,36 @@ esac`,
           .replace(/^\s*enable_script_security\n/m, ''),
       );
       inNamespace(namespace, '/usr/sbin/nginx', ['-c', join(sandbox.root, 'etc/nginx/nginx.conf')]);
-      const log = openSync(join(sandbox.directory, 'keepalived.log'), 'a');
-      balancer.keepalived = spawn(
-        'ip',
-        ['netns', 'exec', namespace, 'env', `PATH=${sandbox.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, 'keepalived', '-n', '-l', '-D', '-f', conf,
-          '-p', join(sandbox.directory, 'keepalived.pid'), '-r', join(sandbox.directory, 'vrrp.pid'), '-c', join(sandbox.directory, 'checkers.pid')],
-        { stdio: ['ignore', log, log] },
-      );
+      startKeepalived(balancer);
     }
   });
+
+  function startKeepalived(balancer: Balancer): void {
+    const { namespace, sandbox } = balancer;
+    const log = openSync(join(sandbox.directory, 'keepalived.log'), 'a');
+    balancer.keepalived = spawn(
+      'ip',
+      ['netns', 'exec', namespace, 'env', `PATH=${sandbox.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, 'keepalived', '-n', '-l', '-D',
+        '-f', join(sandbox.root, 'etc/keepalived/keepalived.conf'),
+        '-p', join(sandbox.directory, 'keepalived.pid'), '-r', join(sandbox.directory, 'vrrp.pid'), '-c', join(sandbox.directory, 'checkers.pid')],
+      { stdio: ['ignore', log, log] },
+    );
+  }
+
+  /** Stops keepalived on a node: SIGTERM is a graceful stop (it tells its peer), SIGKILL a hard failure (it says nothing). */
+  async function stopKeepalived(balancer: Balancer, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const pids = [join(balancer.sandbox.directory, 'vrrp.pid'), join(balancer.sandbox.directory, 'checkers.pid'), join(balancer.sandbox.directory, 'keepalived.pid')]
+      .filter((file) => existsSync(file))
+      .map((file) => Number(readFileSync(file, 'utf8').trim()));
+    for (const pid of signal === 'SIGKILL' ? pids : pids.slice(-1)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((resolve) => balancer.keepalived?.once('exit', resolve) ?? resolve(undefined));
+  }
 
   afterAll(() => {
     for (const balancer of balancers) {
@@ -169,5 +190,39 @@ esac`,
     expect(state(primary)).toBe('FAULT');
     expect(state(standby)).toBe('MASTER');
     expect(detectionSeconds).toBeLessThan(10);
+  });
+
+  it('should move the Elastic IP within about three advertisement intervals when the MASTER fails hard', async () => {
+    // Prepare: nginx back on the primary, which stays BACKUP (nopreempt) while the standby serves.
+    inNamespace(primary.namespace, '/usr/sbin/nginx', ['-c', join(primary.sandbox.root, 'etc/nginx/nginx.conf')]);
+    await until('the primary back to BACKUP', () => state(primary) === 'BACKUP', 20_000);
+    expect(holder()).toBe(standby.instanceId);
+
+    // Act: keepalived on the MASTER dies without a word.
+    const started = Date.now();
+    await stopKeepalived(standby, 'SIGKILL');
+    await until('the primary holding the Elastic IP', () => holder() === primary.instanceId, 20_000);
+    const takeoverSeconds = (Date.now() - started) / 1000;
+
+    // Assess: master_down_interval is 3 x advert_int (1 s) plus skew.
+    expect(state(primary)).toBe('MASTER');
+    expect(takeoverSeconds).toBeLessThan(6);
+  });
+
+  it('should hand the Elastic IP over at once when the MASTER stops gracefully', async () => {
+    // Prepare: the standby's keepalived runs again (BACKUP, nopreempt).
+    startKeepalived(standby);
+    await until('the standby back as BACKUP', () => state(standby) === 'BACKUP', 20_000);
+
+    // Act: a graceful stop sends a priority-0 advertisement, so the peer need not wait for the timeout.
+    const started = Date.now();
+    await stopKeepalived(primary, 'SIGTERM');
+    await until('the standby holding the Elastic IP', () => holder() === standby.instanceId, 20_000);
+    const handoverSeconds = (Date.now() - started) / 1000;
+
+    // Assess
+    expect(state(primary)).toBe('STOP');
+    expect(state(standby)).toBe('MASTER');
+    expect(handoverSeconds).toBeLessThan(3);
   });
 });
