@@ -51,10 +51,10 @@ export async function preflightReport(
   ports: Pick<Ports, 'ec2' | 'ssm' | 'secrets'>,
 ): Promise<PreflightReport> {
   const subnetIds = unique(instances.map((instance) => instance.subnetId));
-  const [subnets, elasticIp, onlineInstanceIds, joinSecretArn, kubeconfigSecretArn] = await Promise.all([
+  const [subnets, elasticIp, onlineAgents, joinSecretArn, kubeconfigSecretArn] = await Promise.all([
     subnetIds.length > 0 ? ports.ec2.subnetCidrs(subnetIds) : Promise.resolve([]),
     ports.ec2.findElasticIp(config.elasticIpAllocationId),
-    ports.ssm.onlineInstanceIds(instances.map((instance) => instance.instanceId)),
+    ports.ssm.onlineAgents(instances.map((instance) => instance.instanceId)),
     ports.secrets.findSecretArn(joinSecretName(config.clusterName)),
     ports.secrets.findSecretArn(kubeconfigSecretName(config.clusterName)),
   ]);
@@ -64,7 +64,9 @@ export async function preflightReport(
     ...(joinSecretArn ? [] : [joinSecretName(config.clusterName)]),
     ...(kubeconfigSecretArn ? [] : [kubeconfigSecretName(config.clusterName)]),
   ];
-  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, missingSecrets });
+  const onlineInstanceIds = new Set(onlineAgents.keys());
+  const agentVersions = new Map([...onlineAgents].flatMap(([instanceId, agent]) => (agent.agentVersion ? [[instanceId, agent.agentVersion] as const] : [])));
+  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, agentVersions, missingSecrets });
   if (blockingFindings(findings).length > 0 || !elasticIp) return { findings };
 
   const fleet = groupFleet(instances);

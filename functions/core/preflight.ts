@@ -48,11 +48,27 @@ export interface PreflightFacts {
   readonly network: NetworkFacts;
   readonly elasticIp: ElasticIp | undefined;
   readonly onlineInstanceIds: ReadonlySet<string>;
+  /** The SSM agent version of each online instance, where SSM reports it. */
+  readonly agentVersions?: ReadonlyMap<string, string> | undefined;
   /** Per-cluster secrets the stack should hold but does not. */
   readonly missingSecrets: readonly string[];
 }
 
 const MAX_MASTERS = 7;
+/** The first SSM Agent release that honours interpolationType ENV_VAR, which every kubeha document relies on. */
+export const MINIMUM_SSM_AGENT_VERSION = '3.3.2746.0';
+
+/** True when dotted version `have` is at least `want` (numeric, field by field). */
+export function versionAtLeast(have: string, want: string): boolean {
+  const a = have.split('.').map(Number);
+  const b = want.split('.').map(Number);
+  for (let index = 0; index < Math.max(a.length, b.length); index += 1) {
+    const difference = (a[index] ?? 0) - (b[index] ?? 0);
+    if (Number.isNaN(difference)) return false;
+    if (difference !== 0) return difference > 0;
+  }
+  return true;
+}
 
 export function preflightFindings(config: ClusterConfig, facts: PreflightFacts): Finding[] {
   const findings: Finding[] = [];
@@ -69,6 +85,15 @@ export function preflightFindings(config: ClusterConfig, facts: PreflightFacts):
       block(instance.instanceId, 'has no private IPv4 address', 'attach a network interface with an IPv4 address');
     } else if (!facts.onlineInstanceIds.has(instance.instanceId)) {
       block(instance.instanceId, 'has no online SSM agent', 'attach the kubeha node instance profile and check the SSM agent and its route to the SSM endpoints');
+    } else {
+      const version = facts.agentVersions?.get(instance.instanceId);
+      if (version && !versionAtLeast(version, MINIMUM_SSM_AGENT_VERSION)) {
+        block(
+          instance.instanceId,
+          `runs SSM Agent ${version}, which ignores interpolationType ENV_VAR (kubeha's documents need ${MINIMUM_SSM_AGENT_VERSION} or later)`,
+          'update the agent (snap refresh amazon-ssm-agent, or the AWS-UpdateSSMAgent document)',
+        );
+      }
     }
   }
 

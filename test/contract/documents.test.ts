@@ -7,6 +7,7 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { type ClusterContext, DOCUMENTS, STEP_NAMES, type StepName, buildCommand, clusterContextSchema, secretRefSchema } from '../../functions/core/commands.js';
 import { type PatternedParameter, parameterPattern } from '../../functions/core/parameter-patterns.js';
+import { MINIMUM_SSM_AGENT_VERSION } from '../../functions/core/preflight.js';
 
 const require = createRequire(import.meta.url);
 const render = require('../../ssm-documents/render.cjs') as {
@@ -17,6 +18,7 @@ const render = require('../../ssm-documents/render.cjs') as {
   };
   documentResources(stage: string): Record<string, { Properties: { Name: string; Content: unknown } }>;
   PATTERNS: Record<string, string>;
+  MINIMUM_AGENT_VERSION: string;
 };
 const schema = JSON.parse(readFileSync(new URL('../../ssm-documents/schema/command-2.2.schema.json', import.meta.url), 'utf8')) as object;
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -133,6 +135,10 @@ describe('parameter injection', () => {
         if (parameter !== 'ExecutionTimeout') expect(read, `${name}.${parameter} is read by the script`).toBe(true);
       }
     }
+  });
+
+  it('names the same minimum SSM Agent version in the documents as preflight checks', () => {
+    expect(render.MINIMUM_AGENT_VERSION).toBe(MINIMUM_SSM_AGENT_VERSION);
   });
 
   it('stops before the script runs when the agent does not set SSM_<Parameter> (agents before 3.3.2746.0)', () => {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseBootstrapInput } from '../../functions/core/config.js';
-import { type IngressRule, type PreflightFacts, type SecurityGroupFacts, blockingFindings, preflightFindings, securityGroupFindings } from '../../functions/core/preflight.js';
+import {
+  type IngressRule,
+  MINIMUM_SSM_AGENT_VERSION,
+  type PreflightFacts,
+  type SecurityGroupFacts,
+  blockingFindings,
+  preflightFindings,
+  securityGroupFindings,
+  versionAtLeast,
+} from '../../functions/core/preflight.js';
 import { TODAY, bootstrapInput } from '../support/inputs.js';
 import { instance, standardInstances } from '../support/instances.js';
 
@@ -188,5 +197,40 @@ describe('securityGroupFindings', () => {
     expect(securityGroupFindings({ loadBalancerPort: 6443 }, instances, allTraffic)).toEqual([]);
     const shut = blockingFindings(preflightFindings(config(), facts({ instances, securityGroups: groups({ ...working, 'sg-worker': cni }) })));
     expect(shut).toContainEqual(expect.objectContaining({ field: 'securityGroups', reason: expect.stringContaining('workers do not accept tcp 10250') }));
+  });
+});
+
+describe('the SSM agent version preflight', () => {
+  it('blocks an instance whose agent predates interpolationType ENV_VAR, naming the version and the update', () => {
+    // Prepare
+    const instances = standardInstances();
+    const old = instances[3]!;
+    const agentVersions = new Map(instances.map((candidate) => [candidate.instanceId, candidate === old ? '3.2.1297.0' : '3.3.3572.0']));
+
+    // Act
+    const findings = blockingFindings(preflightFindings(config(), facts({ instances, agentVersions })));
+
+    // Assess
+    expect(findings).toEqual([
+      expect.objectContaining({ field: old.instanceId, reason: `runs SSM Agent 3.2.1297.0, which ignores interpolationType ENV_VAR (kubeha's documents need ${MINIMUM_SSM_AGENT_VERSION} or later)` }),
+    ]);
+    expect(findings[0]?.fix).toContain('AWS-UpdateSSMAgent');
+  });
+
+  it('accepts the first release that honours ENV_VAR and anything later, and says nothing when SSM reports no version', () => {
+    const instances = standardInstances();
+    const versions = ['3.3.2746.0', '3.3.3572.0', '3.10.0.0', '4.0.0.0'];
+    const agentVersions = new Map(instances.slice(0, versions.length).map((candidate, index) => [candidate.instanceId, versions[index]!]));
+    expect(blockingFindings(preflightFindings(config(), facts({ instances, agentVersions })))).toEqual([]);
+  });
+
+  it.each([
+    ['3.3.2746.0', '3.3.2746.0', true],
+    ['3.3.2745.99', '3.3.2746.0', false],
+    ['3.10.0.0', '3.3.2746.0', true],
+    ['3.3', '3.3.2746.0', false],
+    ['not-a-version', '3.3.2746.0', false],
+  ])('versionAtLeast(%s, %s) is %s', (have, want, expected) => {
+    expect(versionAtLeast(have, want)).toBe(expected);
   });
 });
