@@ -355,6 +355,8 @@ function nodeStatements(cluster, role) {
       return [readJoinSecret, ...WRITE_COMMAND_OUTPUT];
     case 'lb':
       return [
+        // The MASTER's notify script checks every 10 s where the Elastic IP is (Describe* takes no resource).
+        { Effect: 'Allow', Action: ['ec2:DescribeAddresses'], Resource: '*' },
         { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.instances, Condition: { StringEquals: { [`ec2:ResourceTag/${clusterTag}`]: 'owned', 'ec2:ResourceTag/kubeha:role': 'lb' } } },
         { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps, Condition: { StringEquals: { [`aws:ResourceTag/${clusterTag}`]: 'owned' } } },
         ...WRITE_COMMAND_OUTPUT,

@@ -1,7 +1,13 @@
 // Builds kubeha's SSM Command documents (schemaVersion 2.2) from the templates beside this file:
-// parameter definitions are copied from parameters.yaml, parameters become environment variables,
-// and each `#kubeha:script NAME` line becomes the script (with the lib/*.sh it sources inlined) written to a
-// private temporary file and run with bash, whatever /bin/sh is on the instance.
+// parameter definitions are copied from parameters.yaml with their allowedPattern from
+// parameter-patterns.json, and each `#kubeha:script NAME` line becomes the script (with the lib/*.sh it
+// sources inlined) written to a private temporary file and run with bash, whatever /bin/sh is on the instance.
+//
+// Parameter values never become script text. A parameter a script reads is declared with
+// `interpolationType: ENV_VAR`, so SSM Agent 3.3.2746.0+ passes it as the environment variable
+// SSM_<Parameter>; the preamble copies it into the script's KUBEHA_* variable inside double quotes and
+// stops, before the script runs, when the agent did not set it (older agents ignore ENV_VAR). The
+// allowedPattern stays as a second wall, and the Lambda side checks the same patterns before sending.
 //
 // infra/documents-plugin.cjs adds documentResources(stage) to the stack at package time; tests call
 // the same functions. CommonJS because osls require()s plugins.
@@ -16,6 +22,9 @@ const SCRIPTS = path.join(DIRECTORY, 'scripts');
 const SOURCE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/([a-z-]+\.sh)"$/;
 const SCRIPT_PLACEHOLDER = /^#kubeha:script ([a-z0-9-]+\.sh)$/;
 const HEREDOC_END = 'KUBEHA_SCRIPT_END';
+/** The first SSM Agent release that honours interpolationType ENV_VAR. */
+const MINIMUM_AGENT_VERSION = '3.3.2746.0';
+const PATTERNS = JSON.parse(fs.readFileSync(path.join(DIRECTORY, 'parameter-patterns.json'), 'utf8'));
 
 function documentNames() {
   return fs
@@ -43,12 +52,23 @@ function inlineScript(name) {
   return text;
 }
 
-/** The runCommand lines: export parameters, write the script privately, run it with bash, clean up. */
-function runCommandFor(scriptName, environment) {
-  const exports = Object.entries(environment).map(([variable, value]) => `export ${variable}='${value}'`);
+/**
+ * The runCommand lines: take each parameter from its SSM_ variable (stopping when the agent did not
+ * set one), export the document's constants, write the script privately, run it with bash, clean up.
+ * The lines run under /bin/sh (dash on Ubuntu), hence POSIX `${VAR?message}`.
+ */
+function runCommandFor(scriptName, fromParameters, constants) {
+  const lines = Object.entries(fromParameters).flatMap(([variable, parameter]) => [
+    `: "\${SSM_${parameter}?is not set: kubeha documents need SSM Agent ${MINIMUM_AGENT_VERSION} or later (interpolationType ENV_VAR)}"`,
+    `export ${variable}="\$SSM_${parameter}"`,
+  ]);
+  for (const [variable, value] of Object.entries(constants)) {
+    if (!/^[A-Za-z0-9._-]+$/.test(value)) throw new Error(`constant ${variable} must be a plain word, not ${JSON.stringify(value)}`);
+    lines.push(`export ${variable}='${value}'`);
+  }
   return [
     'set -eu',
-    ...exports,
+    ...lines,
     'kubeha_script="$(umask 077 && mktemp /tmp/kubeha-script.XXXXXX)"',
     `cat >"$kubeha_script" <<'${HEREDOC_END}'`,
     ...inlineScript(scriptName).split('\n'),
@@ -64,19 +84,24 @@ function renderDocument(name) {
   const shared = YAML.parse(fs.readFileSync(path.join(DIRECTORY, 'parameters.yaml'), 'utf8'));
   const template = YAML.parse(fs.readFileSync(path.join(DIRECTORY, `${name}.yaml`), 'utf8'));
   const parameters = {};
-  const environment = {};
+  const fromParameters = {};
   for (const [parameter, variable] of Object.entries(template.kubehaParameters ?? {})) {
     const definition = shared[parameter];
     if (!definition) throw new Error(`${name}.yaml takes ${parameter}, which parameters.yaml does not define`);
-    parameters[parameter] = definition;
-    if (variable) environment[variable] = `{{ ${parameter} }}`;
+    const allowedPattern = PATTERNS[parameter];
+    if (!allowedPattern && !definition.allowedValues) throw new Error(`${parameter} has neither a pattern in parameter-patterns.json nor allowedValues`);
+    parameters[parameter] = {
+      ...definition,
+      ...(allowedPattern ? { allowedPattern } : {}),
+      ...(variable ? { interpolationType: 'ENV_VAR' } : {}),
+    };
+    if (variable) fromParameters[variable] = parameter;
   }
-  Object.assign(environment, template.kubehaEnvironment ?? {});
   const mainSteps = template.mainSteps.map((step) => {
     if (step.action !== 'aws:runShellScript') return step;
     const runCommand = step.inputs.runCommand.flatMap((line) => {
       const match = SCRIPT_PLACEHOLDER.exec(line);
-      return match ? runCommandFor(match[1], environment) : [line];
+      return match ? runCommandFor(match[1], fromParameters, template.kubehaEnvironment ?? {}) : [line];
     });
     return { ...step, inputs: { ...step.inputs, runCommand } };
   });
@@ -106,4 +131,4 @@ function documentResources(stage) {
   return resources;
 }
 
-module.exports = { documentNames, renderDocument, inlineScript, documentResources, resourceId };
+module.exports = { documentNames, renderDocument, inlineScript, documentResources, resourceId, MINIMUM_AGENT_VERSION, PATTERNS };

@@ -42,14 +42,18 @@ export function outputObjectKey(url: string, bucket: string): string | undefined
 
 export const ssm: SsmPort = {
   async onlineInstanceIds(instanceIds) {
+    return new Set((await ssm.onlineAgents(instanceIds)).keys());
+  },
+
+  async onlineAgents(instanceIds) {
     const { sdk: aws, client } = await sdk();
-    const online = new Set<string>();
+    const online = new Map<string, { agentVersion?: string | undefined }>();
     for (const batch of chunk(instanceIds, INSTANCE_FILTER_LIMIT)) {
       const pages = aws.paginateDescribeInstanceInformation({ client }, { Filters: [{ Key: 'InstanceIds', Values: batch }] });
       await call('ssm:DescribeInstanceInformation', async () => {
         for await (const page of pages) {
           for (const info of page.InstanceInformationList ?? []) {
-            if (info.PingStatus === 'Online' && info.InstanceId) online.add(info.InstanceId);
+            if (info.PingStatus === 'Online' && info.InstanceId) online.set(info.InstanceId, { agentVersion: info.AgentVersion });
           }
         }
       });

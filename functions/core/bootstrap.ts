@@ -7,10 +7,12 @@ import {
   type PendingCommand,
   type StepRequest,
   buildCommand,
+  clusterContextSchema,
   interpretInvocations,
   markFor,
   needsOutput,
 } from './commands.js';
+import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
@@ -18,6 +20,7 @@ import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParamet
 import type { Logger } from './log.js';
 import { type BootstrapPlan, HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, planBootstrap, worstCaseHistoryEvents } from './plan.js';
 import { recordLaunchFacts } from './launch-records.js';
+import { documentParameter } from './parameter-patterns.js';
 import type { Ports, SecretRef } from './ports.js';
 import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
 
@@ -50,10 +53,10 @@ export async function preflightReport(
   ports: Pick<Ports, 'ec2' | 'ssm' | 'secrets'>,
 ): Promise<PreflightReport> {
   const subnetIds = unique(instances.map((instance) => instance.subnetId));
-  const [subnets, elasticIp, onlineInstanceIds, joinSecretArn, kubeconfigSecretArn] = await Promise.all([
+  const [subnets, elasticIp, onlineAgents, joinSecretArn, kubeconfigSecretArn] = await Promise.all([
     subnetIds.length > 0 ? ports.ec2.subnetCidrs(subnetIds) : Promise.resolve([]),
     ports.ec2.findElasticIp(config.elasticIpAllocationId),
-    ports.ssm.onlineInstanceIds(instances.map((instance) => instance.instanceId)),
+    ports.ssm.onlineAgents(instances.map((instance) => instance.instanceId)),
     ports.secrets.findSecretArn(joinSecretName(config.clusterName)),
     ports.secrets.findSecretArn(kubeconfigSecretName(config.clusterName)),
   ]);
@@ -63,7 +66,9 @@ export async function preflightReport(
     ...(joinSecretArn ? [] : [joinSecretName(config.clusterName)]),
     ...(kubeconfigSecretArn ? [] : [kubeconfigSecretName(config.clusterName)]),
   ];
-  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, missingSecrets });
+  const onlineInstanceIds = new Set(onlineAgents.keys());
+  const agentVersions = new Map([...onlineAgents].flatMap(([instanceId, agent]) => (agent.agentVersion ? [[instanceId, agent.agentVersion] as const] : [])));
+  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, agentVersions, missingSecrets });
   if (blockingFindings(findings).length > 0 || !elasticIp) return { findings };
 
   const fleet = groupFleet(instances);
@@ -195,6 +200,13 @@ export async function placeElasticIp(allocationId: string, instanceId: string, p
   return { moved: true, publicIp: address.publicIp };
 }
 
+const recordedSettingsSchema = z.object({
+  cluster: clusterContextSchema,
+  caCertHash: documentParameter('CaCertHash'),
+  joinSecretArn: documentParameter('JoinSecretArn'),
+  kubeconfigSecretName: documentParameter('KubeconfigSecretId'),
+});
+
 export interface ClusterSettings {
   readonly cluster: ClusterContext;
   readonly caCertHash: string;
@@ -232,6 +244,12 @@ export async function readClusterSettings(clusterName: string, ports: Pick<Ports
   const raw = await ports.ssm.getParameter(settingsParameterName(clusterName));
   if (!raw) return undefined;
   const settings = JSON.parse(raw) as ClusterSettings;
+  // What comes back from Parameter Store becomes document parameters again: hold it to the same patterns.
+  const checked = recordedSettingsSchema.safeParse(settings);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new ClusterStateError(`the recorded settings of ${clusterName} are invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+  }
   return { ...settings, policy: settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 } };
 }
 

@@ -6,6 +6,7 @@ import { CommandFailedError, CommandTimedOutError } from './errors.js';
 import { kubeconfigSecretName } from './join-material.js';
 import type { LedgerKey } from './command-ledger.js';
 import { mask } from './log.js';
+import { documentParameter, documentParameterList } from './parameter-patterns.js';
 import type { CommandInvocation, SendCommandRequest } from './ports.js';
 
 export const DOCUMENTS = {
@@ -30,26 +31,30 @@ export const DOCUMENTS = {
 export type StepName = keyof typeof DOCUMENTS;
 export const STEP_NAMES = Object.keys(DOCUMENTS) as [StepName, ...StepName[]];
 
+/** A reference to the join secret: each field becomes a document parameter, so each obeys its pattern. */
 export const secretRefSchema = z.strictObject({
-  secretArn: z.string().startsWith('arn:', 'must be a Secrets Manager ARN'),
-  versionId: z.string().min(1, 'must name a secret version'),
+  secretArn: documentParameter('JoinSecretArn'),
+  versionId: documentParameter('JoinSecretVersionId'),
 });
 
-/** The cluster facts that travel through the bootstrap payload: settings and addresses only. */
+/**
+ * The cluster facts that travel through the bootstrap payload: settings and addresses only. Every
+ * field that reaches a document parameter is held to that parameter's pattern here too.
+ */
 export const clusterContextSchema = z.object({
-  clusterName: z.string(),
-  kubernetesVersion: z.string(),
-  podCidr: z.string(),
-  serviceCidr: z.string(),
-  cniVersion: z.string(),
-  loadBalancerPort: z.number(),
-  elasticIpAllocationId: z.string(),
-  stepTimeoutMinutes: z.number(),
-  endpoint: z.string(),
-  certSans: z.array(z.string()),
-  masterIps: z.array(z.string()),
-  loadBalancerIps: z.array(z.string()),
-  workerCount: z.number().int(),
+  clusterName: documentParameter('ClusterName'),
+  kubernetesVersion: documentParameter('KubernetesVersion'),
+  podCidr: documentParameter('PodCidr'),
+  serviceCidr: documentParameter('ServiceCidr'),
+  cniVersion: documentParameter('CniVersion'),
+  loadBalancerPort: z.number().int().min(1024).max(65535),
+  elasticIpAllocationId: documentParameter('ElasticIpAllocationId'),
+  stepTimeoutMinutes: z.number().int().min(1).max(1440),
+  endpoint: documentParameter('ControlPlaneEndpoint'),
+  certSans: documentParameterList('CertSans'),
+  masterIps: documentParameterList('MasterAddresses'),
+  loadBalancerIps: documentParameterList('LoadBalancerAddresses'),
+  workerCount: z.number().int().min(0),
 });
 export type ClusterContext = z.infer<typeof clusterContextSchema>;
 

@@ -3,9 +3,10 @@
 import { z } from 'zod';
 import { cidrProblem, overlaps, parseCidr, prefixLength } from './cidr.js';
 import { InputValidationError } from './errors.js';
+import { parameterPattern } from './parameter-patterns.js';
 import { SUPPORTED_CNI, kubernetesVersionProblem } from './versions.js';
 
-export const CLUSTER_NAME = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+export const CLUSTER_NAME = parameterPattern('ClusterName');
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 const RESERVED_RANGES = [

@@ -117,6 +117,8 @@ export interface SendCommandRequest {
 export interface SsmPort {
   /** The subset of instanceIds whose SSM agent is registered and online. */
   onlineInstanceIds(instanceIds: readonly string[]): Promise<Set<string>>;
+  /** The same question, with each online agent's version where SSM reports it (one DescribeInstanceInformation call). */
+  onlineAgents(instanceIds: readonly string[]): Promise<Map<string, { agentVersion?: string | undefined }>>;
   sendCommand(request: SendCommandRequest): Promise<string>;
   /** Status of every invocation of the command, without output. */
   commandInvocations(commandId: string): Promise<CommandInvocation[]>;

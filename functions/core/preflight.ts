@@ -4,6 +4,7 @@ import { overlaps, parseCidr } from './cidr.js';
 import {
   type ClusterInstance,
   type Fleet,
+  type Member,
   ROLES,
   ROLE_TAG,
   clusterTagKey,
@@ -24,16 +25,50 @@ export interface NetworkFacts {
   readonly vpcs: readonly { vpcId: string; cidrs: readonly string[] }[];
 }
 
+/** One inbound rule of a security group, as DescribeSecurityGroups reports it (IpPermissions). */
+export interface IngressRule {
+  /** 'tcp', 'udp', '-1' (everything) or an IP protocol number such as '4' (IP-in-IP) or '112' (VRRP). */
+  readonly protocol: string;
+  readonly fromPort?: number | undefined;
+  readonly toPort?: number | undefined;
+  readonly sourceGroupIds: readonly string[];
+  readonly cidrs: readonly string[];
+}
+
+export interface SecurityGroupFacts {
+  /** The groups attached to each cluster instance. */
+  readonly groupsOf: Readonly<Record<string, readonly string[]>>;
+  readonly ingress: Readonly<Record<string, readonly IngressRule[]>>;
+}
+
 export interface PreflightFacts {
   readonly instances: readonly ClusterInstance[];
+  /** When gathered: the instances' security groups, checked for every path the cluster needs. */
+  readonly securityGroups?: SecurityGroupFacts | undefined;
   readonly network: NetworkFacts;
   readonly elasticIp: ElasticIp | undefined;
   readonly onlineInstanceIds: ReadonlySet<string>;
+  /** The SSM agent version of each online instance, where SSM reports it. */
+  readonly agentVersions?: ReadonlyMap<string, string> | undefined;
   /** Per-cluster secrets the stack should hold but does not. */
   readonly missingSecrets: readonly string[];
 }
 
 const MAX_MASTERS = 7;
+/** The first SSM Agent release that honours interpolationType ENV_VAR, which every kubeha document relies on. */
+export const MINIMUM_SSM_AGENT_VERSION = '3.3.2746.0';
+
+/** True when dotted version `have` is at least `want` (numeric, field by field). */
+export function versionAtLeast(have: string, want: string): boolean {
+  const a = have.split('.').map(Number);
+  const b = want.split('.').map(Number);
+  for (let index = 0; index < Math.max(a.length, b.length); index += 1) {
+    const difference = (a[index] ?? 0) - (b[index] ?? 0);
+    if (Number.isNaN(difference)) return false;
+    if (difference !== 0) return difference > 0;
+  }
+  return true;
+}
 
 export function preflightFindings(config: ClusterConfig, facts: PreflightFacts): Finding[] {
   const findings: Finding[] = [];
@@ -50,6 +85,15 @@ export function preflightFindings(config: ClusterConfig, facts: PreflightFacts):
       block(instance.instanceId, 'has no private IPv4 address', 'attach a network interface with an IPv4 address');
     } else if (!facts.onlineInstanceIds.has(instance.instanceId)) {
       block(instance.instanceId, 'has no online SSM agent', 'attach the kubeha node instance profile and check the SSM agent and its route to the SSM endpoints');
+    } else {
+      const version = facts.agentVersions?.get(instance.instanceId);
+      if (version && !versionAtLeast(version, MINIMUM_SSM_AGENT_VERSION)) {
+        block(
+          instance.instanceId,
+          `runs SSM Agent ${version}, which ignores interpolationType ENV_VAR (kubeha's documents need ${MINIMUM_SSM_AGENT_VERSION} or later)`,
+          'update the agent (snap refresh amazon-ssm-agent, or the AWS-UpdateSSMAgent document)',
+        );
+      }
     }
   }
 
@@ -57,6 +101,9 @@ export function preflightFindings(config: ClusterConfig, facts: PreflightFacts):
   checkCounts(fleet, block, warn);
   checkNetwork(config, facts, block, warn);
   checkElasticIp(config, facts.elasticIp, block);
+  if (facts.securityGroups) {
+    for (const finding of securityGroupFindings(config, facts.instances, facts.securityGroups)) findings.push(finding);
+  }
   for (const secret of facts.missingSecrets) {
     block('clusterName', `the stack holds no secret ${secret}`, `add ${config.clusterName} to the stack's clusters parameter and deploy again`);
   }
@@ -114,4 +161,92 @@ function checkElasticIp(config: ClusterConfig, elasticIp: ElasticIp | undefined,
 
 export function blockingFindings(findings: readonly Finding[]): Finding[] {
   return findings.filter((finding) => finding.blocking);
+}
+
+type Tier = 'masters' | 'workers' | 'loadBalancers';
+
+/** A path the cluster needs: traffic from one tier to another on a protocol and port range. */
+interface RequiredPath {
+  readonly from: Tier;
+  readonly to: Tier;
+  readonly protocol: string;
+  readonly ports?: readonly [number, number];
+  readonly what: string;
+  /** Alternatives: the path is open when any one of these is (e.g. Calico's IP-in-IP or VXLAN). */
+  readonly or?: readonly { protocol: string; ports?: readonly [number, number] }[];
+}
+
+/**
+ * Every path a kubeadm cluster behind kubeha's load balancers needs between its instances
+ * (kubernetes.io "Ports and Protocols"; Calico's requirements). Workers reach the masters on 6443
+ * directly: the kubernetes Service's endpoints are the masters' own addresses.
+ */
+export function requiredPaths(config: Pick<ClusterConfig, 'loadBalancerPort'>): RequiredPath[] {
+  const nodes: Tier[] = ['masters', 'workers'];
+  const paths: RequiredPath[] = [];
+  for (const from of ['masters', 'workers', 'loadBalancers'] as const) paths.push({ from, to: 'masters', protocol: 'tcp', ports: [6443, 6443], what: 'the Kubernetes API' });
+  paths.push({ from: 'masters', to: 'masters', protocol: 'tcp', ports: [2379, 2380], what: 'etcd' });
+  for (const to of nodes) paths.push({ from: 'masters', to, protocol: 'tcp', ports: [10250, 10250], what: 'the kubelet API' });
+  for (const from of nodes) {
+    for (const to of nodes) {
+      paths.push({ from, to, protocol: 'tcp', ports: [179, 179], what: 'Calico BGP' });
+      paths.push({ from, to, protocol: '4', what: "Calico's pod network (IP-in-IP, or VXLAN 4789/udp)", or: [{ protocol: 'udp', ports: [4789, 4789] }] });
+    }
+    paths.push({ from, to: 'loadBalancers', protocol: 'tcp', ports: [config.loadBalancerPort, config.loadBalancerPort], what: 'the API through the load balancers' });
+  }
+  paths.push({ from: 'loadBalancers', to: 'loadBalancers', protocol: '112', what: 'VRRP between the keepalived pair' });
+  return paths;
+}
+
+function inRange(ip: string, cidr: string): boolean {
+  if (!cidr.includes('/')) return false;
+  try {
+    return overlaps(parseCidr(`${ip}/32`), parseCidr(cidr));
+  } catch {
+    return false;
+  }
+}
+
+function admits(rule: IngressRule, source: Member, sourceGroups: readonly string[], protocol: string, ports?: readonly [number, number]): boolean {
+  const protocolMatches = rule.protocol === '-1' || rule.protocol === protocol || (protocol === '4' && rule.protocol === 'ipip');
+  if (!protocolMatches) return false;
+  if (ports && rule.protocol !== '-1' && (rule.fromPort ?? 0) > ports[0]) return false;
+  if (ports && rule.protocol !== '-1' && (rule.toPort ?? 65535) < ports[1]) return false;
+  return rule.sourceGroupIds.some((group) => sourceGroups.includes(group)) || (source.privateIp !== '' && rule.cidrs.some((cidr) => inRange(source.privateIp, cidr)));
+}
+
+/**
+ * Paths the instances' security groups do not open, one finding per missing path, naming a source and
+ * a target instance and the rule that would open it. Rules are matched against private addresses,
+ * the only ones that group references match: nodes must reach the load balancers privately.
+ */
+export function securityGroupFindings(config: Pick<ClusterConfig, 'loadBalancerPort'>, instances: readonly ClusterInstance[], groups: SecurityGroupFacts): Finding[] {
+  const fleet = groupFleet(instances);
+  const tiers: Record<Tier, readonly Member[]> = { masters: fleet.masters, workers: fleet.workers, loadBalancers: fleet.loadBalancers };
+  const findings: Finding[] = [];
+  for (const path of requiredPaths(config)) {
+    const alternatives = [{ protocol: path.protocol, ports: path.ports }, ...(path.or ?? [])];
+    let missing: { source: Member; target: Member } | undefined;
+    for (const target of tiers[path.to]) {
+      const rules = (groups.groupsOf[target.instanceId] ?? []).flatMap((group) => groups.ingress[group] ?? []);
+      for (const source of tiers[path.from]) {
+        if (source.instanceId === target.instanceId) continue;
+        const sourceGroups = groups.groupsOf[source.instanceId] ?? [];
+        const open = alternatives.some((alternative) => rules.some((rule) => admits(rule, source, sourceGroups, alternative.protocol, alternative.ports)));
+        if (!open && !missing) missing = { source, target };
+      }
+    }
+    if (!missing) continue;
+    const portText = path.ports ? (path.ports[0] === path.ports[1] ? ` ${path.ports[0]}` : ` ${path.ports[0]}-${path.ports[1]}`) : '';
+    const protocolText = path.protocol === '4' ? 'IP protocol 4' : path.protocol === '112' ? 'IP protocol 112' : `${path.protocol}${portText}`;
+    const targetGroup = (groups.groupsOf[missing.target.instanceId] ?? [])[0] ?? 'its security group';
+    const sourceGroup = (groups.groupsOf[missing.source.instanceId] ?? [])[0] ?? `${missing.source.privateIp}/32`;
+    findings.push({
+      field: 'securityGroups',
+      reason: `${path.to} do not accept ${protocolText} (${path.what}) from ${path.from}: ${missing.target.instanceId} refuses ${missing.source.instanceId}`,
+      fix: `add an inbound rule to ${targetGroup} allowing ${protocolText} from ${sourceGroup}`,
+      blocking: true,
+    });
+  }
+  return findings;
 }

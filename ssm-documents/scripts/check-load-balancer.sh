@@ -9,9 +9,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
   require_env KUBEHA_LISTEN_PORT
+  require_match KUBEHA_LISTEN_PORT '^[0-9]{1,5}$' "a port number"
   systemctl is-active --quiet nginx || fail "nginx is not running"
   nginx -t -q -c "${KUBEHA_ROOT}/etc/nginx/nginx.conf" 2>/dev/null || fail "nginx's configuration does not pass nginx -t"
-  timeout 2 bash -c "</dev/tcp/127.0.0.1/${KUBEHA_LISTEN_PORT}" 2>/dev/null || fail "nothing accepts connections on port ${KUBEHA_LISTEN_PORT}"
+  # The port goes in as an argument, never as part of the command text.
+  # shellcheck disable=SC2016 # $1 is for the inner bash
+  timeout 2 bash -c '</dev/tcp/127.0.0.1/"$1"' probe "${KUBEHA_LISTEN_PORT}" 2>/dev/null || fail "nothing accepts connections on port ${KUBEHA_LISTEN_PORT}"
   systemctl is-active --quiet keepalived || fail "keepalived is not running"
   log "nginx and keepalived are healthy"
   result '{"healthy":true}'

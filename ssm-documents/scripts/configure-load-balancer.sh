@@ -1,31 +1,41 @@
 #!/usr/bin/env bash
 # Configures one load balancer of the pair: nginx stream proxying the API port to every master, and
-# keepalived in unicast mode whose notify script claims the Elastic IP when this node becomes MASTER.
+# keepalived in unicast mode whose notify script claims the Elastic IP when this node becomes MASTER and,
+# every 10 s while it is MASTER, claims it again if it finds it elsewhere (a healed VRRP partition leaves
+# the address on the node that stepped down, and no transition runs notify_master again). nginx restarts
+# itself when it dies (Debian's unit has no Restart=), and keepalived's check asks nginx itself for an
+# answer, which a hung nginx never gives (a bare connect would still succeed from the listen backlog).
 # The first address in KUBEHA_LOAD_BALANCER_ADDRESSES is the primary (higher priority). A candidate
 # nginx config must pass `nginx -t` before it replaces the live one; an unchanged config is left alone.
 #
 # Environment: KUBEHA_CLUSTER_NAME, KUBEHA_MASTER_ADDRESSES (comma list), KUBEHA_LOAD_BALANCER_ADDRESSES
 # (comma list), KUBEHA_LISTEN_PORT, KUBEHA_EIP_ALLOCATION_ID, KUBEHA_REGION.
 # Optional: KUBEHA_SELF_IP, KUBEHA_INTERFACE (discovered from IMDS and the default route otherwise),
-# KUBEHA_APISERVER_PORT (6443).
+# KUBEHA_APISERVER_PORT (6443), KUBEHA_HEALTH_PORT (16443, nginx's own health answer on 127.0.0.1).
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 NGINX_CONF="${KUBEHA_ROOT}/etc/nginx/nginx.conf"
 KEEPALIVED_DIR="${KUBEHA_ROOT}/etc/keepalived"
+NGINX_DROP_IN="${KUBEHA_ROOT}/etc/systemd/system/nginx.service.d/kubeha-restart.conf"
+# keepalived's last state for this node, written by the notify script (tmpfs: gone after a reboot).
+VRRP_STATE_FILE="${KUBEHA_ROOT}/run/kubeha/vrrp-state"
 
 # render_nginx_conf MASTERS_CSV LISTEN_PORT APISERVER_PORT: the whole nginx.conf on stdout.
 # Watches on kube-apiserver last 30 minutes or more, so proxy_timeout must be longer than that;
 # a dead master is skipped after a failed connect (passive checks, the only kind open-source nginx has).
 render_nginx_conf() {
-  local masters_csv="$1" listen_port="$2" apiserver_port="$3" address
+  local masters_csv="$1" listen_port="$2" apiserver_port="$3" health_port="$4" address
   local -a masters
   IFS=',' read -r -a masters <<<"${masters_csv}"
   cat <<EOF
 # Managed by kubeha for cluster ${KUBEHA_CLUSTER_NAME}: changes here are overwritten.
 user www-data;
 worker_processes auto;
+# Every proxied watch is two connections and two descriptors. Without this, workers keep the service's
+# soft limit (1024 under systemd) and run out at about 500 watches each, whatever worker_connections says.
+worker_rlimit_nofile 8192;
 pid ${KUBEHA_ROOT}/run/nginx.pid;
 error_log ${KUBEHA_ROOT}/var/log/nginx/error.log warn;
 include ${KUBEHA_ROOT}/etc/nginx/modules-enabled/*.conf;
@@ -56,6 +66,12 @@ EOF
         proxy_next_upstream_tries 3;
         proxy_next_upstream_timeout 6s;
     }
+
+    # keepalived's check: nginx answers this itself, so a hung or stopped nginx fails it.
+    server {
+        listen 127.0.0.1:${health_port};
+        return "ok\n";
+    }
 }
 EOF
 }
@@ -80,9 +96,17 @@ global_defs {
 vrrp_script kubeha_nginx_alive {
     script "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-check.sh"
     interval 2
-    timeout 2
+    timeout 3
     fall 2
     rise 2
+}
+
+# Weight 0 and always successful: it never changes priorities, it only claims the Elastic IP again.
+vrrp_script kubeha_claim_elastic_ip {
+    script "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-notify.sh REASSERT"
+    interval 10
+    timeout 30
+    weight 0
 }
 
 vrrp_instance kubeha_${KUBEHA_CLUSTER_NAME//-/_} {
@@ -102,40 +126,72 @@ EOF
     }
     track_script {
         kubeha_nginx_alive
+        kubeha_claim_elastic_ip
     }
     notify_master "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-notify.sh MASTER"
+    notify_backup "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-notify.sh BACKUP"
+    notify_fault "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-notify.sh FAULT"
+    notify_stop "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-notify.sh STOP"
 }
 EOF
 }
 
-# render_check_script LISTEN_PORT: healthy while nginx accepts connections on the API port.
+# render_check_script LISTEN_PORT HEALTH_PORT: healthy while nginx listens on the API port and answers
+# its own health server within a second.
 render_check_script() {
   cat <<EOF
 #!/usr/bin/env bash
 # Managed by kubeha: keepalived's health check of the local nginx.
 set -o errexit -o nounset -o pipefail
-timeout 2 bash -c '</dev/tcp/127.0.0.1/$1'
+timeout 1 bash -c '</dev/tcp/127.0.0.1/$1'
+# shellcheck disable=SC2016 # for the inner bash
+answer="\$(timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$2 && IFS= read -r -t 1 line <&3 && printf "%s" "\$line"' || true)"
+[[ "\${answer}" == ok ]]
 EOF
 }
 
-# render_notify_script: on MASTER, associate the Elastic IP with this instance (allowing reassociation).
+# render_nginx_drop_in: systemd restarts a crashed nginx in a second instead of leaving it to a failover.
+render_nginx_drop_in() {
+  printf '# Managed by kubeha.\n[Service]\nRestart=on-failure\nRestartSec=1s\n'
+}
+
+# render_notify_script: keepalived calls it on every transition (MASTER, BACKUP, FAULT, STOP), which it
+# records, and every 10 s with REASSERT. On MASTER, and on REASSERT while the last transition was to
+# MASTER and the Elastic IP is elsewhere, it associates the address with this instance.
 render_notify_script() {
   cat <<EOF
 #!/usr/bin/env bash
-# Managed by kubeha: keepalived calls this on state changes; MASTER claims the Elastic IP.
+# Managed by kubeha: keepalived calls this on state changes and every 10 s (REASSERT); MASTER claims the Elastic IP.
 set -o errexit -o nounset -o pipefail
-[[ "\${1:-}" == "MASTER" ]] || exit 0
-token=\$(curl -fsS -m 2 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
-instance_id=\$(curl -fsS -m 2 -H "X-aws-ec2-metadata-token: \${token}" http://169.254.169.254/latest/meta-data/instance-id)
+state_file='${VRRP_STATE_FILE}'
+case "\${1:-}" in
+  MASTER | BACKUP | FAULT | STOP)
+    mkdir -p "\$(dirname "\${state_file}")"
+    printf '%s\\n' "\$1" >"\${state_file}"
+    [[ "\$1" == MASTER ]] || exit 0
+    ;;
+  REASSERT) [[ "\$(cat "\${state_file}" 2>/dev/null)" == MASTER ]] || exit 0 ;;
+  *) exit 0 ;;
+esac
+token=\$(curl -fsS -m 2 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') || exit 0
+instance_id=\$(curl -fsS -m 2 -H "X-aws-ec2-metadata-token: \${token}" http://169.254.169.254/latest/meta-data/instance-id) || exit 0
+if [[ "\$1" == REASSERT ]]; then
+  holder=\$(aws ec2 describe-addresses --region '${KUBEHA_REGION}' --allocation-ids '${KUBEHA_EIP_ALLOCATION_ID}' \\
+    --query 'Addresses[0].InstanceId' --output text 2>/dev/null) || exit 0
+  [[ "\${holder}" == "\${instance_id}" ]] && exit 0
+  logger -t kubeha "Elastic IP '${KUBEHA_EIP_ALLOCATION_ID}' is on \${holder}, not on this MASTER; claiming it again"
+fi
 for attempt in 1 2 3 4 5; do
-  if aws ec2 associate-address --region ${KUBEHA_REGION} --allocation-id ${KUBEHA_EIP_ALLOCATION_ID} \\
+  if aws ec2 associate-address --region '${KUBEHA_REGION}' --allocation-id '${KUBEHA_EIP_ALLOCATION_ID}' \\
       --instance-id "\${instance_id}" --allow-reassociation >/dev/null; then
-    logger -t kubeha "claimed Elastic IP ${KUBEHA_EIP_ALLOCATION_ID} for \${instance_id}"
+    logger -t kubeha "claimed Elastic IP '${KUBEHA_EIP_ALLOCATION_ID}' for \${instance_id}"
     exit 0
   fi
   sleep "\${attempt}"
 done
-logger -t kubeha "could not claim Elastic IP ${KUBEHA_EIP_ALLOCATION_ID}"
+logger -t kubeha "could not claim Elastic IP '${KUBEHA_EIP_ALLOCATION_ID}'"
+# A failing REASSERT would put the VRRP instance in FAULT; the next round tries again.
+[[ "\$1" == REASSERT ]] && exit 0
 exit 1
 EOF
 }
@@ -162,7 +218,17 @@ default_interface() {
 main() {
   require_env KUBEHA_CLUSTER_NAME KUBEHA_MASTER_ADDRESSES KUBEHA_LOAD_BALANCER_ADDRESSES KUBEHA_LISTEN_PORT \
     KUBEHA_EIP_ALLOCATION_ID KUBEHA_REGION
-  local self peers priority interface apiserver_port="${KUBEHA_APISERVER_PORT:-6443}"
+  # These values end up in generated nginx, keepalived and shell files: hold them to their shapes.
+  local ipv4='[0-9]{1,3}(\.[0-9]{1,3}){3}'
+  require_match KUBEHA_CLUSTER_NAME '^[a-z][a-z0-9-]{1,30}[a-z0-9]$' "a kubeha cluster name"
+  require_match KUBEHA_MASTER_ADDRESSES "^${ipv4}(,${ipv4}){0,6}\$" "a comma list of IPv4 addresses"
+  require_match KUBEHA_LOAD_BALANCER_ADDRESSES "^${ipv4}(,${ipv4})?\$" "one or two IPv4 addresses"
+  require_match KUBEHA_LISTEN_PORT '^[0-9]{4,5}$' "a port number"
+  require_match KUBEHA_EIP_ALLOCATION_ID '^eipalloc-[0-9a-f]{8,17}$' "an Elastic IP allocation id"
+  require_match KUBEHA_REGION '^[a-z]{2}(-[a-z]+)+-[0-9]$' "an AWS region"
+  local self peers priority interface apiserver_port="${KUBEHA_APISERVER_PORT:-6443}" health_port="${KUBEHA_HEALTH_PORT:-16443}"
+  require_match apiserver_port '^[0-9]{1,5}$' "a port number"
+  require_match health_port '^[0-9]{1,5}$' "a port number"
   self="$(self_ip)"
   local -a balancers
   IFS=',' read -r -a balancers <<<"${KUBEHA_LOAD_BALANCER_ADDRESSES}"
@@ -178,7 +244,7 @@ main() {
 
   mkdir -p "$(dirname "${NGINX_CONF}")" "${KEEPALIVED_DIR}" "${KUBEHA_ROOT}/var/log/nginx" "${KUBEHA_ROOT}/run"
   local candidate="${NGINX_CONF}.kubeha-candidate" nginx_changed=false keepalived_changed=false
-  render_nginx_conf "${KUBEHA_MASTER_ADDRESSES}" "${KUBEHA_LISTEN_PORT}" "${apiserver_port}" >"${candidate}"
+  render_nginx_conf "${KUBEHA_MASTER_ADDRESSES}" "${KUBEHA_LISTEN_PORT}" "${apiserver_port}" "${health_port}" >"${candidate}"
   if ! nginx -t -q -c "${candidate}" 2>"${candidate}.err"; then
     mask <"${candidate}.err" >&2
     rm -f "${candidate}" "${candidate}.err"
@@ -188,11 +254,15 @@ main() {
   if install_if_changed "${candidate}" "${NGINX_CONF}" 0644; then nginx_changed=true; fi
 
   render_keepalived_conf "${self}" "${peers}" "${priority}" "${interface}" >"${KEEPALIVED_DIR}/keepalived.conf.new"
-  render_check_script "${KUBEHA_LISTEN_PORT}" >"${KEEPALIVED_DIR}/kubeha-check.sh.new"
+  render_check_script "${KUBEHA_LISTEN_PORT}" "${health_port}" >"${KEEPALIVED_DIR}/kubeha-check.sh.new"
   render_notify_script >"${KEEPALIVED_DIR}/kubeha-notify.sh.new"
   if install_if_changed "${KEEPALIVED_DIR}/keepalived.conf.new" "${KEEPALIVED_DIR}/keepalived.conf" 0644; then keepalived_changed=true; fi
   if install_if_changed "${KEEPALIVED_DIR}/kubeha-check.sh.new" "${KEEPALIVED_DIR}/kubeha-check.sh" 0700; then keepalived_changed=true; fi
   if install_if_changed "${KEEPALIVED_DIR}/kubeha-notify.sh.new" "${KEEPALIVED_DIR}/kubeha-notify.sh" 0700; then keepalived_changed=true; fi
+
+  mkdir -p "$(dirname "${NGINX_DROP_IN}")"
+  render_nginx_drop_in >"${NGINX_DROP_IN}.new"
+  if install_if_changed "${NGINX_DROP_IN}.new" "${NGINX_DROP_IN}" 0644; then systemctl daemon-reload; fi
 
   # A reload keeps established connections (long watches) on the old workers until they close.
   if ! systemctl is-active --quiet nginx; then

@@ -2,7 +2,11 @@
 # Initializes the first control-plane node with kubeadm, using the token and certificate key kubeha
 # minted (read from Secrets Manager here, written only to a root-only temporary config file), uploads
 # the control-plane certificates, stores admin.conf in Secrets Manager and reports the CA cert hash.
-# If /etc/kubernetes/admin.conf exists the node is already initialized: it only reports the hash.
+# The cluster decides whether init is done, not the files: kubeadm writes admin.conf in its kubeconfig
+# phase, long before etcd, the uploads, the bootstrap token and the add-ons. Initialized means the API
+# answers and what init's last phases create exists (kube-system/kubeadm-config, kube-public/cluster-info,
+# the CoreDNS Deployment, the kube-proxy DaemonSet); then it only reports the hash. Anything less that
+# kubeadm left on the node is a partial init: it is reset (with what reset leaves) and init runs again.
 #
 # Environment: KUBEHA_CLUSTER_NAME, KUBEHA_KUBERNETES_VERSION, KUBEHA_CONTROL_PLANE_ENDPOINT (host:port),
 # KUBEHA_CERT_SANS (comma list), KUBEHA_POD_CIDR, KUBEHA_SERVICE_CIDR, KUBEHA_JOIN_SECRET_ARN,
@@ -72,16 +76,41 @@ store_admin_kubeconfig() {
   touch "${marker}"
 }
 
+# missing_init_objects: prints what a finished kubeadm init would have created and the API lacks
+# (everything, when the API does not answer through admin.conf).
+missing_init_objects() {
+  if ! api_ready "${ADMIN_KUBECONFIG}"; then
+    printf '%s\n' "an API that answers"
+    return 0
+  fi
+  local object namespace kind name
+  for object in "kube-system configmap kubeadm-config" "kube-public configmap cluster-info" \
+    "kube-system deployment coredns" "kube-system daemonset kube-proxy"; do
+    read -r namespace kind name <<<"${object}"
+    kube "${ADMIN_KUBECONFIG}" -n "${namespace}" get "${kind}" "${name}" -o name >/dev/null || printf '%s\n' "${namespace}/${kind}/${name}"
+  done
+}
+
 main() {
   require_env KUBEHA_CLUSTER_NAME KUBEHA_KUBERNETES_VERSION KUBEHA_CONTROL_PLANE_ENDPOINT KUBEHA_CERT_SANS \
     KUBEHA_POD_CIDR KUBEHA_SERVICE_CIDR KUBEHA_KUBECONFIG_SECRET_ID KUBEHA_REGION
+  local missing=""
   if [[ -f "${ADMIN_KUBECONFIG}" ]]; then
-    store_admin_kubeconfig
-    log "${ADMIN_KUBECONFIG} exists; already initialized, nothing to do"
-    result "{\"caCertHash\":\"$(ca_cert_hash)\",\"changed\":false}"
-    return 0
+    missing="$(missing_init_objects)"
+    if [[ -z "${missing}" ]]; then
+      store_admin_kubeconfig
+      log "the API answers and kubeadm-config, cluster-info, CoreDNS and kube-proxy exist; already initialized, nothing to do"
+      result "{\"caCertHash\":\"$(ca_cert_hash)\",\"changed\":false}"
+      return 0
+    fi
   fi
   command -v kubeadm >/dev/null 2>&1 || fail "kubeadm is not installed; run the prerequisites document first"
+  local leftovers
+  leftovers="$(kubeadm_state_on_node)"
+  if [[ -n "${leftovers}" ]]; then
+    log "an earlier kubeadm init did not finish (missing: ${missing//$'\n'/, }; left: ${leftovers//$'\n'/, }); resetting this node first"
+    reset_kubeadm_state
+  fi
 
   read_join_material
   local workdir
@@ -91,8 +120,10 @@ main() {
   write_init_config "${workdir}/kubeadm-init.yaml"
 
   log "running kubeadm init for ${KUBEHA_CLUSTER_NAME} (endpoint ${KUBEHA_CONTROL_PLANE_ENDPOINT})"
-  run_logged kubeadm-init kubeadm init --config "${workdir}/kubeadm-init.yaml" --upload-certs \
+  run_kubeadm kubeadm-init init --config "${workdir}/kubeadm-init.yaml" --upload-certs \
     --skip-token-print --skip-certificate-key-print || fail "kubeadm init failed"
+  missing="$(missing_init_objects)"
+  [[ -z "${missing}" ]] || fail "kubeadm init returned, but the cluster lacks ${missing//$'\n'/, }"
   store_admin_kubeconfig
   log "initialized the control plane; admin.conf stored in Secrets Manager"
   result "{\"caCertHash\":\"$(ca_cert_hash)\",\"changed\":true}"

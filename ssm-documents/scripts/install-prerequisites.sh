@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Prepares a node for its role. Kubernetes nodes: kernel modules, sysctls, swap off for good,
-# containerd with the systemd cgroup driver, kubelet/kubeadm/kubectl from pkgs.k8s.io pinned to
-# KUBEHA_KUBERNETES_VERSION and held. Load balancers: nginx with the stream module, keepalived.
-# Every role gets jq and the AWS CLI. A marker file makes a second run a no-op that says so.
+# Prepares a node for its role, on Ubuntu 22.04 or 24.04. Kubernetes nodes: kernel modules, sysctls,
+# swap off for good, a containerd the Kubernetes minor supports (Ubuntu's 1.7.20+ up to 1.35; from 1.36
+# the kubelet needs containerd 2.x, from containerd's own pinned release, checksum-verified) with the
+# systemd cgroup driver and the sandbox image kubeadm names, kubelet/kubeadm/kubectl from pkgs.k8s.io
+# pinned to KUBEHA_KUBERNETES_VERSION and held. Load balancers: nginx with the stream module, keepalived.
+# Every role gets jq and AWS CLI v2 (its signed zip installer: 24.04 has no awscli package). apt waits
+# for the dpkg lock, which unattended-upgrades holds for minutes on a fresh instance. A marker file makes
+# a second run a no-op that says so.
 #
 # Environment: KUBEHA_KUBERNETES_VERSION (e.g. 1.36.4), KUBEHA_ROLE (master | worker | lb).
 set -o errexit -o nounset -o pipefail
@@ -10,7 +14,46 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-APT_OPTIONS=(-y -q -o Dpkg::Options::=--force-confold)
+APT_LOCK=(-o DPkg::Lock::Timeout=600)
+APT_OPTIONS=(-y -q "${APT_LOCK[@]}" -o Dpkg::Options::=--force-confold)
+
+# Pinned upstream releases for Kubernetes 1.36+ (containerd 2.x; runc is not in containerd's tarball).
+CONTAINERD_2_VERSION="2.1.4"
+RUNC_VERSION="1.3.1"
+# The AWS CLI team's signing key (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html).
+AWS_CLI_KEY_FINGERPRINT="FB5DB77FD5C118B80511ADA8A6310ACC4672475C"
+
+# ubuntu_release: 22.04 or 24.04, the releases kubeha supports.
+ubuntu_release() {
+  local id="" version=""
+  # shellcheck disable=SC1091 # the instance's own file
+  [[ -r "${KUBEHA_ROOT}/etc/os-release" ]] && { id="$(. "${KUBEHA_ROOT}/etc/os-release" && printf '%s' "${ID:-}")"; version="$(. "${KUBEHA_ROOT}/etc/os-release" && printf '%s' "${VERSION_ID:-}")"; }
+  [[ "${id}" == ubuntu && ("${version}" == 22.04 || "${version}" == 24.04) ]] || fail "kubeha supports Ubuntu 22.04 and 24.04, not ${id:-an unknown system} ${version}"
+  printf '%s\n' "${version}"
+}
+
+# machine_arch: amd64 or arm64, as release file names spell it.
+machine_arch() {
+  case "$(uname -m)" in
+    x86_64) printf 'amd64\n' ;;
+    aarch64) printf 'arm64\n' ;;
+    *) fail "unsupported machine architecture $(uname -m)" ;;
+  esac
+}
+
+# version_at_least HAVE WANT: true when dotted version HAVE >= WANT.
+version_at_least() {
+  [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" == "$2" ]]
+}
+
+# download_verified URL CHECKSUM_URL FILE: the file, checked against the release's published sha256.
+download_verified() {
+  local url="$1" checksum_url="$2" file="$3" expected actual
+  curl -fsSL --retry 3 -o "${file}" "${url}" || fail "could not download ${url}"
+  expected="$(curl -fsSL --retry 3 "${checksum_url}" | awk '{ print $1; exit }')" || fail "could not download ${checksum_url}"
+  actual="$(sha256sum "${file}" | awk '{ print $1 }')"
+  [[ "${expected}" =~ ^[0-9a-f]{64}$ && "${actual}" == "${expected}" ]] || fail "checksum mismatch for ${url}: expected ${expected:-nothing}, got ${actual}"
+}
 
 # prepare_kernel: modules and sysctls kube-proxy and the CNI need, now and after reboots.
 prepare_kernel() {
@@ -35,9 +78,23 @@ disable_swap() {
   systemctl mask swap.target >/dev/null
 }
 
-# install_containerd: containerd with SystemdCgroup = true, whatever the config layout of its version.
+# install_containerd MINOR: a containerd that minor supports, with SystemdCgroup = true whatever the
+# config layout of its version. Up to 1.35 Ubuntu's containerd 1.7 (1.7.20+); from 1.36 the kubelet
+# reads the cgroup driver through the CRI RuntimeConfig RPC (KEP-4033), which needs containerd 2.x.
 install_containerd() {
-  apt-get "${APT_OPTIONS[@]}" install containerd >/dev/null
+  local minor="$1" installed
+  if version_at_least "${minor}" 1.36; then
+    install_containerd_release
+  else
+    apt-get "${APT_OPTIONS[@]}" install containerd >/dev/null
+  fi
+  installed="$(containerd --version | awk '{ print $3 }')"
+  installed="${installed#v}"
+  if version_at_least "${minor}" 1.36; then
+    version_at_least "${installed}" 2.0.0 || fail "Kubernetes ${minor} needs containerd 2.x, found ${installed}"
+  else
+    version_at_least "${installed}" 1.7.20 || fail "Kubernetes ${minor} needs containerd 1.7.20 or later, found ${installed}"
+  fi
   local config="${KUBEHA_ROOT}/etc/containerd/config.toml"
   mkdir -p "$(dirname "${config}")"
   if ! grep -q 'SystemdCgroup = true' "${config}" 2>/dev/null; then
@@ -46,6 +103,43 @@ install_containerd() {
     grep -q 'SystemdCgroup = true' "${config}" || fail "could not enable SystemdCgroup in ${config}"
   fi
   systemctl enable containerd >/dev/null
+  systemctl restart containerd
+}
+
+# install_containerd_release: containerd and runc from their pinned upstream releases, each checked
+# against the sha256 its release publishes, and containerd's own systemd unit of that tag.
+install_containerd_release() {
+  local arch workdir
+  arch="$(machine_arch)"
+  workdir="$(private_workdir)"
+  # Ubuntu's 1.7 packages would shadow the release in /usr/bin.
+  apt-get "${APT_OPTIONS[@]}" remove containerd runc >/dev/null 2>&1 || true
+  local base="https://github.com/containerd/containerd/releases/download/v${CONTAINERD_2_VERSION}"
+  local tarball="containerd-${CONTAINERD_2_VERSION}-linux-${arch}.tar.gz"
+  download_verified "${base}/${tarball}" "${base}/${tarball}.sha256sum" "${workdir}/${tarball}"
+  mkdir -p "${KUBEHA_ROOT}/usr/local"
+  tar -xzf "${workdir}/${tarball}" -C "${KUBEHA_ROOT}/usr/local"
+  local runc_base="https://github.com/opencontainers/runc/releases/download/v${RUNC_VERSION}"
+  curl -fsSL --retry 3 -o "${workdir}/runc.sha256sum" "${runc_base}/runc.sha256sum" || fail "could not download runc's checksums"
+  curl -fsSL --retry 3 -o "${workdir}/runc.${arch}" "${runc_base}/runc.${arch}" || fail "could not download runc"
+  grep -E " \*?runc\.${arch}\$" "${workdir}/runc.sha256sum" | awk '{ print $1 }' >"${workdir}/runc.expected"
+  [[ "$(sha256sum "${workdir}/runc.${arch}" | awk '{ print $1 }')" == "$(cat "${workdir}/runc.expected")" ]] || fail "checksum mismatch for runc ${RUNC_VERSION}"
+  install -D -m 0755 "${workdir}/runc.${arch}" "${KUBEHA_ROOT}/usr/local/sbin/runc"
+  mkdir -p "${KUBEHA_ROOT}/usr/local/lib/systemd/system"
+  curl -fsSL --retry 3 -o "${KUBEHA_ROOT}/usr/local/lib/systemd/system/containerd.service" \
+    "https://raw.githubusercontent.com/containerd/containerd/v${CONTAINERD_2_VERSION}/containerd.service" || fail "could not download containerd.service"
+  rm -rf "${workdir}"
+  systemctl daemon-reload
+}
+
+# use_kubeadm_sandbox_image VERSION: the pause image this kubeadm names, instead of containerd's default
+# (pause:3.8 in 1.7), which kubeadm warns about.
+use_kubeadm_sandbox_image() {
+  local image config="${KUBEHA_ROOT}/etc/containerd/config.toml"
+  image="$(kubeadm config images list --kubernetes-version "v$1" | grep -E '/pause:' | head -n 1)"
+  [[ "${image}" =~ ^[a-z0-9.-]+(/[a-z0-9._-]+)+:[0-9][0-9.]*$ ]] || fail "kubeadm names no sandbox image for v$1"
+  sed -i -E "s#\"[^\"']*/pause:[0-9.]+\"#\"${image}\"#; s#'[^\"']*/pause:[0-9.]+'#'${image}'#" "${config}"
+  grep -qF "${image}" "${config}" || fail "could not set the sandbox image ${image} in ${config}"
   systemctl restart containerd
 }
 
@@ -60,7 +154,7 @@ install_kubernetes_packages() {
   fi
   printf 'deb [signed-by=%s] %s /\n' "${keyring#"${KUBEHA_ROOT}"}" "${repository}" \
     >"${KUBEHA_ROOT}/etc/apt/sources.list.d/kubernetes.list"
-  apt-get -q update >/dev/null
+  apt-get -q "${APT_LOCK[@]}" update >/dev/null
   apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
   apt-get "${APT_OPTIONS[@]}" --allow-change-held-packages install \
     "kubelet=${version}-*" "kubeadm=${version}-*" "kubectl=${version}-*" >/dev/null
@@ -68,17 +162,30 @@ install_kubernetes_packages() {
   systemctl enable kubelet >/dev/null
 }
 
-# ensure_aws_cli: the scripts read secrets and move the Elastic IP with it.
+# ensure_aws_cli: AWS CLI v2, which the scripts read secrets and move the Elastic IP with, from its
+# zip installer once its signature checks out against the AWS CLI team's key (pinned by fingerprint).
 ensure_aws_cli() {
-  if command -v aws >/dev/null 2>&1; then
+  if aws --version 2>/dev/null | grep -q '^aws-cli/2\.'; then
     return 0
   fi
-  if command -v snap >/dev/null 2>&1; then
-    snap install aws-cli --classic >/dev/null
-  else
-    apt-get "${APT_OPTIONS[@]}" install awscli >/dev/null
-  fi
-  command -v aws >/dev/null 2>&1 || fail "the AWS CLI could not be installed"
+  local arch workdir
+  arch="$(uname -m)"
+  [[ "${arch}" == x86_64 || "${arch}" == aarch64 ]] || fail "unsupported machine architecture ${arch}"
+  workdir="$(private_workdir)"
+  apt-get "${APT_OPTIONS[@]}" install unzip >/dev/null
+  local url="https://awscli.amazonaws.com/awscli-exe-linux-${arch}.zip"
+  curl -fsSL --retry 3 -o "${workdir}/awscliv2.zip" "${url}" || fail "could not download ${url}"
+  curl -fsSL --retry 3 -o "${workdir}/awscliv2.sig" "${url}.sig" || fail "could not download ${url}.sig"
+  mkdir -m 0700 "${workdir}/gnupg"
+  GNUPGHOME="${workdir}/gnupg" gpg --batch --quiet --keyserver hkps://keyserver.ubuntu.com --recv-keys "${AWS_CLI_KEY_FINGERPRINT}" >/dev/null 2>&1 ||
+    fail "could not fetch the AWS CLI signing key ${AWS_CLI_KEY_FINGERPRINT}"
+  # VALIDSIG's last field is the primary key's fingerprint: the signature must be that key's.
+  GNUPGHOME="${workdir}/gnupg" gpg --batch --status-fd 1 --verify "${workdir}/awscliv2.sig" "${workdir}/awscliv2.zip" 2>/dev/null |
+    grep -qE "^\[GNUPG:\] VALIDSIG .* ${AWS_CLI_KEY_FINGERPRINT}\$" || fail "the AWS CLI installer's signature does not verify; not installing it"
+  unzip -q "${workdir}/awscliv2.zip" -d "${workdir}"
+  "${workdir}/aws/install" --update >/dev/null
+  rm -rf "${workdir}"
+  aws --version 2>/dev/null | grep -q '^aws-cli/2\.' || fail "the AWS CLI could not be installed"
 }
 
 main() {
@@ -92,7 +199,8 @@ main() {
     return 0
   fi
 
-  apt-get -q update >/dev/null
+  ubuntu_release >/dev/null
+  apt-get -q "${APT_LOCK[@]}" update >/dev/null
   apt-get "${APT_OPTIONS[@]}" install ca-certificates curl gpg jq >/dev/null
   case "${KUBEHA_ROLE}" in
     lb)
@@ -101,8 +209,9 @@ main() {
     master | worker)
       prepare_kernel
       disable_swap
-      install_containerd
+      install_containerd "${KUBEHA_KUBERNETES_VERSION%.*}"
       install_kubernetes_packages "${KUBEHA_KUBERNETES_VERSION}"
+      use_kubeadm_sandbox_image "${KUBEHA_KUBERNETES_VERSION}"
       ;;
     *)
       fail "KUBEHA_ROLE must be master, worker or lb, not ${KUBEHA_ROLE}"

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Joins this node to the cluster, as a control-plane node when KUBEHA_JOIN_AS=control-plane (with the
 # certificate key, so kubeadm downloads the uploaded certificates) or as a worker otherwise.
-# If /etc/kubernetes/kubelet.conf exists the node has joined already and nothing happens. If a
-# previous attempt left a half-joined node behind, it is reset first so the join starts clean.
+# The cluster says whether the node has joined, not kubelet.conf (with ControlPlaneKubeletLocalMode,
+# on in every supported minor, it appears after etcd-join but before the control-plane label, taint
+# and the wait for the control plane): a worker has joined when its Node is registered; a control-plane
+# node when its Node carries the control-plane label and taint, its own apiserver answers and its etcd
+# member has started and been promoted. Anything less that kubeadm left behind is a partial join: a
+# control-plane node first removes its own etcd member while its etcd still runs (kubeadm reset cannot
+# without a registered Node), then the node is reset (with what reset leaves) and joins again. An
+# unstarted learner of a join that failed in etcd-join is removed from a healthy master by
+# refresh-join-material.sh, which runs before every join.
 #
 # Environment: KUBEHA_JOIN_AS (control-plane | worker), KUBEHA_CONTROL_PLANE_ENDPOINT, KUBEHA_CA_CERT_HASH,
 # KUBEHA_JOIN_SECRET_ARN, KUBEHA_JOIN_SECRET_VERSION_ID, KUBEHA_REGION.
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
 
 # write_join_config FILE: JoinConfiguration; the controlPlane block only for control-plane joins.
 write_join_config() {
@@ -32,11 +41,45 @@ EOF
   fi
 }
 
-# has_leftovers: files a failed join leaves behind, which make the next kubeadm join refuse to start.
-has_leftovers() {
-  [[ -d "${KUBEHA_ROOT}/etc/kubernetes/manifests" && -n "$(ls -A "${KUBEHA_ROOT}/etc/kubernetes/manifests" 2>/dev/null)" ]] ||
-    [[ -f "${KUBEHA_ROOT}/etc/kubernetes/bootstrap-kubelet.conf" ]] ||
-    [[ -d "${KUBEHA_ROOT}/etc/kubernetes/pki" ]]
+# join_shortfall: prints why this node has not (fully) joined, or nothing when it has.
+join_shortfall() {
+  local name node
+  name="$(node_name)"
+  if [[ "${KUBEHA_JOIN_AS}" == "worker" ]]; then
+    kube "${KUBELET_KUBECONFIG}" get node "${name}" -o name >/dev/null || printf 'Node %s is not registered\n' "${name}"
+    return 0
+  fi
+  if ! node="$(kube "${ADMIN_KUBECONFIG}" get node "${name}" -o json)"; then
+    printf 'Node %s is not registered\n' "${name}"
+    return 0
+  fi
+  jq -e '(.metadata.labels // {} | has("node-role.kubernetes.io/control-plane")) and
+    any(.spec.taints[]?; .key == "node-role.kubernetes.io/control-plane" and .effect == "NoSchedule")' >/dev/null <<<"${node}" ||
+    printf 'Node %s lacks the control-plane label or taint\n' "${name}"
+  KUBEHA_API_WAIT_SECONDS=0 api_ready "${ADMIN_KUBECONFIG}" "https://$(self_ip):6443" ||
+    printf 'the apiserver on this node does not answer\n'
+  local member
+  member="$(etcd_member_of "$(self_ip)" 2>/dev/null || true)"
+  if [[ -z "${member}" ]]; then
+    printf 'this node has no etcd member (or its etcd does not run)\n'
+  else
+    local member_name member_learner
+    read -r _ member_name _ member_learner <<<"${member}"
+    [[ "${member_name}" != "(unstarted)" && "${member_learner}" == "false" ]] ||
+      printf 'its etcd member has not started or is still a learner\n'
+  fi
+}
+
+# leave_etcd: removes this node's own etcd member through its local etcd, when that still runs, so the
+# next join can add it again. Without a registered Node, kubeadm reset skips this step.
+leave_etcd() {
+  local member id
+  member="$(etcd_member_of "$(self_ip)" 2>/dev/null || true)"
+  [[ -n "${member}" ]] || return 0
+  read -r id _ <<<"${member}"
+  if etcdctl_cmd member remove "${id}" >/dev/null 2>&1; then
+    log "removed this node's etcd member ${id} before resetting"
+  fi
 }
 
 main() {
@@ -44,15 +87,24 @@ main() {
   [[ "${KUBEHA_JOIN_AS}" == "control-plane" || "${KUBEHA_JOIN_AS}" == "worker" ]] ||
     fail "KUBEHA_JOIN_AS must be control-plane or worker"
   [[ "${KUBEHA_CA_CERT_HASH}" =~ ^sha256:[a-f0-9]{64}$ ]] || fail "KUBEHA_CA_CERT_HASH must be sha256:<64 hex digits>"
-  if [[ -f "${KUBELET_KUBECONFIG}" ]]; then
-    log "${KUBELET_KUBECONFIG} exists; already joined, nothing to do"
-    result '{"changed":false}'
-    return 0
+  local shortfall="" leftovers kubeconfig="${KUBELET_KUBECONFIG}"
+  [[ "${KUBEHA_JOIN_AS}" == "control-plane" ]] && kubeconfig="${ADMIN_KUBECONFIG}"
+  if [[ -f "${kubeconfig}" ]]; then
+    # A joined node whose API is briefly unreachable must not be reset: fail, and let the next run decide.
+    api_ready "${kubeconfig}" || fail "the API does not answer through ${kubeconfig}; cannot tell whether this node has joined, so nothing was reset"
+    shortfall="$(join_shortfall)"
+    if [[ -z "${shortfall}" ]]; then
+      log "the cluster has this node as a ${KUBEHA_JOIN_AS}; already joined, nothing to do"
+      result '{"changed":false}'
+      return 0
+    fi
   fi
   command -v kubeadm >/dev/null 2>&1 || fail "kubeadm is not installed; run the prerequisites document first"
-  if has_leftovers; then
-    log "a previous join left files behind; resetting this node first"
-    run_logged kubeadm-reset kubeadm reset --force || fail "kubeadm reset failed"
+  leftovers="$(kubeadm_state_on_node)"
+  if [[ -n "${leftovers}" ]]; then
+    log "an earlier join did not finish (${shortfall:+${shortfall//$'\n'/, }; }left: ${leftovers//$'\n'/, }); resetting this node first"
+    [[ "${KUBEHA_JOIN_AS}" == "control-plane" ]] && leave_etcd
+    reset_kubeadm_state
   fi
 
   read_join_material
@@ -62,7 +114,16 @@ main() {
   trap "rm -rf '${workdir}'" EXIT
   write_join_config "${workdir}/kubeadm-join.yaml"
   log "joining ${KUBEHA_CONTROL_PLANE_ENDPOINT} as ${KUBEHA_JOIN_AS}"
-  run_logged kubeadm-join kubeadm join --config "${workdir}/kubeadm-join.yaml" || fail "kubeadm join failed"
+  run_kubeadm kubeadm-join join --config "${workdir}/kubeadm-join.yaml" || fail "kubeadm join failed"
+  # The kubelet registers its Node a few seconds after kubelet.conf appears: give the cluster time to agree.
+  local waited=0 limit="${KUBEHA_API_WAIT_SECONDS:-90}"
+  shortfall="$(join_shortfall)"
+  while [[ -n "${shortfall}" ]]; do
+    ((waited < limit)) || fail "kubeadm join returned, but ${shortfall//$'\n'/, }"
+    sleep 5
+    waited=$((waited + 5))
+    shortfall="$(join_shortfall)"
+  done
   log "joined as ${KUBEHA_JOIN_AS}"
   result '{"changed":true}'
 }

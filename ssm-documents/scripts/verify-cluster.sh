@@ -19,6 +19,9 @@ etcdctl_in_pod() {
 
 main() {
   require_env KUBEHA_EXPECTED_CONTROL_PLANE_NODES KUBEHA_EXPECTED_WORKER_NODES
+  # Bash arithmetic evaluates a variable's text as an expression (a[$(command)] runs the command): digits only.
+  require_match KUBEHA_EXPECTED_CONTROL_PLANE_NODES '^[0-9]{1,2}$' "a number of nodes"
+  require_match KUBEHA_EXPECTED_WORKER_NODES '^[0-9]{1,4}$' "a number of nodes"
   export KUBECONFIG="${ADMIN_KUBECONFIG}"
   kubectl wait --for=condition=Ready nodes --all --timeout="${KUBEHA_READY_TIMEOUT:-10m}" >/dev/null ||
     log "not every node became Ready in time"

@@ -20,11 +20,20 @@ esac`);
     const second = sandbox.run('start-probe.sh', env);
     expect(first.result).toEqual({ changed: true });
     const [unit] = first.calls.filter((call) => call.startsWith('systemd-run'));
-    expect(unit).toMatch(/^systemd-run --unit kubeha-probe-drill-1 --collect --quiet \/usr\/bin\/env bash -c/);
-    expect(sandbox.allCalls()).toContain("curl -fsk -m 1 -o /dev/null 'https://203.0.113.10:6443/readyz' && api=1");
-    expect(sandbox.allCalls()).toContain("curl -fs -m 1 -o /dev/null 'http://127.0.0.1:30080/' && app=1");
+    expect(unit).toMatch(
+      /^systemd-run --unit kubeha-probe-drill-1 --collect --quiet --setenv=PROBE_API=https:\/\/203\.0\.113\.10:6443\/readyz --setenv=PROBE_APP=http:\/\/127\.0\.0\.1:30080\/ --setenv=PROBE_SAMPLES=\S+\/var\/lib\/kubeha\/probe-drill-1\.log \/usr\/bin\/env bash -c/,
+    );
+    expect(sandbox.allCalls()).toContain('curl -fsk -m 1 -o /dev/null "${PROBE_API}" && api=1');
+    expect(sandbox.allCalls()).toContain('curl -fs -m 1 -o /dev/null "${PROBE_APP}" && app=1');
     expect(second.stdout).toContain('running already, nothing to do');
     expect(second.calls.filter((call) => call.startsWith('systemd-run'))).toEqual([]);
+  });
+
+  it('should refuse an endpoint or port that is not one, before starting anything', () => {
+    const run = sandbox.run('start-probe.sh', { ...env, KUBEHA_CONTROL_PLANE_ENDPOINT: "k8s:6443/readyz' ; touch /tmp/kubeha-pwned ; echo '" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('KUBEHA_CONTROL_PLANE_ENDPOINT must be host:port');
+    expect(run.calls.filter((call) => call.startsWith('systemd-run'))).toEqual([]);
   });
 
   it('should report sample counts and the longest outage of each kind', () => {

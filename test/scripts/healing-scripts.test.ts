@@ -69,20 +69,29 @@ describe('reset-node.sh', () => {
   beforeEach(() => {
     sandbox = new Sandbox();
     sandbox.stub('kubeadm', 'rm -rf "$ROOT/etc/kubernetes/pki" "$ROOT/etc/kubernetes/kubelet.conf"');
+    sandbox.stub('iptables');
+    sandbox.stub('ipvsadm');
   });
   afterEach(() => sandbox.dispose());
 
-  it('should reset a joined node and clear CNI configuration, then be a no-op', () => {
+  it('should reset a joined node and clear what kubeadm reset leaves (CNI configuration, iptables and IPVS rules), then be a no-op', () => {
     sandbox.file('etc/kubernetes/kubelet.conf', 'x');
     sandbox.file('etc/kubernetes/pki/ca.crt', 'x');
     sandbox.file('etc/cni/net.d/10-calico.conflist', '{}');
     const first = sandbox.run('reset-node.sh', {});
     const second = sandbox.run('reset-node.sh', {});
     expect(first.result).toEqual({ changed: true });
-    expect(first.calls).toEqual(['kubeadm reset --force']);
+    expect(first.calls).toEqual(['kubeadm reset --force', 'iptables -t filter -F', 'iptables -t nat -F', 'iptables -t mangle -F', 'iptables -X', 'ipvsadm --clear']);
     expect(sandbox.exists('etc/cni/net.d')).toBe(false);
     expect(second.stdout).toContain('nothing to reset, nothing to do');
     expect(second.calls).toEqual([]);
+  });
+
+  it('should leave a fresh node alone even though the kubelet package put .kubelet-keep in its manifests directory', () => {
+    sandbox.file('etc/kubernetes/manifests/.kubelet-keep', '');
+    const run = sandbox.run('reset-node.sh', {});
+    expect(run.result).toEqual({ changed: false });
+    expect(run.calls).toEqual([]);
   });
 });
 

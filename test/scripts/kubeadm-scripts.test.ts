@@ -1,41 +1,36 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CERTIFICATE_KEY, JOIN_ENV, JOIN_TOKEN, Sandbox, stubAws } from './sandbox.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeCluster, FakeNode, createTestCa, filesContaining } from './kubeadm-cluster.js';
+import { CERTIFICATE_KEY, JOIN_TOKEN } from './sandbox.js';
 
+let caDirectory: string;
 let caPem: string;
-let caDirectory: Sandbox;
-
-// A kubeadm that does to the sandbox what the real one does to a node, and records whether it got
-// the join material through its --config file (the only place kubeha puts it).
-const KUBEADM = `config=""
-for ((i = 1; i <= $#; i++)); do if [[ "\${!i}" == "--config" ]]; then j=$((i + 1)); config="\${!j}"; fi; done
-if [[ -n "$config" ]]; then
-  grep -q "${JOIN_TOKEN}" "$config" && echo "token-in-config $1" >>"$STATE/kubeadm.log"
-  grep -q "certificateKey: \\"${CERTIFICATE_KEY}\\"" "$config" && echo "key-in-config $1" >>"$STATE/kubeadm.log"
-  cp "$config" "$STATE/last-config.yaml"
-fi
-case "$1 \${2:-}" in
-  "init phase") ;;
-  init*)
-    [[ -f "$STATE/fail-init" ]] && { echo "[init] error: token ${JOIN_TOKEN} could not be used" >&2; exit 1; }
-    mkdir -p "$ROOT/etc/kubernetes/pki"; cp "$CA_PEM" "$ROOT/etc/kubernetes/pki/ca.crt"; echo admin >"$ROOT/etc/kubernetes/admin.conf" ;;
-  join*)
-    [[ -f "$STATE/fail-join" ]] && { mkdir -p "$ROOT/etc/kubernetes/pki"; echo "[preflight] failed" >&2; exit 1; }
-    mkdir -p "$ROOT/etc/kubernetes"; touch "$ROOT/etc/kubernetes/kubelet.conf" ;;
-  reset*) rm -rf "$ROOT/etc/kubernetes/pki" "$ROOT/etc/kubernetes/manifests" ;;
-  "token create") echo "${JOIN_TOKEN}" ;;
-esac`;
+let cluster: FakeCluster;
+let nodes: FakeNode[];
 
 beforeAll(() => {
-  caDirectory = new Sandbox();
-  const key = join(caDirectory.directory, 'ca.key');
-  const cert = join(caDirectory.directory, 'ca.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=kubernetes', '-days', '1'], { stdio: 'pipe' });
-  caPem = cert;
+  caDirectory = mkdtempSync(join(tmpdir(), 'kubeha-ca-'));
+  caPem = createTestCa(caDirectory);
 });
+afterAll(() => rmSync(caDirectory, { recursive: true, force: true }));
+beforeEach(() => {
+  cluster = new FakeCluster(caPem);
+  nodes = [];
+});
+afterEach(() => {
+  for (const created of nodes) created.dispose();
+  cluster.dispose();
+});
+
+function node(ip: string): FakeNode {
+  const created = new FakeNode(cluster, ip);
+  nodes.push(created);
+  return created;
+}
 
 /** kubeadm's discovery hash, computed independently of the script: sha256 over the CA's SubjectPublicKeyInfo. */
 function expectedHash(): string {
@@ -44,29 +39,12 @@ function expectedHash(): string {
 }
 
 describe('init-first-master.sh', () => {
-  let sandbox: Sandbox;
-  const env = () => ({
-    ...JOIN_ENV,
-    CA_PEM: caPem,
-    KUBEHA_CLUSTER_NAME: 'demo',
-    KUBEHA_KUBERNETES_VERSION: '1.36.4',
-    KUBEHA_CONTROL_PLANE_ENDPOINT: 'k8s.example.com:6443',
-    KUBEHA_CERT_SANS: '203.0.113.10,k8s.example.com,10.0.0.5',
-    KUBEHA_POD_CIDR: '192.168.0.0/16',
-    KUBEHA_SERVICE_CIDR: '10.96.0.0/12',
-    KUBEHA_KUBECONFIG_SECRET_ID: 'kubeha/demo/admin-kubeconfig',
-  });
-
-  beforeEach(() => {
-    sandbox = new Sandbox();
-    sandbox.stub('kubeadm', KUBEADM);
-    stubAws(sandbox);
-  });
-  afterEach(() => sandbox.dispose());
-
   it('should run kubeadm init with the minted token and key in its config, store admin.conf and report the CA hash', () => {
+    // Prepare
+    const master = node('10.0.0.11');
+
     // Act
-    const run = sandbox.run('init-first-master.sh', env());
+    const run = master.init();
 
     // Assess
     expect(run.stderr).toBe('');
@@ -74,39 +52,60 @@ describe('init-first-master.sh', () => {
     expect(run.result).toEqual({ caCertHash: expectedHash(), changed: true });
     expect(run.calls).toContainEqual(expect.stringMatching(/^kubeadm init --config \S+ --upload-certs --skip-token-print --skip-certificate-key-print$/));
     expect(run.calls).toContainEqual(expect.stringMatching(/^aws secretsmanager put-secret-value .*--secret-id kubeha\/demo\/admin-kubeconfig --secret-string file:\/\//));
-    expect(readFileSync(join(sandbox.state, 'kubeadm.log'), 'utf8')).toBe('token-in-config init\nkey-in-config init\n');
-    const config = readFileSync(join(sandbox.state, 'last-config.yaml'), 'utf8');
+    const config = master.lastConfig('init');
+    expect(config).toContain(`  - token: "${JOIN_TOKEN}"`);
+    expect(config).toContain(`certificateKey: "${CERTIFICATE_KEY}"`);
     expect(config).toContain('controlPlaneEndpoint: "k8s.example.com:6443"');
     expect(config).toContain('kubernetesVersion: "v1.36.4"');
     expect(config).toContain('    - "k8s.example.com"');
     expect(config).toContain('cgroupDriver: systemd');
   });
 
-  it('should be a no-op that says so, and still reports the hash, on an initialized node', () => {
-    sandbox.run('init-first-master.sh', env());
-    const second = sandbox.run('init-first-master.sh', env());
+  it('should be a no-op that says so, asking only the cluster, and still report the hash on an initialized node', () => {
+    const master = node('10.0.0.11');
+    master.init();
+
+    const second = master.init();
+
     expect(second.status).toBe(0);
     expect(second.stdout).toContain('already initialized, nothing to do');
     expect(second.result).toEqual({ caCertHash: expectedHash(), changed: false });
-    expect(second.calls).toEqual([]);
+    expect(second.calls.every((call) => call.startsWith('kubectl '))).toBe(true);
   });
 
-  it('should never put join material in arguments, output or the temporary config it leaves behind', () => {
-    sandbox.file('../state/fail-init', '');
-    const failed = sandbox.run('init-first-master.sh', env());
-    execFileSync('rm', ['-f', join(sandbox.state, 'fail-init')]);
-    const succeeded = sandbox.run('init-first-master.sh', env());
+  it('should never put join material in arguments, output, logs or the temporary config it leaves behind', () => {
+    const master = node('10.0.0.11');
+    master.failAt('init', 'bootstrap-token');
+    const failed = master.init();
+    const succeeded = master.init();
+
     expect(failed.status).toBe(1);
-    expect(failed.stderr).toContain('[masked-token] could not be used');
-    for (const text of [failed.stdout, failed.stderr, succeeded.stdout, succeeded.stderr, sandbox.allCalls()]) {
+    expect(failed.stderr).toContain('kubeadm-init failed; last lines of');
+    for (const text of [failed.stdout, failed.stderr, succeeded.stdout, succeeded.stderr, master.sandbox.allCalls()]) {
       expect(text).not.toContain(JOIN_TOKEN);
       expect(text).not.toContain(CERTIFICATE_KEY);
     }
-    expect(execFileSync('find', [sandbox.directory, '-name', 'kubeha.*', '-type', 'd'], { encoding: 'utf8' })).toBe('');
+    expect(readdirSync(master.sandbox.directory).filter((entry) => entry.startsWith('kubeha.'))).toEqual([]);
+    expect(filesContaining(master.sandbox.root, [JOIN_TOKEN, CERTIFICATE_KEY])).toEqual([]);
+  });
+
+  it('should not report success when kubeadm init exits 0 but the cluster lacks what init creates last', () => {
+    const master = node('10.0.0.11');
+    master.failAt('init', 'addon');
+    // A kubeadm that says it succeeded: the double's own run stops before the add-ons, yet exits 0.
+    execFileSync('cp', [`${master.sandbox.bin}/kubeadm`, `${master.sandbox.bin}/kubeadm-real`]);
+    master.sandbox.stub('kubeadm', `'${master.sandbox.bin}/kubeadm-real' "$@" || true`);
+
+    const run = master.init();
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('kubeadm init returned, but the cluster lacks kube-system/deployment/coredns, kube-system/daemonset/kube-proxy');
+    expect(run.result).toBeUndefined();
   });
 
   it('should refuse a secret version it cannot read, naming the instance profile as the likely cause', () => {
-    const run = sandbox.run('init-first-master.sh', { ...env(), KUBEHA_JOIN_SECRET_VERSION_ID: 'stale-version-0000000000000000000' });
+    const master = node('10.0.0.11');
+    const run = master.init({ KUBEHA_JOIN_SECRET_VERSION_ID: 'stale-version-0000000000000000000' });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('could not read the join secret (is the kubeha node instance profile attached?)');
     expect(run.calls.some((call) => call.startsWith('kubeadm init'))).toBe(false);
@@ -114,59 +113,67 @@ describe('init-first-master.sh', () => {
 });
 
 describe('join-node.sh', () => {
-  let sandbox: Sandbox;
-  const env = (joinAs: string) => ({
-    ...JOIN_ENV,
-    KUBEHA_JOIN_AS: joinAs,
-    KUBEHA_CONTROL_PLANE_ENDPOINT: '203.0.113.10:6443',
-    KUBEHA_CA_CERT_HASH: `sha256:${'ab'.repeat(32)}`,
-  });
+  let caCertHash: string;
+  let master: FakeNode;
 
   beforeEach(() => {
-    sandbox = new Sandbox();
-    sandbox.stub('kubeadm', KUBEADM);
-    stubAws(sandbox);
+    master = node('10.0.0.11');
+    caCertHash = String(master.init().result?.caCertHash);
+    expect(master.refreshJoinMaterial().status).toBe(0);
   });
-  afterEach(() => sandbox.dispose());
 
-  it('should join a control-plane node with the certificate key in its JoinConfiguration', () => {
-    const run = sandbox.run('join-node.sh', env('control-plane'));
+  it('should join a control-plane node with the token and certificate key in its JoinConfiguration only', () => {
+    const second = node('10.0.16.11');
+
+    const run = second.join('control-plane', caCertHash);
+
+    expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.result).toEqual({ changed: true });
     expect(run.calls).toContainEqual(expect.stringMatching(/^kubeadm join --config \S+$/));
-    const config = readFileSync(join(sandbox.state, 'last-config.yaml'), 'utf8');
-    expect(config).toContain('apiServerEndpoint: "203.0.113.10:6443"');
-    expect(config).toContain('controlPlane:');
-    expect(readFileSync(join(sandbox.state, 'kubeadm.log'), 'utf8')).toBe('token-in-config join\nkey-in-config join\n');
+    const config = second.lastConfig('join');
+    expect(config).toContain('apiServerEndpoint: "k8s.example.com:6443"');
+    expect(config).toContain(`token: "${JOIN_TOKEN}"`);
+    expect(config).toContain(`controlPlane:\n  certificateKey: "${CERTIFICATE_KEY}"`);
+    expect(run.calls.join('\n')).not.toContain(JOIN_TOKEN);
   });
 
   it('should join a worker without any controlPlane block or certificate key', () => {
-    sandbox.run('join-node.sh', env('worker'));
-    const config = readFileSync(join(sandbox.state, 'last-config.yaml'), 'utf8');
+    const worker = node('10.0.0.12');
+
+    worker.join('worker', caCertHash);
+
+    const config = worker.lastConfig('join');
     expect(config).not.toContain('controlPlane');
     expect(config).not.toContain(CERTIFICATE_KEY);
   });
 
-  it('should do nothing on a node that has joined already', () => {
-    sandbox.run('join-node.sh', env('worker'));
-    const second = sandbox.run('join-node.sh', env('worker'));
+  it('should do nothing on a node the cluster already has, asking the cluster only', () => {
+    const worker = node('10.0.0.12');
+    worker.join('worker', caCertHash);
+
+    const second = worker.join('worker', caCertHash);
+
     expect(second.stdout).toContain('already joined, nothing to do');
     expect(second.result).toEqual({ changed: false });
-    expect(second.calls).toEqual([]);
+    expect(second.calls.filter((call) => !call.startsWith('kubectl ') && call !== 'hostname ')).toEqual([]);
   });
 
-  it('should reset a node a failed join left half-configured before joining again', () => {
-    sandbox.file('../state/fail-join', '');
-    const failed = sandbox.run('join-node.sh', env('control-plane'));
-    execFileSync('rm', ['-f', join(sandbox.state, 'fail-join')]);
-    const retried = sandbox.run('join-node.sh', env('control-plane'));
-    expect(failed.status).toBe(1);
-    expect(retried.status).toBe(0);
-    expect(retried.calls.filter((call) => call.startsWith('kubeadm'))).toEqual(['kubeadm reset --force', expect.stringMatching(/^kubeadm join/)]);
+  it('should not report success when kubeadm join exits 0 but the cluster does not have the node as a control-plane node', () => {
+    const second = node('10.0.16.11');
+    second.failAt('join', 'control-plane-join');
+    execFileSync('cp', [`${second.sandbox.bin}/kubeadm`, `${second.sandbox.bin}/kubeadm-real`]);
+    second.sandbox.stub('kubeadm', `'${second.sandbox.bin}/kubeadm-real' "$@" || true`);
+
+    const run = second.join('control-plane', caCertHash);
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`kubeadm join returned, but Node ${second.name} lacks the control-plane label or taint`);
   });
 
   it('should reject a malformed CA hash before touching anything', () => {
-    const run = sandbox.run('join-node.sh', { ...env('worker'), KUBEHA_CA_CERT_HASH: 'sha256:nothex' });
+    const worker = node('10.0.0.12');
+    const run = worker.join('worker', 'sha256:nothex');
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('KUBEHA_CA_CERT_HASH must be sha256:<64 hex digits>');
     expect(run.calls).toEqual([]);
@@ -174,32 +181,62 @@ describe('join-node.sh', () => {
 });
 
 describe('refresh-join-material.sh', () => {
-  let sandbox: Sandbox;
+  let master: FakeNode;
 
   beforeEach(() => {
-    sandbox = new Sandbox();
-    sandbox.stub('kubeadm', KUBEADM);
-    stubAws(sandbox);
-    sandbox.file('etc/kubernetes/admin.conf', 'admin');
+    master = node('10.0.0.11');
+    master.init();
   });
-  afterEach(() => sandbox.dispose());
 
   it('should register the token and upload certificates from a config file, deleting only the token id first', () => {
-    const run = sandbox.run('refresh-join-material.sh', { ...JOIN_ENV, KUBEHA_TOKEN_TTL: '30m' });
+    const run = master.refreshJoinMaterial();
+
+    expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.calls).toEqual([
+    expect(run.calls.filter((call) => !call.startsWith('crictl'))).toEqual([
       expect.stringMatching(/^aws secretsmanager get-secret-value /),
-      `kubeadm token delete ${JOIN_TOKEN.split('.')[0]} --kubeconfig ${sandbox.root}/etc/kubernetes/admin.conf`,
+      `kubeadm token delete ${JOIN_TOKEN.split('.')[0]} --kubeconfig ${master.sandbox.root}/etc/kubernetes/admin.conf`,
       expect.stringMatching(/^kubeadm token create --config \S+ --kubeconfig /),
-      expect.stringMatching(/^kubeadm init phase upload-certs --upload-certs --config \S+$/),
+      expect.stringMatching(/^kubeadm init phase upload-certs --upload-certs --skip-certificate-key-print --config \S+ --kubeconfig \S+$/),
     ]);
-    expect(readFileSync(join(sandbox.state, 'last-config.yaml'), 'utf8')).toContain('ttl: "30m"');
-    expect(run.stdout).not.toContain(JOIN_TOKEN);
+    expect(master.lastConfig('token')).toContain('ttl: "30m"');
+    expect(cluster.hasObject('kube-system', 'secret', `bootstrap-token-${JOIN_TOKEN.split('.')[0]}`)).toBe(true);
+  });
+
+  it('should write neither the token kubeadm prints nor the key to any file, log or output', () => {
+    const run = master.refreshJoinMaterial();
+
+    expect(run.stdout + run.stderr).not.toContain(JOIN_TOKEN);
+    expect(run.stdout + run.stderr).not.toContain(CERTIFICATE_KEY);
+    expect(master.sandbox.exists('var/log/kubeha/token-create.log')).toBe(false);
+    expect(master.sandbox.exists('var/log/kubeha/upload-certs.log')).toBe(false);
+    expect(filesContaining(master.sandbox.root, [JOIN_TOKEN, CERTIFICATE_KEY])).toEqual([]);
+  });
+
+  it('should delete the logs earlier versions left with the token and key in them', () => {
+    master.sandbox.file('var/log/kubeha/token-create.log', `${JOIN_TOKEN}\n`);
+    master.sandbox.file('var/log/kubeha/upload-certs.log', `[upload-certs] Using certificate key:\n${CERTIFICATE_KEY}\n`);
+
+    master.refreshJoinMaterial();
+
+    expect(filesContaining(master.sandbox.root, [JOIN_TOKEN, CERTIFICATE_KEY])).toEqual([]);
+  });
+
+  it('should remove an unstarted learner a failed control-plane join left, and leave started members alone', () => {
+    const second = node('10.0.16.11');
+    second.failAt('join', 'etcd-join');
+    second.join('control-plane', String(master.init().result?.caCertHash));
+    expect(cluster.members().map((member) => member.isLearner)).toEqual([false, true]);
+
+    const run = master.refreshJoinMaterial();
+
+    expect(run.stdout).toMatch(/removed unstarted etcd learner [0-9a-f]{16} \(10\.0\.16\.11\) that a failed join left behind/);
+    expect(cluster.members()).toEqual([expect.objectContaining({ peerIp: '10.0.0.11', isLearner: false })]);
   });
 
   it('should refuse to run on a node that is not an initialized control-plane node', () => {
-    execFileSync('rm', [join(sandbox.root, 'etc/kubernetes/admin.conf')]);
-    const run = sandbox.run('refresh-join-material.sh', { ...JOIN_ENV, KUBEHA_TOKEN_TTL: '30m' });
+    const worker = node('10.0.0.12');
+    const run = worker.refreshJoinMaterial();
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('is not an initialized control-plane node');
   });

@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Server, type Socket, connect, createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Sandbox } from './sandbox.js';
 
@@ -37,9 +38,12 @@ describe('configure-load-balancer.sh renders', () => {
     expect(run.result).toEqual({ changed: true, role: 'primary' });
     await expect(normalized(sandbox.read('etc/nginx/nginx.conf'), sandbox)).toMatchFileSnapshot('../golden/nginx.conf');
     await expect(sandbox.read('etc/keepalived/keepalived.conf')).toMatchFileSnapshot('../golden/keepalived-primary.conf');
-    await expect(sandbox.read('etc/keepalived/kubeha-notify.sh')).toMatchFileSnapshot('../golden/kubeha-notify.sh');
+    await expect(normalized(sandbox.read('etc/keepalived/kubeha-notify.sh'), sandbox)).toMatchFileSnapshot('../golden/kubeha-notify.sh');
+    await expect(sandbox.read('etc/keepalived/kubeha-check.sh')).toMatchFileSnapshot('../golden/kubeha-check.sh');
+    await expect(sandbox.read('etc/systemd/system/nginx.service.d/kubeha-restart.conf')).toMatchFileSnapshot('../golden/nginx-kubeha-restart.conf');
     expect(run.calls).toEqual([
       expect.stringMatching(/^nginx -t -q -c .*nginx\.conf\.kubeha-candidate$/),
+      'systemctl daemon-reload',
       'systemctl is-active --quiet nginx',
       'systemctl enable --now nginx',
       'systemctl is-active --quiet keepalived',
@@ -67,7 +71,7 @@ describe('configure-load-balancer.sh renders', () => {
     // lives under /etc on a node, not in this sandbox. Anything else would be a real problem.
     const problems = readFileSync(log, 'utf8')
       .split('\n')
-      .filter((line) => line && !line.includes('No VIP specified') && !line.includes('Disabling track script kubeha_nginx_alive since not found'));
+      .filter((line) => line && !line.includes('No VIP specified') && !/Disabling track script kubeha_(nginx_alive|claim_elastic_ip) since not found/.test(line));
     expect(problems).toEqual([]);
   });
 
@@ -110,7 +114,7 @@ class Backends {
       socket.on('close', () => sockets.delete(socket));
       socket.on('data', (data) => socket.write(`${address} ${data.toString()}`));
     });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, address, resolve));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ port: this.port, host: address, backlog: 2048 }, resolve));
     this.servers.set(address, server);
     this.sockets.set(address, sockets);
   }
@@ -157,6 +161,7 @@ describe('configure-load-balancer.sh with real nginx in front of three local bac
   let sandbox: Sandbox;
   let backends: Backends;
   let listenPort: number;
+  let healthPort: number;
   const masters = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
   const env = (masterAddresses: string) => ({
     ...BASE_ENV,
@@ -164,6 +169,7 @@ describe('configure-load-balancer.sh with real nginx in front of three local bac
     KUBEHA_MASTER_ADDRESSES: masterAddresses,
     KUBEHA_LISTEN_PORT: String(listenPort),
     KUBEHA_APISERVER_PORT: String(backends.port),
+    KUBEHA_HEALTH_PORT: String(healthPort),
   });
 
   beforeAll(async () => {
@@ -182,6 +188,7 @@ case "$1 $unit" in
 esac`,
     );
     listenPort = await freePort();
+    healthPort = await freePort();
     backends = new Backends(await freePort());
     for (const address of masters) await backends.start(address);
   });
@@ -253,5 +260,229 @@ esac`,
     expect(run.stdout).toContain('configuration unchanged, nothing to do');
     expect(run.result).toEqual({ changed: false, role: 'primary' });
     expect(run.calls).not.toContain('systemctl reload nginx');
+    expect(run.calls).not.toContain('systemctl daemon-reload');
+  });
+
+  it("should fail keepalived's check while nginx hangs, which a bare connect to the API port would not notice", () => {
+    // Prepare
+    const check = () => spawnSync('bash', [`${sandbox.root}/etc/keepalived/kubeha-check.sh`], { encoding: 'utf8', timeout: 10_000 });
+    const bareConnect = () => spawnSync('timeout', ['2', 'bash', '-c', `</dev/tcp/127.0.0.1/${listenPort}`]);
+    const master = sandbox.read('run/nginx.pid').trim();
+    const processes = [master, ...execFileSync('pgrep', ['-P', master], { encoding: 'utf8' }).split('\n').filter(Boolean)];
+    const healthy = check();
+
+    // Act: nginx hangs (every process stopped), then resumes.
+    for (const pid of processes) process.kill(Number(pid), 'SIGSTOP');
+    let hung: ReturnType<typeof check>;
+    let bare: ReturnType<typeof bareConnect>;
+    const started = Date.now();
+    try {
+      hung = check();
+      bare = bareConnect();
+    } finally {
+      for (const pid of processes) process.kill(Number(pid), 'SIGCONT');
+    }
+    const took = Date.now() - started;
+    const resumed = check();
+
+    // Assess
+    expect(healthy.status).toBe(0);
+    expect(hung.status).not.toBe(0);
+    expect(took).toBeLessThan(6_000);
+    expect(bare.status).toBe(0);
+    expect(resumed.status).toBe(0);
+  });
+});
+
+/**
+ * Opens `count` connections through the proxy and keeps them all open, like watches; resolves with how
+ * many got an answer, stopping at the first batch with a refusal. They open 100 at a time, so that neither
+ * nginx's nor the backend's listen backlog is what refuses them.
+ */
+async function holdWatches(port: number, count: number): Promise<{ answered: number; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  let answered = 0;
+  for (let opened = 0; opened < count; opened += 100) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(100, count - opened) }, () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          sockets.push(socket);
+          const timer = setTimeout(() => resolve(false), 3_000);
+          socket.on('connect', () => socket.write('watch'));
+          socket.once('data', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+          socket.on('error', () => {
+            clearTimeout(timer);
+            resolve(false);
+          });
+          socket.on('close', () => {
+            clearTimeout(timer);
+            resolve(false);
+          });
+        }),
+      ),
+    );
+    answered += batch.filter(Boolean).length;
+    // Once one is refused the proxy is full: the rest would only wait for their timeouts.
+    if (batch.includes(false)) break;
+  }
+  return { answered, sockets };
+}
+
+describe('configure-load-balancer.sh nginx under the file limit systemd gives services', () => {
+  // systemd starts services with a soft limit of 1024 descriptors (DefaultLimitNOFILE=1024:524288).
+  const SERVICE_SOFT_LIMIT = 1024;
+  let sandbox: Sandbox;
+  let backends: Backends;
+  let listenPort: number;
+  let healthPort: number;
+  const started: string[] = [];
+
+  /** Starts nginx from a config file the way systemd would, with the service's soft descriptor limit. */
+  function startNginx(conf: string): void {
+    execFileSync('bash', ['-c', `ulimit -Sn ${SERVICE_SOFT_LIMIT} && exec /usr/sbin/nginx -c "$1"`, 'nginx', conf], { stdio: 'pipe' });
+    started.push(conf);
+  }
+
+  beforeAll(async () => {
+    sandbox = new Sandbox();
+    sandbox.file('etc/nginx/modules-enabled/50-mod-stream.conf', 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n');
+    sandbox.stub('systemctl', '[[ "$1" == "is-active" ]] && exit 3; exit 0');
+    listenPort = await freePort();
+    healthPort = await freePort();
+    backends = new Backends(await freePort());
+    await backends.start('127.0.0.2');
+    const run = sandbox.run('configure-load-balancer.sh', {
+      ...BASE_ENV,
+      KUBEHA_SELF_IP: '10.0.0.5',
+      KUBEHA_MASTER_ADDRESSES: '127.0.0.2',
+      KUBEHA_LISTEN_PORT: String(listenPort),
+      KUBEHA_APISERVER_PORT: String(backends.port),
+      KUBEHA_HEALTH_PORT: String(healthPort),
+    });
+    expect(run.status).toBe(0);
+  });
+
+  afterAll(async () => {
+    for (const conf of started) {
+      try {
+        execFileSync('/usr/sbin/nginx', ['-s', 'stop', '-c', conf], { stdio: 'pipe' });
+      } catch {
+        // not running
+      }
+    }
+    await backends.stop('127.0.0.2');
+    sandbox.dispose();
+  });
+
+  it('should hold more watches than workers limited to the service soft limit could, each worker keeping two descriptors per watch', async () => {
+    // Prepare: more watches than every worker together could hold at 1024 descriptors (≈ 512 watches each).
+    const workers = availableParallelism();
+    const watches = workers * (SERVICE_SOFT_LIMIT / 2) + 300;
+    const rendered = sandbox.read('etc/nginx/nginx.conf');
+    expect(rendered).toContain('worker_rlimit_nofile 8192;');
+    startNginx(`${sandbox.root}/etc/nginx/nginx.conf`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    const held = await holdWatches(listenPort, watches);
+    for (const socket of held.sockets) socket.destroy();
+
+    // Assess
+    expect(held.answered).toBe(watches);
+  });
+
+  it('would have refused some of them without worker_rlimit_nofile (the configuration kubeha rendered before)', async () => {
+    // Prepare: the same configuration without the line, on another port.
+    const oldPort = await freePort();
+    const oldHealthPort = await freePort();
+    const oldConf = sandbox.file(
+      'etc/nginx/nginx-without-rlimit.conf',
+      sandbox
+        .read('etc/nginx/nginx.conf')
+        .replace(/^worker_rlimit_nofile .*\n/m, '')
+        .replace(`listen ${listenPort};`, `listen ${oldPort};`)
+        .replace(`listen 127.0.0.1:${healthPort};`, `listen 127.0.0.1:${oldHealthPort};`)
+        .replace(/^pid .*$/m, `pid ${sandbox.root}/run/nginx-old.pid;`),
+    );
+    const watches = availableParallelism() * (SERVICE_SOFT_LIMIT / 2) + 300;
+    startNginx(oldConf);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Act
+    const held = await holdWatches(oldPort, watches);
+    for (const socket of held.sockets) socket.destroy();
+
+    // Assess
+    expect(held.answered).toBeLessThan(watches);
+  });
+});
+
+describe("keepalived's notify script", () => {
+  let sandbox: Sandbox;
+  function runNotify(argument: string) {
+    const child = spawnSync('bash', [`${sandbox.root}/etc/keepalived/kubeha-notify.sh`, argument], {
+      encoding: 'utf8',
+      env: { PATH: `${sandbox.bin}:/usr/bin:/bin` },
+      timeout: 30_000,
+    });
+    return { status: child.status, calls: sandbox.allCalls().split('\n').filter((line) => line.startsWith('aws ')) };
+  }
+
+  beforeEach(() => {
+    sandbox = new Sandbox();
+    sandbox.stub('nginx');
+    sandbox.stub('systemctl', '[[ "$1" == "is-active" ]] && exit 3; exit 0');
+    sandbox.stub('logger');
+    sandbox.stub('sleep');
+    sandbox.stub('curl', '[[ " $* " == *" -X PUT "* ]] && echo token || echo i-0aaaaaaaaaaaaaaaa');
+    sandbox.stub(
+      'aws',
+      `case "$2" in
+  describe-addresses) cat "$STATE/holder" ;;
+  associate-address) [[ -f "$STATE/aws-down" ]] && exit 255; echo i-0aaaaaaaaaaaaaaaa >"$STATE/holder" ;;
+esac`,
+    );
+    sandbox.file('../state/holder', 'i-0bbbbbbbbbbbbbbbb\n');
+    const run = sandbox.run('configure-load-balancer.sh', { ...BASE_ENV, KUBEHA_SELF_IP: '10.0.0.5', KUBEHA_MASTER_ADDRESSES: '10.0.0.11', KUBEHA_LISTEN_PORT: '6443' });
+    expect(run.status).toBe(0);
+  });
+  afterEach(() => sandbox.dispose());
+
+  it('should claim the Elastic IP again while MASTER when it finds it on the other load balancer (a healed partition runs no new notify_master)', () => {
+    runNotify('MASTER');
+    sandbox.file('../state/holder', 'i-0bbbbbbbbbbbbbbbb\n');
+
+    const reassert = runNotify('REASSERT');
+
+    expect(reassert.status).toBe(0);
+    expect(reassert.calls.filter((call) => call.includes('associate-address'))).toHaveLength(2);
+    expect(sandbox.read('../state/holder')).toBe('i-0aaaaaaaaaaaaaaaa\n');
+  });
+
+  it('should leave the Elastic IP alone while BACKUP, and only look when MASTER already holds it', () => {
+    runNotify('MASTER');
+    const holding = runNotify('REASSERT');
+    const callsWhileHolding = holding.calls.length;
+    runNotify('BACKUP');
+    sandbox.file('../state/holder', 'i-0bbbbbbbbbbbbbbbb\n');
+
+    const asBackup = runNotify('REASSERT');
+
+    expect(holding.calls.filter((call) => call.includes('associate-address'))).toHaveLength(1);
+    expect(asBackup.calls).toHaveLength(callsWhileHolding);
+    expect(sandbox.read('../state/holder')).toBe('i-0bbbbbbbbbbbbbbbb\n');
+  });
+
+  it('should never fail a REASSERT, which would put the VRRP instance in FAULT, even when AWS does not answer', () => {
+    runNotify('MASTER');
+    sandbox.file('../state/holder', 'i-0bbbbbbbbbbbbbbbb\n');
+    sandbox.file('../state/aws-down', '');
+
+    expect(runNotify('REASSERT').status).toBe(0);
+    expect(runNotify('MASTER').status).toBe(1);
   });
 });

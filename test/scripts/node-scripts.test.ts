@@ -1,21 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sandbox } from './sandbox.js';
 
+const OS_RELEASE = { '22.04': 'ID=ubuntu\nVERSION_ID="22.04"\nVERSION_CODENAME=jammy\n', '24.04': 'ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n' } as const;
+const LOCK = '-o DPkg::Lock::Timeout=600';
+
+/**
+ * A node to prepare: apt, systemd and the network are PATH stubs. Downloads come from files the test
+ * makes (a real containerd-like tarball and the checksums its release would publish); `containerd`
+ * reports the version apt or the tarball installed; `kubeadm config images list` names pause:3.10.1.
+ */
+function prerequisitesSandbox(ubuntu: keyof typeof OS_RELEASE, options: { awsCli?: 'v2' | 'none'; signature?: 'good' | 'bad'; ubuntuContainerd?: string } = {}): Sandbox {
+  const sandbox = new Sandbox();
+  sandbox.file('etc/os-release', OS_RELEASE[ubuntu]);
+  sandbox.file('etc/fstab', 'UUID=abc / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n');
+  for (const command of ['apt-mark', 'modprobe', 'sysctl', 'swapoff', 'systemctl', 'snap', 'unzip']) sandbox.stub(command);
+  const downloads = join(sandbox.state, 'downloads');
+  mkdirSync(join(downloads, 'bin'), { recursive: true });
+  // containerd's release tarball holds bin/containerd*; ours holds a containerd that reports 2.1.4.
+  writeFileSync(join(downloads, 'bin', 'containerd'), '#!/bin/sh\necho "containerd github.com/containerd/containerd/v2 v2.1.4 abc"\n', { mode: 0o755 });
+  execFileSync('tar', ['-czf', join(downloads, 'containerd.tar.gz'), '-C', downloads, 'bin']);
+  writeFileSync(join(downloads, 'runc'), 'runc binary\n');
+  const sha = (file: string) => createHash('sha256').update(readFileSync(join(downloads, file))).digest('hex');
+  writeFileSync(join(downloads, 'containerd.sha256sum'), `${sha('containerd.tar.gz')}  containerd-2.1.4-linux-amd64.tar.gz\n`);
+  writeFileSync(join(downloads, 'runc.sha256sum'), `${'0'.repeat(64)}  runc.arm64\n${sha('runc')}  runc.amd64\n`);
+  sandbox.stub(
+    'curl',
+    `out=""; url="\${*: -1}"
+for ((i = 1; i <= $#; i++)); do if [[ "\${!i}" == "-o" ]]; then j=$((i + 1)); out="\${!j}"; fi; done
+case "$url" in
+  *containerd-2.1.4-linux-amd64.tar.gz) src="$STATE/downloads/containerd.tar.gz" ;;
+  *containerd-2.1.4-linux-amd64.tar.gz.sha256sum) src="$STATE/downloads/containerd.sha256sum" ;;
+  */runc.sha256sum) src="$STATE/downloads/runc.sha256sum" ;;
+  */runc.amd64) src="$STATE/downloads/runc" ;;
+  *) src=/dev/null; [[ "$url" == *Release.key ]] && echo "-----BEGIN PGP PUBLIC KEY BLOCK-----" ;;
+esac
+if [[ -n "$out" ]]; then cat "$src" >"$out"; else [[ "$src" == /dev/null ]] || cat "$src"; fi`,
+  );
+  sandbox.stub('uname', '[[ "$1" == "-m" ]] && echo x86_64 || echo Linux');
+  sandbox.stub('tar', 'for ((i = 1; i <= $#; i++)); do if [[ "${!i}" == "-C" ]]; then j=$((i + 1)); dest="${!j}"; fi; done; /usr/bin/tar "$@" && cp "$dest/bin/containerd" "$STATE/containerd-installed"');
+  sandbox.stub('install', 'exit 0');
+  sandbox.stub(
+    'apt-get',
+    `[[ " $* " == *" install containerd "* ]] && printf '#!/bin/sh\\necho "containerd github.com/containerd/containerd ${options.ubuntuContainerd ?? '1.7.28'} abc"\\n' >"$STATE/containerd-installed"
+exit 0`,
+  );
+  sandbox.stub(
+    'containerd',
+    `case "$1" in
+  --version) exec sh "$STATE/containerd-installed" ;;
+  config) printf '[plugins]\\n  sandbox_image = "registry.k8s.io/pause:3.8"\\n  SystemdCgroup = false\\n' ;;
+esac`,
+  );
+  sandbox.stub('kubeadm', `[[ "$1 $2 $3" == "config images list" ]] && printf '%s\\n' registry.k8s.io/kube-apiserver:$5 registry.k8s.io/pause:3.10.1 registry.k8s.io/etcd:3.6.4-0`);
+  sandbox.stub(
+    'gpg',
+    `case " $* " in
+  *" --dearmor "*) for ((i = 1; i <= $#; i++)); do if [[ "\${!i}" == "-o" ]]; then j=$((i + 1)); cat >"\${!j}"; fi; done ;;
+  *" --recv-keys "*) exit 0 ;;
+  *" --verify "*) ${options.signature === 'bad' ? 'echo "[GNUPG:] BADSIG A6310ACC4672475C AWS CLI Team"; exit 1' : 'echo "[GNUPG:] VALIDSIG 1111 2025-01-01 0 4 0 1 10 00 FB5DB77FD5C118B80511ADA8A6310ACC4672475C"'} ;;
+esac`,
+  );
+  if (options.awsCli === 'none') {
+    sandbox.stub('aws', '[[ -f "$STATE/aws-v2" ]] && echo "aws-cli/2.31.0 Python/3.13" && exit 0; exit 127');
+  } else {
+    sandbox.stub('aws', 'echo "aws-cli/2.31.0 Python/3.13"');
+  }
+  return sandbox;
+}
+
 describe('install-prerequisites.sh', () => {
   let sandbox: Sandbox;
-
-  beforeEach(() => {
-    sandbox = new Sandbox();
-    for (const command of ['apt-get', 'apt-mark', 'modprobe', 'sysctl', 'swapoff', 'systemctl', 'snap']) sandbox.stub(command);
-    sandbox.stub('aws');
-    sandbox.stub('containerd', `[[ "$1 $2" == "config default" ]] && printf '[plugins]\\n  SystemdCgroup = false\\n'`);
-    sandbox.stub('curl', 'echo "-----BEGIN PGP PUBLIC KEY BLOCK-----"');
-    sandbox.stub('gpg', 'for ((i = 1; i <= $#; i++)); do if [[ "${!i}" == "-o" ]]; then j=$((i + 1)); cat >"${!j}"; fi; done');
-    sandbox.file('etc/fstab', 'UUID=abc / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n');
-  });
   afterEach(() => sandbox.dispose());
 
   it('should prepare a master: modules, sysctls, swap off for good, containerd with systemd cgroups, pinned and held packages', () => {
+    // Prepare
+    sandbox = prerequisitesSandbox('24.04');
+
     // Act
     const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'master' });
 
@@ -32,14 +96,106 @@ describe('install-prerequisites.sh', () => {
     );
     expect(run.calls).toContain('curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.36/deb/Release.key');
     expect(run.calls).toContain(
-      'apt-get -y -q -o Dpkg::Options::=--force-confold --allow-change-held-packages install kubelet=1.36.4-* kubeadm=1.36.4-* kubectl=1.36.4-*',
+      `apt-get -y -q ${LOCK} -o Dpkg::Options::=--force-confold --allow-change-held-packages install kubelet=1.36.4-* kubeadm=1.36.4-* kubectl=1.36.4-*`,
     );
     expect(run.calls).toContain('apt-mark hold kubelet kubeadm kubectl');
     expect(run.calls).toContain('systemctl mask swap.target');
     expect(run.calls).toContain('swapoff -a');
   });
 
+  it.each(['22.04', '24.04'] as const)('should wait for the dpkg lock in every apt-get call on Ubuntu %s, which unattended-upgrades holds on first boot', (ubuntu) => {
+    sandbox = prerequisitesSandbox(ubuntu);
+
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.35.2', KUBEHA_ROLE: 'worker' });
+
+    const aptCalls = run.calls.filter((call) => call.startsWith('apt-get'));
+    expect(run.status).toBe(0);
+    expect(aptCalls.length).toBeGreaterThan(3);
+    expect(aptCalls.filter((call) => !call.includes(LOCK))).toEqual([]);
+  });
+
+  it.each([
+    ['22.04', '1.35.2'],
+    ['24.04', '1.35.2'],
+  ] as const)('should use Ubuntu %s\'s containerd 1.7 for Kubernetes %s, with the sandbox image kubeadm names', (ubuntu, version) => {
+    sandbox = prerequisitesSandbox(ubuntu);
+
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: version, KUBEHA_ROLE: 'worker' });
+
+    expect(run.stderr).toBe('');
+    expect(run.calls).toContain(`apt-get -y -q ${LOCK} -o Dpkg::Options::=--force-confold install containerd`);
+    expect(run.calls.some((call) => call.includes('github.com/containerd'))).toBe(false);
+    expect(run.calls).toContain(`kubeadm config images list --kubernetes-version v${version}`);
+    const config = sandbox.read('etc/containerd/config.toml');
+    expect(config).toContain('sandbox_image = "registry.k8s.io/pause:3.10.1"');
+    expect(config).not.toContain('pause:3.8');
+  });
+
+  it('should refuse an Ubuntu containerd older than 1.7.20 for Kubernetes 1.35', () => {
+    sandbox = prerequisitesSandbox('22.04', { ubuntuContainerd: '1.7.12' });
+
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.35.2', KUBEHA_ROLE: 'worker' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('Kubernetes 1.35 needs containerd 1.7.20 or later, found 1.7.12');
+  });
+
+  it.each([
+    ['22.04', '1.36.4'],
+    ['24.04', '1.37.1'],
+  ] as const)('should install containerd 2.x from its checksum-verified release on Ubuntu %s for Kubernetes %s', (ubuntu, version) => {
+    sandbox = prerequisitesSandbox(ubuntu);
+
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: version, KUBEHA_ROLE: 'master' });
+
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.calls).toContainEqual(expect.stringMatching(/^curl .* https:\/\/github\.com\/containerd\/containerd\/releases\/download\/v2\.1\.4\/containerd-2\.1\.4-linux-amd64\.tar\.gz$/));
+    expect(run.calls).toContainEqual(expect.stringMatching(/^curl .* https:\/\/github\.com\/opencontainers\/runc\/releases\/download\/v1\.3\.1\/runc\.amd64$/));
+    expect(run.calls).not.toContain(`apt-get -y -q ${LOCK} -o Dpkg::Options::=--force-confold install containerd`);
+    expect(sandbox.exists('usr/local/bin/containerd')).toBe(true);
+    expect(sandbox.read('etc/containerd/config.toml')).toContain('"registry.k8s.io/pause:3.10.1"');
+  });
+
+  it('should refuse a containerd release whose checksum does not match, before unpacking it', () => {
+    sandbox = prerequisitesSandbox('24.04');
+    writeFileSync(join(sandbox.state, 'downloads', 'containerd.sha256sum'), `${'a'.repeat(64)}  containerd-2.1.4-linux-amd64.tar.gz\n`);
+
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('checksum mismatch for https://github.com/containerd/containerd/releases/download/v2.1.4/containerd-2.1.4-linux-amd64.tar.gz');
+    expect(sandbox.exists('usr/local/bin/containerd')).toBe(false);
+  });
+
+  it.each(['22.04', '24.04'] as const)('should install AWS CLI v2 on Ubuntu %s from the zip installer once its signature verifies, never the awscli package', (ubuntu) => {
+    sandbox = prerequisitesSandbox(ubuntu, { awsCli: 'none' });
+    sandbox.stub('unzip', 'for ((i = 1; i <= $#; i++)); do if [[ "${!i}" == "-d" ]]; then j=$((i + 1)); mkdir -p "${!j}/aws"; printf \'#!/bin/sh\\ntouch "%s/aws-v2"\\n\' "$STATE" >"${!j}/aws/install"; chmod +x "${!j}/aws/install"; fi; done');
+
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.35.2', KUBEHA_ROLE: 'lb' });
+
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.calls).toContainEqual(expect.stringMatching(/^curl -fsSL --retry 3 -o \S+awscliv2\.zip https:\/\/awscli\.amazonaws\.com\/awscli-exe-linux-x86_64\.zip$/));
+    expect(run.calls).toContainEqual(expect.stringMatching(/^curl -fsSL --retry 3 -o \S+awscliv2\.sig https:\/\/awscli\.amazonaws\.com\/awscli-exe-linux-x86_64\.zip\.sig$/));
+    expect(run.calls).toContainEqual(expect.stringMatching(/^gpg --batch --quiet --keyserver \S+ --recv-keys FB5DB77FD5C118B80511ADA8A6310ACC4672475C$/));
+    expect(run.calls).toContainEqual(expect.stringMatching(/^gpg --batch --status-fd 1 --verify \S+awscliv2\.sig \S+awscliv2\.zip$/));
+    expect(run.calls.join('\n')).not.toMatch(/install awscli|snap install/);
+    expect(sandbox.exists('../state/aws-v2')).toBe(true);
+  });
+
+  it('should not run an AWS CLI installer whose signature does not verify', () => {
+    sandbox = prerequisitesSandbox('24.04', { awsCli: 'none', signature: 'bad' });
+
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.35.2', KUBEHA_ROLE: 'lb' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("the AWS CLI installer's signature does not verify; not installing it");
+    expect(run.calls.filter((call) => call.startsWith('unzip'))).toEqual([]);
+  });
+
   it('should be a no-op that says so on a second run', () => {
+    sandbox = prerequisitesSandbox('22.04');
     sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
     const second = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
     expect(second.status).toBe(0);
@@ -49,19 +205,25 @@ describe('install-prerequisites.sh', () => {
   });
 
   it('should install nginx with the stream module and keepalived on a load balancer, and no Kubernetes packages', () => {
+    sandbox = prerequisitesSandbox('24.04');
     const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'lb' });
     expect(run.status).toBe(0);
-    expect(run.calls).toContain('apt-get -y -q -o Dpkg::Options::=--force-confold install nginx libnginx-mod-stream keepalived');
+    expect(run.calls).toContain(`apt-get -y -q ${LOCK} -o Dpkg::Options::=--force-confold install nginx libnginx-mod-stream keepalived`);
     expect(run.calls.join('\n')).not.toContain('kubelet');
   });
 
-  it('should reject an unknown role and an unpinned version before installing anything', () => {
+  it('should reject an unknown role, an unpinned version and an unsupported release before installing anything', () => {
+    sandbox = prerequisitesSandbox('24.04');
     const badRole = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'etcd' });
     expect(badRole.status).toBe(1);
     expect(badRole.stderr).toContain('KUBEHA_ROLE must be master, worker or lb, not etcd');
     const badVersion = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: 'latest', KUBEHA_ROLE: 'worker' });
     expect(badVersion.stderr).toContain('must look like 1.36.4');
     expect(badVersion.calls).toEqual([]);
+    sandbox.file('etc/os-release', 'ID=ubuntu\nVERSION_ID="20.04"\n');
+    const oldRelease = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
+    expect(oldRelease.stderr).toContain('kubeha supports Ubuntu 22.04 and 24.04, not ubuntu 20.04');
+    expect(oldRelease.calls.filter((call) => call.startsWith('apt-get'))).toEqual([]);
   });
 });
 

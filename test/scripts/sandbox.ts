@@ -87,7 +87,7 @@ export class Sandbox {
 /** Join material as the control plane mints it, and an `aws` stub that serves it like Secrets Manager. */
 export const JOIN_TOKEN = 'k8sha1.q2w3e4r5t6y7u8i9';
 export const CERTIFICATE_KEY = 'f'.repeat(8) + '0123456789abcdef'.repeat(3) + 'a'.repeat(8);
-export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/demo/join-material-AbCdEf';
+export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/demo/join-material-AbCdEf';
 export const SECRET_VERSION = 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE';
 
 export function stubAws(sandbox: Sandbox): void {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SCRIPTS } from './sandbox.js';
 
@@ -11,6 +12,13 @@ const scripts = readdirSync(SCRIPTS).filter((file) => file.endsWith('.sh'));
 describe('node scripts', () => {
   it('are all shellcheck-clean, the shared library included', () => {
     const run = spawnSync('shellcheck', ['-x', ...scripts, 'lib/common.sh'], { cwd: SCRIPTS, encoding: 'utf8' });
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+
+  it('and the kubeadm, kubectl, etcdctl and crictl doubles are shellcheck-clean too', () => {
+    const doubles = fileURLToPath(new URL('./doubles/', import.meta.url));
+    const run = spawnSync('shellcheck', ['-x', 'kubeadm', 'kubectl', 'etcdctl', 'crictl', 'cluster.sh'], { cwd: doubles, encoding: 'utf8' });
     expect(run.stdout + run.stderr).toBe('');
     expect(run.status).toBe(0);
   });

@@ -16,7 +16,7 @@ const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
 const secrets = mockClient(SecretsManagerClient);
 const context = { awsRequestId: 'test-request' } as never;
-const JOIN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod-eu/join-material-AbCdEf';
+const JOIN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod/prod-eu/join-material-AbCdEf';
 
 async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   try {

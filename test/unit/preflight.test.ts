@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseBootstrapInput } from '../../functions/core/config.js';
-import { type PreflightFacts, blockingFindings, preflightFindings } from '../../functions/core/preflight.js';
+import {
+  type IngressRule,
+  MINIMUM_SSM_AGENT_VERSION,
+  type PreflightFacts,
+  type SecurityGroupFacts,
+  blockingFindings,
+  preflightFindings,
+  securityGroupFindings,
+  versionAtLeast,
+} from '../../functions/core/preflight.js';
 import { TODAY, bootstrapInput } from '../support/inputs.js';
 import { instance, standardInstances } from '../support/instances.js';
 
@@ -119,5 +128,109 @@ describe('preflightFindings', () => {
       },
     });
     expect(blockingFindings(preflightFindings(config(), twoVpcs))).toContainEqual(expect.objectContaining({ field: 'instances', reason: expect.stringContaining('span 2 VPCs') }));
+  });
+});
+
+describe('securityGroupFindings', () => {
+  const instances = standardInstances();
+  const groupOf = (role: string) => ({ master: 'sg-master', worker: 'sg-worker', lb: 'sg-lb' })[role] ?? 'sg-none';
+  const tcp = (from: number, to: number, ...sourceGroupIds: string[]): IngressRule => ({ protocol: 'tcp', fromPort: from, toPort: to, sourceGroupIds, cidrs: [] });
+  const proto = (protocol: string, ...sourceGroupIds: string[]): IngressRule => ({ protocol, sourceGroupIds, cidrs: [] });
+  const groups = (ingress: Record<string, IngressRule[]>): SecurityGroupFacts => ({
+    groupsOf: Object.fromEntries(instances.map((candidate) => [candidate.instanceId, [groupOf(candidate.role ?? '')]])),
+    ingress,
+  });
+  const nodes = ['sg-master', 'sg-worker'];
+  const cni = [tcp(179, 179, ...nodes), proto('4', ...nodes)];
+  const working = {
+    'sg-master': [tcp(6443, 6443, 'sg-master', 'sg-worker', 'sg-lb'), tcp(2379, 2380, 'sg-master'), tcp(10250, 10250, 'sg-master'), ...cni],
+    'sg-worker': [tcp(10250, 10250, 'sg-master'), ...cni],
+    'sg-lb': [tcp(6443, 6443, ...nodes), proto('112', 'sg-lb')],
+  };
+
+  it("names the paths README's former rules left shut: workers to masters on 6443 and masters to workers' kubelets", () => {
+    // Prepare: what README used to document (masters accept 6443 from load balancers and masters only).
+    const readme = groups({
+      'sg-master': [tcp(6443, 6443, 'sg-lb', 'sg-master'), tcp(2379, 2380, 'sg-master'), tcp(10250, 10250, 'sg-master'), ...cni],
+      'sg-worker': [...cni],
+      'sg-lb': [tcp(6443, 6443, ...nodes), proto('112', 'sg-lb')],
+    });
+
+    // Act
+    const findings = securityGroupFindings({ loadBalancerPort: 6443 }, instances, readme);
+
+    // Assess
+    expect(findings.map((finding) => finding.reason.split(':')[0])).toEqual([
+      'masters do not accept tcp 6443 (the Kubernetes API) from workers',
+      'workers do not accept tcp 10250 (the kubelet API) from masters',
+    ]);
+    expect(findings[0]).toMatchObject({ field: 'securityGroups', blocking: true, fix: 'add an inbound rule to sg-master allowing tcp 6443 from sg-worker' });
+  });
+
+  it('finds nothing when every path is open, and accepts VXLAN instead of IP-in-IP', () => {
+    const vxlan = Object.fromEntries(
+      Object.entries(working).map(([group, rules]) => [group, rules.map((rule) => (rule.protocol === '4' ? { ...rule, protocol: 'udp', fromPort: 4789, toPort: 4789 } : rule))]),
+    );
+    expect(securityGroupFindings({ loadBalancerPort: 6443 }, instances, groups(working))).toEqual([]);
+    expect(securityGroupFindings({ loadBalancerPort: 6443 }, instances, groups(vxlan))).toEqual([]);
+  });
+
+  it("checks the load balancers' port as configured, and VRRP between them", () => {
+    const findings = securityGroupFindings({ loadBalancerPort: 8443 }, instances, groups({ ...working, 'sg-lb': [tcp(6443, 6443, ...nodes)] }));
+    expect(findings.map((finding) => finding.reason.split(':')[0])).toEqual([
+      'loadBalancers do not accept tcp 8443 (the API through the load balancers) from masters',
+      'loadBalancers do not accept tcp 8443 (the API through the load balancers) from workers',
+      'loadBalancers do not accept IP protocol 112 (VRRP between the keepalived pair) from loadBalancers',
+    ]);
+  });
+
+  it("matches address rules against the instances' private addresses only, as AWS does", () => {
+    const byCidr = (cidr: string) => groups({ ...working, 'sg-master': [...working['sg-master'].filter((rule) => rule.fromPort !== 6443), { protocol: 'tcp', fromPort: 6443, toPort: 6443, sourceGroupIds: [], cidrs: [cidr] }] });
+    expect(securityGroupFindings({ loadBalancerPort: 6443 }, instances, byCidr('10.0.0.0/16'))).toEqual([]);
+    expect(securityGroupFindings({ loadBalancerPort: 6443 }, instances, byCidr('203.0.113.0/24')).map((finding) => finding.reason.split(':')[0])).toContain(
+      'masters do not accept tcp 6443 (the Kubernetes API) from workers',
+    );
+  });
+
+  it('accepts an all-traffic rule from the cluster group, and blocks the bootstrap through preflight when a path is shut', () => {
+    const allTraffic = groups({ 'sg-master': [proto('-1', 'sg-master', 'sg-worker', 'sg-lb')], 'sg-worker': [proto('-1', 'sg-master', 'sg-worker')], 'sg-lb': [proto('-1', 'sg-master', 'sg-worker', 'sg-lb')] });
+    expect(securityGroupFindings({ loadBalancerPort: 6443 }, instances, allTraffic)).toEqual([]);
+    const shut = blockingFindings(preflightFindings(config(), facts({ instances, securityGroups: groups({ ...working, 'sg-worker': cni }) })));
+    expect(shut).toContainEqual(expect.objectContaining({ field: 'securityGroups', reason: expect.stringContaining('workers do not accept tcp 10250') }));
+  });
+});
+
+describe('the SSM agent version preflight', () => {
+  it('blocks an instance whose agent predates interpolationType ENV_VAR, naming the version and the update', () => {
+    // Prepare
+    const instances = standardInstances();
+    const old = instances[3]!;
+    const agentVersions = new Map(instances.map((candidate) => [candidate.instanceId, candidate === old ? '3.2.1297.0' : '3.3.3572.0']));
+
+    // Act
+    const findings = blockingFindings(preflightFindings(config(), facts({ instances, agentVersions })));
+
+    // Assess
+    expect(findings).toEqual([
+      expect.objectContaining({ field: old.instanceId, reason: `runs SSM Agent 3.2.1297.0, which ignores interpolationType ENV_VAR (kubeha's documents need ${MINIMUM_SSM_AGENT_VERSION} or later)` }),
+    ]);
+    expect(findings[0]?.fix).toContain('AWS-UpdateSSMAgent');
+  });
+
+  it('accepts the first release that honours ENV_VAR and anything later, and says nothing when SSM reports no version', () => {
+    const instances = standardInstances();
+    const versions = ['3.3.2746.0', '3.3.3572.0', '3.10.0.0', '4.0.0.0'];
+    const agentVersions = new Map(instances.slice(0, versions.length).map((candidate, index) => [candidate.instanceId, versions[index]!]));
+    expect(blockingFindings(preflightFindings(config(), facts({ instances, agentVersions })))).toEqual([]);
+  });
+
+  it.each([
+    ['3.3.2746.0', '3.3.2746.0', true],
+    ['3.3.2745.99', '3.3.2746.0', false],
+    ['3.10.0.0', '3.3.2746.0', true],
+    ['3.3', '3.3.2746.0', false],
+    ['not-a-version', '3.3.2746.0', false],
+  ])('versionAtLeast(%s, %s) is %s', (have, want, expected) => {
+    expect(versionAtLeast(have, want)).toBe(expected);
   });
 });

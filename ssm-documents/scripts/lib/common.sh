@@ -29,6 +29,13 @@ require_env() {
   done
 }
 
+# require_match NAME REGEX WHAT: the variable NAME must match REGEX (documents and the Lambda side check
+# their parameters already; a script also runs by hand, and its values reach generated files and
+# commands). WHAT says what NAME must be.
+require_match() {
+  [[ "${!1:-}" =~ $2 ]] || fail "$1 must be $3"
+}
+
 # result JSON: the machine-readable last line the control plane parses.
 result() {
   printf 'KUBEHA_RESULT %s\n' "$1"
@@ -40,17 +47,20 @@ mask() {
 }
 
 # run_logged LOGNAME COMMAND...: runs a command with its output kept in a root-only log file; on
-# failure the masked tail of that log goes to stderr.
+# failure the masked tail of that log goes to stderr. The command runs in a subshell, so a shell
+# function that calls `fail` ends that subshell, not the script, and its message reaches stderr
+# through the tail. Never give it a command that prints a secret: the log outlives the run.
 run_logged() {
   local name="$1"
   shift
   mkdir -p "${KUBEHA_LOG_DIR}"
   chmod 0700 "${KUBEHA_LOG_DIR}"
-  local logfile="${KUBEHA_LOG_DIR}/${name}.log"
-  if ! "$@" >"${logfile}" 2>&1; then
+  local logfile="${KUBEHA_LOG_DIR}/${name}.log" status=0
+  ("$@") >"${logfile}" 2>&1 || status=$?
+  if ((status != 0)); then
     printf 'kubeha: %s failed; last lines of %s:\n' "${name}" "${logfile}" >&2
     tail -n 25 "${logfile}" | mask >&2
-    return 1
+    return "${status}"
   fi
 }
 
@@ -73,7 +83,8 @@ read_join_material() {
   JOIN_CERTIFICATE_KEY="$(jq -r '.certificateKey // empty' <<<"${secret}")"
   [[ "${JOIN_TOKEN}" =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ ]] || fail "the join secret holds no valid bootstrap token"
   [[ "${JOIN_CERTIFICATE_KEY}" =~ ^[a-f0-9]{64}$ ]] || fail "the join secret holds no valid certificate key"
-  export JOIN_TOKEN JOIN_CERTIFICATE_KEY
+  # Deliberately not exported: only this shell writes them into the private config file, and no
+  # child process (kubeadm, kubectl, aws) needs them in its environment.
 }
 
 # imds PATH: reads instance metadata with IMDSv2. Tests set KUBEHA_SELF_IP / KUBEHA_INSTANCE_ID instead.
@@ -100,3 +111,76 @@ CRI_SOCKET="unix:///run/containerd/containerd.sock"
 ADMIN_KUBECONFIG="${KUBEHA_ROOT}/etc/kubernetes/admin.conf"
 # shellcheck disable=SC2034
 KUBELET_KUBECONFIG="${KUBEHA_ROOT}/etc/kubernetes/kubelet.conf"
+# shellcheck disable=SC2034
+BOOTSTRAP_KUBELET_KUBECONFIG="${KUBEHA_ROOT}/etc/kubernetes/bootstrap-kubelet.conf"
+
+# node_name: the name kubeadm registers this node under (the lower-cased hostname, its default).
+node_name() {
+  hostname | tr '[:upper:]' '[:lower:]'
+}
+
+# kube KUBECONFIG ARGS...: kubectl with that identity, quietly, bounded in time.
+kube() {
+  local kubeconfig="$1"
+  shift
+  kubectl --kubeconfig "${kubeconfig}" --request-timeout=10s "$@" 2>/dev/null
+}
+
+# api_ready KUBECONFIG [SERVER]: true once the API (or the apiserver at SERVER) answers /readyz,
+# waiting up to KUBEHA_API_WAIT_SECONDS (default 90) for one that is still starting, as after a reboot.
+api_ready() {
+  local kubeconfig="$1" server="${2:-}" waited=0 limit="${KUBEHA_API_WAIT_SECONDS:-90}"
+  local -a server_flag=()
+  [[ -n "${server}" ]] && server_flag=(--server "${server}")
+  [[ -r "${kubeconfig}" ]] || return 1
+  until kube "${kubeconfig}" "${server_flag[@]}" get --raw /readyz >/dev/null; do
+    ((waited < limit)) || return 1
+    sleep 3
+    waited=$((waited + 3))
+  done
+}
+
+# kubeadm_state_on_node: prints what kubeadm left on this node (nothing on a fresh node). The
+# kubelet package ships /etc/kubernetes/manifests/.kubelet-keep, so that file alone means nothing.
+kubeadm_state_on_node() {
+  local kubernetes="${KUBEHA_ROOT}/etc/kubernetes" path
+  for path in admin.conf super-admin.conf kubelet.conf bootstrap-kubelet.conf controller-manager.conf scheduler.conf; do
+    [[ -e "${kubernetes}/${path}" ]] && printf '%s\n' "/etc/kubernetes/${path}"
+  done
+  if [[ -d "${kubernetes}/pki" && -n "$(ls -A "${kubernetes}/pki")" ]]; then printf '%s\n' /etc/kubernetes/pki; fi
+  if [[ -d "${kubernetes}/manifests" && -n "$(find "${kubernetes}/manifests" -mindepth 1 -maxdepth 1 ! -name .kubelet-keep -print -quit)" ]]; then
+    printf '%s\n' /etc/kubernetes/manifests
+  fi
+  if [[ -d "${KUBEHA_ROOT}/var/lib/etcd" && -n "$(ls -A "${KUBEHA_ROOT}/var/lib/etcd")" ]]; then printf '%s\n' /var/lib/etcd; fi
+  [[ -e "${KUBEHA_ROOT}/var/lib/kubelet/config.yaml" ]] && printf '%s\n' /var/lib/kubelet/config.yaml
+  return 0
+}
+
+# reset_kubeadm_state: `kubeadm reset --force`, then what its own output says it leaves behind: the
+# CNI configuration, the iptables and IPVS rules kube-proxy and the CNI wrote, root's kubeconfig, and
+# kubeha's record that admin.conf was stored (a new init makes a new admin.conf).
+reset_kubeadm_state() {
+  run_logged kubeadm-reset kubeadm reset --force || fail "kubeadm reset failed"
+  rm -rf "${KUBEHA_ROOT}/etc/cni/net.d" "${KUBEHA_ROOT}/root/.kube/config" "${KUBEHA_STATE_DIR}/admin-kubeconfig-stored"
+  local table
+  if command -v iptables >/dev/null 2>&1; then
+    for table in filter nat mangle; do
+      iptables -t "${table}" -F >/dev/null 2>&1 || true
+    done
+    iptables -X >/dev/null 2>&1 || true
+  fi
+  if command -v ipvsadm >/dev/null 2>&1; then ipvsadm --clear >/dev/null 2>&1 || true; fi
+}
+
+# run_kubeadm LOGNAME ARGS...: kubeadm, logged, killed if it runs longer than
+# KUBEHA_KUBEADM_TIMEOUT_SECONDS (default 900): a wedged phase must fail this run, not the whole
+# document's timeout, so the next run can reset and retry.
+run_kubeadm() {
+  local name="$1" limit="${KUBEHA_KUBEADM_TIMEOUT_SECONDS:-900}" status=0
+  shift
+  run_logged "${name}" timeout --kill-after=10 "${limit}" kubeadm "$@" || status=$?
+  if ((status == 124 || status == 137)); then
+    fail "kubeadm $1 did not finish within ${limit} s"
+  fi
+  return "${status}"
+}

@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeCluster, FakeNode, INIT_PHASES, createTestCa, initializedProblems } from './kubeadm-cluster.js';
+
+// The kubeadm double's own fidelity checks, and the phase matrix of kubeadm init: every phase fails once,
+// then init-first-master.sh runs again, and the cluster must end initialized.
+
+const MASTER_1 = '10.0.0.11';
+const MASTER_2 = '10.0.16.11';
+
+let cluster: FakeCluster;
+let nodes: FakeNode[];
+let caDirectory: string;
+let caPem: string;
+
+function node(ip: string): FakeNode {
+  const created = new FakeNode(cluster, ip);
+  nodes.push(created);
+  return created;
+}
+
+/** A first master initialized by the script, and the CA hash it reported. */
+function initializedCluster(): { master: FakeNode; caCertHash: string } {
+  const master = node(MASTER_1);
+  const run = master.init();
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  return { master, caCertHash: String(run.result?.caCertHash) };
+}
+
+function expectInitialized(master: FakeNode): void {
+  expect(initializedProblems(cluster, master)).toEqual([]);
+}
+
+beforeAll(() => {
+  caDirectory = mkdtempSync(join(tmpdir(), 'kubeha-ca-'));
+  caPem = createTestCa(caDirectory);
+});
+afterAll(() => rmSync(caDirectory, { recursive: true, force: true }));
+beforeEach(() => {
+  cluster = new FakeCluster(caPem);
+  nodes = [];
+});
+afterEach(() => {
+  for (const created of nodes) created.dispose();
+  cluster.dispose();
+});
+
+describe('the kubeadm double', () => {
+  it('leaves admin.conf and kubelet.conf but no kubeadm-config behind when init fails waiting for the control plane', () => {
+    // Prepare
+    const master = node(MASTER_1);
+    master.failAt('init', 'wait-control-plane');
+
+    // Act
+    const run = master.init();
+
+    // Assess
+    expect(run.status).toBe(1);
+    expect(master.sandbox.exists('etc/kubernetes/admin.conf')).toBe(true);
+    expect(master.sandbox.exists('etc/kubernetes/kubelet.conf')).toBe(true);
+    expect(cluster.hasObject('kube-system', 'configmap', 'kubeadm-config')).toBe(false);
+    expect(cluster.hasObject('kube-public', 'configmap', 'cluster-info')).toBe(false);
+  });
+
+  it('writes kubelet.conf only after etcd-join, and the control-plane label and taint only after that', () => {
+    const { master, caCertHash } = initializedCluster();
+    master.refreshJoinMaterial();
+    const second = node(MASTER_2);
+    second.failAt('join', 'control-plane-join');
+
+    const run = second.join('control-plane', caCertHash);
+
+    expect(run.status).toBe(1);
+    expect(second.sandbox.exists('etc/kubernetes/kubelet.conf')).toBe(true);
+    expect(cluster.members().find((member) => member.peerIp === MASTER_2)).toEqual(expect.objectContaining({ name: second.name, isLearner: false }));
+    expect(cluster.node(second.name)).toEqual({ labels: [], taints: [] });
+  });
+
+  it('leaves an unstarted learner, which kubeadm reset cannot remove, when a control-plane join fails in etcd-join', () => {
+    const { master, caCertHash } = initializedCluster();
+    master.refreshJoinMaterial();
+    const second = node(MASTER_2);
+    second.failAt('join', 'etcd-join');
+
+    second.join('control-plane', caCertHash);
+    const reset = second.run('reset-node.sh');
+
+    expect(reset.status).toBe(0);
+    expect(second.sandbox.exists('etc/kubernetes/kubelet.conf')).toBe(false);
+    expect(cluster.members().find((member) => member.peerIp === MASTER_2)).toEqual(expect.objectContaining({ name: '', isLearner: true }));
+  });
+
+  it('refuses a second kubeadm init on a node a failed one left running, as kubeadm preflight does', () => {
+    const master = node(MASTER_1);
+    master.failAt('init', 'upload-config');
+    master.init();
+    const config = master.sandbox.file('../init.yaml', 'controlPlaneEndpoint: "k8s.example.com:6443"\n');
+
+    const again = master.exec('kubeadm', ['init', '--config', config]);
+
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('[ERROR Port-10250]: Port 10250 is in use');
+  });
+});
+
+describe('init-first-master.sh', () => {
+  it.each(INIT_PHASES)('should end with an initialized cluster when an earlier kubeadm init failed in %s, never reporting success on the broken node', (phase) => {
+    // Prepare
+    const master = node(MASTER_1);
+    master.failAt('init', phase);
+
+    // Act
+    const failed = master.init();
+    const retried = master.init();
+    const again = master.init();
+
+    // Assess
+    expect(failed.status).toBe(1);
+    expect(failed.result).toBeUndefined();
+    expect(retried.stderr).toBe('');
+    expect(retried.status).toBe(0);
+    expectInitialized(master);
+    expect(again.result).toEqual(expect.objectContaining({ changed: false }));
+    expect(again.calls.filter((call) => call.startsWith('kubeadm'))).toEqual([]);
+  });
+
+  it('should reset a partial init and say what it found, rather than report an initialized node', () => {
+    const master = node(MASTER_1);
+    master.failAt('init', 'wait-control-plane');
+    master.init();
+
+    const retried = master.init();
+
+    expect(retried.stdout).toContain('an earlier kubeadm init did not finish (missing: an API that answers; left: /etc/kubernetes/admin.conf');
+    expect(retried.result).toEqual(expect.objectContaining({ changed: true }));
+    expect(retried.calls.filter((call) => call.startsWith('kubeadm') || call.startsWith('iptables'))).toEqual([
+      'kubeadm reset --force', 'iptables -t filter -F', 'iptables -t nat -F', 'iptables -t mangle -F', 'iptables -X', expect.stringMatching(/^kubeadm init /),
+    ]);
+  });
+
+  it('should init a fresh node that has only the kubelet package files without resetting it', () => {
+    const master = node(MASTER_1);
+
+    const run = master.init();
+
+    expect(run.status).toBe(0);
+    expect(run.calls.some((call) => call.startsWith('kubeadm reset'))).toBe(false);
+  });
+
+  it('should fail a kubeadm init that hangs, and the next run should reset and initialize', () => {
+    const master = node(MASTER_1);
+    master.hangAt('init', 'upload-certs');
+
+    const started = Date.now();
+    const hung = master.init({ KUBEHA_KUBEADM_TIMEOUT_SECONDS: '2' });
+    const took = Date.now() - started;
+    const retried = master.init();
+
+    expect(hung.status).toBe(1);
+    expect(hung.stderr).toContain('kubeadm init did not finish within 2 s');
+    expect(took).toBeLessThan(10_000);
+    expect(retried.status).toBe(0);
+    expectInitialized(master);
+  });
+});
+
