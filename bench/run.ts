@@ -25,7 +25,8 @@ const sizes = [
 ];
 
 const rows: string[] = [];
-for (const size of sizes) {
+const limitRows: string[] = [];
+for (const size of [...sizes, { masters: 5, loadBalancers: 2, workers: 1000 }]) {
   const fleet = SimulatedFleet.standard({ ...size, vpcCidrPrefix: '10.0' });
   const start = performance.now();
   const run = await bootstrapOnFleet(fleet, consoleInput(fleet));
@@ -33,6 +34,7 @@ for (const size of sizes) {
   if (run.error) throw new Error(`bootstrap failed: ${run.error.name}: ${run.error.cause}`);
   const summary = run.output as BootstrapSummary;
   const transitions = run.events.filter((event) => event.type === 'StateEntered').length;
+  limitRows.push(`| bootstrap ${size.masters}/${size.loadBalancers}/${size.workers} | ${(run.peakPayloadBytes / 1024).toFixed(1)} KB | ${run.historyEvents} | ${fleet.calls.length} |`);
   rows.push(
     `| ${size.masters}/${size.loadBalancers}/${size.workers} | ${wallMs.toFixed(0)} ms | ${(summary.timings.totalSeconds / 60).toFixed(1)} min | ${fleet.calls.length} | ${transitions} | $${(transitions * STANDARD_TRANSITION_USD).toFixed(4)} |`,
   );
@@ -70,3 +72,31 @@ for (const scenario of scenarios) {
   );
   plane.stop();
 }
+
+// Under the service's limits: peak state payload (256 KB allowed) and history events (25,000 allowed)
+// as the local runner counts them, and AWS calls; reconcile with 1,000 NotReady workers.
+{
+  const { inInvocation } = await import('../sim/handler-time.js');
+  const fleet = SimulatedFleet.standard();
+  const plane = new LocalControlPlane(fleet).start();
+  await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
+  const cluster = fleet.clusters.get('demo')!;
+  const subnets = [...fleet.subnets.keys()];
+  for (let index = 0; index < 1000; index += 1) {
+    const worker = fleet.addInstance({ clusterName: 'demo', role: 'worker', subnetId: subnets[index % subnets.length]!, extraTags: { 'kubeha:node-state': 'joined' } });
+    worker.node.kubeadm = 'worker';
+    cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
+    fleet.wedgeNode(worker.instanceId);
+  }
+  for (const [label, advance] of [['reconcile, 1,000 NotReady (first sight, records written)', 0], ['reconcile, 1,000 NotReady (past grace: held back, one alert)', 11 * 60]] as const) {
+    fleet.advance(advance);
+    const calls = fleet.calls.length;
+    const run = inInvocation(() => plane.reconcile());
+    await run.result;
+    limitRows.push(`| ${label} | - | - | ${fleet.calls.length - calls} (${(run.elapsedMs() / 1000).toFixed(1)} s of its 120 s) |`);
+  }
+  plane.stop();
+}
+console.log('\n| run | peak state payload | history events | AWS calls |');
+console.log('| --- | --- | --- | --- |');
+for (const row of limitRows) console.log(row);

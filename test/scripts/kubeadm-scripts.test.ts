@@ -51,7 +51,7 @@ describe('init-first-master.sh', () => {
     expect(run.status).toBe(0);
     expect(run.result).toEqual({ caCertHash: expectedHash(), changed: true });
     expect(run.calls).toContainEqual(expect.stringMatching(/^kubeadm init --config \S+ --upload-certs --skip-token-print --skip-certificate-key-print$/));
-    expect(run.calls).toContainEqual(expect.stringMatching(/^aws secretsmanager put-secret-value .*--secret-id kubeha\/demo\/admin-kubeconfig --secret-string file:\/\//));
+    expect(run.calls).toContainEqual(expect.stringMatching(/^aws secretsmanager put-secret-value .*--secret-id kubeha\/local\/demo\/admin-kubeconfig --secret-string file:\/\//));
     const config = master.lastConfig('init');
     expect(config).toContain(`  - token: "${JOIN_TOKEN}"`);
     expect(config).toContain(`certificateKey: "${CERTIFICATE_KEY}"`);
