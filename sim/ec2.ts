@@ -12,6 +12,7 @@ import {
   CreateTagsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
+  DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVolumesCommand,
   DescribeVpcsCommand,
@@ -137,6 +138,23 @@ export function installEc2(fleet: SimulatedFleet) {
         return { Instances: [describeInstanceShape(instance)] };
       },
     ),
+  );
+  ec2.on(DescribeSecurityGroupsCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeSecurityGroups', (input: { GroupIds?: string[] }) => ({
+      SecurityGroups: (input.GroupIds ?? []).map((groupId) => {
+        const rules = fleet.securityGroups.get(groupId);
+        if (!rules) throw new AwsError('InvalidGroup.NotFound', `The security group '${groupId}' does not exist`);
+        return {
+          GroupId: groupId,
+          IpPermissions: rules.map((rule) => ({
+            IpProtocol: rule.protocol,
+            ...(rule.fromPort !== undefined ? { FromPort: rule.fromPort, ToPort: rule.toPort } : {}),
+            UserIdGroupPairs: rule.sourceGroupIds.map((GroupId) => ({ GroupId })),
+            IpRanges: rule.cidrs.map((CidrIp) => ({ CidrIp })),
+          })),
+        };
+      }),
+    })),
   );
   ec2.on(DescribeSubnetsCommand).callsFake(
     route(fleet, 'ec2', 'DescribeSubnets', (input: { SubnetIds?: string[] }) => ({

@@ -162,6 +162,8 @@ export class SimulatedFleet {
   readonly vpcs = new Map<string, { vpcId: string; cidrs: string[] }>();
   readonly addresses = new Map<string, { allocationId: string; publicIp: string; instanceId?: string; effectiveAt?: number; tags: Record<string, string> }>();
   readonly parameters = new Map<string, string>();
+  /** Inbound rules of each security group (protocol, ports, source groups or CIDRs). */
+  readonly securityGroups = new Map<string, { protocol: string; fromPort?: number; toPort?: number; sourceGroupIds: string[]; cidrs: string[] }[]>();
   /** S3 objects by `bucket/key`. */
   readonly objects = new Map<string, string>();
   /** State-table items by `pk|sk`. */
@@ -224,6 +226,7 @@ export class SimulatedFleet {
         fleet.addInstance({ clusterName, role, subnetId: zones[index % zones.length] as string });
       }
     };
+    fleet.addClusterSecurityGroups();
     add('lb', options.loadBalancers ?? 2);
     add('master', options.masters ?? 3);
     add('worker', options.workers ?? 3);
@@ -242,6 +245,21 @@ export class SimulatedFleet {
     const subnetId = `subnet-${this.hex(17)}`;
     this.subnets.set(subnetId, { subnetId, vpcId, cidr, availabilityZone });
     return subnetId;
+  }
+
+  /**
+   * The security groups README tells users to create, one per role (`sg-<role>0000000000001`): every path
+   * the cluster needs, private addresses only, and the API on the load balancers from anywhere.
+   */
+  addClusterSecurityGroups(): void {
+    const masters = 'sg-master0000000000001';
+    const workers = 'sg-worker0000000000001';
+    const lbs = 'sg-lb0000000000001';
+    const tcp = (port: number, to: number, sources: string[]) => ({ protocol: 'tcp', fromPort: port, toPort: to, sourceGroupIds: sources, cidrs: [] as string[] });
+    const nodes = [masters, workers];
+    this.securityGroups.set(masters, [tcp(6443, 6443, [masters, workers, lbs]), tcp(2379, 2380, [masters]), tcp(10250, 10250, [masters]), tcp(179, 179, nodes), { protocol: '4', sourceGroupIds: nodes, cidrs: [] }]);
+    this.securityGroups.set(workers, [tcp(10250, 10250, [masters]), tcp(179, 179, nodes), { protocol: '4', sourceGroupIds: nodes, cidrs: [] }]);
+    this.securityGroups.set(lbs, [{ ...tcp(6443, 6443, nodes), cidrs: ['0.0.0.0/0'] }, { protocol: '112', sourceGroupIds: [lbs], cidrs: [] }]);
   }
 
   /** What `sls deploy` of stage LOCAL_STAGE creates for each name in the clusters parameter. */

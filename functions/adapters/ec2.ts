@@ -3,6 +3,7 @@ import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, R
 import { LaunchFailedError } from '../core/errors.js';
 import { RETIRING_TAG } from '../core/healing-decisions.js';
 import type { Ec2Port } from '../core/ports.js';
+import type { IngressRule } from '../core/preflight.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
 type Sdk = typeof import('@aws-sdk/client-ec2');
@@ -41,6 +42,7 @@ export function toClusterInstance(instance: Instance): ClusterInstance {
     availabilityZone: instance.Placement?.AvailabilityZone,
     nodeState: NODE_STATES.includes(nodeState as NodeState) ? (nodeState as NodeState) : undefined,
     launchTime: instance.LaunchTime?.toISOString(),
+    securityGroupIds: (instance.SecurityGroups ?? []).map((group) => group.GroupId ?? '').filter(Boolean),
     tags,
   };
 }
@@ -100,6 +102,28 @@ export const ec2: Ec2Port = {
         .map((association) => association.CidrBlock ?? '')
         .filter(Boolean),
     }));
+  },
+
+  async securityGroupRules(groupIds) {
+    const { sdk: aws, client } = await sdk();
+    const ingress: Record<string, IngressRule[]> = {};
+    for (const batch of chunk(groupIds, DESCRIBE_BATCH)) {
+      const pages = aws.paginateDescribeSecurityGroups({ client }, { GroupIds: [...batch] });
+      await call('ec2:DescribeSecurityGroups', async () => {
+        for await (const page of pages) {
+          for (const group of page.SecurityGroups ?? []) {
+            ingress[group.GroupId ?? ''] = (group.IpPermissions ?? []).map((permission) => ({
+              protocol: permission.IpProtocol ?? '-1',
+              fromPort: permission.FromPort,
+              toPort: permission.ToPort,
+              sourceGroupIds: (permission.UserIdGroupPairs ?? []).map((pair) => pair.GroupId ?? '').filter(Boolean),
+              cidrs: (permission.IpRanges ?? []).map((range) => range.CidrIp ?? '').filter(Boolean),
+            }));
+          }
+        }
+      });
+    }
+    return ingress;
   },
 
   async findElasticIp(allocationId) {

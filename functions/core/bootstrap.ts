@@ -53,13 +53,19 @@ export async function preflightReport(
   ports: Pick<Ports, 'ec2' | 'ssm' | 'secrets'>,
 ): Promise<PreflightReport> {
   const subnetIds = unique(instances.map((instance) => instance.subnetId));
-  const [subnets, elasticIp, onlineAgents, joinSecretArn, kubeconfigSecretArn] = await Promise.all([
+  const groupIds = unique(instances.flatMap((instance) => instance.securityGroupIds ?? []));
+  const [subnets, elasticIp, onlineAgents, joinSecretArn, kubeconfigSecretArn, ingress] = await Promise.all([
     subnetIds.length > 0 ? ports.ec2.subnetCidrs(subnetIds) : Promise.resolve([]),
     ports.ec2.findElasticIp(config.elasticIpAllocationId),
     ports.ssm.onlineAgents(instances.map((instance) => instance.instanceId)),
     ports.secrets.findSecretArn(joinSecretName(config.clusterName)),
     ports.secrets.findSecretArn(kubeconfigSecretName(config.clusterName)),
+    groupIds.length > 0 ? ports.ec2.securityGroupRules(groupIds) : Promise.resolve(undefined),
   ]);
+  const securityGroups = ingress && {
+    groupsOf: Object.fromEntries(instances.map((instance) => [instance.instanceId, [...(instance.securityGroupIds ?? [])]])),
+    ingress,
+  };
   const vpcIds = unique(subnets.map((subnet) => subnet.vpcId));
   const vpcs = vpcIds.length > 0 ? await ports.ec2.vpcCidrs(vpcIds) : [];
   const missingSecrets = [
@@ -68,7 +74,7 @@ export async function preflightReport(
   ];
   const onlineInstanceIds = new Set(onlineAgents.keys());
   const agentVersions = new Map([...onlineAgents].flatMap(([instanceId, agent]) => (agent.agentVersion ? [[instanceId, agent.agentVersion] as const] : [])));
-  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, agentVersions, missingSecrets });
+  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, agentVersions, missingSecrets, ...(securityGroups ? { securityGroups } : {}) });
   if (blockingFindings(findings).length > 0 || !elasticIp) return { findings };
 
   const fleet = groupFleet(instances);

@@ -26,6 +26,8 @@ export interface ClusterInstance {
   readonly availabilityZone?: string | undefined;
   readonly nodeState?: NodeState | undefined;
   readonly launchTime?: string | undefined;
+  /** The security groups attached (preflight checks their rules). */
+  readonly securityGroupIds?: readonly string[] | undefined;
   /** All tags, where the caller needs them (event triage, replacement); left out of payloads otherwise. */
   readonly tags?: Readonly<Record<string, string>> | undefined;
 }

@@ -1,6 +1,7 @@
 // The narrow interfaces the core needs from AWS. Adapters implement them with the SDK;
 // unit tests implement them with plain objects.
 import type { ClusterInstance } from './cluster.js';
+import type { IngressRule } from './preflight.js';
 
 /** One EBS volume as a replacement must recreate it. */
 export interface BlockDevice {
@@ -57,6 +58,8 @@ export interface Ec2Port {
   findClusterInstances(clusterName: string): Promise<ClusterInstance[]>;
   subnetCidrs(subnetIds: readonly string[]): Promise<{ subnetId: string; vpcId: string; cidr: string }[]>;
   vpcCidrs(vpcIds: readonly string[]): Promise<{ vpcId: string; cidrs: string[] }[]>;
+  /** Inbound rules of each security group, by group id. */
+  securityGroupRules(groupIds: readonly string[]): Promise<Record<string, IngressRule[]>>;
   /** Undefined when the allocation does not exist in this account and region. */
   findElasticIp(allocationId: string): Promise<ElasticIp | undefined>;
   associateElasticIp(allocationId: string, instanceId: string): Promise<void>;

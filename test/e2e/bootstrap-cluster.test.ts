@@ -156,3 +156,21 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
     expect(run.error?.message).toContain(`${victim.instanceId} (Failed): the instance stopped while the command ran`);
   });
 });
+
+describe('preflight of the security groups on a simulated fleet', () => {
+  it("refuses the old README's groups, which kept workers from the masters' API, naming each path", async () => {
+    // Prepare: the masters' group admits 6443 only from the load balancers, as the old README said.
+    const fleet = SimulatedFleet.standard();
+    const masterRules = fleet.securityGroups.get('sg-master0000000000001')!;
+    masterRules[0] = { ...masterRules[0]!, sourceGroupIds: ['sg-lb0000000000001'] };
+
+    // Act
+    const run = await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    // Assess
+    expect(run.error?.name).toBe('PreflightFailedError');
+    expect(run.error?.message).toContain('masters do not accept tcp 6443 (the Kubernetes API) from workers');
+    expect(run.error?.message).toContain('masters do not accept tcp 6443 (the Kubernetes API) from masters');
+    expect(fleet.calls.filter((call) => call.operation === 'SendCommand')).toEqual([]);
+  });
+});
