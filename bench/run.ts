@@ -80,14 +80,7 @@ for (const scenario of scenarios) {
   const fleet = SimulatedFleet.standard();
   const plane = new LocalControlPlane(fleet).start();
   await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
-  const cluster = fleet.clusters.get('demo')!;
-  const subnets = [...fleet.subnets.keys()];
-  for (let index = 0; index < 1000; index += 1) {
-    const worker = fleet.addInstance({ clusterName: 'demo', role: 'worker', subnetId: subnets[index % subnets.length]!, extraTags: { 'kubeha:node-state': 'joined' } });
-    worker.node.kubeadm = 'worker';
-    cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
-    fleet.wedgeNode(worker.instanceId);
-  }
+  for (const instanceId of fleet.addJoinedWorkers('demo', 1000)) fleet.wedgeNode(instanceId);
   for (const [label, advance] of [['reconcile, 1,000 NotReady (first sight, records written)', 0], ['reconcile, 1,000 NotReady (past grace: held back, one alert)', 11 * 60]] as const) {
     fleet.advance(advance);
     const calls = fleet.calls.length;

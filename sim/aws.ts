@@ -5,7 +5,7 @@ import { swapPorts } from '../functions/adapters/index.js';
 import { installDynamoDb } from './dynamodb.js';
 import { installEc2 } from './ec2.js';
 import { charge } from './handler-time.js';
-import type { SimulatedFleet } from './fleet.js';
+import { LOCAL_STAGE, type SimulatedFleet } from './fleet.js';
 import { installS3 } from './s3.js';
 import { installSecretsManager, installSns } from './sns-and-secrets.js';
 import { installSsm } from './ssm.js';
@@ -13,6 +13,7 @@ import { installStepFunctions } from './step-functions.js';
 
 /** Environment the adapters read where the stack would set it. */
 export const SIMULATED_ENVIRONMENT = {
+  KUBEHA_STAGE: LOCAL_STAGE,
   KUBEHA_STATE_TABLE: 'kubeha-local-state',
   KUBEHA_OUTPUT_BUCKET: 'kubeha-local-command-output',
 } as const;

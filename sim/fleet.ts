@@ -304,6 +304,21 @@ export class SimulatedFleet {
     return instance;
   }
 
+  /**
+   * Joined, Ready workers added to a bootstrapped cluster at once, spread over the subnets: how tests
+   * and the bench make a large cluster without joining each node. Returns their instance ids.
+   */
+  addJoinedWorkers(clusterName: string, count: number): string[] {
+    const cluster = this.requireCluster(clusterName);
+    const subnets = [...this.subnets.keys()];
+    return Array.from({ length: count }, (_, index) => {
+      const worker = this.addInstance({ clusterName, role: 'worker', subnetId: subnets[index % subnets.length]!, extraTags: { 'kubeha:node-state': 'joined' } });
+      worker.node.kubeadm = 'worker';
+      cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
+      return worker.instanceId;
+    });
+  }
+
   get elasticIpAllocationId(): string {
     const first = [...this.addresses.keys()][0];
     if (!first) throw new Error('the fleet has no Elastic IP');

@@ -8,6 +8,7 @@
 import type { Role } from './cluster.js';
 import { HEALING_MACHINES } from './healing-decisions.js';
 import type { Logger } from './log.js';
+import { readLaunchRecords } from './launch-records.js';
 import type { Ports } from './ports.js';
 
 export const INCIDENT_PREFIX = 'incident#';
@@ -65,6 +66,8 @@ export function decideIncident(
   request: Pick<HealingRequest, 'state' | 'kind' | 'observedAt'>,
   now: number,
   budget: HealingBudget,
+  /** Whether a replacement of the instance exists (launch records); asked only when it matters. */
+  replaced = false,
 ): IncidentDecision {
   if (!previous) return { action: 'start', sequence: 1, attempt: 1 };
   const fresh = { action: 'start', sequence: previous.sequence + 1, attempt: 1 } as const;
@@ -75,8 +78,9 @@ export function decideIncident(
   if (request.kind === 'event' && request.observedAt <= previous.startedAt) {
     return { action: 'skip', reason: `the event is older than the healing it asks for (${previous.executionName})` };
   }
-  // An instance terminates once: a terminated instance healed successfully has been replaced.
-  if (status === 'SUCCEEDED' && previous.state === 'terminated') return { action: 'skip', reason: `already replaced (${previous.executionName})` };
+  // An instance terminates once: once replaced, no trigger replaces it again. (A healing that succeeded
+  // for a "terminated" event about an instance that in fact still ran replaced nothing.)
+  if (replaced) return { action: 'skip', reason: `already replaced (${previous.executionName})` };
   if (status === 'SUCCEEDED') {
     if (request.kind === 'event' && execution?.stopDate !== undefined && request.observedAt <= execution.stopDate) {
       return { action: 'skip', reason: `the event arrived during a healing that succeeded (${previous.executionName})` };
@@ -91,6 +95,14 @@ export function decideIncident(
   const retryAt = previous.startedAt + budget.backoffMinutes * 60_000 * 2 ** (previous.attempt - 1);
   if (request.kind === 'reconcile' && now < retryAt) return { action: 'skip', reason: `backing off until ${new Date(retryAt).toISOString()}` };
   return { action: 'start', sequence: previous.sequence, attempt: previous.attempt + 1 };
+}
+
+/** A replacement exists: recorded, or launched already (tagged kubeha:replaces) and not recorded yet. */
+async function hasReplacement(clusterName: string, instanceId: string, ports: Pick<Ports, 'state' | 'ec2'>): Promise<boolean> {
+  const records = await readLaunchRecords(clusterName, ports);
+  if (records.some((item) => item.value.replaces === instanceId || (item.value.instanceId === instanceId && item.value.replacedBy !== undefined))) return true;
+  const instances = await ports.ec2.findClusterInstances(clusterName);
+  return instances.some((instance) => instance.tags?.['kubeha:replaces'] === instanceId && instance.ec2State !== 'terminated' && instance.ec2State !== 'shutting-down');
 }
 
 /** Execution names allow 80 characters of [A-Za-z0-9-_] and stay unique per state machine for 90 days. */
@@ -108,7 +120,7 @@ export type HealingOutcome =
  */
 export async function startHealing(
   request: HealingRequest,
-  ports: Pick<Ports, 'state' | 'workflows' | 'notifier' | 'clock'>,
+  ports: Pick<Ports, 'state' | 'ec2' | 'workflows' | 'notifier' | 'clock'>,
   environment: { stateMachineArnPrefix: string },
   log: Logger,
   budget: HealingBudget = DEFAULT_BUDGET,
@@ -117,7 +129,8 @@ export async function startHealing(
   const stored = await ports.state.get<Incident>(request.clusterName, key);
   const execution = stored ? await ports.workflows.describeExecution(stored.value.executionArn) : undefined;
   const now = ports.clock.now();
-  const decision = decideIncident(stored?.value, execution, request, now, budget);
+  const replaced = stored !== undefined && execution?.status === 'SUCCEEDED' && (await hasReplacement(request.clusterName, request.instanceId, ports));
+  const decision = decideIncident(stored?.value, execution, request, now, budget, replaced);
   const machineArn = `${environment.stateMachineArnPrefix}${HEALING_MACHINES[request.role]}`;
   const input = { clusterName: request.clusterName, instanceId: request.instanceId, role: request.role, state: request.state, trigger: request.trigger };
   // A running node whose re-join already failed once is replaced instead (workers and masters; masters

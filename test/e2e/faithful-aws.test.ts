@@ -156,13 +156,7 @@ describe('command output beyond what GetCommandInvocation keeps', () => {
   it('reads the status of a 1,000-worker cluster from S3 and finds it healthy', async () => {
     // Prepare: 1,000 more Ready workers, so the status report is far beyond 24,000 characters.
     const { fleet, plane } = await bootstrappedCluster();
-    const cluster = fleet.clusters.get('demo')!;
-    const subnetId = fleet.byRole('worker')[0]!.subnetId;
-    for (let index = 0; index < 1000; index += 1) {
-      const worker = fleet.addInstance({ clusterName: 'demo', role: 'worker', subnetId, extraTags: { 'kubeha:node-state': 'joined' } });
-      worker.node.kubeadm = 'worker';
-      cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
-    }
+    fleet.addJoinedWorkers('demo', 1000);
 
     // Act
     const report = (await plane.reconcile()) as { clusters: { deepChecks: boolean; actions: unknown[] }[] };

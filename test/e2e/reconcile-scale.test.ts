@@ -1,21 +1,9 @@
 // Reconcile at scale: many sick nodes at once, inside one Lambda's 120 s.
 import { describe, expect, it } from 'vitest';
-import type { SimulatedFleet } from '../../sim/fleet.js';
 import { inInvocation } from '../../sim/handler-time.js';
 import { bootstrappedCluster } from '../support/cluster.js';
 
 const RECONCILE_TIMEOUT_MS = 120_000;
-
-function addReadyWorkers(fleet: SimulatedFleet, count: number): string[] {
-  const cluster = fleet.clusters.get('demo')!;
-  const subnetId = fleet.byRole('worker')[0]!.subnetId;
-  return Array.from({ length: count }, () => {
-    const worker = fleet.addInstance({ clusterName: 'demo', role: 'worker', subnetId, extraTags: { 'kubeha:node-state': 'joined' } });
-    worker.node.kubeadm = 'worker';
-    cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
-    return worker.instanceId;
-  });
-}
 
 async function timedReconcile(plane: Awaited<ReturnType<typeof bootstrappedCluster>>['plane']) {
   const run = inInvocation(() => plane.reconcile());
@@ -26,7 +14,7 @@ describe('reconcile at scale', () => {
   it('holds back healing when 1,000 workers are NotReady at once, tells a human once, and stays within its timeout', async () => {
     // Prepare
     const { fleet, plane } = await bootstrappedCluster();
-    const workers = addReadyWorkers(fleet, 1000);
+    const workers = fleet.addJoinedWorkers('demo', 1000);
     for (const instanceId of workers) fleet.wedgeNode(instanceId);
 
     // Act: first sight, then past the grace period, then once more.
@@ -49,7 +37,7 @@ describe('reconcile at scale', () => {
 
   it('heals a minority of sick workers at most 20 per run, the rest on the next runs', async () => {
     const { fleet, plane } = await bootstrappedCluster();
-    const workers = addReadyWorkers(fleet, 97);
+    const workers = fleet.addJoinedWorkers('demo', 97);
     const sick = workers.slice(0, 30);
     for (const instanceId of sick) fleet.wedgeNode(instanceId);
 

@@ -114,13 +114,7 @@ describe('healing a large cluster under the service limits', () => {
   it('replaces a master of a 4,000-worker cluster with only the control plane in its payload', async () => {
     // Prepare: 4,000 more Ready workers make the cluster-status report ≈ 340 KB.
     const { fleet, plane } = await bootstrappedCluster();
-    const cluster = fleet.clusters.get('demo')!;
-    const subnets = [...fleet.subnets.keys()];
-    for (let index = 0; index < 4000; index += 1) {
-      const worker = fleet.addInstance({ clusterName: 'demo', role: 'worker', subnetId: subnets[index % subnets.length]!, extraTags: { 'kubeha:node-state': 'joined' } });
-      worker.node.kubeadm = 'worker';
-      cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
-    }
+    fleet.addJoinedWorkers('demo', 4000);
     const dead = fleet.byRole('master')[1]!;
 
     // Act

@@ -61,9 +61,14 @@ describe('decideIncident', () => {
     expect(decideIncident({ ...spent, notifiedAt: NOW - MINUTE }, failed, { state: 'terminated', kind: 'human', observedAt: NOW }, NOW, DEFAULT_BUDGET)).toEqual({ action: 'start', sequence: 2, attempt: 1 });
   });
 
-  it('never starts a second replacement of a terminated instance that was healed', () => {
-    const decision = decideIncident(incident(), { status: 'SUCCEEDED', stopDate: NOW - 5 * MINUTE }, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET);
+  it('never starts a second replacement of an instance that was replaced', () => {
+    const decision = decideIncident(incident(), { status: 'SUCCEEDED', stopDate: NOW - 5 * MINUTE }, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET, true);
     expect(decision).toMatchObject({ action: 'skip' });
+  });
+
+  it('heals an instance terminated after a "terminated" event about it, while it still ran, healed nothing', () => {
+    const decision = decideIncident(incident(), { status: 'SUCCEEDED', stopDate: NOW - 5 * MINUTE }, { state: 'terminated', kind: 'event', observedAt: NOW }, NOW, DEFAULT_BUDGET, false);
+    expect(decision).toEqual({ action: 'start', sequence: 2, attempt: 1 });
   });
 
   it('treats a different failure after a failed healing as a new incident', () => {
