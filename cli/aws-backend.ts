@@ -1,6 +1,7 @@
 // The real account, through the standard credential chain (--profile, --region, environment,
 // SSO, instance roles). Executions run in Step Functions; the CLI follows their history.
 import { arn, partitionOf } from '../functions/core/arn.js';
+import { readableCause } from '../functions/core/errors.js';
 import { documentPrefix, stackName } from '../functions/core/names.js';
 import type { Backend, BackendOptions, ExecutionResult } from './backend.js';
 import { explainAwsError } from './errors.js';
@@ -53,10 +54,15 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
       }
     },
     async follow(executionArn, onEvent, onTick) {
+      // The last page comes without a nextToken; its token is asked again for what happens next, so
+      // events already seen come back and are skipped by id (event ids rise from 1).
       let nextToken: string | undefined;
+      let lastEventId = 0;
       for (;;) {
         const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 500 })).catch(explained);
         for (const event of page.events ?? []) {
+          if ((event.id ?? 0) <= lastEventId) continue;
+          lastEventId = event.id ?? lastEventId;
           const progress = toProgressEvent(event);
           if (progress) onEvent(progress);
         }
@@ -67,7 +73,7 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
           const result: ExecutionResult =
             execution.status === 'SUCCEEDED'
               ? { status: 'SUCCEEDED', output: JSON.parse(execution.output ?? 'null') as unknown }
-              : { status: 'FAILED', error: execution.error ?? execution.status ?? 'FAILED', cause: execution.cause ?? '' };
+              : { status: 'FAILED', error: execution.error ?? execution.status ?? 'FAILED', cause: readableCause(execution.cause) };
           return result;
         }
         if (!page.nextToken) await new Promise((resolve) => setTimeout(resolve, 3000));

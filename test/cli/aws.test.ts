@@ -73,6 +73,22 @@ describe('kubeha bootstrap against AWS', () => {
     expect(JSON.parse(run.stdout)).toEqual({ executionArn: EXECUTION, status: 'SUCCEEDED', output: {} });
   });
 
+  it('follow pages through the history and shows each state once, though the last page is read again for what comes next', async () => {
+    // Prepare: two pages, then the last page again with a new event (GetExecutionHistory has no token past the end).
+    const entered = (id: number, name: string) => ({ type: 'TaskStateEntered' as const, timestamp: new Date(), id, stateEnteredEventDetails: { name } });
+    sfn.on(GetExecutionHistoryCommand, { nextToken: undefined }).resolves({ events: [entered(1, 'Validate the input'), entered(2, 'Discover the tagged instances')], nextToken: 'page-2' });
+    sfn.on(GetExecutionHistoryCommand, { nextToken: 'page-2' }).resolvesOnce({ events: [entered(3, 'Can these instances host the cluster?')] }).resolves({ events: [entered(3, 'Can these instances host the cluster?'), entered(4, 'Install prerequisites on every node')] });
+    sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'SUCCEEDED', output: '{}' });
+
+    // Act
+    const run = await kubeha(['follow', EXECUTION, '--region', 'eu-west-1', '--no-progress'], { env: { AWS_REGION: 'eu-west-1' } });
+
+    // Assess: one line per state entered (indented under its phase's line).
+    expect(run.code).toBe(0);
+    const stateLines = run.stdout.split('\n').filter((line) => /^\[\d\d:\d\d\] {6}\S/.test(line)).map((line) => line.slice(13));
+    expect(stateLines).toEqual(['Validate the input', 'Discover the tagged instances', 'Can these instances host the cluster?', 'Install prerequisites on every node']);
+  });
+
   it('follow of an execution Step Functions does not know is "not found", exit 5', async () => {
     sfn.on(GetExecutionHistoryCommand).rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
     const run = await kubeha(['follow', EXECUTION, '--region', 'eu-west-1'], { env: { AWS_REGION: 'eu-west-1' } });
