@@ -31,6 +31,8 @@ export interface ReconcileOptions {
 }
 
 export const DEFAULT_MAX_UNHEALTHY_FRACTION = 0.4;
+/** Two sick nodes at once are still node failures, however small the cluster (2 of 3 workers is 67 %). */
+const SICK_NODES_ALWAYS_HEALED = 2;
 export const DEFAULT_MAX_HEALS_PER_RUN = 20;
 
 export interface ReconcileState {
@@ -100,7 +102,8 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
     const maxFraction = options.maxUnhealthyFraction ?? DEFAULT_MAX_UNHEALTHY_FRACTION;
     const overwhelmed = (['master', 'worker'] as const).filter((role) => {
       const total = nodes.filter((instance) => instance.role === role).length;
-      return total > 0 && sick.filter((action) => action.role === role).length / total > maxFraction;
+      const count = sick.filter((action) => action.role === role).length;
+      return count > Math.max(SICK_NODES_ALWAYS_HEALED, maxFraction * total);
     });
     if (overwhelmed.length > 0) {
       heldBackSince = view.state.heldBackSince ?? view.now;

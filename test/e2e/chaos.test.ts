@@ -98,9 +98,9 @@ export async function runSchedule(faults: readonly Fault[], seed: number): Promi
 export function assess(fleet: SimulatedFleet): Outcome {
   const problems = convergenceProblems(fleet);
   if (problems.length === 0) return { quorumLost: false, problems };
-  // Not converged: acceptable only if kubeha's last word was "quorum lost, a human must act" and it
-  // changed no etcd membership after saying so.
-  const notice = fleet.notifications.filter((notification) => notification.subject.includes('etcd quorum at risk')).at(-1);
+  // Not converged: acceptable only if kubeha told a human it stops - quorum lost, or too many nodes sick
+  // at once to be node failures - and changed no etcd membership after saying so.
+  const notice = fleet.notifications.filter((notification) => notification.subject.includes('etcd quorum at risk') || notification.subject.includes('healing held back')).at(-1);
   if (!notice) return { quorumLost: false, problems };
   const changedAfter = fleet.history.filter((entry) => entry.at > notice.at && /^etcd member .* (added|removed)/.test(entry.what));
   return { quorumLost: true, problems: changedAfter.map((entry) => `etcd changed after the quorum-loss notification: ${entry.what}`) };
