@@ -1,11 +1,14 @@
 // The real account, through the standard credential chain (--profile, --region, environment,
 // SSO, instance roles). Executions run in Step Functions; the CLI follows their history.
 import { arn, partitionOf } from '../functions/core/arn.js';
+import { createRequire } from 'node:module';
 import { readableCause } from '../functions/core/errors.js';
 import { documentPrefix, stackName } from '../functions/core/names.js';
 import type { Backend, BackendOptions, ExecutionResult } from './backend.js';
 import { explainAwsError } from './errors.js';
 import type { ProgressEvent } from './progress.js';
+
+const { documentDigest } = createRequire(import.meta.url)('../ssm-documents/render.cjs') as { documentDigest(): string };
 
 export async function createAwsBackend(options: BackendOptions): Promise<Backend> {
   // The SDK clients read these once, when the adapters create them: set before importing.
@@ -42,7 +45,8 @@ export async function createAwsBackend(options: BackendOptions): Promise<Backend
   return {
     mode: 'aws',
     ports,
-    environment: { clusters, stateMachineArnPrefix: prefix, documentPrefix: documentPrefix(options.stage), region },
+    // The documents this checkout renders: deploy from the same checkout the CLI runs from.
+    environment: { clusters, stateMachineArnPrefix: prefix, documentPrefix: documentPrefix(options.stage), documentSuffix: `-${documentDigest()}`, region },
     now: () => Date.now(),
     elapsedSince: (start) => (Date.now() - start) / 1000,
     async startExecution(machine, name, input) {

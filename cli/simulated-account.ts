@@ -142,6 +142,8 @@ function emptyFleet(vpcCidr: string): SimulatedFleet {
   const vpc = parseCidr(vpcCidr);
   const subnetSize = (vpc.last - vpc.first + 1) / 16;
   const vpcId = fleet.addVpc(vpcCidr);
+  // The security groups README tells users to create; preflight checks every path they must open.
+  fleet.addClusterSecurityGroups();
   ['a', 'b', 'c'].forEach((zone, index) => {
     const first = vpc.first + index * subnetSize;
     fleet.addSubnet(vpcId, `${toAddress(first)}/${prefixLength(vpc) + 4}`, `${fleet.region}${zone}`);

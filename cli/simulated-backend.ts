@@ -3,7 +3,7 @@
 // commands (cli/simulated-account.ts); the demo uses one in memory.
 import { ports } from '../functions/adapters/index.js';
 import { readableCause } from '../functions/core/errors.js';
-import { LOCAL_STATE_MACHINE_PREFIX, LocalControlPlane } from '../sim/control-plane.js';
+import { LOCAL_DOCUMENT_SUFFIX, LOCAL_STATE_MACHINE_PREFIX, LocalControlPlane } from '../sim/control-plane.js';
 import { SimulatedFleet } from '../sim/fleet.js';
 import type { EventLog } from '../sim/state-machine.js';
 import type { Backend, BackendOptions } from './backend.js';
@@ -61,6 +61,7 @@ function simulatedBackendOn(
       clusters: [...clusters],
       stateMachineArnPrefix: LOCAL_STATE_MACHINE_PREFIX,
       documentPrefix: 'kubeha-local-',
+      documentSuffix: LOCAL_DOCUMENT_SUFFIX,
       region: fleet.region,
       snapshotBucket: 'kubeha-local-etcd-snapshots-123456789012',
     },

@@ -13,7 +13,7 @@
 'use strict';
 
 const names = require('./names.cjs');
-const { documentNames } = require('../ssm-documents/render.cjs');
+const { documentDigest, documentNames } = require('../ssm-documents/render.cjs');
 
 const sub = (text) => ({ 'Fn::Sub': text });
 const REGIONAL = 'arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}';
@@ -30,7 +30,7 @@ const ARN = {
   logGroup: (stage, fn) => regional('logs', `log-group:/aws/lambda/${names.functionName(stage, fn)}:*`),
   // `/` cannot occur in a stage name, so `kubeha/prod/*` never matches stage prod-eu's secrets.
   stageSecrets: (stage) => regional('secretsmanager', `secret:kubeha/${stage}/*`),
-  documents: (stage) => documentNames().map((document) => regional('ssm', `document/${names.documentName(stage, document)}`)),
+  documents: (stage) => documentNames().map((document) => regional('ssm', `document/${names.documentName(stage, document, documentDigest())}`)),
   instances: regional('ec2', 'instance/*'),
   elasticIps: regional('ec2', 'elastic-ip/*'),
   clusterParameters: (clusters) => clusters.map((cluster) => regional('ssm', `parameter/kubeha/${cluster}/*`)),
@@ -430,6 +430,7 @@ function iamResources({ stage, region, clusters, volumeKmsKeyArns = [] }) {
     functions: Object.keys(functionStatements(stage, clusters)),
     stateMachines: STATE_MACHINES,
     documents: documentNames(),
+    documentDigest: documentDigest(),
   });
   return { ...functionRoles(stage, clusters, { volumeKmsKeyArns }), ...nodeRoles(stage, region, clusters) };
 }

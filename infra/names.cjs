@@ -99,7 +99,13 @@ const stackName = (stage) => `kubeha-${stage}`;
 const functionName = (stage, fn) => `${stackName(stage)}-${fn}`;
 const stateMachineName = (stage, machine) => `${stackName(stage)}-${machine}`;
 const documentPrefix = (stage) => `${stackName(stage)}-`;
-const documentName = (stage, document) => `${documentPrefix(stage)}${document}`;
+/**
+ * A document's name ends with the digest of the whole document set: any change to any document makes
+ * new documents, so the functions built with a set only ever run that set (SendCommand pins a version
+ * only by number, which a build cannot know). `digest` is ssm-documents/render.cjs documentDigest().
+ */
+const DOCUMENT_DIGEST_LENGTH = 10;
+const documentName = (stage, document, digest = '') => `${documentPrefix(stage)}${document}${digest ? `-${digest}` : ''}`;
 const eventRuleName = (stage, purpose) => `${stackName(stage)}-${purpose}`;
 const alertsTopicName = (stage) => `${stackName(stage)}-alerts`;
 const alertsKeyAlias = (stage) => `alias/${stackName(stage)}-alerts`;
@@ -146,7 +152,7 @@ function clusterNames(stage, region, cluster) {
  * Every name the stack creates for a stage, region and list of clusters. `functions`, `stateMachines`
  * and `documents` are the short names (`reconcile`, `heal-master`, `BootstrapMaster`).
  */
-function stackNames({ stage, region, clusters, functions = [], stateMachines = [], documents = [] }) {
+function stackNames({ stage, region, clusters, functions = [], stateMachines = [], documents = [], documentDigest = '0'.repeat(DOCUMENT_DIGEST_LENGTH) }) {
   const setting = `the stage ("${stage}")`;
   const names = [
     { kind: 'CloudFormation stack', name: stackName(stage), setting },
@@ -158,7 +164,7 @@ function stackNames({ stage, region, clusters, functions = [], stateMachines = [
     ...functions.map((fn) => ({ kind: 'Lambda function', name: functionName(stage, fn), setting })),
     ...functions.map((fn) => ({ kind: 'IAM inline policy', name: functionPolicyName(fn), setting: `the function name ("${fn}")` })),
     ...stateMachines.map((machine) => ({ kind: 'Step Functions state machine', name: stateMachineName(stage, machine), setting })),
-    ...documents.map((document) => ({ kind: 'SSM document', name: documentName(stage, document), setting })),
+    ...documents.map((document) => ({ kind: 'SSM document', name: documentName(stage, document, documentDigest), setting })),
     ...clusters.flatMap((cluster) => clusterNames(stage, region, cluster)),
   ];
   return names;
@@ -205,6 +211,7 @@ exports.functionName = functionName;
 exports.stateMachineName = stateMachineName;
 exports.documentPrefix = documentPrefix;
 exports.documentName = documentName;
+exports.DOCUMENT_DIGEST_LENGTH = DOCUMENT_DIGEST_LENGTH;
 exports.eventRuleName = eventRuleName;
 exports.alertsTopicName = alertsTopicName;
 exports.alertsKeyAlias = alertsKeyAlias;

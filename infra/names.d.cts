@@ -26,6 +26,8 @@ export interface StackSettings {
   readonly functions?: readonly string[];
   readonly stateMachines?: readonly string[];
   readonly documents?: readonly string[];
+  /** The document set's digest (ssm-documents/render.cjs); a placeholder of its length when absent. */
+  readonly documentDigest?: string;
 }
 export declare const LIMITS: Readonly<Record<NameKind, number>>;
 export declare const NODE_ROLES: readonly NodeRole[];
@@ -38,7 +40,8 @@ export declare function stackName(stage: string): string;
 export declare function functionName(stage: string, fn: string): string;
 export declare function stateMachineName(stage: string, machine: string): string;
 export declare function documentPrefix(stage: string): string;
-export declare function documentName(stage: string, document: string): string;
+export declare function documentName(stage: string, document: string, digest?: string): string;
+export declare const DOCUMENT_DIGEST_LENGTH: number;
 export declare function eventRuleName(stage: string, purpose: string): string;
 export declare function alertsTopicName(stage: string): string;
 export declare function alertsKeyAlias(stage: string): string;

@@ -3,11 +3,13 @@
 'use strict';
 
 const names = require('./names.cjs');
+const { documentDigest } = require('../ssm-documents/render.cjs');
 
 module.exports = async ({ resolveVariable }) => {
   const stage = names.checkStage(await resolveVariable('sls:stage'));
   return {
     documentPrefix: names.documentPrefix(stage),
+    documentSuffix: `-${documentDigest()}`,
     alertsTopicName: names.alertsTopicName(stage),
     alertsKeyAlias: names.alertsKeyAlias(stage),
     undeliveredQueueName: names.undeliveredQueueName(stage),

@@ -1,5 +1,6 @@
 // The whole control plane, locally: EventBridge delivers EC2 state changes to the real handler, and
 // the executions it starts run the real ASL (concurrently, as Step Functions would) against the fleet.
+import { createRequire } from 'node:module';
 import { resetEnvironmentForTesting } from '../functions/adapters/index.js';
 import { handlers } from '../functions/registry.js';
 import { installFleet } from './aws.js';
@@ -8,11 +9,16 @@ import { seededRandom } from './latency.js';
 import { ModelledTime } from './modelled-time.js';
 import { type EventLog, type LocalRun, runStateMachine } from './state-machine.js';
 
+const { documentDigest } = createRequire(import.meta.url)('../ssm-documents/render.cjs') as { documentDigest(): string };
+/** The local stack "deploys" this checkout's documents, named with their digest as the real stack does. */
+export const LOCAL_DOCUMENT_SUFFIX = `-${documentDigest()}`;
+
 export const LOCAL_STATE_MACHINE_PREFIX = 'arn:aws:states:eu-west-1:123456789012:stateMachine:kubeha-local-';
 
 const ENVIRONMENT = {
   KUBEHA_STAGE: LOCAL_STAGE,
   KUBEHA_DOCUMENT_PREFIX: 'kubeha-local-',
+  KUBEHA_DOCUMENT_SUFFIX: LOCAL_DOCUMENT_SUFFIX,
   AWS_REGION: 'eu-west-1',
   KUBEHA_STATE_MACHINE_ARN_PREFIX: LOCAL_STATE_MACHINE_PREFIX,
   KUBEHA_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:kubeha-local-alerts',
@@ -52,6 +58,7 @@ export class LocalControlPlane {
       process.env[key] = value;
     }
     resetEnvironmentForTesting();
+    this.fleet.deployedDocumentSuffix = LOCAL_DOCUMENT_SUFFIX;
     this.uninstall = installFleet(this.fleet);
     this.fleet.executionStartedHooks.push((execution) => {
       if (this.autoRun) this.launch(execution);

@@ -164,6 +164,8 @@ export class SimulatedFleet {
   readonly parameters = new Map<string, string>();
   /** Inbound rules of each security group (protocol, ports, source groups or CIDRs). */
   readonly securityGroups = new Map<string, { protocol: string; fromPort?: number; toPort?: number; sourceGroupIds: string[]; cidrs: string[] }[]>();
+  /** The digest the deployed documents' names end with; a command for any other set does not exist. */
+  deployedDocumentSuffix: string | undefined;
   /** S3 objects by `bucket/key`. */
   readonly objects = new Map<string, string>();
   /** State-table items by `pk|sk`. */
@@ -703,7 +705,9 @@ export class SimulatedFleet {
   }
 
   sendCommand(documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }, comment?: string): string {
-    const document = DOCUMENT_BY_SUFFIX.find((suffix) => documentName.endsWith(suffix));
+    // Deployed names end with the document set's digest (infra/names.cjs): kubeha-<stage>-<Name>-<digest>.
+    const document = DOCUMENT_BY_SUFFIX.find((name) => documentName.replace(/-[0-9a-f]{10}$/, '').endsWith(name));
+    if (this.deployedDocumentSuffix && !documentName.endsWith(this.deployedDocumentSuffix)) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
     if (!document) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
     if (instanceIds.length === 0 || instanceIds.length > 50) throw new AwsError('ValidationException', 'InstanceIds must hold 1 to 50 ids');
     // SSM API reference, InvalidInstanceId: an unregistered agent, shutting-down or terminated instance refuses the whole call.

@@ -44,8 +44,10 @@ export function installSsm(fleet: SimulatedFleet) {
       fleet,
       'ssm',
       'SendCommand',
-      (input: { DocumentName?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; OutputS3BucketName?: string; OutputS3KeyPrefix?: string; Comment?: string }) => {
+      (input: { DocumentName?: string; DocumentVersion?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; OutputS3BucketName?: string; OutputS3KeyPrefix?: string; Comment?: string }) => {
         if ((input.Comment ?? '').length > 100) throw new AwsError('ValidationException', 'Comment must be at most 100 characters');
+        // Each digest-named document has one version (SendCommand API reference: a number, $DEFAULT or $LATEST).
+        if (input.DocumentVersion !== undefined && !['1', '$DEFAULT', '$LATEST'].includes(input.DocumentVersion)) throw new AwsError('InvalidDocumentVersion', `Document version ${input.DocumentVersion} does not exist`);
         const parameters = Object.fromEntries(Object.entries(input.Parameters ?? {}).map(([key, values]) => [key, values[0] ?? '']));
         const output = input.OutputS3BucketName ? { bucket: input.OutputS3BucketName, prefix: input.OutputS3KeyPrefix ?? '' } : undefined;
         return { Command: { CommandId: fleet.sendCommand(input.DocumentName ?? '', input.InstanceIds ?? [], parameters, output, input.Comment) } };

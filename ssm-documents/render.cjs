@@ -13,6 +13,8 @@
 // the same functions. CommonJS because osls require()s plugins.
 'use strict';
 
+const crypto = require('node:crypto');
+
 const fs = require('node:fs');
 const path = require('node:path');
 const YAML = require('yaml');
@@ -113,13 +115,24 @@ function resourceId(name) {
 }
 
 /** CloudFormation resources for every document of one stage, named `kubeha-<stage>-<Name>`. */
+let digest;
+/** The digest of the whole rendered document set, which ends every document's name (infra/names.cjs). */
+function documentDigest() {
+  if (!digest) {
+    const hash = crypto.createHash('sha256');
+    for (const name of documentNames()) hash.update(`${name}\n${JSON.stringify(renderDocument(name))}\n`);
+    digest = hash.digest('hex').slice(0, 10);
+  }
+  return digest;
+}
+
 function documentResources(stage) {
   const resources = {};
   for (const name of documentNames()) {
     resources[resourceId(name)] = {
       Type: 'AWS::SSM::Document',
       Properties: {
-        Name: `kubeha-${stage}-${name}`,
+        Name: `kubeha-${stage}-${name}-${documentDigest()}`,
         DocumentType: 'Command',
         DocumentFormat: 'JSON',
         UpdateMethod: 'NewVersion',
@@ -131,4 +144,4 @@ function documentResources(stage) {
   return resources;
 }
 
-module.exports = { documentNames, renderDocument, inlineScript, documentResources, resourceId, MINIMUM_AGENT_VERSION, PATTERNS };
+module.exports = { documentNames, documentDigest, renderDocument, inlineScript, documentResources, resourceId, MINIMUM_AGENT_VERSION, PATTERNS };

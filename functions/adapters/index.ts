@@ -42,7 +42,7 @@ export function env(): Environment {
     const region = process.env.AWS_REGION;
     if (!documentPrefix) throw new Error('KUBEHA_DOCUMENT_PREFIX is not set: deploy with serverless.yml, which sets it');
     if (!region) throw new Error('AWS_REGION is not set');
-    environment = { documentPrefix, region, snapshotBucket: process.env.KUBEHA_SNAPSHOT_BUCKET };
+    environment = { documentPrefix, documentSuffix: process.env.KUBEHA_DOCUMENT_SUFFIX || undefined, region, snapshotBucket: process.env.KUBEHA_SNAPSHOT_BUCKET };
   }
   return environment;
 }

@@ -86,6 +86,8 @@ export const DRILL_APP_PORT = '30080';
 /** What buildCommand needs from the deployment. */
 export interface CommandEnvironment {
   readonly documentPrefix: string;
+  /** `-<digest>` of the document set the functions were built with (serverless.yml); none locally. */
+  readonly documentSuffix?: string | undefined;
   readonly region: string;
   readonly snapshotBucket?: string | undefined;
 }
@@ -116,8 +118,8 @@ const MARKS: Partial<Record<StepName, NodeState>> = {
 /** Token lifetime registered by refresh-join-material: long enough for one join, short enough to be useless after. */
 export const JOIN_TOKEN_TTL = '30m';
 
-export function documentName(prefix: string, step: StepName): string {
-  return `${prefix}${DOCUMENTS[step]}`;
+export function documentName(prefix: string, step: StepName, suffix = ''): string {
+  return `${prefix}${DOCUMENTS[step]}${suffix}`;
 }
 
 export function markFor(step: StepName): NodeState | undefined {
@@ -127,7 +129,9 @@ export function markFor(step: StepName): NodeState | undefined {
 export function buildCommand(request: StepRequest, environment: CommandEnvironment): SendCommandRequest {
   const { cluster } = request;
   return {
-    documentName: documentName(environment.documentPrefix, request.step),
+    documentName: documentName(environment.documentPrefix, request.step, environment.documentSuffix),
+    // A digest-named document has exactly one version, the one these functions were built for.
+    ...(environment.documentSuffix ? { documentVersion: '1' } : {}),
     instanceIds: request.instanceIds,
     parameters: stepParameters(request, environment),
     comment: `kubeha ${cluster.clusterName} ${request.step}`.slice(0, 100),

@@ -11,6 +11,7 @@ import { MINIMUM_SSM_AGENT_VERSION } from '../../functions/core/preflight.js';
 
 const require = createRequire(import.meta.url);
 const render = require('../../ssm-documents/render.cjs') as {
+  documentDigest(): string;
   documentNames(): string[];
   renderDocument(name: string): {
     parameters: Record<string, { allowedPattern?: string; allowedValues?: string[]; default?: string; interpolationType?: string }>;
@@ -85,9 +86,10 @@ describe('SSM documents', () => {
     expect(lines.some((line) => line.includes('lib/common.sh")'))).toBe(false);
   });
 
-  it('names every document after the stage, as KUBEHA_DOCUMENT_PREFIX expects', () => {
+  it('names every document after the stage and the digest of the document set, as KUBEHA_DOCUMENT_PREFIX and _SUFFIX expect', () => {
     const names = Object.values(render.documentResources('prod')).map((resource) => resource.Properties.Name);
-    expect(names.sort()).toEqual(Object.values(DOCUMENTS).map((name) => `kubeha-prod-${name}`).sort());
+    expect(render.documentDigest()).toMatch(/^[0-9a-f]{10}$/);
+    expect(names.sort()).toEqual(Object.values(DOCUMENTS).map((name) => `kubeha-prod-${name}-${render.documentDigest()}`).sort());
   });
 });
 

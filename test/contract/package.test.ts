@@ -12,7 +12,7 @@ const iam = require('../../infra/iam.cjs') as {
   secretIds(cluster: string): { join: string; kubeconfig: string };
 };
 const names = require('../../infra/names.cjs') as typeof import('../../infra/names.cjs');
-const render = require('../../ssm-documents/render.cjs') as { documentNames(): string[] };
+const render = require('../../ssm-documents/render.cjs') as { documentNames(): string[]; documentDigest(): string };
 
 const READ_ONLY = /^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$/;
 const CLUSTERS = ['demo', 'prod-eu'];
@@ -270,7 +270,7 @@ describe('sls package', () => {
 
   it('holds every SSM document, named for the stage', () => {
     const documentNames = typed('AWS::SSM::Document').map(([, document]) => document.Properties.Name);
-    expect(documentNames.sort()).toEqual(Object.values(DOCUMENTS).map((name) => `kubeha-ci-${name}`).sort());
+    expect(documentNames.sort()).toEqual(Object.values(DOCUMENTS).map((name) => `kubeha-ci-${name}-${render.documentDigest()}`).sort());
   });
 
   it('holds the join-material and admin-kubeconfig secrets, named for the stage, and master/worker/lb instance profiles named for the region, of each listed cluster', () => {
@@ -291,6 +291,7 @@ describe('sls package', () => {
       functions: Object.keys(handlers),
       stateMachines: iam.STATE_MACHINES,
       documents: render.documentNames(),
+      documentDigest: render.documentDigest(),
     });
     const properties: Record<string, [string, string]> = {
       'AWS::IAM::Role': ['RoleName', 'IAM role'],

@@ -198,3 +198,27 @@ describe('escalation, as MachineHealthCheck remediates', () => {
     expect(nodes.filter((node) => node.role === 'worker' && node.ready)).toHaveLength(3);
   });
 });
+
+describe('documents pinned to the set the functions were built with', () => {
+  it('runs every command of a heal by the digest-named document, version 1, and refuses a document of another set', async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('worker')[2]!;
+    const before = fleet.calls.length;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const sends = fleet.calls.slice(before).filter((call) => call.operation === 'SendCommand').map((call) => call.input as { DocumentName: string; DocumentVersion?: string });
+    expect(sends.length).toBeGreaterThan(3);
+    for (const send of sends) {
+      expect(send.DocumentName).toMatch(new RegExp(`^kubeha-local-[A-Za-z]+${fleet.deployedDocumentSuffix}$`));
+      expect(send.DocumentVersion).toBe('1');
+    }
+    expect(() => fleet.sendCommand('kubeha-local-ResetNode-0123456789', [dead.instanceId], {})).toThrow(/does not exist/);
+  });
+});
