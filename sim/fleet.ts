@@ -1,13 +1,15 @@
-// The simulated fleet: a stateful fake of the EC2, SSM, Secrets Manager and Parameter Store calls
-// kubeha makes, and of what each kubeha document does to a node. Used by the tests, and by the demo.
+// The simulated world the simulated services share: instances and their EC2 lifecycle, clusters,
+// addresses, secrets, parameters, items, objects, executions, faults and modelled time. Each service's
+// API and behaviour sits beside the adapter it stands in for (ec2.ts, ssm.ts with Run Command,
+// dynamodb.ts, s3.ts, step-functions.ts, sns-and-secrets.ts); what documents do to nodes is
+// node-documents.ts. Used by the tests, the demo and the simulated CLI account.
 //
 // Time is modelled: every API call advances the clock a little, every poll of a command stands for
 // one Wait of the state machine's loop, and documents finish after their modelled duration.
-import { DOCUMENTS } from '../functions/core/commands.js';
 import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT, joinSecretName, kubeconfigSecretName } from '../functions/core/join-material.js';
-import { API_CALL_SECONDS, DOCUMENT_SECONDS, jittered, seededRandom } from './latency.js';
+import { API_CALL_SECONDS, seededRandom } from './latency.js';
 import { charge } from './handler-time.js';
-import { param, runDocument } from './node-documents.js';
+import { param } from './node-documents.js';
 
 /** The stage of the simulated deployment: LocalControlPlane sets KUBEHA_STAGE to it. */
 export const LOCAL_STAGE = 'local';
@@ -142,7 +144,6 @@ export interface Secret {
   versions: SecretVersion[];
 }
 
-const DOCUMENT_BY_SUFFIX = Object.values(DOCUMENTS);
 
 export interface StandardFleetOptions {
   clusterName?: string;
@@ -206,10 +207,11 @@ export class SimulatedFleet {
   readonly volumeKmsKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
   private clockMs: number;
   private sequence = 0;
-  private readonly random: () => number;
+  /** The seeded source of every random choice the world makes (ids, durations). */
+  readonly randomSource: () => number;
 
   constructor(options: { seed?: number; startTime?: number } = {}) {
-    this.random = seededRandom(options.seed ?? 7);
+    this.randomSource = seededRandom(options.seed ?? 7);
     this.clockMs = options.startTime ?? Date.parse('2026-11-24T09:00:00Z');
   }
 
@@ -692,118 +694,6 @@ export class SimulatedFleet {
     return values.filter((value) => value.length >= 16 && value !== 'not written yet');
   }
 
-  // ---- SSM Run Command ----------------------------------------------------------------------
-
-  /** Is the instance's SSM agent registered (SSM knows it at all)? */
-  isRegistered(instance: SimInstance): boolean {
-    return instance.ssmRegisteredAt !== undefined && instance.ssmRegisteredAt <= this.clockMs;
-  }
-
-  /** Is the agent registered and connected (PingStatus Online)? */
-  isOnline(instance: SimInstance): boolean {
-    return instance.state === 'running' && instance.ssmOnline && this.isRegistered(instance);
-  }
-
-  sendCommand(documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }, comment?: string): string {
-    // Deployed names end with the document set's digest (infra/names.cjs): kubeha-<stage>-<Name>-<digest>.
-    const document = DOCUMENT_BY_SUFFIX.find((name) => documentName.replace(/-[0-9a-f]{10}$/, '').endsWith(name));
-    if (this.deployedDocumentSuffix && !documentName.endsWith(this.deployedDocumentSuffix)) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
-    if (!document) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
-    if (instanceIds.length === 0 || instanceIds.length > 50) throw new AwsError('ValidationException', 'InstanceIds must hold 1 to 50 ids');
-    // SSM API reference, InvalidInstanceId: an unregistered agent, shutting-down or terminated instance refuses the whole call.
-    const refused = instanceIds.filter((instanceId) => {
-      const instance = this.instances.get(instanceId);
-      return !instance || !this.isRegistered(instance) || instance.state === 'shutting-down' || instance.state === 'terminated';
-    });
-    if (refused.length > 0) throw new AwsError('InvalidInstanceId', `Instances [${refused.join(', ')}] not in a valid state for account ${this.account}`);
-    const commandId = `${this.hex(8)}-${this.hex(4)}-${this.hex(4)}-${this.hex(4)}-${this.hex(12)}`;
-    for (const instanceId of instanceIds) {
-      const instance = this.instances.get(instanceId);
-      const deliverable = instance !== undefined && this.isOnline(instance);
-      const duration = jittered(DOCUMENT_SECONDS[document] ?? 10, this.random) * 1000;
-      this.invocations.push({
-        commandId,
-        instanceId,
-        document,
-        parameters: { ...parameters },
-        status: deliverable ? 'InProgress' : 'Undeliverable',
-        startedAt: this.clockMs,
-        finishesAt: this.clockMs + duration,
-        stdout: '',
-        stderr: deliverable ? '' : 'the SSM agent on this instance is not reachable',
-        ...(output ? { output } : {}),
-        ...(comment ? { comment } : {}),
-      });
-    }
-    for (const hook of this.commandSentHooks) hook(document, instanceIds);
-    return commandId;
-  }
-
-  /** Statuses as of now (the state machine's Wait before the poll has advanced the clock already). */
-  pollCommand(commandId: string): Invocation[] {
-    this.settleLifecycles();
-    const invocations = this.invocations.filter((invocation) => invocation.commandId === commandId);
-    if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
-    this.settleInvocations();
-    return invocations;
-  }
-
-  /** CancelCommand: what has not finished stops; finished invocations keep their status. */
-  cancelCommand(commandId: string): void {
-    const invocations = this.invocations.filter((invocation) => invocation.commandId === commandId);
-    if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
-    this.settleInvocations();
-    for (const invocation of invocations) if (invocation.status === 'Pending' || invocation.status === 'InProgress') invocation.status = 'Cancelled';
-  }
-
-  /** Where the agent uploads an invocation's streams (bucket/prefix/command/instance/plugin/step/stream). */
-  outputKey(invocation: Invocation, stream: 'stdout' | 'stderr'): string | undefined {
-    if (!invocation.output) return undefined;
-    return `${invocation.output.prefix}/${invocation.commandId}/${invocation.instanceId}/awsrunShellScript/0.awsrunShellScript/${stream}`;
-  }
-
-  getInvocation(commandId: string, instanceId: string): Invocation {
-    this.settleInvocations();
-    const invocation = this.invocations.find((candidate) => candidate.commandId === commandId && candidate.instanceId === instanceId);
-    if (!invocation) throw new AwsError('InvocationDoesNotExist', 'invocation does not exist');
-    return invocation;
-  }
-
-  /** Finishes, in modelled-time order, every invocation whose time has come. */
-  settleInvocations(): void {
-    const due = this.invocations
-      .filter((invocation) => invocation.status === 'InProgress' && invocation.finishesAt <= this.clockMs)
-      .sort((a, b) => a.finishesAt - b.finishesAt);
-    for (const invocation of due) this.complete(invocation);
-  }
-
-  private complete(invocation: Invocation): void {
-    const instance = this.requireInstance(invocation.instanceId);
-    instance.node.documentsRun.push(invocation.document);
-    const fault = this.faults.find(
-      (candidate) => candidate.remaining > 0 && candidate.document === invocation.document && (!candidate.instanceId || candidate.instanceId === invocation.instanceId),
-    );
-    if (fault) {
-      fault.remaining -= 1;
-      invocation.status = 'Failed';
-      invocation.stderr = fault.stderr;
-    } else {
-      try {
-        const stdout = runDocument(this, invocation, instance);
-        invocation.status = 'Success';
-        invocation.stdout = stdout;
-      } catch (error: unknown) {
-        invocation.status = 'Failed';
-        invocation.stderr = error instanceof Error ? error.message : String(error);
-      }
-    }
-    // The agent uploads the whole streams; GetCommandInvocation will show only their beginnings.
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const key = this.outputKey(invocation, stream);
-      if (key && invocation.output) this.objects.set(`${invocation.output.bucket}/${key}`, invocation[stream]);
-    }
-  }
-
   // ---- helpers ---------------------------------------------------------------------------------
 
   /** etcd answers only while a majority of its members is healthy. */
@@ -854,7 +744,7 @@ export class SimulatedFleet {
 
   hex(length: number): string {
     let text = '';
-    while (text.length < length) text += Math.floor(this.random() * 16).toString(16);
+    while (text.length < length) text += Math.floor(this.randomSource() * 16).toString(16);
     this.sequence += 1;
     return text;
   }

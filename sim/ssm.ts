@@ -19,7 +19,10 @@ import {
   SendCommandCommand,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AwsError, type SimulatedFleet } from './fleet.js';
+import { DOCUMENTS } from '../functions/core/commands.js';
+import { AwsError, type Invocation, type SimInstance, type SimulatedFleet } from './fleet.js';
+import { DOCUMENT_SECONDS, jittered } from './latency.js';
+import { runDocument } from './node-documents.js';
 import { route } from './service.js';
 
 export const INLINE_LIMITS = { stdout: 24_000, stderr: 8_000 } as const;
@@ -34,8 +37,8 @@ export function installSsm(fleet: SimulatedFleet) {
       return {
         InstanceInformationList: wanted
           .map((instanceId) => fleet.instances.get(instanceId))
-          .filter((instance) => instance !== undefined && fleet.isRegistered(instance))
-          .map((instance) => ({ InstanceId: instance!.instanceId, PingStatus: fleet.isOnline(instance!) ? 'Online' : 'ConnectionLost' })),
+          .filter((instance) => instance !== undefined && isRegistered(fleet, instance))
+          .map((instance) => ({ InstanceId: instance!.instanceId, PingStatus: isOnline(fleet, instance!) ? 'Online' : 'ConnectionLost' })),
       };
     }),
   );
@@ -50,13 +53,13 @@ export function installSsm(fleet: SimulatedFleet) {
         if (input.DocumentVersion !== undefined && !['1', '$DEFAULT', '$LATEST'].includes(input.DocumentVersion)) throw new AwsError('InvalidDocumentVersion', `Document version ${input.DocumentVersion} does not exist`);
         const parameters = Object.fromEntries(Object.entries(input.Parameters ?? {}).map(([key, values]) => [key, values[0] ?? '']));
         const output = input.OutputS3BucketName ? { bucket: input.OutputS3BucketName, prefix: input.OutputS3KeyPrefix ?? '' } : undefined;
-        return { Command: { CommandId: fleet.sendCommand(input.DocumentName ?? '', input.InstanceIds ?? [], parameters, output, input.Comment) } };
+        return { Command: { CommandId: sendCommand(fleet, input.DocumentName ?? '', input.InstanceIds ?? [], parameters, output, input.Comment) } };
       },
     ),
   );
   ssm.on(ListCommandInvocationsCommand).callsFake(
     route(fleet, 'ssm', 'ListCommandInvocations', (input: { CommandId?: string }) => ({
-      CommandInvocations: fleet.pollCommand(input.CommandId ?? '').map((invocation) => ({
+      CommandInvocations: pollCommand(fleet, input.CommandId ?? '').map((invocation) => ({
         CommandId: invocation.commandId,
         InstanceId: invocation.instanceId,
         Status: invocation.status,
@@ -66,9 +69,9 @@ export function installSsm(fleet: SimulatedFleet) {
   );
   ssm.on(GetCommandInvocationCommand).callsFake(
     route(fleet, 'ssm', 'GetCommandInvocation', (input: { CommandId?: string; InstanceId?: string }) => {
-      const invocation = fleet.getInvocation(input.CommandId ?? '', input.InstanceId ?? '');
+      const invocation = getInvocation(fleet, input.CommandId ?? '', input.InstanceId ?? '');
       const url = (stream: 'stdout' | 'stderr') => {
-        const key = fleet.outputKey(invocation, stream);
+        const key = outputKey(invocation, stream);
         return key && invocation.output ? `https://s3.${fleet.region}.amazonaws.com/${invocation.output.bucket}/${key}` : '';
       };
       return {
@@ -94,7 +97,7 @@ export function installSsm(fleet: SimulatedFleet) {
   );
   ssm.on(CancelCommandCommand).callsFake(
     route(fleet, 'ssm', 'CancelCommand', (input: { CommandId?: string }) => {
-      fleet.cancelCommand(input.CommandId ?? '');
+      cancelCommand(fleet, input.CommandId ?? '');
       return {};
     }),
   );
@@ -120,4 +123,118 @@ export function installSsm(fleet: SimulatedFleet) {
     }),
   );
   return ssm;
+}
+
+// ---- Run Command inside the simulated world: commands, their invocations on instances, and their end.
+
+const DOCUMENT_BY_SUFFIX = Object.values(DOCUMENTS);
+
+/** Is the instance's SSM agent registered (SSM knows it at all)? */
+export function isRegistered(fleet: SimulatedFleet, instance: SimInstance): boolean {
+  return instance.ssmRegisteredAt !== undefined && instance.ssmRegisteredAt <= fleet.now();
+}
+
+/** Is the agent registered and connected (PingStatus Online)? */
+export function isOnline(fleet: SimulatedFleet, instance: SimInstance): boolean {
+  return instance.state === 'running' && instance.ssmOnline && isRegistered(fleet, instance);
+}
+
+export function sendCommand(fleet: SimulatedFleet, documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }, comment?: string): string {
+  // Deployed names end with the document set's digest (infra/names.cjs): kubeha-<stage>-<Name>-<digest>.
+  const document = DOCUMENT_BY_SUFFIX.find((name) => documentName.replace(/-[0-9a-f]{10}$/, '').endsWith(name));
+  if (fleet.deployedDocumentSuffix && !documentName.endsWith(fleet.deployedDocumentSuffix)) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
+  if (!document) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
+  if (instanceIds.length === 0 || instanceIds.length > 50) throw new AwsError('ValidationException', 'InstanceIds must hold 1 to 50 ids');
+  // SSM API reference, InvalidInstanceId: an unregistered agent, shutting-down or terminated instance refuses the whole call.
+  const refused = instanceIds.filter((instanceId) => {
+    const instance = fleet.instances.get(instanceId);
+    return !instance || !isRegistered(fleet, instance) || instance.state === 'shutting-down' || instance.state === 'terminated';
+  });
+  if (refused.length > 0) throw new AwsError('InvalidInstanceId', `Instances [${refused.join(', ')}] not in a valid state for account ${fleet.account}`);
+  const commandId = `${fleet.hex(8)}-${fleet.hex(4)}-${fleet.hex(4)}-${fleet.hex(4)}-${fleet.hex(12)}`;
+  for (const instanceId of instanceIds) {
+    const instance = fleet.instances.get(instanceId);
+    const deliverable = instance !== undefined && isOnline(fleet, instance);
+    const duration = jittered(DOCUMENT_SECONDS[document] ?? 10, fleet.randomSource) * 1000;
+    fleet.invocations.push({
+      commandId,
+      instanceId,
+      document,
+      parameters: { ...parameters },
+      status: deliverable ? 'InProgress' : 'Undeliverable',
+      startedAt: fleet.now(),
+      finishesAt: fleet.now() + duration,
+      stdout: '',
+      stderr: deliverable ? '' : 'the SSM agent on this instance is not reachable',
+      ...(output ? { output } : {}),
+      ...(comment ? { comment } : {}),
+    });
+  }
+  for (const hook of fleet.commandSentHooks) hook(document, instanceIds);
+  return commandId;
+}
+
+/** Statuses as of now (the state machine's Wait before the poll has advanced the clock already). */
+export function pollCommand(fleet: SimulatedFleet, commandId: string): Invocation[] {
+  fleet.settleLifecycles();
+  const invocations = fleet.invocations.filter((invocation) => invocation.commandId === commandId);
+  if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
+  settleInvocations(fleet);
+  return invocations;
+}
+
+/** CancelCommand: what has not finished stops; finished invocations keep their status. */
+export function cancelCommand(fleet: SimulatedFleet, commandId: string): void {
+  const invocations = fleet.invocations.filter((invocation) => invocation.commandId === commandId);
+  if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
+  settleInvocations(fleet);
+  for (const invocation of invocations) if (invocation.status === 'Pending' || invocation.status === 'InProgress') invocation.status = 'Cancelled';
+}
+
+/** Where the agent uploads an invocation's streams (bucket/prefix/command/instance/plugin/step/stream). */
+export function outputKey(invocation: Invocation, stream: 'stdout' | 'stderr'): string | undefined {
+  if (!invocation.output) return undefined;
+  return `${invocation.output.prefix}/${invocation.commandId}/${invocation.instanceId}/awsrunShellScript/0.awsrunShellScript/${stream}`;
+}
+
+export function getInvocation(fleet: SimulatedFleet, commandId: string, instanceId: string): Invocation {
+  settleInvocations(fleet);
+  const invocation = fleet.invocations.find((candidate) => candidate.commandId === commandId && candidate.instanceId === instanceId);
+  if (!invocation) throw new AwsError('InvocationDoesNotExist', 'invocation does not exist');
+  return invocation;
+}
+
+/** Finishes, in modelled-time order, every invocation whose time has come. */
+export function settleInvocations(fleet: SimulatedFleet): void {
+  const due = fleet.invocations
+    .filter((invocation) => invocation.status === 'InProgress' && invocation.finishesAt <= fleet.now())
+    .sort((a, b) => a.finishesAt - b.finishesAt);
+  for (const invocation of due) complete(fleet, invocation);
+}
+
+function complete(fleet: SimulatedFleet, invocation: Invocation): void {
+  const instance = fleet.requireInstance(invocation.instanceId);
+  instance.node.documentsRun.push(invocation.document);
+  const fault = fleet.faults.find(
+    (candidate) => candidate.remaining > 0 && candidate.document === invocation.document && (!candidate.instanceId || candidate.instanceId === invocation.instanceId),
+  );
+  if (fault) {
+    fault.remaining -= 1;
+    invocation.status = 'Failed';
+    invocation.stderr = fault.stderr;
+  } else {
+    try {
+      const stdout = runDocument(fleet, invocation, instance);
+      invocation.status = 'Success';
+      invocation.stdout = stdout;
+    } catch (error: unknown) {
+      invocation.status = 'Failed';
+      invocation.stderr = error instanceof Error ? error.message : String(error);
+    }
+  }
+  // The agent uploads the whole streams; GetCommandInvocation will show only their beginnings.
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const key = outputKey(invocation, stream);
+    if (key && invocation.output) fleet.objects.set(`${invocation.output.bucket}/${key}`, invocation[stream]);
+  }
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
 import { launchRecordKey } from '../../functions/core/launch-records.js';
 import type { SimInstance, SimulatedFleet } from '../../sim/fleet.js';
+import { sendCommand } from '../../sim/ssm.js';
 import { bootstrappedCluster } from '../support/cluster.js';
 
 function replacementsOf(fleet: SimulatedFleet, dead: SimInstance): SimInstance[] {
@@ -219,6 +220,6 @@ describe('documents pinned to the set the functions were built with', () => {
       expect(send.DocumentName).toMatch(new RegExp(`^kubeha-local-[A-Za-z]+${fleet.deployedDocumentSuffix}$`));
       expect(send.DocumentVersion).toBe('1');
     }
-    expect(() => fleet.sendCommand('kubeha-local-ResetNode-0123456789', [dead.instanceId], {})).toThrow(/does not exist/);
+    expect(() => sendCommand(fleet, 'kubeha-local-ResetNode-0123456789', [dead.instanceId], {})).toThrow(/does not exist/);
   });
 });

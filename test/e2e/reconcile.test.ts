@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SimInstance } from '../../sim/fleet.js';
+import { settleInvocations } from '../../sim/ssm.js';
 import { bootstrappedCluster } from '../support/cluster.js';
 
 const CHANGES = ['StartExecution', 'AssociateAddress', 'CreateTags', 'PutParameter', 'DeleteParameter', 'RunInstances', 'StartInstances'];
@@ -66,7 +67,7 @@ describe('reconcile', () => {
     // Act
     await plane.reconcile();
     fleet.advance(60);
-    fleet.settleInvocations();
+    settleInvocations(fleet);
 
     // Assess
     for (const balancer of balancers) {
