@@ -133,6 +133,9 @@ function functionStatements(stage, clusters, options = {}) {
   const readVolumes = { Effect: 'Allow', Action: ['ec2:DescribeVolumes'], Resource: '*' };
   const startHealing = { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ARN.stateMachines(stage, HEALING_MACHINES) };
   const describeExecutions = { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: ARN.executions(stage, STATE_MACHINES) };
+  // What starting a healing and recording launch facts take, whichever trigger does it (events, reconcile):
+  // the incident claim and launch records, the execution, the facts, and telling a human a budget is spent.
+  const triggerHealing = [startHealing, describeExecutions, ...PUBLISH_ALERTS, readVolumes, readState, writeState];
   return {
     validateInput: [],
     discoverCluster: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
@@ -176,12 +179,7 @@ function functionStatements(stage, clusters, options = {}) {
       READ_FLEET,
       readSettings,
       ...MOVE_ELASTIC_IP,
-      startHealing,
-      describeExecutions,
-      ...PUBLISH_ALERTS,
-      readVolumes,
-      readState,
-      writeState,
+      ...triggerHealing,
       // The on-failure destination: Lambda sends what it gives up on with the function's own role.
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: ARN.undeliveredQueue },
     ],
@@ -253,12 +251,7 @@ function functionStatements(stage, clusters, options = {}) {
         Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } },
       },
       ...MOVE_ELASTIC_IP,
-      startHealing,
-      describeExecutions,
-      ...PUBLISH_ALERTS,
-      readVolumes,
-      readState,
-      writeState,
+      ...triggerHealing,
       stateTableStatement(['dynamodb:DeleteItem'], clusters),
     ],
   };

@@ -293,18 +293,8 @@ describe('sls package', () => {
       documents: render.documentNames(),
       documentDigest: render.documentDigest(),
     });
-    const properties: Record<string, [string, string]> = {
-      'AWS::IAM::Role': ['RoleName', 'IAM role'],
-      'AWS::IAM::InstanceProfile': ['InstanceProfileName', 'IAM instance profile'],
-      'AWS::Lambda::Function': ['FunctionName', 'Lambda function'],
-      'AWS::Events::Rule': ['Name', 'EventBridge rule'],
-      'AWS::StepFunctions::StateMachine': ['StateMachineName', 'Step Functions state machine'],
-      'AWS::SSM::Document': ['Name', 'SSM document'],
-      'AWS::SecretsManager::Secret': ['Name', 'Secrets Manager secret'],
-      'AWS::SQS::Queue': ['QueueName', 'SQS queue'],
-      'AWS::SNS::Topic': ['TopicName', 'SNS topic'],
-      'AWS::KMS::Alias': ['AliasName', 'KMS alias'],
-    };
+    // Where each named resource keeps its name: the plugin's table, which its own final check uses too.
+    const properties = (require('../../infra/documents-plugin.cjs') as { NAME_PROPERTIES: Record<string, [string, string]> }).NAME_PROPERTIES;
     const created = Object.values(resources).flatMap((resource) => {
       const [property, kind] = properties[resource.Type] ?? [];
       const name = property ? resource.Properties[property] : undefined;
