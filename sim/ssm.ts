@@ -8,7 +8,6 @@
 // - PutParameter without Overwrite is create-if-absent (ParameterAlreadyExists); Standard parameters hold 4 KB.
 import {
   CancelCommandCommand,
-  DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   GetParameterCommand,
@@ -114,12 +113,6 @@ export function installSsm(fleet: SimulatedFleet) {
       if ((input.Value ?? '').length > 4096) throw new AwsError('ValidationException', 'Standard tier parameters support a maximum parameter value of 4096 characters.');
       fleet.parameters.set(input.Name ?? '', input.Value ?? '');
       return { Version: 1 };
-    }),
-  );
-  ssm.on(DeleteParameterCommand).callsFake(
-    route(fleet, 'ssm', 'DeleteParameter', (input: { Name?: string }) => {
-      if (!fleet.parameters.delete(input.Name ?? '')) throw new AwsError('ParameterNotFound', `Parameter ${input.Name} not found`);
-      return {};
     }),
   );
   return ssm;

@@ -8,7 +8,6 @@ export const AWS_ERROR = {
   invocationDoesNotExist: 'InvocationDoesNotExist',
   instanceNotFound: 'InvalidInstanceID.NotFound',
   addressInUse: 'InvalidIPAddress.InUse',
-  parameterExists: 'ParameterAlreadyExists',
   executionExists: 'ExecutionAlreadyExists',
   executionNotFound: 'ExecutionDoesNotExist',
 } as const;

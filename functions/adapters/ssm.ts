@@ -157,24 +157,4 @@ export const ssm: SsmPort = {
       client.send(new aws.PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: true, Tier: 'Standard' })),
     );
   },
-
-  async createParameter(name, value) {
-    const { sdk: aws, client } = await sdk();
-    try {
-      await call('ssm:PutParameter', () => client.send(new aws.PutParameterCommand({ Name: name, Value: value, Type: 'String', Overwrite: false, Tier: 'Standard' })));
-      return true;
-    } catch (error: unknown) {
-      if (errorName(error) === AWS_ERROR.parameterExists) return false;
-      throw error;
-    }
-  },
-
-  async deleteParameter(name) {
-    const { sdk: aws, client } = await sdk();
-    try {
-      await call('ssm:DeleteParameter', () => client.send(new aws.DeleteParameterCommand({ Name: name })));
-    } catch (error: unknown) {
-      if (errorName(error) !== AWS_ERROR.parameterNotFound) throw error;
-    }
-  },
 };

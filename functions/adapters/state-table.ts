@@ -25,6 +25,17 @@ export const STATE_EXPRESSIONS = {
   partitionPrefix: 'pk = :pk AND begins_with(sk, :prefix)',
 } as const;
 
+/** Runs a conditional write: false when its condition failed (someone else wrote first), not an error. */
+async function whenConditionHolds(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error: unknown) {
+    if (errorName(error) === CONDITION_FAILED) return false;
+    throw error;
+  }
+}
+
 function tableName(): string {
   const name = process.env.KUBEHA_STATE_TABLE;
   if (!name) throw new Error('KUBEHA_STATE_TABLE is not set: deploy with serverless.yml, which sets it');
@@ -68,8 +79,8 @@ export const stateTable: StatePort = {
   async put(clusterName, key, value, expected) {
     const { sdk: aws, client } = await sdk();
     const condition = expected === 'absent' ? STATE_EXPRESSIONS.createOnly : expected === 'any' ? undefined : STATE_EXPRESSIONS.unchangedSince;
-    try {
-      await call('dynamodb:UpdateItem', () =>
+    return whenConditionHolds(() =>
+      call('dynamodb:UpdateItem', () =>
         client.send(
           new aws.UpdateItemCommand({
             TableName: tableName(),
@@ -84,12 +95,8 @@ export const stateTable: StatePort = {
             ...(condition ? { ConditionExpression: condition } : {}),
           }),
         ),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (errorName(error) === CONDITION_FAILED) return false;
-      throw error;
-    }
+      ),
+    );
   },
 
   async putMany(clusterName, items) {
@@ -109,8 +116,8 @@ export const stateTable: StatePort = {
 
   async remove(clusterName, key, expected) {
     const { sdk: aws, client } = await sdk();
-    try {
-      await call('dynamodb:DeleteItem', () =>
+    return whenConditionHolds(() =>
+      call('dynamodb:DeleteItem', () =>
         client.send(
           new aws.DeleteItemCommand({
             TableName: tableName(),
@@ -120,11 +127,7 @@ export const stateTable: StatePort = {
               : { ConditionExpression: STATE_EXPRESSIONS.unchangedSince, ExpressionAttributeNames: { '#v': 'v' }, ExpressionAttributeValues: { ':expected': { N: String(expected) } } }),
           }),
         ),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (errorName(error) === CONDITION_FAILED) return false;
-      throw error;
-    }
+      ),
+    );
   },
 };

@@ -46,9 +46,9 @@ export async function recordLaunchFacts(
   instances: readonly ClusterInstance[],
   ports: Pick<Ports, 'ec2' | 'state' | 'clock'>,
   known?: readonly StoredItem<LaunchRecord>[],
-): Promise<{ written: string[] }> {
+): Promise<{ written: string[]; records: LaunchRecord[] }> {
   const managed = instances.filter((instance) => instance.role && ROLES.includes(instance.role) && instance.ec2State !== 'terminated' && instance.ec2State !== 'shutting-down');
-  if (managed.length === 0) return { written: [] };
+  if (managed.length === 0) return { written: [], records: (known ?? (await readLaunchRecords(clusterName, ports))).map((item) => item.value) };
   const byId = new Map(managed.map((instance) => [instance.instanceId, instance]));
   const [facts, stored] = await Promise.all([ports.ec2.launchFactsOf(managed.map((instance) => instance.instanceId)), known ?? readLaunchRecords(clusterName, ports)]);
   const previous = new Map(stored.map((item) => [item.value.instanceId, item.value]));
@@ -69,7 +69,9 @@ export async function recordLaunchFacts(
     changed.push({ key: launchRecordKey(fact.instanceId), value: record });
   }
   if (changed.length > 0) await ports.state.putMany(clusterName, changed);
-  return { written: changed.map((item) => item.value.instanceId) };
+  // What the table holds now, without reading it again.
+  const current = new Map([...previous, ...changed.map((item) => [item.value.instanceId, item.value] as const)]);
+  return { written: changed.map((item) => item.value.instanceId), records: [...current.values()] };
 }
 
 /**

@@ -136,9 +136,6 @@ export interface SsmPort {
   cancelCommand(commandId: string): Promise<void>;
   getParameter(name: string): Promise<string | undefined>;
   putParameter(name: string, value: string): Promise<void>;
-  /** Creates the parameter only if absent; false when it already existed. */
-  createParameter(name: string, value: string): Promise<boolean>;
-  deleteParameter(name: string): Promise<void>;
 }
 
 export interface WorkflowsPort {

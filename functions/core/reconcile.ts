@@ -185,13 +185,12 @@ export async function reconcileCluster(
     readLaunchRecords(clusterName, ports),
   ]);
   // Launch facts are recorded while instances live, so that a replacement never depends on the corpse.
-  await recordLaunchFacts(clusterName, instances, ports, storedRecords);
-  const records = await readLaunchRecords(clusterName, ports);
+  const { records } = await recordLaunchFacts(clusterName, instances, ports, storedRecords);
   const lock = storedLock ? { record: storedLock.value, version: storedLock.version, holderStatus: await ports.workflows.executionStatus(storedLock.value.executionArn) } : undefined;
   const state: ReconcileState = storedState?.value ?? { unhealthySince: {} };
   const status = await readClusterStatus(settings, instances, ports, environment, options);
 
-  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records: records.map((item) => item.value), now: ports.clock.now() }, options);
+  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records, now: ports.clock.now() }, options);
   for (const action of plan.actions) await apply(action, { settings, instances, elasticIpHolder: address?.instanceId }, ports, environment, log);
   // Conditional: a reconcile that overlapped this one and saved first keeps its view.
   if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.state.put(clusterName, RECONCILE_STATE_KEY, plan.state, storedState?.version ?? 'absent');
