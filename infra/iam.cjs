@@ -331,7 +331,7 @@ const WRITE_COMMAND_OUTPUT = [
   { Effect: 'Allow', Action: ['s3:GetEncryptionConfiguration'], Resource: { 'Fn::GetAtt': ['CommandOutputBucket', 'Arn'] } },
 ];
 
-function nodeStatements(cluster, role) {
+function nodeStatements(cluster, role, stage) {
   const clusterTag = `kubernetes.io/cluster/${cluster}`;
   const ids = secretIds(cluster);
   const readJoinSecret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: ids.join } };
@@ -340,6 +340,13 @@ function nodeStatements(cluster, role) {
       return [
         readJoinSecret,
         { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: { Ref: ids.kubeconfig } },
+        // kubeha access grant/revoke: a user's kubeconfig goes from this master straight into that user's
+        // secret, and only this cluster's users' secrets (`/` ends the cluster name, so `prod` never reaches `prod-eu`).
+        {
+          Effect: 'Allow',
+          Action: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DescribeSecret', 'secretsmanager:TagResource', 'secretsmanager:DeleteSecret'],
+          Resource: regional('secretsmanager', `secret:${names.userSecretPrefix(stage, cluster)}*`),
+        },
         // AbortMultipartUpload: a snapshot upload that fails part-way can clean up after itself.
         { Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Sub': `\${EtcdSnapshotBucket.Arn}/${cluster}/*` } },
         ...WRITE_COMMAND_OUTPUT,
@@ -382,7 +389,7 @@ function nodeRoles(stage, region, clusters) {
             Statement: [{ Effect: 'Allow', Principal: { Service: EC2_PRINCIPAL }, Action: 'sts:AssumeRole' }],
           },
           ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' }],
-          Policies: [{ PolicyName: names.nodePolicyName(cluster, role), PolicyDocument: { Version: '2012-10-17', Statement: nodeStatements(cluster, role) } }],
+          Policies: [{ PolicyName: names.nodePolicyName(cluster, role), PolicyDocument: { Version: '2012-10-17', Statement: nodeStatements(cluster, role, stage) } }],
           Tags: [{ Key: 'kubeha:cluster', Value: cluster }],
         },
       };

@@ -117,6 +117,9 @@ const nodePolicyName = (cluster, role) => `kubeha.${cluster}.${role}`;
 const functionPolicyName = (fn) => `kubeha-${fn}`;
 const joinSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/join-material`;
 const kubeconfigSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/admin-kubeconfig`;
+/** Users' kubeconfigs (`kubeha access grant`), one secret each, created by a master of the cluster. */
+const userSecretPrefix = (stage, cluster) => `kubeha/${stage}/${cluster}/users/`;
+const userSecretName = (stage, cluster, user) => `${userSecretPrefix(stage, cluster)}${user}`;
 
 function pascal(name) {
   return name.charAt(0).toUpperCase() + name.slice(1);
@@ -222,6 +225,8 @@ exports.nodePolicyName = nodePolicyName;
 exports.functionPolicyName = functionPolicyName;
 exports.joinSecretName = joinSecretName;
 exports.kubeconfigSecretName = kubeconfigSecretName;
+exports.userSecretPrefix = userSecretPrefix;
+exports.userSecretName = userSecretName;
 exports.clusterLogicalId = clusterLogicalId;
 exports.clusterNames = clusterNames;
 exports.stackNames = stackNames;

@@ -19,6 +19,10 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   DeployTestApp: 20,
   StartProbe: 2,
   StopProbe: 2,
+  ApplyNodeProfile: 8,
+  CheckExternalServices: 3,
+  GrantUserAccess: 4,
+  RevokeUserAccess: 3,
 };
 
 /** What one AWS API round trip costs in modelled time. */

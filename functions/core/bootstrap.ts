@@ -104,6 +104,8 @@ export async function preflightReport(
     masterIps: fleet.masters.map((master) => master.privateIp),
     loadBalancerIps: fleet.loadBalancers.map((balancer) => balancer.privateIp),
     workerCount: fleet.workers.length,
+    ...(config.nodeProfiles ? { nodeProfiles: config.nodeProfiles } : {}),
+    ...(config.externalServices?.length ? { externalServices: config.externalServices } : {}),
   };
   return { findings, outcome: { plan, cluster, warnings: findings.filter((finding) => !finding.blocking) } };
 }

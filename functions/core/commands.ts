@@ -6,6 +6,7 @@ import { CommandFailedError, CommandTimedOutError } from './errors.js';
 import { kubeconfigSecretName } from './join-material.js';
 import type { LedgerKey } from './command-ledger.js';
 import { mask } from './log.js';
+import { checkedParameter, endpointsParameter, externalServicesSchema, mountsParameter, nodeProfilesSchema } from './node-profile.js';
 import { documentParameter, documentParameterList } from './parameter-patterns.js';
 import type { CommandInvocation, SendCommandRequest } from './ports.js';
 
@@ -26,6 +27,10 @@ export const DOCUMENTS = {
   'deploy-test-app': 'DeployTestApp',
   'start-probe': 'StartProbe',
   'stop-probe': 'StopProbe',
+  'apply-node-profile': 'ApplyNodeProfile',
+  'check-external-services': 'CheckExternalServices',
+  'grant-user-access': 'GrantUserAccess',
+  'revoke-user-access': 'RevokeUserAccess',
 } as const;
 
 export type StepName = keyof typeof DOCUMENTS;
@@ -55,6 +60,9 @@ export const clusterContextSchema = z.object({
   masterIps: documentParameterList('MasterAddresses'),
   loadBalancerIps: documentParameterList('LoadBalancerAddresses'),
   workerCount: z.number().int().min(0),
+  /** Recorded with the settings, so every replacement gets the same profile (node-profile.ts). */
+  nodeProfiles: nodeProfilesSchema.optional(),
+  externalServices: externalServicesSchema.optional(),
 });
 export type ClusterContext = z.infer<typeof clusterContextSchema>;
 
@@ -78,6 +86,16 @@ export interface StepRequest {
    * far beyond a state's 256 KB; healing a master needs only the masters' Nodes and every etcd member.
    */
   readonly nodes?: 'control-plane' | undefined;
+  /** grant-user-access, revoke-user-access: who, in which group, bound to which ClusterRole, for how long, stored where. */
+  readonly access?: UserAccessRequest | undefined;
+}
+
+export interface UserAccessRequest {
+  readonly user: string;
+  readonly group?: string | undefined;
+  readonly clusterRole?: string | undefined;
+  readonly validityHours?: number | undefined;
+  readonly secretName: string;
 }
 
 /** The NodePort of the drill's test application. */
@@ -218,12 +236,38 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
       return { DrillId: required(request, 'drillId', request.drillId), ControlPlaneEndpoint: cluster.endpoint, AppPort: DRILL_APP_PORT, ExecutionTimeout: executionTimeout };
     case 'stop-probe':
       return { DrillId: required(request, 'drillId', request.drillId), ExecutionTimeout: executionTimeout };
+    case 'apply-node-profile':
+      return { Mounts: checkedParameter('Mounts', mountsParameter(request.role === 'worker' ? cluster.nodeProfiles?.worker : undefined)), ExecutionTimeout: executionTimeout };
+    case 'check-external-services':
+      return { Endpoints: checkedParameter('Endpoints', endpointsParameter(cluster.externalServices)), ExecutionTimeout: executionTimeout };
+    case 'grant-user-access': {
+      const access = requireAccess(request);
+      return {
+        UserName: access.user,
+        UserGroup: required(request, 'group', access.group),
+        ClusterRole: required(request, 'clusterRole', access.clusterRole),
+        ValidityHours: String(access.validityHours ?? 24),
+        UserSecretId: access.secretName,
+        ClusterName: cluster.clusterName,
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    }
+    case 'revoke-user-access': {
+      const access = requireAccess(request);
+      return { UserName: access.user, UserSecretId: access.secretName, Region: region, ExecutionTimeout: executionTimeout };
+    }
   }
 }
 
 function required(request: StepRequest, what: string, value: string | undefined): string {
   if (!value) throw new CommandFailedError(request.step, [{ instanceId: '-', status: 'NotSent', reason: `no ${what} was given` }]);
   return value;
+}
+
+function requireAccess(request: StepRequest): UserAccessRequest {
+  if (!request.access) throw new CommandFailedError(request.step, [{ instanceId: '-', status: 'NotSent', reason: 'no user was given' }]);
+  return request.access;
 }
 
 function requireJoinMaterial(request: StepRequest): { secretArn: string; versionId: string } {
@@ -238,7 +282,7 @@ function requireCaCertHash(request: StepRequest): string {
 
 const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Steps whose scripts report a machine-readable result that later states use. */
-const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe']);
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'apply-node-profile', 'check-external-services', 'grant-user-access', 'revoke-user-access']);
 
 export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { cidrProblem, overlaps, parseCidr, prefixLength } from './cidr.js';
 import { InputValidationError } from './errors.js';
+import { externalServicesSchema, nodeProfilesSchema, profileIssues } from './node-profile.js';
 import { parameterPattern } from './parameter-patterns.js';
 import { SUPPORTED_CNI, kubernetesVersionProblem } from './versions.js';
 
@@ -53,6 +54,10 @@ export const bootstrapInputSchema = z.strictObject({
       lb: launchTemplateSchema.optional(),
     })
     .optional(),
+  /** What a node of a role needs before it joins (GlusterFS mounts): node-profile.ts. */
+  nodeProfiles: nodeProfilesSchema.optional(),
+  /** Endpoints the applications need, checked from a worker at verify, reconcile and status. */
+  externalServices: externalServicesSchema.optional(),
 });
 
 export type BootstrapInput = z.input<typeof bootstrapInputSchema>;
@@ -75,6 +80,7 @@ export function parseBootstrapInput(raw: unknown, today: Date): ClusterConfig {
     const problem = cidrProblem(config[field]);
     if (problem) issues.push({ field, reason: problem });
   }
+  issues.push(...profileIssues(config.nodeProfiles, config.externalServices));
   if (!issues.some((issue) => issue.field.endsWith('Cidr'))) {
     issues.push(...cidrLayoutIssues(config.podCidr, config.serviceCidr));
   }

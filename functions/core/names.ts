@@ -18,6 +18,8 @@ export {
   instanceProfileName,
   joinSecretName,
   kubeconfigSecretName,
+  userSecretName,
+  userSecretPrefix,
   nameProblems,
   nodeRoleName,
   parseClusters,
