@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { env, ports } from './adapters/index.js';
 import { recordClusterSettings } from './core/bootstrap.js';
 import { bootstrapInputSchema } from './core/config.js';
+import { checkExternalServices, externalFindings } from './core/external-services.js';
 import { summarizeBootstrap } from './core/summary.js';
 import { clusterContextSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
@@ -24,6 +25,11 @@ export const handler = task('record-cluster', schema, async (input, log) => {
     { cluster: input.cluster, caCertHash: input.caCertHash, firstMasterId: input.plan.firstMaster.instanceId, joinSecretArn: input.joinSecretArn, config: input.config },
     ports,
   );
+  // Verify, last part: can a worker reach the applications' services? Findings, never a failed bootstrap.
+  const externalServices = input.cluster.externalServices?.length
+    ? await checkExternalServices(input.cluster, await ports.ec2.findClusterInstances(input.cluster.clusterName), ports, env(), { timeoutSeconds: 15 })
+    : undefined;
+  for (const finding of externalFindings(externalServices)) log.warn('external service finding', { finding });
   const summary = summarizeBootstrap({
     cluster: input.cluster,
     plan: input.plan as never,
@@ -32,6 +38,7 @@ export const handler = task('record-cluster', schema, async (input, log) => {
     startedAt: Date.parse(input.startedAt),
     now: ports.clock.now(),
   });
+  if (externalServices) Object.assign(summary, { externalServices });
   log.info('cluster bootstrapped', { endpoint: summary.endpoint, totalSeconds: summary.timings.totalSeconds });
   return summary;
 });

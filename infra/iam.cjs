@@ -174,6 +174,10 @@ function functionStatements(stage, clusters, options = {}) {
       { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
       readState,
       writeState,
+      // The external services check from a worker at the end of verify (functions/core/external-services.ts).
+      { Effect: 'Allow', Action: ['ssm:DescribeInstanceInformation'], Resource: '*' },
+      ...sendCommands,
+      ...POLL_COMMANDS,
     ],
     onInstanceStateChange: [
       READ_FLEET,

@@ -49,6 +49,9 @@ export interface SimInstance {
     kubeadm?: 'control-plane' | 'worker';
     nginx?: { upstreams: string[]; listenPort: number; reloads: number };
     keepalived?: { priority: number; peers: string[]; elasticIpAllocationId: string };
+    /** kubeha's block of /etc/fstab (ApplyNodeProfile) and what is mounted now. */
+    fstab?: string[];
+    mounts?: { source: string; mountPoint: string }[];
     documentsRun: string[];
   };
 }
@@ -74,6 +77,8 @@ export interface KubeCluster {
   controlPlaneJoins: { instanceId: string; start: number; end: number }[];
   /** Whether the drill's test application is deployed. */
   testApp?: boolean;
+  /** ClusterRoleBindings made by `kubeha access grant`, by user. */
+  userBindings?: Record<string, { clusterRole: string; group: string; expiresAt: number }>;
 }
 
 export interface Invocation {
@@ -185,6 +190,10 @@ export class SimulatedFleet {
   readonly history: { at: number; what: string }[] = [];
   /** Instances whose kubelet and etcd never come back after a restart (a wedged node). */
   readonly neverRecovers = new Set<string>();
+  /** GlusterFS volumes the VPC's servers serve, as `server:volume` (ApplyNodeProfile mounts only these). */
+  glusterVolumes = new Set<string>();
+  /** External services that answer from the nodes, as `host:port` (CheckExternalServices). */
+  reachableEndpoints = new Set<string>();
   private readonly launchTokens = new Map<string, string>();
   // The unpleasant parts of AWS, each configurable for the one test that is about it (shared/reality.md).
   /** EC2 describes a terminated instance for about an hour, then answers InvalidInstanceID.NotFound. */
@@ -669,6 +678,14 @@ export class SimulatedFleet {
     const versionId = `${this.hex(8)}-${this.hex(4)}-${this.hex(4)}-${this.hex(4)}-${this.hex(12)}`;
     secret.versions.push({ versionId, value, createdAt: this.clockMs });
     return { arn: secret.arn, versionId };
+  }
+
+  /** DeleteSecret with ForceDeleteWithoutRecovery: gone at once, the name free again. */
+  deleteSecret(idOrArn: string): boolean {
+    const secret = this.findSecret(idOrArn);
+    if (!secret) return false;
+    this.secrets.delete(secret.name);
+    return true;
   }
 
   /** What an instance reads with its role (aws secretsmanager get-secret-value --version-id). */

@@ -183,6 +183,53 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       cluster.testApp = true;
       return result(changed ? 'kubeha: deployed the drill application' : 'kubeha: the drill application is deployed already, nothing to do', { changed });
     }
+    case 'ApplyNodeProfile':
+      return applyNodeProfile(fleet, param(parameters, 'Mounts'), instance, result);
+    case 'CheckExternalServices': {
+      const spec = param(parameters, 'Endpoints');
+      const endpoints = (spec === 'none' ? [] : spec.split(',')).map((entry) => {
+        const [name, kind, host, port] = entry.split(':') as [string, string, string, string];
+        const reachable = fleet.reachableEndpoints.has(`${host}:${port}`);
+        return { name, kind, host, port: Number(port), reachable, ...(reachable ? {} : { reason: 'no answer within 5 s (a security group or network ACL may drop the traffic)' }) };
+      });
+      return result(endpoints.map((endpoint) => `kubeha: ${endpoint.name} (${endpoint.kind}) ${endpoint.host}:${endpoint.port}${endpoint.reachable ? ' answers' : `: ${endpoint.reason}`}`).join('\n'), { endpoints });
+    }
+    case 'GrantUserAccess': {
+      const cluster = fleet.requireCluster(clusterName);
+      if (instance.node.kubeadm !== 'control-plane') throw new Error('kubeha: error: the API does not answer through /etc/kubernetes/admin.conf: is this a joined master?');
+      const user = param(parameters, 'UserName');
+      const clusterRole = param(parameters, 'ClusterRole');
+      const group = param(parameters, 'UserGroup');
+      // The user-facing ClusterRoles every cluster has (Kubernetes RBAC docs, "User-facing roles").
+      if (!['cluster-admin', 'admin', 'edit', 'view'].includes(clusterRole)) {
+        throw new Error(`kubeha: error: ClusterRole ${clusterRole} does not exist in ${clusterName}: create it first, or choose another with --cluster-role`);
+      }
+      const expiresAt = fleet.now() + Number(param(parameters, 'ValidityHours')) * 3600_000;
+      cluster.userBindings = { ...cluster.userBindings, [user]: { clusterRole, group, expiresAt } };
+      const secretId = param(parameters, 'UserSecretId');
+      const expires = new Date(Math.floor(expiresAt / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+      const tags = { [`kubernetes.io/cluster/${clusterName}`]: 'owned', 'kubeha:user': user, 'kubeha:group': group, 'kubeha:cluster-role': clusterRole, 'kubeha:expires': expires };
+      const secret = fleet.findSecret(secretId) ?? fleet.createSecret(secretId, tags);
+      Object.assign(secret.tags, tags);
+      fleet.putSecretValue(secretId, `apiVersion: v1\nkind: Config\nusers:\n- name: ${user}\n  user:\n    client-certificate-data: ${fleet.hex(64)}\n    client-key-data: ${fleet.hex(64)}\n`);
+      return result(`kubeha: granted ${user} (group ${group}) ClusterRole ${clusterRole} until ${expires}; kubeconfig in ${secretId}`, {
+        user,
+        group,
+        clusterRole,
+        binding: `kubeha-access.${user}`,
+        secretName: secretId,
+        expiresAt: expires,
+      });
+    }
+    case 'RevokeUserAccess': {
+      const cluster = fleet.requireCluster(clusterName);
+      if (instance.node.kubeadm !== 'control-plane') throw new Error('kubeha: error: the API does not answer through /etc/kubernetes/admin.conf: is this a joined master?');
+      const user = param(parameters, 'UserName');
+      const bindingDeleted = Boolean(cluster.userBindings?.[user]);
+      if (cluster.userBindings) delete cluster.userBindings[user];
+      const secretDeleted = fleet.deleteSecret(param(parameters, 'UserSecretId'));
+      return result(bindingDeleted || secretDeleted ? `kubeha: revoked ${user}` : `kubeha: ${user} had no binding and no secret, nothing to do`, { user, bindingDeleted, secretDeleted });
+    }
     case 'StartProbe': {
       const drillId = param(parameters, 'DrillId');
       if (!fleet.probes.has(drillId)) fleet.probes.set(drillId, { instanceId: instance.instanceId, samples: [], active: true, nextSampleAt: fleet.now() + 1000 });
@@ -219,6 +266,37 @@ function createHashId(seed: string): string {
   let hash = 0xcbf29ce484222325n;
   for (const character of seed) hash = BigInt.asUintN(64, (hash ^ BigInt(character.charCodeAt(0))) * 0x100000001b3n);
   return hash.toString(16).padStart(16, '0');
+}
+
+/** What apply-node-profile.sh does: kubeha's fstab block, then `mount` for each volume not mounted yet. */
+function applyNodeProfile(fleet: SimulatedFleet, spec: string, instance: SimInstance, result: (line: string, data: Record<string, unknown>) => string): string {
+  const mounts = (spec === 'none' ? [] : spec.split(',')).map((entry) => {
+    const [servers, volume, mountPoint, extra] = entry.split(':') as [string, string, string, string];
+    const [primary, ...backups] = servers.split('+');
+    const options = ['defaults', '_netdev', ...(backups.length ? [`backup-volfile-servers=${backups.join(':')}`] : []), ...(extra ? extra.split('+') : [])].join(',');
+    return { servers: [primary!, ...backups], volume, mountPoint, source: `${primary}:/${volume}`, line: `${primary}:/${volume} ${mountPoint} glusterfs ${options} 0 0` };
+  });
+  const fstab = mounts.map((mount) => mount.line);
+  const changed = (instance.node.fstab ?? []).join('\n') !== fstab.join('\n');
+  instance.node.fstab = fstab;
+  const mounted: string[] = [];
+  const present: string[] = [];
+  for (const mount of mounts) {
+    const current = instance.node.mounts?.find((candidate) => candidate.mountPoint === mount.mountPoint);
+    if (current) {
+      if (current.source !== mount.source) throw new Error(`kubeha: error: ${mount.mountPoint} is mounted from ${current.source}, but the profile mounts ${mount.source} there: unmount it first`);
+      present.push(mount.mountPoint);
+      continue;
+    }
+    // mount.glusterfs asks the first server for the volume file, then each backup-volfile-server.
+    if (!mount.servers.some((server) => fleet.glusterVolumes.has(`${server}:${mount.volume}`))) {
+      throw new Error(`kubeha: error: mounting GlusterFS volume ${mount.volume} from ${mount.servers.join(', ')} on ${mount.mountPoint} failed: Mount failed. Check the log file  for more details.`);
+    }
+    instance.node.mounts = [...(instance.node.mounts ?? []), { source: mount.source, mountPoint: mount.mountPoint }];
+    mounted.push(mount.mountPoint);
+  }
+  const line = changed || mounted.length > 0 ? `kubeha: wrote ${mounts.length} GlusterFS mounts to /etc/fstab; mounted ${mounted.join(' ') || 'nothing new'}` : `kubeha: node profile already applied (${mounts.length} mounts), nothing to do`;
+  return result(line, { changed, systemdReloaded: changed, mounted, alreadyMounted: present });
 }
 
 export function param(parameters: Record<string, string>, name: string): string {

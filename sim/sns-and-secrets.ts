@@ -1,6 +1,6 @@
 // The simulated SNS topic and Secrets Manager calls the Lambda side makes (it never reads a secret
 // value: instances do, in sim/node-documents.ts), beside functions/adapters/notifier.ts and secrets.ts.
-import { DescribeSecretCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, ListSecretVersionIdsCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsError, type SimulatedFleet } from './fleet.js';
@@ -41,6 +41,15 @@ export function installSecretsManager(fleet: SimulatedFleet) {
           VersionStages: version === current ? ['AWSCURRENT'] : version === secret.versions.at(-2) ? ['AWSPREVIOUS'] : [],
         })),
       };
+    }),
+  );
+  // ListSecrets returns names, ARNs and tags, never values. A `name` filter matches names that begin with
+  // the value (API reference, Filter: "name: Prefix match, case-sensitive").
+  secrets.on(ListSecretsCommand).callsFake(
+    route(fleet, 'secretsmanager', 'ListSecrets', (input: { Filters?: { Key?: string; Values?: string[] }[] }) => {
+      const prefixes = (input.Filters ?? []).filter((filter) => filter.Key === 'name').flatMap((filter) => filter.Values ?? []);
+      const listed = [...fleet.secrets.values()].filter((secret) => prefixes.every((prefix) => secret.name.startsWith(prefix)));
+      return { SecretList: listed.map((secret) => ({ ARN: secret.arn, Name: secret.name, Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })) })) };
     }),
   );
   secrets.on(PutSecretValueCommand).callsFake(

@@ -1,5 +1,6 @@
 import { readLock } from '../../functions/core/cluster-lock.js';
 import { HEALING_MACHINES } from '../../functions/core/healing-decisions.js';
+import { checkExternalServices } from '../../functions/core/external-services.js';
 import { readClusterStatus } from '../../functions/core/reconcile.js';
 import type { Backend } from '../backend.js';
 import { type Output, fit, table } from '../format.js';
@@ -16,7 +17,10 @@ async function readStatus(clusterName: string, backend: Backend) {
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
     readLock(clusterName, ports).then((lock) => lock && JSON.stringify(lock.value)),
   ]);
-  const report = await readClusterStatus(settings, instances, ports, backend.environment, { statusTimeoutSeconds: 40 });
+  const [report, externalServices] = await Promise.all([
+    readClusterStatus(settings, instances, ports, backend.environment, { statusTimeoutSeconds: 40 }),
+    checkExternalServices(settings.cluster, instances, ports, backend.environment, { timeoutSeconds: 40 }),
+  ]);
   const machines = ['bootstrap-cluster', 'drill-cluster', ...new Set(Object.values(HEALING_MACHINES))];
   const ids = new Set(instances.map((instance) => instance.instanceId));
   const listed = (await Promise.all(machines.map(async (machine) => (await ports.workflows.listExecutions(`${backend.environment.stateMachineArnPrefix}${machine}`)).map((execution) => ({ machine, ...execution }))))).flat();
@@ -54,6 +58,7 @@ async function readStatus(clusterName: string, backend: Backend) {
     elasticIpHolder: address?.instanceId,
     lockHolder,
     answered: Boolean(report),
+    ...(externalServices ? { externalServices } : {}),
     executions,
   };
 }
@@ -72,12 +77,27 @@ function statusText(status: Awaited<ReturnType<typeof readStatus>>, width: numbe
     `Elastic IP ${status.elasticIp ?? '?'} is on ${status.elasticIpHolder ?? 'nothing'}.`,
     `Healing lock: ${status.lockHolder ? fit(status.lockHolder, width - 14) : 'free'}.`,
     ...(status.answered ? [] : ['The cluster did not answer a status check in time: node and etcd are unknown.']),
+    ...externalText(status.externalServices, width),
     '',
     'Recent executions:',
     status.executions.length
       ? table(['workflow', 'name', 'status', 'started (UTC)'], status.executions.map((execution) => [execution.machine, execution.name, execution.status, time(execution.startDate)]), { width, optional: ['started (UTC)', 'workflow'] })
       : '  none',
   ].join('\n');
+}
+
+function externalText(report: Awaited<ReturnType<typeof checkExternalServices>>, width: number): string[] {
+  if (!report) return [];
+  if ('unknown' in report) return ['', `External services: not checked, ${report.unknown}.`];
+  return [
+    '',
+    `External services, from worker ${report.checkedFrom}:`,
+    table(
+      ['name', 'kind', 'endpoint', 'reachable'],
+      report.endpoints.map((endpoint) => [endpoint.name, endpoint.kind, `${endpoint.host}:${endpoint.port}`, endpoint.reachable ? 'yes' : `no: ${endpoint.reason ?? ''}`]),
+      { width },
+    ),
+  ];
 }
 
 /**

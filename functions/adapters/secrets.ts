@@ -37,6 +37,21 @@ export const secrets: SecretsPort = {
     return current;
   },
 
+  async listSecrets(prefix) {
+    const { sdk: aws, client } = await sdk();
+    // The `name` filter is a case-sensitive prefix match (API reference, Filter). Values never come back.
+    const pages = aws.paginateListSecrets({ client }, { Filters: [{ Key: 'name', Values: [prefix] }] });
+    const listed: { name: string; tags: Record<string, string> }[] = [];
+    await call('secretsmanager:ListSecrets', async () => {
+      for await (const page of pages) {
+        for (const secret of page.SecretList ?? []) {
+          if (secret.Name?.startsWith(prefix)) listed.push({ name: secret.Name, tags: Object.fromEntries((secret.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])) });
+        }
+      }
+    });
+    return listed;
+  },
+
   async putSecretValue(secretArn, value) {
     const { sdk: aws, client } = await sdk();
     const answer = await call('secretsmanager:PutSecretValue', () =>

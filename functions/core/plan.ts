@@ -93,8 +93,10 @@ export function worstCaseHistoryEvents(plan: Pick<BootstrapPlan, 'workerBatches'
   const fixed = 400;
   const perBatch = 40;
   const perMaster = 150;
+  // Each worker batch applies its node profile (a short command, a few turns) before it joins.
+  const perProfile = 25;
   const stuckTurns = stepTimeoutMinutes * 4 * WORKER_JOIN_CONCURRENCY;
-  return fixed + (plan.prerequisiteBatches.length + plan.workerBatches.length) * perBatch + plan.mastersToJoin.length * perMaster + stuckTurns * 9;
+  return fixed + (plan.prerequisiteBatches.length + plan.workerBatches.length) * perBatch + plan.workerBatches.length * perProfile + plan.mastersToJoin.length * perMaster + stuckTurns * 9;
 }
 
 function unique(values: string[]): string[] {

@@ -173,6 +173,8 @@ export interface SecretsPort {
   putSecretValue(secretArn: string, value: string): Promise<SecretRef>;
   /** The AWSCURRENT version and when it was created (never its value). */
   currentVersion(secretArn: string): Promise<{ versionId: string; createdAt: number } | undefined>;
+  /** Names and tags (never values) of the secrets whose names begin with `prefix`. */
+  listSecrets(prefix: string): Promise<{ name: string; tags: Record<string, string> }[]>;
 }
 
 /** One item of kubeha's state table: a JSON value with a version for compare-and-set. */

@@ -10,6 +10,7 @@ import type { CommandEnvironment } from './commands.js';
 import { clearStaleLock, readLock } from './cluster-lock.js';
 import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-decisions.js';
 import type { ClusterStatusReport, HealingEnvironment } from './healing-steps.js';
+import { type ExternalCheckReport, checkExternalServices, externalFindings } from './external-services.js';
 import { startHealing } from './incidents.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
 import type { Logger } from './log.js';
@@ -165,6 +166,8 @@ export interface ReconcileReport {
   readonly clusterName: string;
   readonly actions: ReconcileAction[];
   readonly deepChecks: boolean;
+  /** Each configured external service as one worker saw it (absent when none is configured). */
+  readonly externalServices?: ExternalCheckReport;
 }
 
 /** Looks at one cluster, applies the plan, remembers what it saw. */
@@ -188,14 +191,22 @@ export async function reconcileCluster(
   const { records } = await recordLaunchFacts(clusterName, instances, ports, storedRecords);
   const lock = storedLock ? { record: storedLock.value, version: storedLock.version, holderStatus: await ports.workflows.executionStatus(storedLock.value.executionArn) } : undefined;
   const state: ReconcileState = storedState?.value ?? { unhealthySince: {} };
-  const status = await readClusterStatus(settings, instances, ports, environment, options);
+  const [status, external] = await Promise.all([
+    readClusterStatus(settings, instances, ports, environment, options),
+    // A service that does not answer is a finding for a human, never a reason to heal or to stop.
+    checkExternalServices(settings.cluster, instances, ports, environment, { timeoutSeconds: options.statusTimeoutSeconds }).catch((error: unknown) => ({
+      unknown: `the check could not be sent: ${error instanceof Error ? error.message : String(error)}`,
+      endpoints: settings.cluster.externalServices ?? [],
+    })),
+  ]);
 
   const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records, now: ports.clock.now() }, options);
+  plan.actions.push(...externalFindings(external).map((finding) => ({ kind: 'report' as const, finding })));
   for (const action of plan.actions) await apply(action, { settings, instances, elasticIpHolder: address?.instanceId }, ports, environment, log);
   // Conditional: a reconcile that overlapped this one and saved first keeps its view.
   if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.state.put(clusterName, RECONCILE_STATE_KEY, plan.state, storedState?.version ?? 'absent');
   if (plan.actions.length > 0) log.info('reconciled drift', { clusterName, actions: plan.actions.map((action) => action.kind) });
-  return { clusterName, actions: plan.actions, deepChecks: status !== undefined };
+  return { clusterName, actions: plan.actions, deepChecks: status !== undefined, ...(external ? { externalServices: external } : {}) };
 }
 
 /** What reconcile remembers between runs, in the state table: an item holds 400 KB, enough for any cluster. */

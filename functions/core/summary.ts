@@ -1,5 +1,6 @@
 // The bootstrap summary: what the execution's output tells the user at the end.
 import type { ClusterContext, StepResult } from './commands.js';
+import type { ExternalCheckReport } from './external-services.js';
 import type { BootstrapPlan } from './plan.js';
 
 interface Span {
@@ -41,6 +42,8 @@ export interface BootstrapSummary {
   readonly skippedAsAlreadyDone: BootstrapPlan['skipped'];
   readonly verification: Record<string, unknown>;
   readonly timings: { totalSeconds: number; phases: Record<string, number> };
+  /** The external services as one worker saw them at verify (absent when none is configured). */
+  readonly externalServices?: ExternalCheckReport;
 }
 
 export function summarizeBootstrap(input: {

@@ -21,6 +21,7 @@ const render = require('../../ssm-documents/render.cjs') as {
   PATTERNS: Record<string, string>;
   MINIMUM_AGENT_VERSION: string;
 };
+const runbook = JSON.parse(readFileSync(new URL('../../examples/runbook-input.json', import.meta.url), 'utf8')) as { nodeProfiles: unknown; externalServices: unknown };
 const schema = JSON.parse(readFileSync(new URL('../../ssm-documents/schema/command-2.2.schema.json', import.meta.url), 'utf8')) as object;
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
@@ -28,12 +29,14 @@ const cluster: ClusterContext = {
   clusterName: 'prod-eu', kubernetesVersion: '1.36.4', podCidr: '192.168.0.0/16', serviceCidr: '10.96.0.0/12', cniVersion: 'v3.31.3',
   loadBalancerPort: 6443, elasticIpAllocationId: 'eipalloc-0abc12345def67890', stepTimeoutMinutes: 30, endpoint: 'k8s.example.com:6443',
   certSans: ['203.0.113.10', 'k8s.example.com', '10.0.0.5'], masterIps: ['10.0.0.11', '10.0.16.11', '10.0.32.11'], loadBalancerIps: ['10.0.0.5', '10.0.16.5'], workerCount: 3,
+  // The runbook's six volumes and services, so the Mounts and Endpoints parameters are tested full, not `none`.
+  nodeProfiles: runbook.nodeProfiles as ClusterContext['nodeProfiles'], externalServices: runbook.externalServices as ClusterContext['externalServices'],
 };
 const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/ci/prod-eu/join-material-AbCdEf', versionId: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE' };
 
 function commandFor(step: StepName) {
   return buildCommand(
-    { step, instanceIds: ['i-0123456789abcdef0'], cluster, role: 'master', joinMaterial, caCertHash: `sha256:${'ab'.repeat(32)}`, memberPeerIp: '10.0.32.11', snapshotLabel: 'heal-i-0123456789abcdef0-20261124T090000Z', drillId: 'drill-20261124-090000' },
+    { step, instanceIds: ['i-0123456789abcdef0'], cluster, role: step === 'apply-node-profile' ? 'worker' : 'master', access: { user: 'alice', group: 'app-team', clusterRole: 'view', validityHours: 8, secretName: 'kubeha/ci/prod-eu/users/alice' }, joinMaterial, caCertHash: `sha256:${'ab'.repeat(32)}`, memberPeerIp: '10.0.32.11', snapshotLabel: 'heal-i-0123456789abcdef0-20261124T090000Z', drillId: 'drill-20261124-090000' },
     { documentPrefix: 'kubeha-prod-', region: 'eu-west-1', snapshotBucket: 'kubeha-prod-etcd-snapshots-123456789012' },
   );
 }

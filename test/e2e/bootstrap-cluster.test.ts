@@ -74,7 +74,7 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
     const others = fleet.byRole('master').filter((master) => master.instanceId !== firstMaster);
     expect(documentsRunOn(fleet, firstMaster)).toEqual(['InstallPrerequisites', 'InitFirstMaster', 'InstallCni', 'RefreshJoinMaterial', 'RefreshJoinMaterial', 'RefreshJoinMaterial', 'VerifyCluster']);
     for (const master of others) expect(documentsRunOn(fleet, master.instanceId)).toEqual(['InstallPrerequisites', 'JoinControlPlane']);
-    for (const worker of fleet.byRole('worker')) expect(documentsRunOn(fleet, worker.instanceId)).toEqual(['InstallPrerequisites', 'JoinWorker']);
+    for (const worker of fleet.byRole('worker')) expect(documentsRunOn(fleet, worker.instanceId)).toEqual(['InstallPrerequisites', 'ApplyNodeProfile', 'JoinWorker']);
     for (const balancer of fleet.byRole('lb')) expect(documentsRunOn(fleet, balancer.instanceId)).toEqual(['InstallPrerequisites', 'ConfigureLoadBalancer']);
   });
 

@@ -239,7 +239,7 @@ describe('healing workers', () => {
     const replacement = replacementOf(fleet, dead)!;
     expect(replacement.instanceType).toBe(dead.instanceType);
     expect(replacement.volumes.map((volume) => volume.size)).toEqual([50]);
-    expect(replacement.node.documentsRun).toEqual(['InstallPrerequisites', 'JoinWorker']);
+    expect(replacement.node.documentsRun).toEqual(['InstallPrerequisites', 'ApplyNodeProfile', 'JoinWorker']);
     const nodes = fleet.clusters.get('demo')!.nodes;
     expect(nodes.some((node) => node.instanceId === dead.instanceId)).toBe(false);
     expect(nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
