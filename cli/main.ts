@@ -74,6 +74,7 @@ const SUMMARIES: Record<string, string> = {
   rotate: 'mint fresh join material and register it on a master',
   heal: 'run the healing workflow of one instance by hand',
   drill: 'break an instance on purpose and report what users saw',
+  access: 'grant, revoke and list people\'s client-certificate access',
 };
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
@@ -106,6 +107,21 @@ export function buildProgram(select: (selected: Selected) => void): Command {
   add('drill', 'stop or terminate an instance on purpose, let kubeha heal it, and report what users saw; refuses a drill that could break quorum', { change: true, progress: true }, 'npx kubeha drill --cluster prod-eu --target master --action terminate --simulate --yes', 'npx kubeha drill --cluster prod-eu --target lb --action stop --dry-run')
     .option('--target <role[:id]>', 'master, worker or lb, optionally with an instance: master:i-0abc12345def67890 (required)')
     .addOption(new Option('--action <action>', 'what the drill does to the target (required)').choices(['stop', 'terminate']));
+  const access = program.command('access').summary(SUMMARIES.access!).description("people's access to a cluster: a client-certificate kubeconfig issued on a master, bound by RBAC to a ClusterRole, kept in Secrets Manager under the user");
+  commonOptions(access.command('grant').description('issue a kubeconfig for a user (kubeadm kubeconfig user on a master), bind the user to a ClusterRole and store the kubeconfig in kubeha/<stage>/<cluster>/users/<user>; prints only where it is'), { change: true })
+    .option('--user <name>', 'who (the certificate\'s CN): lowercase letters, digits, . @ _ - (required)')
+    .option('--group <group>', 'the group in the certificate (its O); system: groups are refused (required)')
+    .option('--cluster-role <role>', 'the ClusterRole to bind the user to', 'view')
+    .option('--ttl <duration>', 'how long the certificate is valid: hours or days, such as 8h or 7d, at most 30d', '24h')
+    .addHelpText('after', examples('npx kubeha access grant --cluster prod-eu --user alice --group app-team --cluster-role edit --ttl 8h --simulate --yes'))
+    .action(action('access grant'));
+  commonOptions(access.command('revoke').description("delete a user's ClusterRoleBinding and kubeconfig secret; the certificate stays valid until it expires (Kubernetes cannot revoke client certificates)"), { change: true })
+    .option('--user <name>', 'whose access (required)')
+    .addHelpText('after', examples('npx kubeha access revoke --cluster prod-eu --user alice --simulate --yes'))
+    .action(action('access revoke'));
+  commonOptions(access.command('list').description('who has access through kubeha: user, group, ClusterRole, expiry and secret, from the secrets\' tags (no secret is read)'))
+    .addHelpText('after', examples('npx kubeha access list --cluster prod-eu --simulate'))
+    .action(action('access list'));
   commonOptions(program.command('follow').summary('re-attach to an execution and follow it to its end').description('re-attach to an execution started earlier (after Ctrl-C, or by an EC2 event) and follow it to its end'), { cluster: false, progress: true })
     .addArgument(new Argument('<execution>', 'the execution ARN kubeha printed'))
     .addHelpText('after', examples('npx kubeha follow arn:aws:states:eu-west-1:123456789012:execution:kubeha-dev-bootstrap-cluster:prod-eu-bootstrap-20261124090000'))
@@ -284,6 +300,12 @@ async function run(name: string, options: Record<string, unknown> & { clusterNam
       return (await import('./commands/heal.js')).heal({ clusterName, instanceId: options.instance as string | undefined, ...change }, backend, out, asker);
     case 'drill':
       return (await (await import('./commands/drill.js')).drill({ clusterName, target: options.target as string | undefined, action: options.action as string | undefined, ...change }, backend, out, asker)).code;
+    case 'access grant':
+      return (await import('./commands/access.js')).accessGrant({ clusterName, user: options.user as string | undefined, group: options.group as string | undefined, clusterRole: options.clusterRole as string | undefined, ttl: options.ttl as string | undefined, ...change }, backend, out, asker);
+    case 'access revoke':
+      return (await import('./commands/access.js')).accessRevoke({ clusterName, user: options.user as string | undefined, ...change }, backend, out, asker);
+    case 'access list':
+      return (await import('./commands/access.js')).accessList({ clusterName }, backend, out);
     case 'follow':
       return (await import('./commands/follow.js')).follow({ executionArn: options.args[0] ?? '' }, backend, out);
     default:

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { addRunbookServices } from '../sim/runbook-services.js';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import { cidrProblem, parseCidr, prefixLength } from '../functions/core/cidr.js';
@@ -144,6 +145,8 @@ function emptyFleet(vpcCidr: string): SimulatedFleet {
   const vpcId = fleet.addVpc(vpcCidr);
   // The security groups README tells users to create; preflight checks every path they must open.
   fleet.addClusterSecurityGroups();
+  // The runbook's GlusterFS pair and services, so examples/runbook-input.json bootstraps here too.
+  addRunbookServices(fleet);
   ['a', 'b', 'c'].forEach((zone, index) => {
     const first = vpc.first + index * subnetSize;
     fleet.addSubnet(vpcId, `${toAddress(first)}/${prefixLength(vpc) + 4}`, `${fleet.region}${zone}`);

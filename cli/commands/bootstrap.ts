@@ -44,6 +44,19 @@ export async function bootstrapWith(input: Record<string, unknown>, clusterName:
   out.write(`${table(['phase', 'seconds'], Object.entries(summary.timings.phases), { width: out.columns })}\n`);
   const verified = Object.entries(summary.verification).map(([check, value]) => `${check} ${String(value)}`).join(', ');
   out.write(`Nodes: ${summary.nodes.masters} masters, ${summary.nodes.workers} workers, ${summary.nodes.loadBalancers} load balancers.\n${wrap(`Verified: ${verified}.`, out.columns, 2)}\n`);
+  for (const line of externalSummary(summary)) out.write(`${wrap(line, out.columns, 2)}\n`);
   out.write(`Get the admin kubeconfig with:\n  npx kubeha kubeconfig --cluster ${summary.clusterName}${backend.mode === 'simulated' ? ' --simulate' : ''}\n`);
   return EXIT.ok;
+}
+
+/** One line for the external services: how many answer, and each that does not. */
+function externalSummary(summary: BootstrapSummary): string[] {
+  const report = summary.externalServices;
+  if (!report) return [];
+  if ('unknown' in report) return [`External services: not checked, ${report.unknown}.`];
+  const down = report.endpoints.filter((endpoint) => !endpoint.reachable);
+  return [
+    `External services: ${report.endpoints.length - down.length} of ${report.endpoints.length} answer from ${report.checkedFrom}.`,
+    ...down.map((endpoint) => `  ${endpoint.name} (${endpoint.kind}) ${endpoint.host}:${endpoint.port}: ${endpoint.reason ?? 'unreachable'}`),
+  ];
 }

@@ -3,7 +3,7 @@ import { HEALING_MACHINES } from '../../functions/core/healing-decisions.js';
 import { checkExternalServices } from '../../functions/core/external-services.js';
 import { readClusterStatus } from '../../functions/core/reconcile.js';
 import type { Backend } from '../backend.js';
-import { type Output, fit, table } from '../format.js';
+import { type Output, fit, table, wrap } from '../format.js';
 import { EXIT } from '../errors.js';
 import { LiveRegion } from '../progress.js';
 import { requireCluster } from './cluster.js';
@@ -93,10 +93,11 @@ function externalText(report: Awaited<ReturnType<typeof checkExternalServices>>,
     '',
     `External services, from worker ${report.checkedFrom}:`,
     table(
-      ['name', 'kind', 'endpoint', 'reachable'],
-      report.endpoints.map((endpoint) => [endpoint.name, endpoint.kind, `${endpoint.host}:${endpoint.port}`, endpoint.reachable ? 'yes' : `no: ${endpoint.reason ?? ''}`]),
-      { width },
+      ['name', 'kind', 'answers', 'endpoint'],
+      report.endpoints.map((endpoint) => [endpoint.name, endpoint.kind, endpoint.reachable ? 'yes' : 'NO', `${endpoint.host}:${endpoint.port}`]),
+      { width, optional: ['endpoint'] },
     ),
+    ...report.endpoints.filter((endpoint) => !endpoint.reachable).map((endpoint) => wrap(`${endpoint.name}: ${endpoint.reason ?? 'unreachable'}`, width, 2)),
   ];
 }
 
