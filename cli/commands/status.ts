@@ -97,7 +97,7 @@ function externalText(report: Awaited<ReturnType<typeof checkExternalServices>>,
       report.endpoints.map((endpoint) => [endpoint.name, endpoint.kind, endpoint.reachable ? 'yes' : 'NO', `${endpoint.host}:${endpoint.port}`]),
       { width, optional: ['endpoint'] },
     ),
-    ...report.endpoints.filter((endpoint) => !endpoint.reachable).map((endpoint) => wrap(`${endpoint.name}: ${endpoint.reason ?? 'unreachable'}`, width, 2)),
+    ...report.endpoints.filter((endpoint) => !endpoint.reachable).map((endpoint) => wrap(`${endpoint.name} ${endpoint.host}:${endpoint.port}: ${endpoint.reason ?? 'unreachable'}`, width, 2)),
   ];
 }
 

@@ -13,7 +13,7 @@ const VOLUME = /^[A-Za-z0-9_-]{1,64}$/;
 /** An absolute path of plain components: what reaches /etc/fstab and a systemd unit. */
 const MOUNT_POINT = /^(\/[A-Za-z0-9._-]+)+$/;
 /** One mount option, `name` or `name=value`; no comma (the fstab separator), no space, no colon. */
-const MOUNT_OPTION = /^[a-z][a-z0-9_-]*(=[A-Za-z0-9._/-]+)?$/;
+const MOUNT_OPTION = /^[a-z_][a-z0-9._-]*(=[A-Za-z0-9._/-]+)?$/;
 
 /**
  * Where a network volume must never be mounted: over the system itself or what Kubernetes and etcd
@@ -54,6 +54,7 @@ const mountSchema = z.strictObject({
       z
         .string()
         .regex(MOUNT_OPTION, 'must be a mount option such as log-level=WARNING (no comma, colon or space)')
+        .max(100, 'must be at most 100 characters')
         .refine((option) => !KUBEHA_OPTIONS.test(option), 'is set by kubeha itself (_netdev, backup-volfile-servers) or not allowed (automount, noauto, nofail)'),
     )
     .max(16, 'must hold at most 16 options')
@@ -85,7 +86,13 @@ export type NodeProfile = z.output<typeof nodeProfileSchema>;
 export type NodeProfiles = z.output<typeof nodeProfilesSchema>;
 export type ExternalService = z.output<typeof externalServiceSchema>;
 
-/** What schemas cannot see: duplicates and nesting across entries. Each issue names the field. */
+/**
+ * Room for profiles and services in the recorded settings: they live in the cluster's Parameter Store
+ * settings (a Standard parameter holds 4 KB) beside addresses and names that take about 1.3 KB.
+ */
+export const PROFILE_BUDGET_CHARACTERS = 2400;
+
+/** What schemas cannot see: duplicates and nesting across entries, and the size. Each issue names the field. */
 export function profileIssues(profiles: NodeProfiles | undefined, services: readonly ExternalService[] | undefined): { field: string; reason: string }[] {
   const issues: { field: string; reason: string }[] = [];
   for (const [role, profile] of Object.entries(profiles ?? {})) {
@@ -105,6 +112,10 @@ export function profileIssues(profiles: NodeProfiles | undefined, services: read
       const nested = mounts.findIndex((other, at) => at !== index && mount.mountPoint.startsWith(`${other.mountPoint}/`));
       if (nested >= 0) issues.push({ field: `${field}.mountPoint`, reason: `${mount.mountPoint} is inside ${mounts[nested]!.mountPoint} (mounts.${nested}); mount points must not nest` });
     });
+  }
+  const size = JSON.stringify({ nodeProfiles: profiles ?? {}, externalServices: services ?? [] }).length;
+  if (size > PROFILE_BUDGET_CHARACTERS) {
+    issues.push({ field: profiles ? 'nodeProfiles' : 'externalServices', reason: `with externalServices takes ${size} characters of the ${PROFILE_BUDGET_CHARACTERS} the cluster's recorded settings have room for (a Standard Parameter Store parameter holds 4 KB): use fewer or shorter entries` });
   }
   (services ?? []).forEach((service, index) => {
     const earlier = (services ?? []).slice(0, index);
