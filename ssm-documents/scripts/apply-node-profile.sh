@@ -113,21 +113,33 @@ ensure_client() {
   command -v mount.glusterfs >/dev/null 2>&1 || fail "glusterfs-client is installed but mount.glusterfs is missing"
 }
 
-# mount_one INDEX: mounts POINTS[INDEX] from fstab unless it is already mounted from SOURCES[INDEX].
+# check_points: each mount point is free for its volume: mounted from that very source, or not mounted
+# and empty (a mount would hide files). Runs before fstab changes, so a refused profile changes nothing.
+check_points() {
+  local i point source current
+  for i in "${!POINTS[@]}"; do
+    point="${POINTS[i]}"
+    source="${SOURCES[i]}"
+    if current="$(findmnt -n -o SOURCE --mountpoint "${point}" 2>/dev/null)" && [[ -n "${current}" ]]; then
+      [[ "${current}" == "${source}" ]] || fail "${point} is mounted from ${current}, but the profile mounts ${source} there: unmount it first"
+    elif [[ -d "${KUBEHA_ROOT}${point}" && -n "$(ls -A "${KUBEHA_ROOT}${point}")" ]]; then
+      fail "${point} holds files and nothing is mounted there: mounting ${source} would hide them; move them away first"
+    fi
+  done
+}
+
+# mount_one INDEX: mounts POINTS[INDEX] from fstab, as boot would, unless it is mounted already.
 # Prints "mounted" or "present".
 mount_one() {
-  local i="$1" point source current output
+  local i="$1" point output
   point="${POINTS[i]}"
-  source="${SOURCES[i]}"
-  if current="$(findmnt -n -o SOURCE --mountpoint "${point}" 2>/dev/null)" && [[ -n "${current}" ]]; then
-    [[ "${current}" == "${source}" ]] || fail "${point} is mounted from ${current}, but the profile mounts ${source} there: unmount it first"
+  if findmnt -n -o SOURCE --mountpoint "${point}" >/dev/null 2>&1; then
     printf 'present\n'
     return 0
   fi
   mkdir -p "${KUBEHA_ROOT}${point}"
-  [[ -z "$(ls -A "${KUBEHA_ROOT}${point}")" ]] || fail "${point} holds files and nothing is mounted there: mounting ${source} would hide them; move them away first"
   if ! output="$(mount "${point}" 2>&1)"; then
-    fail "mounting GlusterFS volume ${source#*:/} from ${SERVERS[i]} on ${point} failed: $(tail -n 3 <<<"${output}" | tr '\n' ' ')"
+    fail "mounting GlusterFS volume ${SOURCES[i]#*:/} from ${SERVERS[i]} on ${point} failed: $(tail -n 3 <<<"${output}" | tr '\n' ' ' | sed -E 's/ +$//')"
   fi
   printf 'mounted\n'
 }
@@ -140,6 +152,7 @@ json_list() {
 main() {
   parse_mounts
   check_foreign_entries
+  check_points
   local block current changed=false reloaded=false
   block="$(desired_block)"
   current="$(current_block)"
