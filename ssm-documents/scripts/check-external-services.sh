@@ -19,7 +19,8 @@ require_match TIMEOUT '^[0-9]{1,2}$' "a number of seconds"
 # probe HOST PORT: prints why HOST:PORT cannot be reached, or nothing when a connection opened.
 probe() {
   local host="$1" port="$2" status=0 output
-  if ! getent hosts "${host}" >/dev/null 2>&1; then
+  # ahosts resolves as connect() will (getaddrinfo): an address stands for itself, a name is looked up.
+  if ! getent ahosts "${host}" >/dev/null 2>&1; then
     printf 'the name %s does not resolve\n' "${host}"
     return 0
   fi

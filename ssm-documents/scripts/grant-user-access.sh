@@ -24,6 +24,7 @@ require_env KUBEHA_REGION
 ((KUBEHA_VALIDITY_HOURS >= 1)) || fail "KUBEHA_VALIDITY_HOURS must be at least 1"
 
 BINDING="kubeha-access.${KUBEHA_USER_NAME}"
+WORK=""
 
 # bind_user: the ClusterRoleBinding of this user to the ClusterRole, created or updated.
 bind_user() {
@@ -100,13 +101,14 @@ store_secret() {
 
 main() {
   api_ready "${ADMIN_KUBECONFIG}" || fail "the API does not answer through ${ADMIN_KUBECONFIG}: is this a joined master?"
-  local work expires
-  work="$(private_workdir)"
-  trap 'rm -rf "${work}"' EXIT
+  local expires
+  # Global: the EXIT trap runs after main has returned, when its locals are gone.
+  WORK="$(private_workdir)"
+  trap 'rm -rf "${WORK}"' EXIT
   bind_user
-  write_user_kubeconfig "${work}"
-  expires="$(certificate_expiry "${work}/user.conf")" || fail "could not read the expiry of the new certificate"
-  store_secret "${work}/user.conf" "${expires}"
+  write_user_kubeconfig "${WORK}"
+  expires="$(certificate_expiry "${WORK}/user.conf")" || fail "could not read the expiry of the new certificate"
+  store_secret "${WORK}/user.conf" "${expires}"
   log "granted ${KUBEHA_USER_NAME} (group ${KUBEHA_USER_GROUP}) ClusterRole ${KUBEHA_CLUSTER_ROLE} until ${expires}; kubeconfig in ${KUBEHA_USER_SECRET_ID}"
   result "$(jq -cn --arg user "${KUBEHA_USER_NAME}" --arg group "${KUBEHA_USER_GROUP}" --arg role "${KUBEHA_CLUSTER_ROLE}" \
     --arg binding "${BINDING}" --arg secret "${KUBEHA_USER_SECRET_ID}" --arg expires "${expires}" \
