@@ -2,13 +2,18 @@
 // handlers run against the simulated fleet (the one the tests use) on modelled time: bootstrap a
 // 3-master, 2-load-balancer, 3-worker cluster with the CLI's progress display, then drill the
 // runbook's failures - stop the load balancer holding the Elastic IP, terminate a master,
-// terminate a worker - and print a timeline and a summary.
+// terminate a worker - and print a timeline and a summary. The workers carry the runbook's node
+// profile (six GlusterFS volumes) and the cluster its external services: the replaced worker comes
+// back with its mounts, and `kubeha status` shows the services as a worker sees them.
 import { performance } from 'node:perf_hooks';
+import runbook from '../examples/runbook-input.json' with { type: 'json' };
 import { setLogSink } from '../functions/core/log.js';
+import { addRunbookServices } from '../sim/runbook-services.js';
 import type { DrillReport } from '../functions/core/drill.js';
 import { createSimulatedBackend } from './simulated-backend.js';
 import { bootstrapWith } from './commands/bootstrap.js';
 import { drill } from './commands/drill.js';
+import { status } from './commands/status.js';
 import { terminalAsker } from './confirm.js';
 import { DEFAULT_COLUMNS, type Output, duration, percent, table, wrap } from './format.js';
 
@@ -31,6 +36,8 @@ export async function runDemo(out: Output): Promise<DemoResult> {
   const restoreLogs = setLogSink(() => undefined);
   const backend = createSimulatedBackend({ clusterName: CLUSTER, elasticIpAllocationId: ELASTIC_IP });
   const { fleet, plane } = backend.simulation!;
+  // The runbook's GlusterFS pair and services around the cluster (MongoDB out of the nodes' reach).
+  addRunbookServices(fleet);
   try {
     out.write(
       [
@@ -40,13 +47,22 @@ export async function runDemo(out: Output): Promise<DemoResult> {
         'Elastic IP move 5 s. During each drill a probe on a worker asks the API through',
         'the Elastic IP, and a test application, once per modelled second.',
         '',
-        `1. Bootstrap ${CLUSTER}: 3 masters, 2 load balancers, 3 workers`,
+        `1. Bootstrap ${CLUSTER}: 3 masters, 2 load balancers, 3 workers, each worker`,
+        "   with the runbook's six GlusterFS volumes (examples/runbook-input.json)",
         '',
       ].join('\n'),
     );
     const bootstrapCalls = fleet.calls.length;
     const bootstrapCode = await bootstrapWith(
-      { clusterName: CLUSTER, kubernetesVersion: '1.36.4', elasticIpAllocationId: ELASTIC_IP, podCidr: '192.168.0.0/16', serviceCidr: '10.96.0.0/12' },
+      {
+        clusterName: CLUSTER,
+        kubernetesVersion: '1.36.4',
+        elasticIpAllocationId: ELASTIC_IP,
+        podCidr: '192.168.0.0/16',
+        serviceCidr: '10.96.0.0/12',
+        nodeProfiles: runbook.nodeProfiles,
+        externalServices: runbook.externalServices,
+      },
       CLUSTER,
       backend,
       out,
@@ -73,6 +89,14 @@ export async function runDemo(out: Output): Promise<DemoResult> {
         transitionsSince(plane, executionsBefore),
       ]);
     }
+
+    const replaced = [...fleet.instances.values()].find((instance) => instance.tags['kubeha:role'] === 'worker' && instance.tags['kubeha:replaces']);
+    if (replaced) {
+      out.write(`\n${DRILLS.length + 2}. Replacement worker ${replaced.instanceId} mounted its volumes before joining:\n`);
+      for (const mount of replaced.node.mounts ?? []) out.write(`     ${mount.mountPoint.padEnd(14)} ${mount.source}\n`);
+    }
+    out.write(`\n${DRILLS.length + 3}. kubeha status --cluster ${CLUSTER}\n\n`);
+    await status({ clusterName: CLUSTER, watch: false, intervalSeconds: 5, stopped: () => true }, async () => ({ ...backend, close: async () => undefined }), out);
 
     const origin = bootstrapExecution.startedAt;
     out.write(`\nTimeline (modelled, from the start of the bootstrap)\n`);

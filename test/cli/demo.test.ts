@@ -32,5 +32,9 @@ describe('npm run demo', () => {
     expect(demo.stdout).toMatch(/Elastic IP 203\.0\.113\.10 moved to i-[0-9a-f]+/);
     expect(demo.stdout).toMatch(/launched\s+i-[0-9a-f]+\s+at\s+10\.0\.\d+\.\d+\s+to\s+replace\s+i-[0-9a-f]+/);
     expect(demo.stdout).toMatch(/etcd snapshot saved to\s+s3:\/\//);
+    // The replaced worker came back with the runbook's six volumes, and status shows the external services.
+    expect(demo.stdout).toMatch(/Replacement worker i-[0-9a-f]+ mounted its volumes before joining:\n\s+\/prelogin\s+10\.0\.1\.19:\/prelogin_files\n(\s+\/\S+\s+10\.0\.1\.19:\/\S+\n){5}/);
+    expect(demo.stdout).toMatch(/External services, from worker i-[0-9a-f]+:/);
+    expect(demo.stdout).toMatch(/vds-mongodb\s+mongodb\s+NO/);
   });
 });
