@@ -34,8 +34,8 @@ export async function accessGrant(options: GrantOptions & ChangeOptions, backend
     return EXIT.ok;
   }
   out.write(`${wrap(`${grant.user} (group ${grant.group}) may use ClusterRole ${grant.clusterRole} in ${options.clusterName} until ${granted.expiresAt}.`, out.columns)}\n`);
-  out.write(`The kubeconfig is in secret ${secretName}. ${backend.mode === 'simulated' ? 'In AWS, the user would fetch it' : 'Fetch it'} with:\n`);
-  out.write(`  aws secretsmanager get-secret-value --secret-id ${secretName} \\\n    --query SecretString --output text > ${grant.user}.kubeconfig && chmod 600 ${grant.user}.kubeconfig\n`);
+  out.write(`${wrap(`The kubeconfig is in secret ${secretName}. ${backend.mode === 'simulated' ? 'In AWS, the user would fetch it' : 'Fetch it'} with:`, out.columns)}\n`);
+  out.write(`  aws secretsmanager get-secret-value --query SecretString --output text \\\n    --secret-id ${secretName} > ${grant.user}.kubeconfig\n  chmod 600 ${grant.user}.kubeconfig\n`);
   return EXIT.ok;
 }
 
