@@ -120,3 +120,27 @@ describe('infra/variables.cjs', () => {
     });
   });
 });
+
+describe("the node roles' reach over people's kubeconfig secrets", () => {
+  it("lets a cluster's masters, and nothing else on its nodes, create, write and delete only that cluster's users' secrets", () => {
+    // Prepare: two clusters whose names share a prefix.
+    const resources = iam.iamResources({ stage: 'ci', region: 'eu-west-1', clusters: ['prod', 'prod-eu'] });
+    const statementsOfRole = (cluster: string, role: string) => statementsOf(resources[iam.nodeRoleId(cluster, role)]!);
+    const userSecretStatements = (cluster: string, role: string) => statementsOfRole(cluster, role).filter((statement) => actionsOf(statement).includes('secretsmanager:CreateSecret'));
+
+    // Act
+    const [master] = userSecretStatements('prod', 'master');
+
+    // Assess
+    expect(actionsOf(master!).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource']);
+    expect(JSON.stringify(resourcesOf(master!))).toContain(':secret:kubeha/ci/prod/users/*');
+    expect(JSON.stringify(resourcesOf(master!))).not.toContain('prod-eu');
+    expect(userSecretStatements('prod', 'worker')).toEqual([]);
+    expect(userSecretStatements('prod', 'lb')).toEqual([]);
+    // Reading a user's kubeconfig is for that user alone: no node role may.
+    for (const role of ['master', 'worker', 'lb']) {
+      const readers = statementsOfRole('prod', role).filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue'));
+      expect(JSON.stringify(readers.map(resourcesOf))).not.toContain('users');
+    }
+  });
+});

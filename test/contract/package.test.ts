@@ -229,7 +229,8 @@ describe('sls package', () => {
 
     it('lets exactly the functions that poll Run Command read that output and cancel a command they give up on', () => {
       const pollers = typed('AWS::IAM::Role').filter(([id]) => grants(id, 'ssm:GetCommandInvocation').length > 0).map(([id]) => id);
-      expect(pollers.sort()).toEqual(['AwaitCommandRole', 'ReconcileRole']);
+      // recordCluster checks the external services from a worker at the end of verify.
+      expect(pollers.sort()).toEqual(['AwaitCommandRole', 'ReconcileRole', 'RecordClusterRole']);
       const cancellers = typed('AWS::IAM::Role').filter(([id]) => grants(id, 'ssm:CancelCommand').length > 0).map(([id]) => id);
       expect(cancellers.sort()).toEqual(pollers.sort());
       const readers = typed('AWS::IAM::Role').filter(([id]) => grants(id, 's3:GetObject').length > 0).map(([id]) => id);
