@@ -3,7 +3,8 @@
 //   backend PORT            an echo server standing in for kube-apiserver on 127.0.0.1:PORT
 //   watch PORT              asks nginx's health server every 20 ms; prints "<epoch ms> up|down" on each change
 //   load PORT PER_SECOND    short requests through nginx; prints "<epoch ms> ok N failed M" every second
-//   hold PORT               one long-lived connection (a watch) pinged every 100 ms; prints "<epoch ms> broken" if it breaks
+//   hold PORT               one long-lived connection (a watch) pinged every 100 ms; prints "<epoch ms> broken" if it
+//                           breaks, and every second "gap N": the longest wait for an answer in that second
 import { connect, createServer } from 'node:net';
 
 const [mode, portText, rateText] = process.argv.slice(2);
@@ -54,6 +55,8 @@ if (mode === 'backend') {
 } else if (mode === 'hold') {
   const socket = connect(port, '127.0.0.1');
   let pending = 0;
+  let lastAnswer = Date.now();
+  let longest = 0;
   socket.on('connect', () => {
     say('open');
     setInterval(() => {
@@ -61,8 +64,16 @@ if (mode === 'backend') {
       pending++;
       socket.write('ping');
     }, 100);
+    setInterval(() => {
+      say(`gap ${Math.max(longest, Date.now() - lastAnswer)}`);
+      longest = 0;
+    }, 1000);
   });
-  socket.on('data', () => (pending = 0));
+  socket.on('data', () => {
+    longest = Math.max(longest, Date.now() - lastAnswer);
+    lastAnswer = Date.now();
+    pending = 0;
+  });
   socket.on('close', () => say('broken'));
   socket.on('error', () => say('broken'));
 } else {

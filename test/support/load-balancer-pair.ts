@@ -371,9 +371,11 @@ esac`,
     }
   }
 
-  /** The node's network link goes down (or comes back): it can neither send nor hear advertisements. */
-  link(balancer: Balancer, up: boolean): void {
-    execFileSync('ip', ['-n', balancer.namespace, 'link', 'set', balancer.device, up ? 'up' : 'down']);
+  /** The node's packets to its peer vanish (or flow again), as when a machine dies; it still hears its peer. */
+  silence(balancer: Balancer, on: boolean): void {
+    const peer = this.peerOf(balancer);
+    const args = on ? ['replace', peer.ip, 'lladdr', '02:00:5e:00:00:fe', 'nud', 'permanent', 'dev', balancer.device] : ['del', peer.ip, 'dev', balancer.device];
+    execFileSync('ip', ['-n', balancer.namespace, 'neigh', ...args]);
   }
 
   async tearDown(): Promise<void> {
