@@ -10,6 +10,7 @@ import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT, joinSecretName, kubeconfigSecretN
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
 import { charge } from './handler-time.js';
 import { param } from './node-documents.js';
+import { type KeepalivedClaim, keepalivedDetectionSeconds } from './load-balancer.js';
 
 /** The stage of the simulated deployment: LocalControlPlane sets KUBEHA_STAGE to it. */
 export const LOCAL_STAGE = 'local';
@@ -166,6 +167,8 @@ export class SimulatedFleet {
   readonly instances = new Map<string, SimInstance>();
   readonly subnets = new Map<string, { subnetId: string; vpcId: string; cidr: string; availabilityZone: string }>();
   readonly vpcs = new Map<string, { vpcId: string; cidrs: string[] }>();
+  /** Elastic IP claims the peers' keepalived will make (scheduleKeepalivedTakeover). */
+  readonly keepalivedClaims: KeepalivedClaim[] = [];
   readonly addresses = new Map<string, { allocationId: string; publicIp: string; instanceId?: string; effectiveAt?: number; tags: Record<string, string> }>();
   readonly parameters = new Map<string, string>();
   /** Inbound rules of each security group (protocol, ports, source groups or CIDRs). */
@@ -447,6 +450,7 @@ export class SimulatedFleet {
       for (const node of cluster.nodes) if (node.instanceId === instanceId) node.ready = false;
     }
     for (const probe of this.probes.values()) if (probe.instanceId === instanceId) probe.active = false;
+    this.scheduleKeepalivedTakeover(instance);
     for (const hook of this.stateChangeHooks) hook(instanceId, instance.state);
   }
 
@@ -502,8 +506,28 @@ export class SimulatedFleet {
     this.history.push({ at: this.clockMs, what: `started ${instanceId}` });
   }
 
-  /** Applies what modelled time has brought: instances that finished booting, kubelets that came back. */
+  /**
+   * The load balancer holding the Elastic IP is shutting down: its keepalived stops cleanly, and the peer's
+   * claims the address after a measured detection time plus one API round trip (sim/load-balancer.ts).
+   */
+  private scheduleKeepalivedTakeover(instance: SimInstance): void {
+    const keepalived = instance.node.keepalived;
+    if (!keepalived) return;
+    const address = this.addresses.get(keepalived.elasticIpAllocationId);
+    if (address?.instanceId !== instance.instanceId) return;
+    const peer = [...this.instances.values()].find((candidate) => candidate.state === 'running' && candidate.node.keepalived && keepalived.peers.includes(candidate.privateIp));
+    if (!peer) return;
+    const seconds = keepalivedDetectionSeconds('gracefulStop', `${instance.instanceId}@${this.clockMs}`) + API_CALL_SECONDS;
+    this.keepalivedClaims.push({ allocationId: keepalived.elasticIpAllocationId, instanceId: peer.instanceId, atMs: this.clockMs + Math.round(seconds * 1000) });
+  }
+
+  /** Applies what modelled time has brought: instances that finished booting, kubelets that came back, keepalived's claims. */
   settleLifecycles(): void {
+    for (const claim of this.keepalivedClaims.filter((candidate) => candidate.atMs <= this.clockMs)) {
+      this.keepalivedClaims.splice(this.keepalivedClaims.indexOf(claim), 1);
+      if (this.instances.get(claim.instanceId)?.state !== 'running') continue;
+      this.associateAddress(claim.allocationId, claim.instanceId, true, claim.atMs);
+    }
     for (const instance of this.instances.values()) {
       if (instance.settlesAt !== undefined && instance.settlesAt <= this.clockMs) this.finishTakeDown(instance.instanceId);
       if (instance.state === 'pending' && instance.bootsAt !== undefined && instance.bootsAt <= this.clockMs) {
@@ -621,7 +645,8 @@ export class SimulatedFleet {
     });
   }
 
-  associateAddress(allocationId: string, instanceId: string, allowReassociation: boolean): void {
+  /** AssociateAddress; `atMs` is when the call was made, for a keepalived claim applied after its moment. */
+  associateAddress(allocationId: string, instanceId: string, allowReassociation: boolean, atMs = this.clockMs): void {
     const address = this.addresses.get(allocationId);
     if (!address) throw new AwsError('InvalidAllocationID.NotFound', `The allocation ID '${allocationId}' does not exist`);
     const instance = this.requireInstance(instanceId);
@@ -636,8 +661,8 @@ export class SimulatedFleet {
     }
     // NGINX's AWS HA guide measures 5-6 seconds for an Elastic IP move to take effect.
     if (address.instanceId !== instanceId) {
-      address.effectiveAt = this.clockMs + EIP_MOVE_SECONDS * 1000;
-      this.history.push({ at: this.clockMs, what: `Elastic IP ${address.publicIp} moved to ${instanceId}` });
+      address.effectiveAt = atMs + EIP_MOVE_SECONDS * 1000;
+      this.history.push({ at: atMs, what: `Elastic IP ${address.publicIp} moved to ${instanceId}` });
     }
     address.instanceId = instanceId;
     instance.publicIp = address.publicIp;

@@ -2,9 +2,11 @@
 # Configures one load balancer of the pair: nginx stream proxying the API port to every master, and
 # keepalived in unicast mode whose notify script claims the Elastic IP when this node becomes MASTER and,
 # every 10 s while it is MASTER, claims it again if it finds it elsewhere (a healed VRRP partition leaves
-# the address on the node that stepped down, and no transition runs notify_master again). nginx restarts
-# itself when it dies (Debian's unit has no Restart=), and keepalived's check asks nginx itself for an
-# answer, which a hung nginx never gives (a bare connect would still succeed from the listen backlog).
+# the address on the node that stepped down, and no transition runs notify_master again). systemd restarts
+# a crashed nginx in place (Debian's unit has no Restart=) faster than keepalived's check gives up on it, so a
+# crash moves nothing; keepalived's check asks nginx itself for an answer, which a hung nginx never gives (a
+# bare connect would still succeed from the listen backlog). Detection budget (issue 14): a dead or hung load
+# balancer is noticed within 1.5 s, measured by bench/load-balancer.ts with keepalived 2.2.7 and nginx 1.22.
 # The first address in KUBEHA_LOAD_BALANCER_ADDRESSES is the primary (higher priority). A candidate
 # nginx config must pass `nginx -t` before it replaces the live one; an unchanged config is left alone.
 #
@@ -21,6 +23,10 @@ KEEPALIVED_DIR="${KUBEHA_ROOT}/etc/keepalived"
 NGINX_DROP_IN="${KUBEHA_ROOT}/etc/systemd/system/nginx.service.d/kubeha-restart.conf"
 # keepalived's last state for this node, written by the notify script (tmpfs: gone after a reboot).
 VRRP_STATE_FILE="${KUBEHA_ROOT}/run/kubeha/vrrp-state"
+# keepalived's virtual address (VRRPv3 requires one): a marker of "MASTER now" on the loopback, see render_keepalived_conf.
+MASTER_MARKER="192.0.2.1/32"
+# The health check's streaks of unanswered and refused questions, carried from one run to the next.
+CHECK_STATE_FILE="${KUBEHA_ROOT}/run/kubeha/nginx-check"
 
 # render_nginx_conf MASTERS_CSV LISTEN_PORT APISERVER_PORT: the whole nginx.conf on stdout.
 # Watches on kube-apiserver last 30 minutes or more, so proxy_timeout must be longer than that;
@@ -79,6 +85,21 @@ EOF
 # render_keepalived_conf SELF_IP PEERS_CSV PRIORITY INTERFACE: keepalived.conf on stdout.
 # Both nodes start as BACKUP with nopreempt, so a recovered primary does not take the address back
 # (and move the Elastic IP) while the standby serves well: that is what keeps failover from flapping.
+# Timers, from keepalived 2.2.7's source (Debian 12's version; acassen/keepalived at tag v2.2.7):
+# - VRRPv3 takes advert_int in 10 ms units; VRRPv2 rounds it to whole seconds (vrrp/vrrp.c, "must be in
+#   units of 10ms"). A BACKUP declares the MASTER dead after down_timer_adverts (3) advertisement intervals
+#   plus a skew of (256 - priority) / 256 of one (include/vrrp.h, VRRP_MS_DOWN_TIMER): with 0.3 s, 1.02 s on
+#   the primary (150) and 1.08 s on the standby (100), against 3.6 s with advert_int 1.
+# - A MASTER that stops or fails its check sends a priority-0 advertisement; the BACKUP then waits only its
+#   skew (vrrp/vrrp.c, "received priority 0 advertisement"), 0.12-0.18 s.
+# - vrrp_script interval and timeout are whole seconds in 2.2.7 (vrrp/vrrp_parser.c reads them with
+#   read_unsigned_strvec; fractions arrived in later releases), and the next run is timed from the start of
+#   this one and skipped while it still runs (vrrp/vrrp_scheduler.c, vrrp_script_thread). So the check runs
+#   every second and asks nginx three times per run itself, keeping its own streaks (fall 1): see
+#   render_check_script. timeout 2 only bounds a run that would otherwise block (a full listen backlog).
+# - VRRPv3 refuses an instance without a virtual address (vrrp/vrrp.c, "No VIP specified; at least one is
+#   required"; VRRPv2 only warned). The Elastic IP is what moves, so the VIP is a marker: 192.0.2.1/32
+#   (TEST-NET-1, RFC 5737, never routed) on the MASTER's loopback, where no ARP announces it to the VPC.
 render_keepalived_conf() {
   local self_ip="$1" peers_csv="$2" priority="$3" interface="$4" peer
   local -a peers
@@ -91,13 +112,14 @@ global_defs {
     router_id kubeha_${KUBEHA_CLUSTER_NAME//-/_}
     enable_script_security
     script_user root
+    vrrp_version 3
 }
 
 vrrp_script kubeha_nginx_alive {
     script "${KEEPALIVED_DIR#"${KUBEHA_ROOT}"}/kubeha-check.sh"
-    interval 2
-    timeout 3
-    fall 2
+    interval 1
+    timeout 2
+    fall 1
     rise 2
 }
 
@@ -115,8 +137,11 @@ vrrp_instance kubeha_${KUBEHA_CLUSTER_NAME//-/_} {
     interface ${interface}
     virtual_router_id ${router_id}
     priority ${priority}
-    advert_int 1
+    advert_int 0.3
     unicast_src_ip ${self_ip}
+    virtual_ipaddress {
+        ${MASTER_MARKER} dev lo
+    }
     unicast_peer {
 EOF
   for peer in "${peers[@]}"; do
@@ -136,28 +161,56 @@ EOF
 EOF
 }
 
-# render_check_script LISTEN_PORT HEALTH_PORT: healthy while nginx listens on the API port and answers
-# its own health server within a second.
+# render_check_script HEALTH_PORT: keepalived runs it every second. It asks nginx's own health server (which
+# answers from the same workers that proxy the API) three times, a third of a second apart, and fails when two
+# questions in a row go unanswered for 0.25 s (a hung nginx: detected within about 0.9 s) or when connections
+# are refused four times in a row, over a second (nginx gone: a crash that systemd repairs in place in a
+# fraction of a second stays under that, so it moves nothing). One slow answer on a busy machine is no failure.
+# Builtins only inside the loop (/dev/tcp, read -t, printf): no process per question but sleep.
 render_check_script() {
   cat <<EOF
 #!/usr/bin/env bash
-# Managed by kubeha: keepalived's health check of the local nginx.
-set -o errexit -o nounset -o pipefail
-timeout 1 bash -c '</dev/tcp/127.0.0.1/$1'
-# shellcheck disable=SC2016 # for the inner bash
-answer="\$(timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$2 && IFS= read -r -t 1 line <&3 && printf "%s" "\$line"' || true)"
-[[ "\${answer}" == ok ]]
+# Managed by kubeha: keepalived's health check of the local nginx (see configure-load-balancer.sh).
+set -o nounset -o pipefail
+state_file='${CHECK_STATE_FILE}'
+unanswered=0 refused=0
+if [[ -r "\${state_file}" ]]; then read -r unanswered refused <"\${state_file}" || true; else mkdir -p "\${state_file%/*}"; fi
+started=\${EPOCHREALTIME/./}
+for offset in 0 333333 666666; do
+  wait=\$((started + offset - \${EPOCHREALTIME/./}))
+  if ((wait > 0)); then
+    printf -v fraction '%06d' \$((wait % 1000000))
+    sleep "\$((wait / 1000000)).\${fraction}"
+  fi
+  if { exec 3<>/dev/tcp/127.0.0.1/$1; } 2>/dev/null; then
+    answer=''
+    if IFS= read -r -t 0.25 answer <&3 && [[ "\${answer}" == ok ]]; then unanswered=0; else unanswered=\$((unanswered + 1)); fi
+    refused=0
+    exec 3<&-
+  else
+    refused=\$((refused + 1)) unanswered=0
+  fi
+  printf '%s %s\\n' "\${unanswered}" "\${refused}" >"\${state_file}"
+  ((unanswered < 2 && refused < 4)) || exit 1
+done
+exit 0
 EOF
 }
 
-# render_nginx_drop_in: systemd restarts a crashed nginx in a second instead of leaving it to a failover.
+# render_nginx_drop_in: systemd restarts a crashed nginx in place instead of leaving it to a failover.
+# on-failure covers an unclean signal (SIGKILL, SIGSEGV) and a non-zero exit, not a clean stop (systemd.service,
+# Restart=); KillMode=mixed in Debian's unit kills the orphaned workers, which hold the listening sockets, before
+# the restart. RestartSec=100ms (systemd's default, written down) keeps nginx away for about 0.2 s with its
+# nginx -t: well under the second of refusals keepalived's check tolerates. StartLimitBurst (5 in 10 s) still
+# ends a crash loop, and then the check fails and the standby takes over.
 render_nginx_drop_in() {
-  printf '# Managed by kubeha.\n[Service]\nRestart=on-failure\nRestartSec=1s\n'
+  printf '# Managed by kubeha.\n[Service]\nRestart=on-failure\nRestartSec=100ms\n'
 }
 
 # render_notify_script: keepalived calls it on every transition (MASTER, BACKUP, FAULT, STOP), which it
 # records, and every 10 s with REASSERT. On MASTER, and on REASSERT while the last transition was to
-# MASTER and the Elastic IP is elsewhere, it associates the address with this instance.
+# MASTER, the running keepalived holds the marker address, and the Elastic IP is elsewhere, it associates
+# the address with this instance.
 render_notify_script() {
   cat <<EOF
 #!/usr/bin/env bash
@@ -170,7 +223,12 @@ case "\${1:-}" in
     printf '%s\\n' "\$1" >"\${state_file}"
     [[ "\$1" == MASTER ]] || exit 0
     ;;
-  REASSERT) [[ "\$(cat "\${state_file}" 2>/dev/null)" == MASTER ]] || exit 0 ;;
+  REASSERT)
+    [[ "\$(cat "\${state_file}" 2>/dev/null)" == MASTER ]] || exit 0
+    # A keepalived that died as MASTER and started again runs this before its first transition rewrites the
+    # file; the marker address is on lo only while the running keepalived is MASTER (it removes it at start).
+    [[ -n "\$(ip -o -4 addr show dev lo to ${MASTER_MARKER} 2>/dev/null)" ]] || exit 0
+    ;;
   *) exit 0 ;;
 esac
 token=\$(curl -fsS -m 2 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') || exit 0
@@ -254,7 +312,7 @@ main() {
   if install_if_changed "${candidate}" "${NGINX_CONF}" 0644; then nginx_changed=true; fi
 
   render_keepalived_conf "${self}" "${peers}" "${priority}" "${interface}" >"${KEEPALIVED_DIR}/keepalived.conf.new"
-  render_check_script "${KUBEHA_LISTEN_PORT}" "${health_port}" >"${KEEPALIVED_DIR}/kubeha-check.sh.new"
+  render_check_script "${health_port}" >"${KEEPALIVED_DIR}/kubeha-check.sh.new"
   render_notify_script >"${KEEPALIVED_DIR}/kubeha-notify.sh.new"
   if install_if_changed "${KEEPALIVED_DIR}/keepalived.conf.new" "${KEEPALIVED_DIR}/keepalived.conf" 0644; then keepalived_changed=true; fi
   if install_if_changed "${KEEPALIVED_DIR}/kubeha-check.sh.new" "${KEEPALIVED_DIR}/kubeha-check.sh" 0700; then keepalived_changed=true; fi

@@ -8,7 +8,12 @@ case "${1:-}" in
     printf '%s\n' "$1" >"${state_file}"
     [[ "$1" == MASTER ]] || exit 0
     ;;
-  REASSERT) [[ "$(cat "${state_file}" 2>/dev/null)" == MASTER ]] || exit 0 ;;
+  REASSERT)
+    [[ "$(cat "${state_file}" 2>/dev/null)" == MASTER ]] || exit 0
+    # A keepalived that died as MASTER and started again runs this before its first transition rewrites the
+    # file; the marker address is on lo only while the running keepalived is MASTER (it removes it at start).
+    [[ -n "$(ip -o -4 addr show dev lo to 192.0.2.1/32 2>/dev/null)" ]] || exit 0
+    ;;
   *) exit 0 ;;
 esac
 token=$(curl -fsS -m 2 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') || exit 0

@@ -39,7 +39,7 @@ describe('configure-load-balancer.sh renders', () => {
     await expect(normalized(sandbox.read('etc/nginx/nginx.conf'), sandbox)).toMatchFileSnapshot('../golden/nginx.conf');
     await expect(sandbox.read('etc/keepalived/keepalived.conf')).toMatchFileSnapshot('../golden/keepalived-primary.conf');
     await expect(normalized(sandbox.read('etc/keepalived/kubeha-notify.sh'), sandbox)).toMatchFileSnapshot('../golden/kubeha-notify.sh');
-    await expect(sandbox.read('etc/keepalived/kubeha-check.sh')).toMatchFileSnapshot('../golden/kubeha-check.sh');
+    await expect(normalized(sandbox.read('etc/keepalived/kubeha-check.sh'), sandbox)).toMatchFileSnapshot('../golden/kubeha-check.sh');
     await expect(sandbox.read('etc/systemd/system/nginx.service.d/kubeha-restart.conf')).toMatchFileSnapshot('../golden/nginx-kubeha-restart.conf');
     expect(run.calls).toEqual([
       expect.stringMatching(/^nginx -t -q -c .*nginx\.conf\.kubeha-candidate$/),
@@ -439,6 +439,13 @@ describe("keepalived's notify script", () => {
     sandbox.stub('logger');
     sandbox.stub('sleep');
     sandbox.stub('curl', '[[ " $* " == *" -X PUT "* ]] && echo token || echo i-0aaaaaaaaaaaaaaaa');
+    // keepalived puts its marker address on lo on entering MASTER and removes it on leaving, and when it starts.
+    sandbox.stub(
+      'ip',
+      `[[ "$*" == "-o -4 addr show dev lo to 192.0.2.1/32" ]] || { echo "unexpected ip call: $*" >&2; exit 2; }
+[[ "$(cat "$ROOT/run/kubeha/vrrp-state" 2>/dev/null)" == MASTER && ! -f "$STATE/keepalived-restarted" ]] && echo '1: lo    inet 192.0.2.1/32 scope global lo'
+exit 0`,
+    );
     sandbox.stub(
       'aws',
       `case "$2" in
@@ -474,6 +481,22 @@ esac`,
 
     expect(holding.calls.filter((call) => call.includes('associate-address'))).toHaveLength(1);
     expect(asBackup.calls).toHaveLength(callsWhileHolding);
+    expect(sandbox.read('../state/holder')).toBe('i-0bbbbbbbbbbbbbbbb\n');
+  });
+
+  it('should leave the Elastic IP alone when keepalived died as MASTER and started again, before its first transition', () => {
+    // Prepare: the file still says MASTER, but the running keepalived has not become MASTER (no marker address).
+    runNotify('MASTER');
+    sandbox.file('../state/holder', 'i-0bbbbbbbbbbbbbbbb\n');
+    sandbox.file('../state/keepalived-restarted', '');
+    const before = sandbox.allCalls().split('\n').filter((line) => line.startsWith('aws ')).length;
+
+    // Act
+    const reassert = runNotify('REASSERT');
+
+    // Assess
+    expect(reassert.status).toBe(0);
+    expect(reassert.calls).toHaveLength(before);
     expect(sandbox.read('../state/holder')).toBe('i-0bbbbbbbbbbbbbbbb\n');
   });
 
