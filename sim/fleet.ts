@@ -39,6 +39,8 @@ export interface SimInstance {
   securityGroupIds: string[];
   iamInstanceProfileArn: string;
   volumes: { volumeId: string; deviceName: string; size: number; deleted: boolean }[];
+  /** The instance metadata service's settings (DescribeInstances MetadataOptions). */
+  metadataOptions: SimMetadataOptions;
   /** Modelled time at which a starting instance is running with its agent online. */
   bootsAt?: number;
   /** Modelled time at which a restarted node's kubelet and etcd member are back. */
@@ -52,6 +54,19 @@ export interface SimInstance {
     documentsRun: string[];
   };
 }
+
+/**
+ * What DescribeInstances reports as MetadataOptions (InstanceMetadataOptionsResponse in the EC2 API
+ * reference): HttpTokens optional|required, HttpPutResponseHopLimit 1-64, HttpEndpoint enabled|disabled.
+ */
+export interface SimMetadataOptions {
+  httpTokens: 'optional' | 'required';
+  hopLimit: number;
+  httpEndpoint: 'enabled' | 'disabled';
+}
+
+/** How README tells users to launch nodes: IMDSv2 only, one hop (pods on the pod network cannot answer the PUT). */
+export const SECURE_METADATA_OPTIONS: SimMetadataOptions = { httpTokens: 'required', hopLimit: 1, httpEndpoint: 'enabled' };
 
 export interface EtcdMember {
   name: string;
@@ -302,6 +317,7 @@ export class SimulatedFleet {
       securityGroupIds: [`sg-${spec.role ?? 'node'}0000000000001`],
       iamInstanceProfileArn: `arn:aws:iam::${this.account}:instance-profile/kubeha-local-${spec.clusterName}-${spec.role ?? 'node'}`,
       volumes: [{ volumeId: `vol-${this.hex(17)}`, deviceName: '/dev/sda1', size: spec.role === 'lb' ? 20 : 50, deleted: false }],
+      metadataOptions: { ...SECURE_METADATA_OPTIONS },
       node: { documentsRun: [] },
     };
     this.instances.set(instance.instanceId, instance);
@@ -524,6 +540,7 @@ export class SimulatedFleet {
     clientToken?: string | undefined;
     tags: Record<string, string>;
     volumeSizes: number[];
+    metadataOptions?: SimMetadataOptions | undefined;
   }): SimInstance {
     const known = request.clientToken ? this.launchTokens.get(request.clientToken) : undefined;
     if (known) return this.requireInstance(known);
@@ -546,6 +563,9 @@ export class SimulatedFleet {
       securityGroupIds: request.securityGroupIds,
       iamInstanceProfileArn: request.iamInstanceProfileArn ?? '',
       volumes: request.volumeSizes.map((size, index) => ({ volumeId: `vol-${this.hex(17)}`, deviceName: index === 0 ? '/dev/sda1' : `/dev/sd${'bcdefg'[index - 1]}`, size, deleted: false })),
+      // Without MetadataOptions RunInstances applies its documented defaults (HttpTokens optional, hop limit 1,
+      // endpoint enabled; an AMI registered with ImdsSupport v2.0 or an account default can change that).
+      metadataOptions: request.metadataOptions ?? { httpTokens: 'optional', hopLimit: 1, httpEndpoint: 'enabled' },
     });
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
     this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
