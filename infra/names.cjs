@@ -117,6 +117,8 @@ const nodePolicyName = (cluster, role) => `kubeha.${cluster}.${role}`;
 const functionPolicyName = (fn) => `kubeha-${fn}`;
 const joinSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/join-material`;
 const kubeconfigSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/admin-kubeconfig`;
+/** The API server's EncryptionConfiguration keys: masters read it, no other node role does. */
+const encryptionSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/encryption-keys`;
 
 function pascal(name) {
   return name.charAt(0).toUpperCase() + name.slice(1);
@@ -137,6 +139,7 @@ function clusterNames(stage, region, cluster) {
   const names = [
     { kind: 'Secrets Manager secret', name: joinSecretName(stage, cluster), setting },
     { kind: 'Secrets Manager secret', name: kubeconfigSecretName(stage, cluster), setting },
+    { kind: 'Secrets Manager secret', name: encryptionSecretName(stage, cluster), setting },
   ];
   for (const role of NODE_ROLES) {
     names.push(
@@ -222,6 +225,7 @@ exports.nodePolicyName = nodePolicyName;
 exports.functionPolicyName = functionPolicyName;
 exports.joinSecretName = joinSecretName;
 exports.kubeconfigSecretName = kubeconfigSecretName;
+exports.encryptionSecretName = encryptionSecretName;
 exports.clusterLogicalId = clusterLogicalId;
 exports.clusterNames = clusterNames;
 exports.stackNames = stackNames;

@@ -52,6 +52,7 @@ export declare function nodePolicyName(cluster: string, role: NodeRole): string;
 export declare function functionPolicyName(fn: string): string;
 export declare function joinSecretName(stage: string, cluster: string): string;
 export declare function kubeconfigSecretName(stage: string, cluster: string): string;
+export declare function encryptionSecretName(stage: string, cluster: string): string;
 export declare function clusterLogicalId(cluster: string): string;
 export declare function clusterNames(stage: string, region: string, cluster: string): NamedResource[];
 export declare function stackNames(settings: StackSettings): NamedResource[];

@@ -7,6 +7,8 @@
 // Time is modelled: every API call advances the clock a little, every poll of a command stands for
 // one Wait of the state machine's loop, and documents finish after their modelled duration.
 import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT, joinSecretName, kubeconfigSecretName } from '../functions/core/join-material.js';
+import { encryptionSecretName } from '../functions/core/names.js';
+import type { EncryptionModel } from './encryption.js';
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
 import { charge } from './handler-time.js';
 import { param } from './node-documents.js';
@@ -89,6 +91,8 @@ export interface KubeCluster {
   controlPlaneJoins: { instanceId: string; start: number; end: number }[];
   /** Whether the drill's test application is deployed. */
   testApp?: boolean;
+  /** Secrets at rest: each API server's keys and each Secret's key (sim/encryption.ts). */
+  encryption?: EncryptionModel;
 }
 
 export interface Invocation {
@@ -135,6 +139,8 @@ export interface RecordedCall {
 export interface DocumentFault {
   document: string;
   instanceId?: string;
+  /** Matching runs still let through before the fault fires. */
+  skip?: number;
   remaining: number;
   stderr: string;
 }
@@ -286,6 +292,7 @@ export class SimulatedFleet {
     const tags = { 'kubeha:cluster': clusterName };
     this.putSecretValue(this.createSecret(joinSecretName(clusterName, LOCAL_STAGE), tags).arn, '{"token":"","certificateKey":""}');
     this.putSecretValue(this.createSecret(kubeconfigSecretName(clusterName, LOCAL_STAGE), tags).arn, 'not written yet');
+    this.putSecretValue(this.createSecret(encryptionSecretName(LOCAL_STAGE, clusterName), tags).arn, '{"keys":[]}');
   }
 
   addElasticIp(tags: Record<string, string> = {}, allocationId = `eipalloc-${this.hex(17)}`): string {
@@ -396,10 +403,12 @@ export class SimulatedFleet {
     return [...this.clusters.values()].some((cluster) => cluster.testApp && cluster.nodes.some((node) => node.role === 'worker' && node.ready && this.instances.get(node.instanceId)?.state === 'running'));
   }
 
-  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string }): void {
+  /** `skip`: that many matching runs succeed before the fault fires (a failure later in a workflow). */
+  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string; skip?: number }): void {
     this.faults.push({
       document: fault.document,
       ...(fault.instanceId ? { instanceId: fault.instanceId } : {}),
+      ...(fault.skip ? { skip: fault.skip } : {}),
       remaining: fault.times ?? 1,
       stderr: fault.stderr ?? `error execution phase: injected failure of ${fault.document}`,
     });
@@ -704,8 +713,10 @@ export class SimulatedFleet {
     const values = [...this.secrets.values()].flatMap((secret) =>
       secret.versions.flatMap((version) => {
         try {
-          const parsed = JSON.parse(version.value) as Record<string, unknown>;
-          return Object.values(parsed).filter((value): value is string => typeof value === 'string');
+          // Nested too: the encryption secret holds its keys in a list.
+          const strings = (value: unknown): string[] =>
+            typeof value === 'string' ? [value] : typeof value === 'object' && value !== null ? Object.values(value).flatMap(strings) : [];
+          return strings(JSON.parse(version.value));
         } catch {
           return [version.value];
         }
