@@ -714,8 +714,13 @@ export class SimulatedFleet {
       secret.versions.flatMap((version) => {
         try {
           // Nested too: the encryption secret holds its keys in a list.
+          // Keys' names are not secret (they appear in the API servers' config and in kubeha's logs).
           const strings = (value: unknown): string[] =>
-            typeof value === 'string' ? [value] : typeof value === 'object' && value !== null ? Object.values(value).flatMap(strings) : [];
+            typeof value === 'string'
+              ? [value]
+              : typeof value === 'object' && value !== null
+                ? Object.entries(value).flatMap(([field, inner]) => (field === 'name' ? [] : strings(inner)))
+                : [];
           return strings(JSON.parse(version.value));
         } catch {
           return [version.value];
