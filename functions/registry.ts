@@ -6,7 +6,10 @@ import { handler as assessQuorum } from './assess-quorum.js';
 import { handler as awaitCommand } from './await-command.js';
 import { handler as awaitHealing } from './await-healing.js';
 import { handler as awaitInstance } from './await-instance.js';
+import { handler as changeEncryptionKeys } from './change-encryption-keys.js';
 import { handler as discoverCluster } from './discover-cluster.js';
+import { handler as ensureEncryptionKey } from './ensure-encryption-key.js';
+import { handler as inspectMasters } from './inspect-masters.js';
 import { handler as ensureElasticIp } from './ensure-elastic-ip.js';
 import { handler as evaluateNodeHealth } from './evaluate-node-health.js';
 import { handler as injectFailure } from './inject-failure.js';
@@ -29,6 +32,9 @@ import { handler as startInstance } from './start-instance.js';
 import { handler as validateInput } from './validate-input.js';
 
 export const handlers = {
+  ensureEncryptionKey,
+  changeEncryptionKeys,
+  inspectMasters,
   validateInput,
   discoverCluster,
   preflightCluster,

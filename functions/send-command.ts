@@ -3,6 +3,7 @@ import { env, ports } from './adapters/index.js';
 import { sendStep } from './core/bootstrap.js';
 import { ROLES } from './core/cluster.js';
 import { STEP_NAMES } from './core/commands.js';
+import { documentParameter } from './core/parameter-patterns.js';
 import { clusterContextSchema, instanceId, ipv4, secretRefSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
 
@@ -16,6 +17,7 @@ const schema = z.object({
   memberPeerIp: ipv4.optional(),
   snapshotLabel: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be letters, digits, - or _').optional(),
   drillId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be letters, digits or hyphens').optional(),
+  encryptionKeysVersionId: documentParameter('EncryptionSecretVersionId').optional(),
   nodes: z.literal('control-plane', 'must be control-plane').optional(),
   tokenTtlMinutes: z.number().int('must be a whole number').min(5, 'must be at least 5').max(1440, 'must be at most 1440 (24 h)').optional(),
   ...executionFields,

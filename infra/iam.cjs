@@ -20,7 +20,7 @@ const REGIONAL = 'arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}';
 const regional = (service, resource) => sub(`${REGIONAL.replace('%s', service)}:${resource}`);
 
 /** The state machines serverless.yml defines, by their short names (names.cjs adds the stage). */
-const STATE_MACHINES = Object.freeze(['bootstrap-cluster', 'heal-master', 'heal-worker', 'drill-cluster', 'heal-load-balancer']);
+const STATE_MACHINES = Object.freeze(['bootstrap-cluster', 'heal-master', 'heal-worker', 'drill-cluster', 'heal-load-balancer', 'rotate-encryption-key']);
 const HEALING_MACHINES = Object.freeze(['heal-master', 'heal-worker', 'heal-load-balancer']);
 /** Where the SSM agent writes command output in CommandOutputBucket (the runtime's OutputS3KeyPrefix). */
 const OUTPUT_PREFIX = 'ssm-output/';
@@ -119,6 +119,7 @@ function volumeKeyStatements(volumeKmsKeyArns) {
 function functionStatements(stage, clusters, options = {}) {
   const volumeKmsKeyArns = options.volumeKmsKeyArns ?? [];
   const joinSecrets = clusters.map((cluster) => ({ Ref: secretIds(cluster).join }));
+  const encryptionSecrets = clusters.map((cluster) => ({ Ref: secretIds(cluster).encryption }));
   const nodeRoleArns = clusters.flatMap((cluster) => names.NODE_ROLES.map((role) => ({ 'Fn::GetAtt': [nodeRoleId(cluster, role), 'Arn'] })));
   const readSettings = { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: ARN.clusterParameters(clusters) };
   const sendCommands = [
@@ -148,6 +149,16 @@ function functionStatements(stage, clusters, options = {}) {
       // Versions' ids, stages and dates only (never a value): heals reuse a version minted minutes ago.
       { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue', 'secretsmanager:ListSecretVersionIds'], Resource: joinSecrets },
     ],
+    // The encryption keys: read to rewrite the key list, written with the next list; nothing else of Secrets Manager.
+    ensureEncryptionKey: [
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.stageSecrets(stage) },
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:ListSecretVersionIds'], Resource: encryptionSecrets },
+    ],
+    changeEncryptionKeys: [
+      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.stageSecrets(stage) },
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:ListSecretVersionIds'], Resource: encryptionSecrets },
+    ],
+    inspectMasters: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }, readSettings],
     sendCommand: [
       ...sendCommands,
       // A retried send finds its first attempt's command by the token in its comment.
@@ -296,7 +307,7 @@ function functionRoles(stage, clusters, options) {
 
 function secretIds(cluster) {
   const id = names.clusterLogicalId(cluster);
-  return { join: `${id}JoinMaterialSecret`, kubeconfig: `${id}AdminKubeconfigSecret` };
+  return { join: `${id}JoinMaterialSecret`, kubeconfig: `${id}AdminKubeconfigSecret`, encryption: `${id}EncryptionKeysSecret` };
 }
 
 /** The two secrets of a cluster. Placeholder values until kubeha writes real ones; scripts reject placeholders. */
@@ -322,6 +333,17 @@ function clusterSecrets(stage, cluster) {
         Tags: tags,
       },
     },
+    // The API servers' Secrets encryption keys: read by masters only (nodeStatements), written by the
+    // encryption-key functions only. Placeholder until bootstrap stores the first key.
+    [ids.encryption]: {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Name: names.encryptionSecretName(stage, cluster),
+        Description: `keys the API servers of ${cluster} encrypt Secrets in etcd with, generated and rotated by kubeha`,
+        SecretString: '{"keys":[]}',
+        Tags: tags,
+      },
+    },
   };
 }
 
@@ -343,6 +365,7 @@ function nodeStatements(cluster, role, stage) {
     case 'master':
       return [
         readJoinSecret,
+        { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: ids.encryption } },
         { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: { Ref: ids.kubeconfig } },
         // kubeha access grant/revoke: a user's kubeconfig goes from this master straight into that user's
         // secret, and only this cluster's users' secrets (`/` ends the cluster name, so `prod` never reaches `prod-eu`).

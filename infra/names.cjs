@@ -120,6 +120,8 @@ const kubeconfigSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/adm
 /** Users' kubeconfigs (`kubeha access grant`), one secret each, created by a master of the cluster. */
 const userSecretPrefix = (stage, cluster) => `kubeha/${stage}/${cluster}/users/`;
 const userSecretName = (stage, cluster, user) => `${userSecretPrefix(stage, cluster)}${user}`;
+/** The API server's EncryptionConfiguration keys: masters read it, no other node role does. */
+const encryptionSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/encryption-keys`;
 
 function pascal(name) {
   return name.charAt(0).toUpperCase() + name.slice(1);
@@ -140,6 +142,7 @@ function clusterNames(stage, region, cluster) {
   const names = [
     { kind: 'Secrets Manager secret', name: joinSecretName(stage, cluster), setting },
     { kind: 'Secrets Manager secret', name: kubeconfigSecretName(stage, cluster), setting },
+    { kind: 'Secrets Manager secret', name: encryptionSecretName(stage, cluster), setting },
   ];
   for (const role of NODE_ROLES) {
     names.push(
@@ -227,6 +230,7 @@ exports.joinSecretName = joinSecretName;
 exports.kubeconfigSecretName = kubeconfigSecretName;
 exports.userSecretPrefix = userSecretPrefix;
 exports.userSecretName = userSecretName;
+exports.encryptionSecretName = encryptionSecretName;
 exports.clusterLogicalId = clusterLogicalId;
 exports.clusterNames = clusterNames;
 exports.stackNames = stackNames;

@@ -54,6 +54,7 @@ export declare function joinSecretName(stage: string, cluster: string): string;
 export declare function kubeconfigSecretName(stage: string, cluster: string): string;
 export declare function userSecretPrefix(stage: string, cluster: string): string;
 export declare function userSecretName(stage: string, cluster: string, user: string): string;
+export declare function encryptionSecretName(stage: string, cluster: string): string;
 export declare function clusterLogicalId(cluster: string): string;
 export declare function clusterNames(stage: string, region: string, cluster: string): NamedResource[];
 export declare function stackNames(settings: StackSettings): NamedResource[];

@@ -22,6 +22,7 @@ module.exports = async ({ resolveVariable }) => {
       healWorker: names.stateMachineName(stage, 'heal-worker'),
       drillCluster: names.stateMachineName(stage, 'drill-cluster'),
       healLoadBalancer: names.stateMachineName(stage, 'heal-load-balancer'),
+      rotateEncryptionKey: names.stateMachineName(stage, 'rotate-encryption-key'),
     },
   };
 };

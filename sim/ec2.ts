@@ -56,6 +56,16 @@ export function describeInstanceShape(instance: SimInstance) {
     IamInstanceProfile: instance.iamInstanceProfileArn ? { Arn: instance.iamInstanceProfileArn } : undefined,
     NetworkInterfaces: [{ PrivateIpAddress: instance.privateIp, SubnetId: instance.subnetId }],
     BlockDeviceMappings: instance.volumes.filter((volume) => !volume.deleted).map((volume) => ({ DeviceName: volume.deviceName, Ebs: { VolumeId: volume.volumeId } })),
+    // InstanceMetadataOptionsResponse (EC2 API reference): State pending|applied, HttpTokens, HttpPutResponseHopLimit,
+    // HttpEndpoint, HttpProtocolIpv6, InstanceMetadataTags; all six are returned for a live instance.
+    MetadataOptions: {
+      State: 'applied',
+      HttpTokens: instance.metadataOptions.httpTokens,
+      HttpPutResponseHopLimit: instance.metadataOptions.hopLimit,
+      HttpEndpoint: instance.metadataOptions.httpEndpoint,
+      HttpProtocolIpv6: 'disabled',
+      InstanceMetadataTags: 'disabled',
+    },
   };
 }
 
@@ -122,6 +132,7 @@ export function installEc2(fleet: SimulatedFleet) {
         LaunchTemplate?: { LaunchTemplateId?: string };
         TagSpecifications?: { Tags?: { Key?: string; Value?: string }[] }[];
         BlockDeviceMappings?: { Ebs?: { VolumeSize?: number } }[];
+        MetadataOptions?: { HttpTokens?: string; HttpPutResponseHopLimit?: number; HttpEndpoint?: string };
       }) => {
         if (!input.LaunchTemplate && (!input.ImageId || !input.InstanceType)) throw new AwsError('MissingParameter', 'The request must contain the parameter ImageId');
         const instance = fleet.runInstance({
@@ -134,6 +145,11 @@ export function installEc2(fleet: SimulatedFleet) {
           clientToken: input.ClientToken,
           tags: Object.fromEntries((input.TagSpecifications?.[0]?.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
           volumeSizes: (input.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.VolumeSize ?? 8),
+          metadataOptions: input.MetadataOptions && {
+            httpTokens: input.MetadataOptions.HttpTokens === 'required' ? 'required' : 'optional',
+            hopLimit: input.MetadataOptions.HttpPutResponseHopLimit ?? 1,
+            httpEndpoint: input.MetadataOptions.HttpEndpoint === 'disabled' ? 'disabled' : 'enabled',
+          },
         });
         return { Instances: [describeInstanceShape(instance)] };
       },

@@ -7,6 +7,8 @@
 // Time is modelled: every API call advances the clock a little, every poll of a command stands for
 // one Wait of the state machine's loop, and documents finish after their modelled duration.
 import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT, joinSecretName, kubeconfigSecretName } from '../functions/core/join-material.js';
+import { encryptionSecretName } from '../functions/core/names.js';
+import type { EncryptionModel } from './encryption.js';
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
 import { charge } from './handler-time.js';
 import { param } from './node-documents.js';
@@ -40,6 +42,8 @@ export interface SimInstance {
   securityGroupIds: string[];
   iamInstanceProfileArn: string;
   volumes: { volumeId: string; deviceName: string; size: number; deleted: boolean }[];
+  /** The instance metadata service's settings (DescribeInstances MetadataOptions). */
+  metadataOptions: SimMetadataOptions;
   /** Modelled time at which a starting instance is running with its agent online. */
   bootsAt?: number;
   /** Modelled time at which a restarted node's kubelet and etcd member are back. */
@@ -56,6 +60,19 @@ export interface SimInstance {
     documentsRun: string[];
   };
 }
+
+/**
+ * What DescribeInstances reports as MetadataOptions (InstanceMetadataOptionsResponse in the EC2 API
+ * reference): HttpTokens optional|required, HttpPutResponseHopLimit 1-64, HttpEndpoint enabled|disabled.
+ */
+export interface SimMetadataOptions {
+  httpTokens: 'optional' | 'required';
+  hopLimit: number;
+  httpEndpoint: 'enabled' | 'disabled';
+}
+
+/** How README tells users to launch nodes: IMDSv2 only, one hop (pods on the pod network cannot answer the PUT). */
+export const SECURE_METADATA_OPTIONS: SimMetadataOptions = { httpTokens: 'required', hopLimit: 1, httpEndpoint: 'enabled' };
 
 export interface EtcdMember {
   name: string;
@@ -80,6 +97,8 @@ export interface KubeCluster {
   testApp?: boolean;
   /** ClusterRoleBindings made by `kubeha access grant`, by user. */
   userBindings?: Record<string, { clusterRole: string; group: string; expiresAt: number }>;
+  /** Secrets at rest: each API server's keys and each Secret's key (sim/encryption.ts). */
+  encryption?: EncryptionModel;
 }
 
 export interface Invocation {
@@ -126,6 +145,8 @@ export interface RecordedCall {
 export interface DocumentFault {
   document: string;
   instanceId?: string;
+  /** Matching runs still let through before the fault fires. */
+  skip?: number;
   remaining: number;
   stderr: string;
 }
@@ -283,6 +304,7 @@ export class SimulatedFleet {
     const tags = { 'kubeha:cluster': clusterName };
     this.putSecretValue(this.createSecret(joinSecretName(clusterName, LOCAL_STAGE), tags).arn, '{"token":"","certificateKey":""}');
     this.putSecretValue(this.createSecret(kubeconfigSecretName(clusterName, LOCAL_STAGE), tags).arn, 'not written yet');
+    this.putSecretValue(this.createSecret(encryptionSecretName(LOCAL_STAGE, clusterName), tags).arn, '{"keys":[]}');
   }
 
   addElasticIp(tags: Record<string, string> = {}, allocationId = `eipalloc-${this.hex(17)}`): string {
@@ -314,6 +336,7 @@ export class SimulatedFleet {
       securityGroupIds: [`sg-${spec.role ?? 'node'}0000000000001`],
       iamInstanceProfileArn: `arn:aws:iam::${this.account}:instance-profile/kubeha-local-${spec.clusterName}-${spec.role ?? 'node'}`,
       volumes: [{ volumeId: `vol-${this.hex(17)}`, deviceName: '/dev/sda1', size: spec.role === 'lb' ? 20 : 50, deleted: false }],
+      metadataOptions: { ...SECURE_METADATA_OPTIONS },
       node: { documentsRun: [] },
     };
     this.instances.set(instance.instanceId, instance);
@@ -392,10 +415,12 @@ export class SimulatedFleet {
     return [...this.clusters.values()].some((cluster) => cluster.testApp && cluster.nodes.some((node) => node.role === 'worker' && node.ready && this.instances.get(node.instanceId)?.state === 'running'));
   }
 
-  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string }): void {
+  /** `skip`: that many matching runs succeed before the fault fires (a failure later in a workflow). */
+  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string; skip?: number }): void {
     this.faults.push({
       document: fault.document,
       ...(fault.instanceId ? { instanceId: fault.instanceId } : {}),
+      ...(fault.skip ? { skip: fault.skip } : {}),
       remaining: fault.times ?? 1,
       stderr: fault.stderr ?? `error execution phase: injected failure of ${fault.document}`,
     });
@@ -557,6 +582,7 @@ export class SimulatedFleet {
     clientToken?: string | undefined;
     tags: Record<string, string>;
     volumeSizes: number[];
+    metadataOptions?: SimMetadataOptions | undefined;
   }): SimInstance {
     const known = request.clientToken ? this.launchTokens.get(request.clientToken) : undefined;
     if (known) return this.requireInstance(known);
@@ -579,6 +605,9 @@ export class SimulatedFleet {
       securityGroupIds: request.securityGroupIds,
       iamInstanceProfileArn: request.iamInstanceProfileArn ?? '',
       volumes: request.volumeSizes.map((size, index) => ({ volumeId: `vol-${this.hex(17)}`, deviceName: index === 0 ? '/dev/sda1' : `/dev/sd${'bcdefg'[index - 1]}`, size, deleted: false })),
+      // Without MetadataOptions RunInstances applies its documented defaults (HttpTokens optional, hop limit 1,
+      // endpoint enabled; an AMI registered with ImdsSupport v2.0 or an account default can change that).
+      metadataOptions: request.metadataOptions ?? { httpTokens: 'optional', hopLimit: 1, httpEndpoint: 'enabled' },
     });
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
     this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
@@ -726,8 +755,15 @@ export class SimulatedFleet {
     const values = [...this.secrets.values()].flatMap((secret) =>
       secret.versions.flatMap((version) => {
         try {
-          const parsed = JSON.parse(version.value) as Record<string, unknown>;
-          return Object.values(parsed).filter((value): value is string => typeof value === 'string');
+          // Nested too: the encryption secret holds its keys in a list.
+          // Keys' names are not secret (they appear in the API servers' config and in kubeha's logs).
+          const strings = (value: unknown): string[] =>
+            typeof value === 'string'
+              ? [value]
+              : typeof value === 'object' && value !== null
+                ? Object.entries(value).flatMap(([field, inner]) => (field === 'name' ? [] : strings(inner)))
+                : [];
+          return strings(JSON.parse(version.value));
         } catch {
           return [version.value];
         }

@@ -1,5 +1,6 @@
 // What each kubeha document does to a simulated node and to its cluster: the kubeadm, etcd, nginx and
 // probe behaviour the documents' scripts have on a real node, as far as healing and bootstrap see it.
+import { encryptionOf, providersOnInstance, rewriteSecrets, startApiServer, stopApiServer } from './encryption.js';
 import type { Invocation, KubeCluster, SimInstance, SimulatedFleet } from './fleet.js';
 
 export const CERTS_TTL_MS = 2 * 3600_000;
@@ -39,6 +40,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
         return result('kubeha: /etc/kubernetes/admin.conf exists; already initialized', { caCertHash: existing.caCertHash, changed: false });
       }
       fleet.requirePrerequisites(instance);
+      // The script writes the EncryptionConfiguration before kubeadm init: no key, no init.
+      const providers = providersOnInstance(fleet, param(parameters, 'EncryptionSecretId'));
       const material = fleet.joinMaterialOnInstance(parameters);
       const caCertHash = `sha256:${fleet.hex(64)}`;
       const cluster: KubeCluster = {
@@ -53,6 +56,9 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
         controlPlaneJoins: [],
       };
       fleet.clusters.set(clusterName, cluster);
+      startApiServer(fleet, cluster, instance.instanceId, providers);
+      // What kubeadm init itself stores as Secrets, encrypted from the first write.
+      for (const name of ['kube-system/kubeadm-certs', `kube-system/bootstrap-token-${material.token.slice(0, 6)}`]) encryptionOf(cluster).secrets.set(name, providers[0]!);
       instance.node.kubeadm = 'control-plane';
       fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} ${fleet.hex(40)}\n`);
       return result(`kubeha: initialized control plane on ${hostname}`, { caCertHash, changed: true });
@@ -80,6 +86,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm) return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false });
       fleet.requirePrerequisites(instance);
+      const providers = controlPlane ? providersOnInstance(fleet, param(parameters, 'EncryptionSecretId')) : undefined;
       const material = fleet.joinMaterialOnInstance(parameters);
       if (param(parameters, 'CaCertHash') !== cluster.caCertHash) throw new Error('error execution phase preflight: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:..." are pinned');
       if (param(parameters, 'ControlPlaneEndpoint') !== cluster.controlPlaneEndpoint) throw new Error('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: wrong endpoint');
@@ -100,7 +107,22 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       }
       cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) });
       instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
+      if (providers) startApiServer(fleet, cluster, instance.instanceId, providers);
       return result(`kubeha: joined ${hostname} as ${controlPlane ? 'control-plane' : 'worker'}`, { changed: true });
+    }
+    case 'ApplyEncryptionConfig': {
+      const cluster = fleet.requireCluster(clusterName);
+      const running = encryptionOf(cluster).apiServers.get(instance.instanceId);
+      if (instance.node.kubeadm !== 'control-plane' || !running) throw new Error('kubeha: error: this node is not an initialized control-plane node');
+      const providers = providersOnInstance(fleet, param(parameters, 'EncryptionSecretId'), param(parameters, 'EncryptionSecretVersionId'));
+      if (providers.join() === running.join()) return result('kubeha: kube-apiserver was restarted with this EncryptionConfiguration already; nothing to do', { changed: false });
+      startApiServer(fleet, cluster, instance.instanceId, providers);
+      return result('kubeha: kube-apiserver is healthy again', { changed: true });
+    }
+    case 'RewriteSecrets': {
+      const cluster = fleet.requireCluster(clusterName);
+      const count = rewriteSecrets(fleet, cluster, instance.instanceId);
+      return result(`kubeha: rewrote ${count} Secrets with the current encryption key`, { changed: true, secrets: count });
     }
     case 'VerifyCluster': {
       const cluster = fleet.requireCluster(clusterName);
@@ -171,6 +193,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'ResetNode': {
       const changed = instance.node.kubeadm !== undefined;
       delete instance.node.kubeadm;
+      const cluster = fleet.clusters.get(clusterName);
+      if (cluster) stopApiServer(cluster, instance.instanceId);
       return result(changed ? 'kubeha: node reset; it can join again' : 'kubeha: nothing to reset, nothing to do', { changed });
     }
     case 'CheckLoadBalancer': {

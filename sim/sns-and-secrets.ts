@@ -1,6 +1,6 @@
-// The simulated SNS topic and Secrets Manager calls the Lambda side makes (it never reads a secret
-// value: instances do, in sim/node-documents.ts), beside functions/adapters/notifier.ts and secrets.ts.
-import { DescribeSecretCommand, ListSecretVersionIdsCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+// The simulated SNS topic and Secrets Manager calls the Lambda side makes (it reads only the encryption
+// secret's value; instances read theirs in sim/node-documents.ts), beside functions/adapters/notifier.ts and secrets.ts.
+import { DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsError, type SimulatedFleet } from './fleet.js';
@@ -26,6 +26,15 @@ export function installSecretsManager(fleet: SimulatedFleet) {
       const secret = fleet.findSecret(input.SecretId ?? '');
       if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
       return { ARN: secret.arn, Name: secret.name };
+    }),
+  );
+  // GetSecretValue without VersionId/VersionStage returns AWSCURRENT (Secrets Manager API reference).
+  secrets.on(GetSecretValueCommand).callsFake(
+    route(fleet, 'secretsmanager', 'GetSecretValue', (input: { SecretId?: string }) => {
+      const secret = fleet.findSecret(input.SecretId ?? '');
+      const current = secret?.versions.at(-1);
+      if (!secret || !current) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT");
+      return { ARN: secret.arn, Name: secret.name, VersionId: current.versionId, SecretString: current.value, VersionStages: ['AWSCURRENT'] };
     }),
   );
   secrets.on(ListSecretVersionIdsCommand).callsFake(

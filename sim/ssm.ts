@@ -211,7 +211,8 @@ function complete(fleet: SimulatedFleet, invocation: Invocation): void {
   const fault = fleet.faults.find(
     (candidate) => candidate.remaining > 0 && candidate.document === invocation.document && (!candidate.instanceId || candidate.instanceId === invocation.instanceId),
   );
-  if (fault) {
+  const fires = fault !== undefined && !(fault.skip !== undefined && fault.skip-- > 0);
+  if (fault && fires) {
     fault.remaining -= 1;
     invocation.status = 'Failed';
     invocation.stderr = fault.stderr;

@@ -14,6 +14,9 @@ function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['EC2Client']> }> {
   return (loaded ??= import('@aws-sdk/client-ec2').then((module) => ({ sdk: module, client: new module.EC2Client({}) })));
 }
 
+/** IMDSv2 only, one hop: what every node kubeha launches gets (README, "Instance metadata"). */
+export const LAUNCH_METADATA_OPTIONS = { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 } as const;
+
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 // DescribeInstances and DescribeVolumes filters take at most 200 values.
 const DESCRIBE_BATCH = 200;
@@ -43,6 +46,15 @@ export function toClusterInstance(instance: Instance): ClusterInstance {
     nodeState: NODE_STATES.includes(nodeState as NodeState) ? (nodeState as NodeState) : undefined,
     launchTime: instance.LaunchTime?.toISOString(),
     securityGroupIds: (instance.SecurityGroups ?? []).map((group) => group.GroupId ?? '').filter(Boolean),
+    ...(instance.MetadataOptions
+      ? {
+          metadata: {
+            httpTokens: instance.MetadataOptions.HttpTokens ?? 'optional',
+            hopLimit: instance.MetadataOptions.HttpPutResponseHopLimit ?? 1,
+            httpEndpoint: instance.MetadataOptions.HttpEndpoint ?? 'enabled',
+          },
+        }
+      : {}),
     tags,
   };
 }
@@ -268,8 +280,10 @@ export const ec2: Ec2Port = {
                       DeleteOnTermination: true,
                     },
                   })),
-                  MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
                 }),
+            // Given with a launch template too (RunInstances parameters override the template's): a pod on the
+            // pod network is one hop further than the node, so hop limit 1 keeps the node's role from it.
+            MetadataOptions: LAUNCH_METADATA_OPTIONS,
             SubnetId: spec.subnetId,
             ...(options.privateIp ? { PrivateIpAddress: options.privateIp } : {}),
             TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],

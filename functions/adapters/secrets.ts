@@ -10,14 +10,25 @@ function sdk(): Promise<{ sdk: Sdk; client: InstanceType<Sdk['SecretsManagerClie
   return (loaded ??= import('@aws-sdk/client-secrets-manager').then((module) => ({ sdk: module, client: new module.SecretsManagerClient({}) })));
 }
 
-// Note what is absent: kubeha's Lambda functions never call GetSecretValue (only instances read
-// secrets) and never create secrets (the stack owns one pair per cluster).
+// Note what is absent: kubeha's Lambda functions never create secrets (the stack owns them), and only
+// the two encryption-key functions call GetSecretValue, on the encryption secret alone (infra/iam.cjs).
 export const secrets: SecretsPort = {
   async findSecretArn(name) {
     const { sdk: aws, client } = await sdk();
     try {
       const answer = await call('secretsmanager:DescribeSecret', () => client.send(new aws.DescribeSecretCommand({ SecretId: name })));
       return answer.ARN;
+    } catch (error: unknown) {
+      if (errorName(error) === AWS_ERROR.secretNotFound) return undefined;
+      throw error;
+    }
+  },
+
+  async getSecretValue(secretArn) {
+    const { sdk: aws, client } = await sdk();
+    try {
+      const answer = await call('secretsmanager:GetSecretValue', () => client.send(new aws.GetSecretValueCommand({ SecretId: secretArn })));
+      return answer.SecretString;
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.secretNotFound) return undefined;
       throw error;

@@ -28,8 +28,17 @@ export interface ClusterInstance {
   readonly launchTime?: string | undefined;
   /** The security groups attached (preflight checks their rules). */
   readonly securityGroupIds?: readonly string[] | undefined;
+  /** The instance metadata service's settings, where EC2 reported them (preflight checks what pods can reach). */
+  readonly metadata?: InstanceMetadataSettings | undefined;
   /** All tags, where the caller needs them (event triage, replacement); left out of payloads otherwise. */
   readonly tags?: Readonly<Record<string, string>> | undefined;
+}
+
+/** DescribeInstances' MetadataOptions: HttpTokens optional|required, HttpPutResponseHopLimit 1-64, HttpEndpoint enabled|disabled. */
+export interface InstanceMetadataSettings {
+  readonly httpTokens: string;
+  readonly hopLimit: number;
+  readonly httpEndpoint: string;
 }
 
 /** A compact view of an instance that travels in state-machine payloads. */

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { NodeState, Role } from './cluster.js';
 import { CommandFailedError, CommandTimedOutError } from './errors.js';
+import { encryptionSecretName } from './encryption.js';
 import { kubeconfigSecretName } from './join-material.js';
 import type { LedgerKey } from './command-ledger.js';
 import { mask } from './log.js';
@@ -31,6 +32,8 @@ export const DOCUMENTS = {
   'check-external-services': 'CheckExternalServices',
   'grant-user-access': 'GrantUserAccess',
   'revoke-user-access': 'RevokeUserAccess',
+  'apply-encryption-config': 'ApplyEncryptionConfig',
+  'rewrite-secrets': 'RewriteSecrets',
 } as const;
 
 export type StepName = keyof typeof DOCUMENTS;
@@ -79,6 +82,8 @@ export interface StepRequest {
   readonly snapshotLabel?: string | undefined;
   /** start-probe, stop-probe: which drill's probe. */
   readonly drillId?: string | undefined;
+  /** apply-encryption-config: the encryption secret version every master of this rotation step renders. */
+  readonly encryptionKeysVersionId?: string | undefined;
   /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
   readonly tokenTtlMinutes?: number | undefined;
   /**
@@ -186,6 +191,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         JoinSecretArn: join().secretArn,
         JoinSecretVersionId: join().versionId,
         KubeconfigSecretId: kubeconfigSecretName(cluster.clusterName),
+        EncryptionSecretId: encryptionSecretName(cluster.clusterName),
         Region: region,
         ExecutionTimeout: executionTimeout,
       };
@@ -206,9 +212,20 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         CaCertHash: requireCaCertHash(request),
         JoinSecretArn: join().secretArn,
         JoinSecretVersionId: join().versionId,
+        // Masters only: the worker role may not read the encryption secret, and its document has no such parameter.
+        ...(request.step === 'join-control-plane' ? { EncryptionSecretId: encryptionSecretName(cluster.clusterName) } : {}),
         Region: region,
         ExecutionTimeout: executionTimeout,
       };
+    case 'apply-encryption-config':
+      return {
+        EncryptionSecretId: encryptionSecretName(cluster.clusterName),
+        EncryptionSecretVersionId: required(request, 'encryptionKeysVersionId', request.encryptionKeysVersionId),
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'rewrite-secrets':
+      return { ExecutionTimeout: executionTimeout };
     case 'verify-cluster':
       return {
         ExpectedControlPlaneNodes: String(cluster.masterIps.length),

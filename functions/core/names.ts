@@ -14,6 +14,7 @@ export {
   clusterNames,
   documentName,
   documentPrefix,
+  encryptionSecretName,
   functionName,
   instanceProfileName,
   joinSecretName,

@@ -171,6 +171,11 @@ export interface SecretsPort {
   findSecretArn(name: string): Promise<string | undefined>;
   /** Stores a new value and returns the version that holds it. */
   putSecretValue(secretArn: string, value: string): Promise<SecretRef>;
+  /**
+   * The AWSCURRENT value: only the encryption-key functions call it, on the encryption secret, to rewrite
+   * the key list. Nothing it returns may reach a result, a payload or a log.
+   */
+  getSecretValue(secretArn: string): Promise<string | undefined>;
   /** The AWSCURRENT version and when it was created (never its value). */
   currentVersion(secretArn: string): Promise<{ versionId: string; createdAt: number } | undefined>;
   /** Names and tags (never values) of the secrets whose names begin with `prefix`. */

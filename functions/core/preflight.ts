@@ -101,6 +101,7 @@ export function preflightFindings(config: ClusterConfig, facts: PreflightFacts):
   checkCounts(fleet, block, warn);
   checkNetwork(config, facts, block, warn);
   checkElasticIp(config, facts.elasticIp, block);
+  for (const finding of metadataFindings(facts.instances)) findings.push(finding);
   if (facts.securityGroups) {
     for (const finding of securityGroupFindings(config, facts.instances, facts.securityGroups)) findings.push(finding);
   }
@@ -245,6 +246,33 @@ export function securityGroupFindings(config: Pick<ClusterConfig, 'loadBalancerP
       field: 'securityGroups',
       reason: `${path.to} do not accept ${protocolText} (${path.what}) from ${path.from}: ${missing.target.instanceId} refuses ${missing.source.instanceId}`,
       fix: `add an inbound rule to ${targetGroup} allowing ${protocolText} from ${sourceGroup}`,
+      blocking: true,
+    });
+  }
+  return findings;
+}
+
+/**
+ * Instances whose metadata service hands their role's credentials to pods. IMDSv1 (HttpTokens optional)
+ * answers a plain GET from anywhere the node routes, pods included; IMDSv2's token comes back with an
+ * IP TTL of the hop limit, and a pod on the pod network is one hop beyond the node, so a limit above 1
+ * lets it fetch a token. With the endpoint disabled nothing answers (and the SSM agent gets no role
+ * either, which the agent check reports). One finding per instance, naming each setting at fault.
+ */
+export function metadataFindings(instances: readonly ClusterInstance[]): Finding[] {
+  const findings: Finding[] = [];
+  for (const instance of instances) {
+    const metadata = instance.metadata;
+    if (instance.ec2State !== 'running' || !metadata || metadata.httpEndpoint === 'disabled') continue;
+    const faults = [
+      ...(metadata.httpTokens !== 'required' ? [`HttpTokens is ${metadata.httpTokens} (IMDSv1 answers any process that can reach 169.254.169.254, pods included)`] : []),
+      ...(metadata.hopLimit > 1 ? [`HttpPutResponseHopLimit is ${metadata.hopLimit} (a pod is one hop beyond its node, so it can fetch an IMDSv2 token)`] : []),
+    ];
+    if (faults.length === 0) continue;
+    findings.push({
+      field: instance.instanceId,
+      reason: `lets pods reach its ${instance.role ?? 'node'} role through instance metadata: ${faults.join('; ')}`,
+      fix: `aws ec2 modify-instance-metadata-options --instance-id ${instance.instanceId} --http-tokens required --http-put-response-hop-limit 1 --http-endpoint enabled (applies to the running instance)`,
       blocking: true,
     });
   }

@@ -10,10 +10,12 @@
 #
 # Environment: KUBEHA_CLUSTER_NAME, KUBEHA_KUBERNETES_VERSION, KUBEHA_CONTROL_PLANE_ENDPOINT (host:port),
 # KUBEHA_CERT_SANS (comma list), KUBEHA_POD_CIDR, KUBEHA_SERVICE_CIDR, KUBEHA_JOIN_SECRET_ARN,
-# KUBEHA_JOIN_SECRET_VERSION_ID, KUBEHA_KUBECONFIG_SECRET_ID, KUBEHA_REGION.
+# KUBEHA_JOIN_SECRET_VERSION_ID, KUBEHA_KUBECONFIG_SECRET_ID, KUBEHA_ENCRYPTION_SECRET_ID, KUBEHA_REGION.
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/encryption.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/encryption.sh"
 
 # ca_cert_hash: the discovery hash joins pin (sha256 of the CA's public key, DER encoded).
 ca_cert_hash() {
@@ -57,6 +59,7 @@ EOF
     for san in "${sans[@]}"; do
       [[ -n "${san}" ]] && printf '    - "%s"\n' "${san}"
     done
+    encryption_cluster_configuration
     cat <<EOF
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -93,7 +96,7 @@ missing_init_objects() {
 
 main() {
   require_env KUBEHA_CLUSTER_NAME KUBEHA_KUBERNETES_VERSION KUBEHA_CONTROL_PLANE_ENDPOINT KUBEHA_CERT_SANS \
-    KUBEHA_POD_CIDR KUBEHA_SERVICE_CIDR KUBEHA_KUBECONFIG_SECRET_ID KUBEHA_REGION
+    KUBEHA_POD_CIDR KUBEHA_SERVICE_CIDR KUBEHA_KUBECONFIG_SECRET_ID KUBEHA_ENCRYPTION_SECRET_ID KUBEHA_REGION
   local missing=""
   if [[ -f "${ADMIN_KUBECONFIG}" ]]; then
     missing="$(missing_init_objects)"
@@ -112,6 +115,7 @@ main() {
     reset_kubeadm_state
   fi
 
+  write_encryption_config ""
   read_join_material
   local workdir
   workdir="$(private_workdir)"

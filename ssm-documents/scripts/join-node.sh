@@ -12,12 +12,15 @@
 # refresh-join-material.sh, which runs before every join.
 #
 # Environment: KUBEHA_JOIN_AS (control-plane | worker), KUBEHA_CONTROL_PLANE_ENDPOINT, KUBEHA_CA_CERT_HASH,
-# KUBEHA_JOIN_SECRET_ARN, KUBEHA_JOIN_SECRET_VERSION_ID, KUBEHA_REGION.
+# KUBEHA_JOIN_SECRET_ARN, KUBEHA_JOIN_SECRET_VERSION_ID, KUBEHA_REGION; for control-plane joins also
+# KUBEHA_ENCRYPTION_SECRET_ID (the API server's Secrets encryption keys, written before kubeadm runs).
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/etcd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
+# shellcheck source=lib/encryption.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/encryption.sh"
 
 # write_join_config FILE: JoinConfiguration; the controlPlane block only for control-plane joins.
 write_join_config() {
@@ -107,6 +110,8 @@ main() {
     reset_kubeadm_state
   fi
 
+  # The stored ClusterConfiguration makes this master's API server read the file: it must exist first.
+  [[ "${KUBEHA_JOIN_AS}" == "control-plane" ]] && write_encryption_config ""
   read_join_material
   local workdir
   workdir="$(private_workdir)"

@@ -1,4 +1,5 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { installFleet } from '../../sim/aws.js';
 import { NODE_STATE_TAG } from '../../functions/core/cluster.js';
 import type { BootstrapSummary } from '../../functions/core/summary.js';
 import { bootstrapOnFleet, consoleInput } from '../../sim/bootstrap.js';
@@ -172,5 +173,46 @@ describe('preflight of the security groups on a simulated fleet', () => {
     expect(run.error?.message).toContain('masters do not accept tcp 6443 (the Kubernetes API) from workers');
     expect(run.error?.message).toContain('masters do not accept tcp 6443 (the Kubernetes API) from masters');
     expect(fleet.calls.filter((call) => call.operation === 'SendCommand')).toEqual([]);
+  });
+});
+
+describe('preflight of the instance metadata settings on a simulated fleet', () => {
+  it('refuses instances whose metadata service lets pods reach their role, naming each instance and setting', async () => {
+    // Prepare: one master still answers IMDSv1, one worker gives IMDSv2 tokens two hops away.
+    const fleet = SimulatedFleet.standard();
+    const [master] = fleet.byRole('master');
+    const [worker] = fleet.byRole('worker');
+    master!.metadataOptions = { httpTokens: 'optional', hopLimit: 1, httpEndpoint: 'enabled' };
+    worker!.metadataOptions = { httpTokens: 'required', hopLimit: 2, httpEndpoint: 'enabled' };
+
+    // Act
+    const run = await bootstrapOnFleet(fleet, consoleInput(fleet));
+
+    // Assess
+    expect(run.error?.name).toBe('PreflightFailedError');
+    expect(run.error?.message).toContain(`${master!.instanceId}: lets pods reach its master role through instance metadata: HttpTokens is optional`);
+    expect(run.error?.message).toContain(`${worker!.instanceId}: lets pods reach its worker role through instance metadata: HttpPutResponseHopLimit is 2`);
+    expect(run.error?.message).not.toContain(fleet.byRole('master')[1]!.instanceId);
+    expect(fleet.calls.filter((call) => call.operation === 'SendCommand')).toEqual([]);
+  });
+
+  it('launches replacements with IMDSv2 required and a hop limit of 1, as the simulated EC2 then describes them', async () => {
+    // Prepare
+    const fleet = SimulatedFleet.standard();
+    const { ec2 } = await import('../../functions/adapters/ec2.js');
+    const [worker] = fleet.byRole('worker');
+    const uninstall = installFleet(fleet);
+    onTestFinished(uninstall);
+
+    // Act
+    const launched = await ec2.runInstance(
+      { imageId: 'ami-0kubeha0ubuntu2404', instanceType: 't3.medium', subnetId: worker!.subnetId, securityGroupIds: worker!.securityGroupIds, tags: { 'kubernetes.io/cluster/demo': 'owned', 'kubeha:role': 'worker' } },
+      { clientToken: 'metadata-test' },
+    );
+
+    // Assess
+    expect(launched).not.toBe('addressInUse');
+    const described = await ec2.describeInstance((launched as { instanceId: string }).instanceId);
+    expect(described?.metadata).toEqual({ httpTokens: 'required', hopLimit: 1, httpEndpoint: 'enabled' });
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JOIN_ENV, Sandbox, type ScriptRun, stubAws } from './sandbox.js';
+import { ENCRYPTION_SECRET_ID, JOIN_ENV, Sandbox, type ScriptRun, stubAws } from './sandbox.js';
 
 const DOUBLES = fileURLToPath(new URL('./doubles/', import.meta.url));
 
@@ -130,6 +130,7 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
   private environment(): Record<string, string> {
     return {
       ...JOIN_ENV,
+      KUBEHA_ENCRYPTION_SECRET_ID: ENCRYPTION_SECRET_ID,
       DOUBLE_CLUSTER: this.cluster.directory,
       DOUBLE_CONTROL: this.sandbox.state,
       DOUBLE_CA_PEM: this.cluster.caPem,

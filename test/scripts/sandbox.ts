@@ -95,6 +95,11 @@ export function stubAws(sandbox: Sandbox): void {
     'aws',
     `case "$1 $2" in
   "secretsmanager get-secret-value")
+    # The master-only encryption secret: what the test put in STATE/encryption-keys.json (ENCRYPTION_KEYS by default).
+    if [[ " $* " == *" --secret-id ${ENCRYPTION_SECRET_ID} "* ]]; then
+      if [[ -f "$STATE/encryption-keys.json" ]]; then cat "$STATE/encryption-keys.json"; else printf '%s\\n' '${ENCRYPTION_KEYS}'; fi
+      exit 0
+    fi
     [[ " $* " == *" --version-id ${SECRET_VERSION} "* ]] || { echo "An error occurred (ResourceNotFoundException)" >&2; exit 254; }
     printf '%s\\n' '{"token":"${JOIN_TOKEN}","certificateKey":"${CERTIFICATE_KEY}"}' ;;
   "secretsmanager put-secret-value") touch "$STATE/kubeconfig-stored" ;;
@@ -102,5 +107,14 @@ export function stubAws(sandbox: Sandbox): void {
 esac`,
   );
 }
+
+export const ENCRYPTION_SECRET_ID = 'kubeha/local/demo/encryption-keys';
+/** Two keys, as in the middle of a rotation: the first encrypts. */
+export const ENCRYPTION_KEYS = JSON.stringify({
+  keys: [
+    { name: 'key-20261130t1510', secret: Buffer.alloc(32, 7).toString('base64') },
+    { name: 'key-20261101t0900', secret: Buffer.alloc(32, 9).toString('base64') },
+  ],
+});
 
 export const JOIN_ENV = { KUBEHA_JOIN_SECRET_ARN: SECRET_ARN, KUBEHA_JOIN_SECRET_VERSION_ID: SECRET_VERSION, KUBEHA_REGION: 'eu-west-1' };

@@ -35,6 +35,7 @@ describe('buildCommand', () => {
         CaCertHash: caCertHash,
         JoinSecretArn: joinMaterial.secretArn,
         JoinSecretVersionId: joinMaterial.versionId,
+        EncryptionSecretId: 'kubeha/local/prod-eu/encryption-keys',
         Region: 'eu-west-1',
         ExecutionTimeout: '1800',
       },

@@ -6,6 +6,7 @@ import {
   type PreflightFacts,
   type SecurityGroupFacts,
   blockingFindings,
+  metadataFindings,
   preflightFindings,
   securityGroupFindings,
   versionAtLeast,
@@ -232,5 +233,52 @@ describe('the SSM agent version preflight', () => {
     ['not-a-version', '3.3.2746.0', false],
   ])('versionAtLeast(%s, %s) is %s', (have, want, expected) => {
     expect(versionAtLeast(have, want)).toBe(expected);
+  });
+});
+
+describe('metadataFindings', () => {
+  const secure = { httpTokens: 'required', hopLimit: 1, httpEndpoint: 'enabled' };
+
+  it('accepts IMDSv2 with a hop limit of 1, a disabled endpoint, and instances EC2 gave no settings for', () => {
+    // Prepare
+    const instances = [instance('master', { metadata: secure }), instance('worker', { metadata: { ...secure, httpTokens: 'optional', httpEndpoint: 'disabled' } }), instance('lb')];
+
+    // Act + Assess
+    expect(metadataFindings(instances)).toEqual([]);
+  });
+
+  it('names each instance that answers IMDSv1 or gives tokens beyond one hop, with every setting at fault', () => {
+    // Prepare
+    const v1 = instance('master', { metadata: { ...secure, httpTokens: 'optional' } });
+    const twoHops = instance('worker', { metadata: { ...secure, hopLimit: 2 } });
+    const both = instance('lb', { metadata: { httpTokens: 'optional', hopLimit: 3, httpEndpoint: 'enabled' } });
+
+    // Act
+    const findings = metadataFindings([v1, twoHops, both, instance('worker', { metadata: secure })]);
+
+    // Assess
+    expect(findings.map((finding) => [finding.field, finding.blocking])).toEqual([
+      [v1.instanceId, true],
+      [twoHops.instanceId, true],
+      [both.instanceId, true],
+    ]);
+    expect(findings[0]!.reason).toMatch(/master role .*HttpTokens is optional/);
+    expect(findings[0]!.reason).not.toContain('HopLimit');
+    expect(findings[1]!.reason).toMatch(/worker role .*HttpPutResponseHopLimit is 2/);
+    expect(findings[2]!.reason).toContain('HttpTokens is optional');
+    expect(findings[2]!.reason).toContain('HttpPutResponseHopLimit is 3');
+    expect(findings[1]!.fix).toContain(`--instance-id ${twoHops.instanceId} --http-tokens required --http-put-response-hop-limit 1`);
+  });
+
+  it('is part of preflight and blocks it', () => {
+    // Prepare
+    const instances = standardInstances();
+    const exposed = { ...instances[3]!, metadata: { ...secure, hopLimit: 2 } };
+
+    // Act
+    const blocking = blockingFindings(preflightFindings(config(), facts({ instances: [...instances.slice(0, 3), exposed, ...instances.slice(4)] })));
+
+    // Assess
+    expect(blocking.map((finding) => finding.field)).toEqual([exposed.instanceId]);
   });
 });
