@@ -12,6 +12,7 @@ import type { CommandInvocation, SendCommandRequest } from './ports.js';
 export const DOCUMENTS = {
   'install-prerequisites': 'InstallPrerequisites',
   'configure-load-balancer': 'ConfigureLoadBalancer',
+  'configure-node-proxy': 'ConfigureNodeProxy',
   'init-first-master': 'InitFirstMaster',
   'install-cni': 'InstallCni',
   'refresh-join-material': 'RefreshJoinMaterial',
@@ -181,8 +182,19 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         Region: region,
         ExecutionTimeout: executionTimeout,
       };
-    case 'join-control-plane':
+    case 'configure-node-proxy':
+      return { MasterAddresses: cluster.masterIps.join(','), ExecutionTimeout: executionTimeout };
     case 'join-worker':
+      return {
+        ControlPlaneEndpoint: cluster.endpoint,
+        MasterAddresses: cluster.masterIps.join(','),
+        CaCertHash: requireCaCertHash(request),
+        JoinSecretArn: join().secretArn,
+        JoinSecretVersionId: join().versionId,
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'join-control-plane':
       return {
         ControlPlaneEndpoint: cluster.endpoint,
         CaCertHash: requireCaCertHash(request),
