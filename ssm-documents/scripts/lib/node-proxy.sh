@@ -117,6 +117,7 @@ node_proxy_upstreams() {
 # reloads it (a reload keeps established watches on the old workers until they close). Sets
 # NODE_PROXY_CHANGED to true or false. KUBEHA_NODE_PROXY_PORT and KUBEHA_APISERVER_PORT (both 6443)
 # exist for tests.
+# shellcheck disable=SC2034 # NODE_PROXY_CHANGED is read by the scripts that source this file
 configure_node_proxy() {
   local masters_csv="$1" listen_port="${KUBEHA_NODE_PROXY_PORT:-6443}" apiserver_port="${KUBEHA_APISERVER_PORT:-6443}"
   local ipv4='[0-9]{1,3}(\.[0-9]{1,3}){3}'
