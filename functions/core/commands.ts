@@ -24,6 +24,7 @@ export const DOCUMENTS = {
   'snapshot-etcd': 'SnapshotEtcd',
   'reset-node': 'ResetNode',
   'check-load-balancer': 'CheckLoadBalancer',
+  'probe-load-balancer': 'ProbeLoadBalancer',
   'deploy-test-app': 'DeployTestApp',
   'start-probe': 'StartProbe',
   'stop-probe': 'StopProbe',
@@ -223,6 +224,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         ExecutionTimeout: executionTimeout,
       };
     case 'check-load-balancer':
+    case 'probe-load-balancer':
       return { ListenPort: String(cluster.loadBalancerPort), ExecutionTimeout: executionTimeout };
     case 'deploy-test-app':
       return { AppPort: DRILL_APP_PORT, ExecutionTimeout: executionTimeout };
@@ -250,7 +252,7 @@ function requireCaCertHash(request: StepRequest): string {
 
 const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Steps whose scripts report a machine-readable result that later states use. */
-const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe']);
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'probe-load-balancer']);
 
 export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);
