@@ -202,7 +202,7 @@ describe('healing a master', () => {
       expect(fleet.apiAnswersInCluster(worker.instanceId)).toBe(true);
     }
     const pushes = documentsSince(fleet, before, 'ConfigureNodeProxy');
-    const perCommand = Object.values(Object.groupBy(pushes, (invocation) => invocation.commandId)).map((group) => group!.length);
+    const perCommand = [...new Set(pushes.map((invocation) => invocation.commandId))].map((commandId) => pushes.filter((invocation) => invocation.commandId === commandId).length);
     expect(perCommand.sort((a, b) => b - a)).toEqual([50, 50, 20]);
     expect(new Set(pushes.map((invocation) => invocation.instanceId)).size).toBe(120);
     // Reconcile finds nothing left to correct.
