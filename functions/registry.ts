@@ -20,6 +20,7 @@ import { handler as mintJoinMaterial } from './mint-join-material.js';
 import { handler as notify } from './notify.js';
 import { handler as onInstanceStateChange } from './on-instance-state-change.js';
 import { handler as placeElasticIp } from './place-elastic-ip.js';
+import { handler as pointNodeProxies } from './point-node-proxies.js';
 import { handler as prepareDrill } from './prepare-drill.js';
 import { handler as preflightCluster } from './preflight-cluster.js';
 import { handler as reconcile } from './reconcile.js';
@@ -53,6 +54,7 @@ export const handlers = {
   awaitInstance,
   launchReplacement,
   refreshAddresses,
+  pointNodeProxies,
   ensureElasticIp,
   notify,
   reconcile,

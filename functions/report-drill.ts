@@ -6,7 +6,7 @@ const schema = z.object({
   drill: z.object({ drillId: z.string(), clusterName: z.string(), action: z.enum(['stop', 'terminate']), target: z.object({ instanceId: z.string(), role: z.enum(['master', 'worker', 'lb']), privateIp: z.string() }) }).loose(),
   injectedAt: z.number(),
   healing: z.object({ status: z.literal('Finished'), executions: z.array(z.object({ name: z.string(), executionArn: z.string(), status: z.string(), startDate: z.number(), stopDate: z.number().optional() })), healedAt: z.number(), succeeded: z.boolean() }),
-  probe: z.object({ samples: z.number(), apiOk: z.number(), appOk: z.number(), longestApiOutageSeconds: z.number(), longestAppOutageSeconds: z.number() }).loose(),
+  probe: z.object({ samples: z.number(), apiOk: z.number(), appOk: z.number(), longestApiOutageSeconds: z.number(), longestAppOutageSeconds: z.number(), inClusterOk: z.number().optional(), longestInClusterOutageSeconds: z.number().optional() }).loose(),
   ...executionFields,
 });
 

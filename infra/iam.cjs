@@ -234,6 +234,12 @@ function functionStatements(stage, clusters, options = {}) {
       ...volumeKeyStatements(volumeKmsKeyArns),
     ],
     refreshAddresses: [READ_FLEET],
+    // ConfigureNodeProxy to the workers, and the tag recording what each was sent (reconcile compares).
+    pointNodeProxies: [
+      READ_FLEET,
+      ...sendCommands,
+      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'worker' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } } },
+    ],
     ensureElasticIp: [READ_FLEET, readSettings, ...MOVE_ELASTIC_IP],
     notify: PUBLISH_ALERTS,
     prepareDrill: [READ_FLEET, readSettings, stateTableStatement(['dynamodb:GetItem'], clusters)],
@@ -263,7 +269,8 @@ function functionStatements(stage, clusters, options = {}) {
         Effect: 'Allow',
         Action: ['ec2:CreateTags'],
         Resource: ARN.instances,
-        Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'lb' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } },
+        // Load balancers' nginx and workers' local API proxies.
+        Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': ['lb', 'worker'] }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } },
       },
       ...MOVE_ELASTIC_IP,
       ...triggerHealing,

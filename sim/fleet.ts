@@ -52,7 +52,14 @@ export interface SimInstance {
   node: {
     prerequisites?: { kubernetesVersion: string; role: string };
     kubeadm?: 'control-plane' | 'worker';
-    nginx?: { upstreams: string[]; listenPort: number; reloads: number };
+    /**
+     * A load balancer's nginx. `hung`: its processes are stuck (a test's fault): the listen backlog still
+     * accepts connections, but nothing is proxied and nothing answers (test/scripts/load-balancer.test.ts
+     * and probe-load-balancer.test.ts show this with the real nginx).
+     */
+    nginx?: { upstreams: string[]; listenPort: number; reloads: number; hung?: boolean };
+    /** A worker's local API proxy (lib/node-proxy.sh): 127.0.0.1:6443 to these masters. */
+    proxy?: { upstreams: string[]; reloads: number };
     keepalived?: { priority: number; peers: string[]; elasticIpAllocationId: string };
     /** kubeha's block of /etc/fstab (ApplyNodeProfile) and what is mounted now. */
     fstab?: string[];
@@ -229,7 +236,7 @@ export class SimulatedFleet {
   /** Hooks called on EC2 state changes: how the local control plane plays EventBridge. */
   readonly stateChangeHooks: ((instanceId: string, state: string) => void)[] = [];
   /** Active drill probes and their per-second samples (API and test application reachable or not). */
-  readonly probes = new Map<string, { instanceId: string; samples: { at: number; api: boolean; app: boolean }[]; active: boolean; nextSampleAt: number }>();
+  readonly probes = new Map<string, { instanceId: string; samples: { at: number; api: boolean; app: boolean; inCluster: boolean }[]; active: boolean; nextSampleAt: number }>();
   /** Hooks called when an execution is started: how the local control plane runs it at once. */
   readonly executionStartedHooks: ((execution: SimExecution) => void)[] = [];
   /** Hooks called after a command is accepted: how tests make things happen mid-step. */
@@ -353,6 +360,8 @@ export class SimulatedFleet {
     return Array.from({ length: count }, (_, index) => {
       const worker = this.addInstance({ clusterName, role: 'worker', subnetId: subnets[index % subnets.length]!, extraTags: { 'kubeha:node-state': 'joined' } });
       worker.node.kubeadm = 'worker';
+      worker.node.proxy = { upstreams: this.byRole('master').filter((master) => master.node.kubeadm === 'control-plane').map((master) => master.privateIp), reloads: 1 };
+      worker.tags['kubeha:upstreams'] = worker.node.proxy.upstreams.join(' ');
       cluster.nodes.push({ name: `ip-${worker.privateIp.replaceAll('.', '-')}`, instanceId: worker.instanceId, role: 'worker', ready: true });
       return worker.instanceId;
     });
@@ -386,7 +395,7 @@ export class SimulatedFleet {
       const app = this.appAnswers();
       for (const probe of this.probes.values()) {
         if (probe.active && probe.nextSampleAt === next) {
-          probe.samples.push({ at: next, api, app });
+          probe.samples.push({ at: next, api, app, inCluster: this.apiAnswersInCluster(probe.instanceId) });
           probe.nextSampleAt += 1000;
         }
       }
@@ -399,15 +408,47 @@ export class SimulatedFleet {
     for (const address of this.addresses.values()) {
       if (!address.instanceId || (address.effectiveAt ?? 0) > this.clockMs) continue;
       const holder = this.instances.get(address.instanceId);
-      if (holder?.state !== 'running' || !holder.node.nginx) continue;
-      const cluster = this.clusters.get(this.clusterNameOf(holder));
-      if (!cluster || !this.hasQuorum(cluster)) continue;
-      const liveMaster = holder.node.nginx.upstreams.some((ip) =>
-        [...this.instances.values()].some((instance) => instance.privateIp === ip && instance.state === 'running' && instance.node.kubeadm === 'control-plane' && cluster.etcdMembers.some((member) => member.instanceId === instance.instanceId && member.healthy)),
-      );
-      if (liveMaster) return true;
+      if (holder && this.apiAnswersThrough(holder)) return true;
     }
     return false;
+  }
+
+  /** Would a client reach a live API server through this load balancer's nginx (not hung, an upstream alive)? */
+  apiAnswersThrough(balancer: SimInstance): boolean {
+    if (balancer.state !== 'running' || !balancer.node.nginx || balancer.node.nginx.hung) return false;
+    const cluster = this.clusters.get(this.clusterNameOf(balancer));
+    return cluster !== undefined && balancer.node.nginx.upstreams.some((ip) => this.liveApiServerAt(cluster, ip));
+  }
+
+  /**
+   * Would /readyz on https://127.0.0.1:6443 of this node answer now: what its kubelet and kube-proxy see.
+   * A worker asks its local proxy, which reaches any live master it names (nginx skips a refused
+   * upstream, test/scripts/node-proxy.test.ts); a master asks its own API server. No load balancer, no
+   * Elastic IP in the way.
+   */
+  apiAnswersInCluster(instanceId: string): boolean {
+    const instance = this.instances.get(instanceId);
+    if (instance?.state !== 'running') return false;
+    const cluster = this.clusters.get(this.clusterNameOf(instance));
+    if (!cluster) return false;
+    if (instance.node.kubeadm === 'control-plane') return this.liveApiServerAt(cluster, instance.privateIp);
+    return (instance.node.proxy?.upstreams ?? []).some((ip) => this.liveApiServerAt(cluster, ip));
+  }
+
+  /** A running master at this address whose API server serves: its etcd member is healthy and etcd has quorum. */
+  private liveApiServerAt(cluster: KubeCluster, ip: string): boolean {
+    if (!this.hasQuorum(cluster)) return false;
+    return [...this.instances.values()].some(
+      (instance) => instance.privateIp === ip && instance.state === 'running' && instance.node.kubeadm === 'control-plane' && cluster.etcdMembers.some((member) => member.instanceId === instance.instanceId && member.healthy),
+    );
+  }
+
+  /** nginx on this load balancer hangs (a test's fault): keepalived and EC2 see nothing wrong. */
+  hangNginx(instanceId: string): void {
+    const nginx = this.requireInstance(instanceId).node.nginx;
+    if (!nginx) throw new Error(`${instanceId} runs no nginx`);
+    nginx.hung = true;
+    this.history.push({ at: this.clockMs, what: `nginx hung on ${instanceId}` });
   }
 
   /** Would the test application answer? Its replicas spread over workers; any Ready worker serves it. */

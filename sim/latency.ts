@@ -5,6 +5,7 @@
 export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   InstallPrerequisites: 95,
   ConfigureLoadBalancer: 9,
+  ConfigureNodeProxy: 3,
   InitFirstMaster: 80,
   InstallCni: 30,
   RefreshJoinMaterial: 6,
@@ -16,6 +17,7 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   SnapshotEtcd: 8,
   ResetNode: 6,
   CheckLoadBalancer: 2,
+  ProbeLoadBalancer: 2,
   DeployTestApp: 20,
   StartProbe: 2,
   StopProbe: 2,

@@ -33,6 +33,13 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       };
       return result(unchanged ? 'kubeha: load balancer configuration unchanged' : 'kubeha: nginx -t passed; nginx reloaded', { changed: !unchanged });
     }
+    case 'ConfigureNodeProxy': {
+      if (instance.node.kubeadm === 'control-plane') throw new Error('kubeha: error: a master runs no API proxy: its own kube-apiserver listens on 6443');
+      const upstreams = param(parameters, 'MasterAddresses').split(',');
+      const unchanged = instance.node.proxy?.upstreams.join() === upstreams.join();
+      instance.node.proxy = configureProxy(instance, upstreams);
+      return result(unchanged ? 'kubeha: API proxy already forwards to the masters, nothing to do' : `kubeha: API proxy forwards to ${upstreams.join(',')}`, { changed: !unchanged });
+    }
     case 'InitFirstMaster': {
       const existing = fleet.clusters.get(clusterName);
       if (existing) {
@@ -84,7 +91,10 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'JoinWorker': {
       const controlPlane = invocation.document === 'JoinControlPlane';
       const cluster = fleet.requireCluster(clusterName);
-      if (instance.node.kubeadm) return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false });
+      if (instance.node.kubeadm) {
+        if (!controlPlane) instance.node.proxy = configureProxy(instance, param(parameters, 'MasterAddresses').split(','));
+        return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false });
+      }
       fleet.requirePrerequisites(instance);
       const providers = controlPlane ? providersOnInstance(fleet, param(parameters, 'EncryptionSecretId')) : undefined;
       const material = fleet.joinMaterialOnInstance(parameters);
@@ -108,6 +118,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) });
       instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
       if (providers) startApiServer(fleet, cluster, instance.instanceId, providers);
+      // join-node.sh starts a worker's local API proxy before kubeadm join and points the kubelet at it.
+      if (!controlPlane) instance.node.proxy = { upstreams: param(parameters, 'MasterAddresses').split(','), reloads: 1 };
       return result(`kubeha: joined ${hostname} as ${controlPlane ? 'control-plane' : 'worker'}`, { changed: true });
     }
     case 'ApplyEncryptionConfig': {
@@ -199,7 +211,18 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     }
     case 'CheckLoadBalancer': {
       if (!instance.node.nginx) throw new Error('kubeha: error: nginx is not running');
+      // keepalived's check asks nginx's own health server, which a hung nginx never answers.
+      if (instance.node.nginx.hung) throw new Error('kubeha: error: nginx does not answer its health check');
       return result('kubeha: nginx and keepalived are healthy', { healthy: true });
+    }
+    case 'ProbeLoadBalancer': {
+      // probe-load-balancer.sh: /livez through this node's nginx (test/scripts/probe-load-balancer.test.ts).
+      const nginx = instance.node.nginx;
+      if (!nginx) return result('kubeha: unhealthy: nginx is not running', { healthy: false, reason: 'nginx is not running' });
+      const answers = !nginx.hung && fleet.apiAnswersThrough(instance);
+      return answers
+        ? result('kubeha: an API server answered /livez through nginx', { healthy: true, reason: '' })
+        : result('kubeha: unhealthy: no API server answered /livez through nginx within 5 s', { healthy: false, reason: 'no API server answered /livez through nginx within 5 s' });
     }
     case 'DeployTestApp': {
       const cluster = fleet.requireCluster(clusterName);
@@ -263,7 +286,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const probe = fleet.probes.get(param(parameters, 'DrillId'));
       if (!probe || probe.instanceId !== instance.instanceId) throw new Error(`kubeha: error: no samples for drill ${param(parameters, 'DrillId')}: was the probe started on this node?`);
       probe.active = false;
-      const longest = (kind: 'api' | 'app') => {
+      const longest = (kind: 'api' | 'app' | 'inCluster') => {
         let run = 0;
         let best = 0;
         for (const sample of probe.samples) {
@@ -278,11 +301,20 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
         appOk: probe.samples.filter((sample) => sample.app).length,
         longestApiOutageSeconds: longest('api'),
         longestAppOutageSeconds: longest('app'),
+        inClusterOk: probe.samples.filter((sample) => sample.inCluster).length,
+        longestInClusterOutageSeconds: longest('inCluster'),
       });
     }
     default:
       throw new Error(`document ${invocation.document} is not modelled`);
   }
+}
+
+/** What configure_node_proxy leaves: the new upstreams, reloaded only when they changed. */
+function configureProxy(instance: SimInstance, upstreams: string[]): { upstreams: string[]; reloads: number } {
+  const previous = instance.node.proxy;
+  const unchanged = previous?.upstreams.join() === upstreams.join();
+  return { upstreams, reloads: (previous?.reloads ?? 0) + (unchanged ? 0 : 1) };
 }
 
 /** A stable 16-hex-digit member id, as etcdctl prints them. */

@@ -39,6 +39,7 @@ export function drillSummary(report: DrillReport): string {
     `  healed           ${report.healed ? 'yes' : 'NO'}, in ${report.timeToHealSeconds} s`,
     `  API              ${percent(report.api.successRatio)} of probes answered, longest outage ${report.api.longestOutageSeconds} s`,
     `  test application ${percent(report.app.successRatio)} of probes answered, longest outage ${report.app.longestOutageSeconds} s`,
+    ...(report.inCluster ? [`  API in cluster   ${percent(report.inCluster.successRatio)} of probes answered, longest outage ${report.inCluster.longestOutageSeconds} s`] : []),
     ...(report.workflows.length ? report.workflows.map((workflow, index) => `  ${index === 0 ? 'workflows' : '         '}        ${workflow.name} ${workflow.status}, ${workflow.seconds} s`) : ['  workflows        none']),
   ].join('\n');
 }

@@ -150,7 +150,8 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ? await sendOnce(ledger, request.instanceIds, (token) => ports.ssm.sendCommand({ ...command, comment: `${command.comment.slice(0, 80)} ${token}` }), ports)
     : { commandId: await ports.ssm.sendCommand(command), sentAt: ports.clock.now() };
   const mark = markFor(request.step);
-  const recordTags = request.step === 'configure-load-balancer' ? { [UPSTREAMS_TAG]: request.cluster.masterIps.join(' ') } : undefined;
+  // What a load balancer's nginx or a worker's local API proxy was rendered with (reconcile compares).
+  const recordTags = request.step === 'configure-load-balancer' || request.step === 'join-worker' ? { [UPSTREAMS_TAG]: request.cluster.masterIps.join(' ') } : undefined;
   return {
     ...(recordTags ? { recordTags } : {}),
     commandId,

@@ -3,7 +3,7 @@
 
 export const ROLE_TAG = 'kubeha:role';
 export const NODE_STATE_TAG = 'kubeha:node-state';
-/** Set on a load balancer: the master addresses its nginx was last rendered with (reconcile compares). */
+/** Set on a load balancer and a worker: the master addresses its nginx or local API proxy was last rendered with (reconcile compares). */
 export const UPSTREAMS_TAG = 'kubeha:upstreams';
 export const CLUSTER_TAG_VALUE = 'owned';
 export const clusterTagKey = (clusterName: string): string => `kubernetes.io/cluster/${clusterName}`;

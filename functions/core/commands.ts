@@ -14,6 +14,7 @@ import type { CommandInvocation, SendCommandRequest } from './ports.js';
 export const DOCUMENTS = {
   'install-prerequisites': 'InstallPrerequisites',
   'configure-load-balancer': 'ConfigureLoadBalancer',
+  'configure-node-proxy': 'ConfigureNodeProxy',
   'init-first-master': 'InitFirstMaster',
   'install-cni': 'InstallCni',
   'refresh-join-material': 'RefreshJoinMaterial',
@@ -25,6 +26,7 @@ export const DOCUMENTS = {
   'snapshot-etcd': 'SnapshotEtcd',
   'reset-node': 'ResetNode',
   'check-load-balancer': 'CheckLoadBalancer',
+  'probe-load-balancer': 'ProbeLoadBalancer',
   'deploy-test-app': 'DeployTestApp',
   'start-probe': 'StartProbe',
   'stop-probe': 'StopProbe',
@@ -205,8 +207,19 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         Region: region,
         ExecutionTimeout: executionTimeout,
       };
-    case 'join-control-plane':
+    case 'configure-node-proxy':
+      return { MasterAddresses: cluster.masterIps.join(','), ExecutionTimeout: executionTimeout };
     case 'join-worker':
+      return {
+        ControlPlaneEndpoint: cluster.endpoint,
+        MasterAddresses: cluster.masterIps.join(','),
+        CaCertHash: requireCaCertHash(request),
+        JoinSecretArn: join().secretArn,
+        JoinSecretVersionId: join().versionId,
+        Region: region,
+        ExecutionTimeout: executionTimeout,
+      };
+    case 'join-control-plane':
       return {
         ControlPlaneEndpoint: cluster.endpoint,
         CaCertHash: requireCaCertHash(request),
@@ -246,6 +259,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         ExecutionTimeout: executionTimeout,
       };
     case 'check-load-balancer':
+    case 'probe-load-balancer':
       return { ListenPort: String(cluster.loadBalancerPort), ExecutionTimeout: executionTimeout };
     case 'deploy-test-app':
       return { AppPort: DRILL_APP_PORT, ExecutionTimeout: executionTimeout };
@@ -299,7 +313,7 @@ function requireCaCertHash(request: StepRequest): string {
 
 const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Steps whose scripts report a machine-readable result that later states use. */
-const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'apply-node-profile', 'check-external-services', 'grant-user-access', 'revoke-user-access']);
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'apply-node-profile', 'check-external-services', 'grant-user-access', 'revoke-user-access', 'probe-load-balancer']);
 
 export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);

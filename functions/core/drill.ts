@@ -117,6 +117,9 @@ export interface ProbeSummary {
   readonly appOk: number;
   readonly longestApiOutageSeconds: number;
   readonly longestAppOutageSeconds: number;
+  /** Through the probe worker's local API proxy: what the kubelet and kube-proxy saw (absent from older probes). */
+  readonly inClusterOk?: number | undefined;
+  readonly longestInClusterOutageSeconds?: number | undefined;
 }
 
 export interface DrillReport {
@@ -128,6 +131,8 @@ export interface DrillReport {
   readonly timeToHealSeconds: number;
   readonly api: { successRatio: number; longestOutageSeconds: number };
   readonly app: { successRatio: number; longestOutageSeconds: number };
+  /** The API as in-cluster clients reach it (each worker's local proxy to the masters), apart from the Elastic IP. */
+  readonly inCluster: { successRatio: number; longestOutageSeconds: number };
   readonly samples: number;
   readonly workflows: { name: string; status: string; seconds: number }[];
 }
@@ -143,6 +148,7 @@ export function reportDrill(plan: DrillPlan, injectedAt: number, healing: Extrac
     timeToHealSeconds: Math.round((healing.healedAt - injectedAt) / 1000),
     api: { successRatio: ratio(probe.apiOk), longestOutageSeconds: probe.longestApiOutageSeconds },
     app: { successRatio: ratio(probe.appOk), longestOutageSeconds: probe.longestAppOutageSeconds },
+    inCluster: { successRatio: ratio(probe.inClusterOk ?? 0), longestOutageSeconds: probe.longestInClusterOutageSeconds ?? probe.samples },
     samples: probe.samples,
     workflows: healing.executions.map((execution) => ({ name: execution.name, status: execution.status, seconds: Math.round(((execution.stopDate ?? execution.startDate) - execution.startDate) / 1000) })),
   };

@@ -1,9 +1,9 @@
 // The healing steps: one use case per state-machine Task (and the EventBridge entry point), each
 // reading and changing AWS through the ports. The decisions they apply are pure, in healing-decisions.ts.
 import { createHash } from 'node:crypto';
-import { type ClusterInstance, type Role, clusterTagKey, groupFleet, toMember } from './cluster.js';
+import { type ClusterInstance, type Role, UPSTREAMS_TAG, chunk, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
-import type { ClusterContext } from './commands.js';
+import { type ClusterContext, type CommandEnvironment, buildCommand } from './commands.js';
 import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
@@ -220,6 +220,46 @@ export async function refreshAddresses(input: { cluster: ClusterContext }, ports
     ports.ec2.findElasticIp(input.cluster.elasticIpAllocationId),
   ]);
   return { ...input.cluster, ...currentAddresses(instances.filter((instance) => instance.ec2State === 'running' || instance.ec2State === 'pending'), address?.instanceId) };
+}
+
+// ---- the workers' local API proxies ---------------------------------------------------------------------
+
+/** SendCommand takes at most 50 instance ids per call (SSM API reference, InstanceIds). */
+export const SEND_COMMAND_MAX_TARGETS = 50;
+
+const sameAddresses = (a: readonly string[], b: readonly string[]) => [...a].sort().join(' ') === [...b].sort().join(' ');
+
+/**
+ * Running, joined workers whose local API proxy was last pointed at other masters than these (the
+ * UPSTREAMS_TAG records what each was sent), or never by kubeha: a worker joined before the proxy existed.
+ */
+export function workersWithStaleProxies(instances: readonly ClusterInstance[], masterIps: readonly string[]): string[] {
+  return instances
+    .filter((instance) => instance.role === 'worker' && instance.ec2State === 'running' && instance.nodeState === 'joined')
+    .filter((instance) => !sameAddresses((instance.tags?.[UPSTREAMS_TAG] ?? '').split(' ').filter(Boolean), masterIps))
+    .map((instance) => instance.instanceId);
+}
+
+/**
+ * Points the local API proxy of every worker whose proxy names other masters at these masters:
+ * ConfigureNodeProxy to at most 50 workers per SendCommand, each batch tagged with what it was sent.
+ * Workers already pointed there are left out, so a retried Task sends nothing twice; a command that
+ * fails on a worker is left to reconcile, which sends it again while the worker's proxy is stale.
+ */
+export async function pointNodeProxies(
+  input: { cluster: ClusterContext; instanceIds?: readonly string[] | undefined },
+  ports: Pick<Ports, 'ec2' | 'ssm'>,
+  environment: CommandEnvironment,
+): Promise<{ workers: number; commands: number }> {
+  const masterIps = input.cluster.masterIps;
+  if (masterIps.length === 0) throw new ClusterStateError(`no master address is known for ${input.cluster.clusterName}; the workers' proxies were left as they are`);
+  const stale = input.instanceIds ?? workersWithStaleProxies(await ports.ec2.findClusterInstances(input.cluster.clusterName), masterIps);
+  const batches = chunk(stale, SEND_COMMAND_MAX_TARGETS);
+  for (const batch of batches) {
+    await ports.ssm.sendCommand(buildCommand({ step: 'configure-node-proxy', instanceIds: batch, cluster: input.cluster }, environment));
+    await ports.ec2.tagInstances(batch, { [UPSTREAMS_TAG]: masterIps.join(' ') });
+  }
+  return { workers: stale.length, commands: batches.length };
 }
 
 // ---- deciding from the cluster's own view -------------------------------------------------------------

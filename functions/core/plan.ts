@@ -47,11 +47,7 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
 
   const workerBatches = chunk(pendingWorkers.map((worker) => worker.instanceId), config.workerBatchSize);
   const endpoint = controlPlaneEndpoint(config, elasticIpAddress);
-  const certSans = unique([
-    elasticIpAddress,
-    ...(config.controlPlaneDnsName ? [config.controlPlaneDnsName] : []),
-    ...fleet.loadBalancers.map((balancer) => balancer.privateIp),
-  ]);
+  const certSans = apiServerCertSans(config, fleet, elasticIpAddress);
 
   return {
     endpoint,
@@ -68,6 +64,27 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
       workers: fleet.workers.length - pendingWorkers.length,
     },
   };
+}
+
+/**
+ * The names and addresses the API server certificate must hold beyond what kubeadm adds itself. kubeadm's
+ * GetAPIServerAltNames (cmd/kubeadm/app/util/pkiutil/pki_helpers.go) adds the node name, kubernetes,
+ * kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.<dnsDomain>, the first address of the
+ * service network, the node's advertise address and the controlPlaneEndpoint host, then apiServer.certSANs.
+ * Clients here dial: the Elastic IP and its DNS name (users; the endpoint is one of them, listed anyway so
+ * changing the endpoint later keeps the other), the load balancers' private addresses (reached from inside
+ * the VPC without the Elastic IP), and 127.0.0.1 / localhost (every worker's kubelet and kube-proxy through
+ * its local proxy, and a master's own clients). kubespray lists the same (127.0.0.1, localhost, the load
+ * balancer's address and name: roles/kubernetes/control-plane/tasks/kubeadm-setup.yml).
+ */
+export function apiServerCertSans(config: Pick<ClusterConfig, 'controlPlaneDnsName'>, fleet: Pick<Fleet, 'loadBalancers'>, elasticIpAddress: string): string[] {
+  return unique([
+    elasticIpAddress,
+    ...(config.controlPlaneDnsName ? [config.controlPlaneDnsName] : []),
+    ...fleet.loadBalancers.map((balancer) => balancer.privateIp),
+    '127.0.0.1',
+    'localhost',
+  ]);
 }
 
 /** Worker batches joined side by side (the Map's MaxConcurrency in bootstrap-cluster). */

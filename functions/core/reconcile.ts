@@ -9,7 +9,7 @@ import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
 import { clearStaleLock, readLock } from './cluster-lock.js';
 import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-decisions.js';
-import type { ClusterStatusReport, HealingEnvironment } from './healing-steps.js';
+import { type ClusterStatusReport, type HealingEnvironment, pointNodeProxies, workersWithStaleProxies } from './healing-steps.js';
 import { type ExternalCheckReport, checkExternalServices, externalFindings } from './external-services.js';
 import { startHealing } from './incidents.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
@@ -47,10 +47,17 @@ export type ReconcileAction =
   | { readonly kind: 'delete-stale-lock'; readonly holder: string; readonly version: number }
   | { readonly kind: 'move-elastic-ip'; readonly to: string; readonly from: string | undefined }
   | { readonly kind: 'reconfigure-load-balancers'; readonly instanceIds: string[]; readonly masterIps: string[] }
+  | { readonly kind: 'reconfigure-node-proxies'; readonly instanceIds: string[]; readonly masterIps: string[] }
   | { readonly kind: 'start-healing'; readonly instanceId: string; readonly role: Role; readonly state: string; readonly reason: string }
   | { readonly kind: 'mark-replaced'; readonly deadInstanceId: string; readonly replacementId: string }
   | { readonly kind: 'report'; readonly finding: string }
   | { readonly kind: 'alert'; readonly subject: string; readonly message: string };
+
+/** probe-load-balancer.sh's answer: did a live API server answer /livez through this load balancer's nginx? */
+export interface BalancerProbe {
+  readonly healthy: boolean;
+  readonly reason: string;
+}
 
 export interface ClusterView {
   readonly settings: ClusterSettings;
@@ -61,6 +68,8 @@ export interface ClusterView {
   readonly state: ReconcileState;
   /** Launch records: instances kubeha manages, including those EC2 has forgotten. */
   readonly records: readonly LaunchRecord[];
+  /** What ProbeLoadBalancer saw on each running load balancer this run (absent: not probed). */
+  readonly balancerProbes?: Readonly<Record<string, BalancerProbe>> | undefined;
   readonly now: number;
 }
 
@@ -83,6 +92,22 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
   const stale = runningBalancers.filter((balancer) => (balancer.tags?.[UPSTREAMS_TAG] ?? '').split(' ').filter(Boolean).sort().join(' ') !== masterIps.join(' '));
   if (stale.length > 0 && masterIps.length > 0 && !healingUnderway) {
     actions.push({ kind: 'reconfigure-load-balancers', instanceIds: runningBalancers.map((balancer) => balancer.instanceId), masterIps });
+  }
+
+  const staleProxies = workersWithStaleProxies(running, masterIps);
+  if (staleProxies.length > 0 && masterIps.length > 0 && !healingUnderway) {
+    actions.push({ kind: 'reconfigure-node-proxies', instanceIds: staleProxies, masterIps });
+  }
+
+  // The Elastic IP's holder is running, but does the API answer through it? A hung nginx passes every
+  // EC2 and keepalived-state check. Move only to a standby through which the API does answer (when it
+  // answers through neither, the masters are the problem and a move would not help), through the load
+  // balancer healing path: keyed by the holder, so runs that overlap start it once.
+  const holder = runningBalancers.find((balancer) => balancer.instanceId === view.elasticIpHolder);
+  const holderProbe = holder ? view.balancerProbes?.[holder.instanceId] : undefined;
+  const healthyStandby = runningBalancers.find((balancer) => balancer !== holder && view.balancerProbes?.[balancer.instanceId]?.healthy === true);
+  if (holder && holderProbe?.healthy === false && healthyStandby && !healingUnderway) {
+    actions.push({ kind: 'start-healing', instanceId: holder.instanceId, role: 'lb', state: 'running', reason: `load balancer ${holder.instanceId} holds the Elastic IP but ${holderProbe.reason}` });
   }
 
   const unhealthySince: Record<string, number> = {};
@@ -191,6 +216,7 @@ export async function reconcileCluster(
   const { records } = await recordLaunchFacts(clusterName, instances, ports, storedRecords);
   const lock = storedLock ? { record: storedLock.value, version: storedLock.version, holderStatus: await ports.workflows.executionStatus(storedLock.value.executionArn) } : undefined;
   const state: ReconcileState = storedState?.value ?? { unhealthySince: {} };
+  const probing = await sendBalancerProbes(settings, instances, address?.instanceId, ports, environment);
   const [status, external] = await Promise.all([
     readClusterStatus(settings, instances, ports, environment, options),
     // A service that does not answer is a finding for a human, never a reason to heal or to stop.
@@ -199,8 +225,9 @@ export async function reconcileCluster(
       endpoints: settings.cluster.externalServices ?? [],
     })),
   ]);
+  const balancerProbes = probing ? await readBalancerProbes(probing, ports, options) : undefined;
 
-  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records, now: ports.clock.now() }, options);
+  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records, balancerProbes, now: ports.clock.now() }, options);
   plan.actions.push(...externalFindings(external).map((finding) => ({ kind: 'report' as const, finding })));
   for (const action of plan.actions) await apply(action, { settings, instances, elasticIpHolder: address?.instanceId }, ports, environment, log);
   // Conditional: a reconcile that overlapped this one and saved first keeps its view.
@@ -243,6 +270,47 @@ export async function readClusterStatus(
   return undefined;
 }
 
+/**
+ * Sends ProbeLoadBalancer to the running load balancers when one of them holds the Elastic IP and
+ * another could take it over; read after the cluster status, so both commands run side by side.
+ */
+async function sendBalancerProbes(
+  settings: ClusterSettings,
+  instances: readonly ClusterInstance[],
+  holderId: string | undefined,
+  ports: Pick<Ports, 'ssm'>,
+  environment: CommandEnvironment,
+): Promise<{ commandId: string; instanceIds: string[] } | undefined> {
+  const balancers = instances.filter((instance) => instance.role === 'lb' && instance.ec2State === 'running');
+  if (balancers.length < 2 || !balancers.some((balancer) => balancer.instanceId === holderId)) return undefined;
+  const online = await ports.ssm.onlineInstanceIds(balancers.map((balancer) => balancer.instanceId));
+  const instanceIds = balancers.filter((balancer) => online.has(balancer.instanceId)).map((balancer) => balancer.instanceId);
+  if (!instanceIds.includes(holderId ?? '')) return undefined;
+  const request = buildCommand({ step: 'probe-load-balancer', instanceIds, cluster: settings.cluster }, environment);
+  return { commandId: await ports.ssm.sendCommand({ ...request, timeoutSeconds: 60 }), instanceIds };
+}
+
+/** Each load balancer's probe result; a probe that did not finish in time reports nothing about it. */
+export async function readBalancerProbes(
+  probing: { commandId: string; instanceIds: string[] },
+  ports: Pick<Ports, 'ssm' | 'clock'>,
+  options: Pick<ReconcileOptions, 'statusTimeoutSeconds'>,
+): Promise<Record<string, BalancerProbe>> {
+  const deadline = ports.clock.now() + options.statusTimeoutSeconds * 1000;
+  let invocations = await ports.ssm.commandInvocations(probing.commandId);
+  while (invocations.some((invocation) => isInFlight(invocation.status)) && ports.clock.now() <= deadline) {
+    await ports.clock.sleep(2000);
+    invocations = await ports.ssm.commandInvocations(probing.commandId);
+  }
+  if (invocations.some((invocation) => isInFlight(invocation.status))) await ports.ssm.cancelCommand(probing.commandId);
+  const probes: Record<string, BalancerProbe> = {};
+  for (const invocation of invocations.filter((candidate) => candidate.status === 'Success')) {
+    const result = parseResult((await ports.ssm.invocationOutput(probing.commandId, invocation.instanceId)).stdout);
+    if (typeof result.healthy === 'boolean') probes[invocation.instanceId] = { healthy: result.healthy, reason: typeof result.reason === 'string' ? result.reason.slice(0, 200) : '' };
+  }
+  return probes;
+}
+
 async function apply(
   action: ReconcileAction,
   view: { settings: ClusterSettings; instances: readonly ClusterInstance[]; elasticIpHolder: string | undefined },
@@ -269,6 +337,12 @@ async function apply(
       await ports.ssm.sendCommand(request);
       // The tag is what the next run compares with; the command is idempotent if it runs again.
       await ports.ec2.tagInstances(action.instanceIds, { [UPSTREAMS_TAG]: action.masterIps.join(' ') });
+      return;
+    }
+    case 'reconfigure-node-proxies': {
+      const cluster = { ...settings.cluster, masterIps: action.masterIps };
+      const sent = await pointNodeProxies({ cluster, instanceIds: action.instanceIds }, ports, environment);
+      log.info('pointed workers\' API proxies at the masters', { clusterName, workers: sent.workers, commands: sent.commands });
       return;
     }
     case 'start-healing':

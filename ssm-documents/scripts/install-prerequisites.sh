@@ -212,6 +212,12 @@ main() {
       install_containerd "${KUBEHA_KUBERNETES_VERSION%.*}"
       install_kubernetes_packages "${KUBEHA_KUBERNETES_VERSION}"
       use_kubeadm_sandbox_image "${KUBEHA_KUBERNETES_VERSION}"
+      if [[ "${KUBEHA_ROLE}" == worker ]]; then
+        # The worker's local API proxy (lib/node-proxy.sh) runs nginx under its own unit; the
+        # distribution's nginx service (a web server on port 80) stays off.
+        apt-get "${APT_OPTIONS[@]}" install nginx libnginx-mod-stream >/dev/null
+        systemctl disable --now nginx >/dev/null 2>&1 || true
+      fi
       ;;
     *)
       fail "KUBEHA_ROLE must be master, worker or lb, not ${KUBEHA_ROLE}"

@@ -10,10 +10,14 @@
 # without a registered Node), then the node is reset (with what reset leaves) and joins again. An
 # unstarted learner of a join that failed in etcd-join is removed from a healthy master by
 # refresh-join-material.sh, which runs before every join.
+# A worker first gets its local API proxy to every master (lib/node-proxy.sh); discovery and the TLS
+# bootstrap still use the control-plane endpoint (kubeadm builds the bootstrap kubeconfig from the
+# cluster-info ConfigMap, whose server is that endpoint), and once joined the kubelet is pointed at
+# the proxy, as kubespray does. Only the join itself ever reaches the API through the Elastic IP.
 #
 # Environment: KUBEHA_JOIN_AS (control-plane | worker), KUBEHA_CONTROL_PLANE_ENDPOINT, KUBEHA_CA_CERT_HASH,
-# KUBEHA_JOIN_SECRET_ARN, KUBEHA_JOIN_SECRET_VERSION_ID, KUBEHA_REGION; for control-plane joins also
-# KUBEHA_ENCRYPTION_SECRET_ID (the API server's Secrets encryption keys, written before kubeadm runs).
+# KUBEHA_JOIN_SECRET_ARN, KUBEHA_JOIN_SECRET_VERSION_ID, KUBEHA_REGION; for workers KUBEHA_MASTER_ADDRESSES;
+# for control-plane joins KUBEHA_ENCRYPTION_SECRET_ID (the API server's Secrets encryption keys, written before kubeadm runs).
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -21,6 +25,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
 # shellcheck source=lib/encryption.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/encryption.sh"
+# shellcheck source=lib/node-proxy.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/node-proxy.sh"
 
 # write_join_config FILE: JoinConfiguration; the controlPlane block only for control-plane joins.
 write_join_config() {
@@ -90,15 +96,21 @@ main() {
   [[ "${KUBEHA_JOIN_AS}" == "control-plane" || "${KUBEHA_JOIN_AS}" == "worker" ]] ||
     fail "KUBEHA_JOIN_AS must be control-plane or worker"
   [[ "${KUBEHA_CA_CERT_HASH}" =~ ^sha256:[a-f0-9]{64}$ ]] || fail "KUBEHA_CA_CERT_HASH must be sha256:<64 hex digits>"
-  local shortfall="" leftovers kubeconfig="${KUBELET_KUBECONFIG}"
+  local shortfall="" leftovers kubeconfig="${KUBELET_KUBECONFIG}" proxy_changed=""
   [[ "${KUBEHA_JOIN_AS}" == "control-plane" ]] && kubeconfig="${ADMIN_KUBECONFIG}"
+  if [[ "${KUBEHA_JOIN_AS}" == "worker" ]]; then
+    require_env KUBEHA_MASTER_ADDRESSES
+    configure_node_proxy "${KUBEHA_MASTER_ADDRESSES}"
+    [[ "${NODE_PROXY_CHANGED}" == true ]] && proxy_changed=true
+    proxy_changed+="$(point_kubelet_at_node_proxy)"
+  fi
   if [[ -f "${kubeconfig}" ]]; then
     # A joined node whose API is briefly unreachable must not be reset: fail, and let the next run decide.
     api_ready "${kubeconfig}" || fail "the API does not answer through ${kubeconfig}; cannot tell whether this node has joined, so nothing was reset"
     shortfall="$(join_shortfall)"
     if [[ -z "${shortfall}" ]]; then
       log "the cluster has this node as a ${KUBEHA_JOIN_AS}; already joined, nothing to do"
-      result '{"changed":false}'
+      result "{\"changed\":$([[ -n "${proxy_changed}" ]] && echo true || echo false)}"
       return 0
     fi
   fi
@@ -129,6 +141,10 @@ main() {
     waited=$((waited + 5))
     shortfall="$(join_shortfall)"
   done
+  if [[ "${KUBEHA_JOIN_AS}" == "worker" ]]; then
+    point_kubelet_at_node_proxy >/dev/null
+    log "the kubelet reaches the API through this node's proxy (${NODE_PROXY_SERVER})"
+  fi
   log "joined as ${KUBEHA_JOIN_AS}"
   result '{"changed":true}'
 }

@@ -175,6 +175,39 @@ describe('healing a master', () => {
     }
     expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
   });
+
+  it("points every worker's local API proxy at the replacement and away from the dead master, 50 workers per command", async () => {
+    // Prepare: 120 workers; the dead master's address is taken, so the replacement gets a new one.
+    const { fleet, plane } = await bootstrappedCluster();
+    fleet.addJoinedWorkers('demo', 117);
+    const dead = fleet.byRole('master')[2]!;
+    fleet.terminateInstance(dead.instanceId);
+    fleet.addInstance({ clusterName: 'someone-else', subnetId: dead.subnetId, privateIp: dead.privateIp });
+    const before = fleet.invocations.length;
+
+    // Act
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+    fleet.advance(30);
+    const report = (await plane.reconcile()) as { clusters: { actions: { kind: string }[] }[] };
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const replacement = replacementOf(fleet, dead)!;
+    const workers = fleet.byRole('worker');
+    expect(workers).toHaveLength(120);
+    for (const worker of workers) {
+      expect(worker.node.proxy?.upstreams).toContain(replacement.privateIp);
+      expect(worker.node.proxy?.upstreams).not.toContain(dead.privateIp);
+      expect(fleet.apiAnswersInCluster(worker.instanceId)).toBe(true);
+    }
+    const pushes = documentsSince(fleet, before, 'ConfigureNodeProxy');
+    const perCommand = [...new Set(pushes.map((invocation) => invocation.commandId))].map((commandId) => pushes.filter((invocation) => invocation.commandId === commandId).length);
+    expect(perCommand.sort((a, b) => b - a)).toEqual([50, 50, 20]);
+    expect(new Set(pushes.map((invocation) => invocation.instanceId)).size).toBe(120);
+    // Reconcile finds nothing left to correct.
+    expect(report.clusters[0]!.actions.filter((action) => action.kind === 'reconfigure-node-proxies')).toEqual([]);
+  });
 });
 
 describe('healing load balancers', () => {

@@ -14,7 +14,9 @@ describe('reconcile', () => {
 
     expect(report.clusters).toEqual([{ clusterName: 'demo', actions: [], deepChecks: true }]);
     expect(fleet.calls.slice(before).filter((call) => CHANGES.includes(call.operation))).toEqual([]);
-    expect(fleet.calls.slice(before).filter((call) => call.operation === 'SendCommand')).toHaveLength(1);
+    // Read-only commands only: the cluster's status from a master, and the API through each load balancer.
+    expect(fleet.invocations.filter((invocation) => fleet.calls.slice(before).some((call) => call.operation === 'SendCommand' && invocation.startedAt === call.at)).map((invocation) => invocation.document).sort()).toEqual(['ClusterStatus', 'ProbeLoadBalancer', 'ProbeLoadBalancer']);
+    expect(fleet.calls.slice(before).filter((call) => call.operation === 'SendCommand')).toHaveLength(2);
   });
 
   it('heals a running master whose node stays NotReady past the grace period', async () => {
@@ -74,6 +76,75 @@ describe('reconcile', () => {
       expect(balancer.node.nginx?.upstreams).toEqual(masterIps);
       expect(balancer.tags['kubeha:upstreams']?.split(' ').sort()).toEqual([...masterIps].sort());
     }
+  });
+
+  it('points a worker whose API proxy names a master that is gone at the masters, once', async () => {
+    // Prepare: a worker's proxy (and its record) still names an old master address.
+    const { fleet, plane } = await bootstrappedCluster();
+    const masterIps = fleet.byRole('master').map((master) => master.privateIp);
+    const worker = fleet.byRole('worker')[1]!;
+    worker.node.proxy = { upstreams: [...masterIps.slice(0, 2), '10.0.99.99'], reloads: 1 };
+    worker.tags['kubeha:upstreams'] = worker.node.proxy.upstreams.join(' ');
+
+    // Act
+    const first = (await plane.reconcile()) as { clusters: { actions: { kind: string; instanceIds?: string[] }[] }[] };
+    fleet.advance(60);
+    settleInvocations(fleet);
+    const second = (await plane.reconcile()) as { clusters: { actions: { kind: string }[] }[] };
+
+    // Assess
+    expect(first.clusters[0]!.actions).toEqual([{ kind: 'reconfigure-node-proxies', instanceIds: [worker.instanceId], masterIps }]);
+    expect(worker.node.proxy.upstreams).toEqual(masterIps);
+    expect(second.clusters[0]!.actions).toEqual([]);
+    for (const other of fleet.byRole('worker')) expect(other.node.proxy?.upstreams).toEqual(masterIps);
+  });
+
+  describe('when nginx hangs on the load balancer holding the Elastic IP', () => {
+    it('moves the Elastic IP to the standby once, through heal-load-balancer, however often reconcile runs', async () => {
+      // Prepare: EC2 and keepalived's state see nothing wrong; only the API through it is gone.
+      const { fleet, plane } = await bootstrappedCluster();
+      const address = fleet.addresses.get(fleet.elasticIpAllocationId)!;
+      const holder = fleet.instances.get(address.instanceId!)!;
+      const standby = fleet.byRole('lb').find((balancer) => balancer !== holder)!;
+      fleet.hangNginx(holder.instanceId);
+      const apiBefore = fleet.apiAnswers();
+      const callsBefore = fleet.calls.length;
+
+      // Act: reconcile runs, runs again while the heal runs, and again after it.
+      await plane.reconcile();
+      await plane.reconcile();
+      const heals = await plane.settle();
+      await plane.reconcile();
+      fleet.advance(60);
+      await plane.reconcile();
+      await plane.settle();
+
+      // Assess
+      expect(apiBefore).toBe(false);
+      expect(address.instanceId).toBe(standby.instanceId);
+      expect(fleet.apiAnswers()).toBe(true);
+      const moves = fleet.calls.slice(callsBefore).filter((call) => call.operation === 'AssociateAddress');
+      expect(moves).toHaveLength(1);
+      expect(heals.map((run) => run.error)).toEqual([undefined]);
+      expect(plane.executionsOf('heal-load-balancer').map((execution) => execution.name)).toEqual([`${holder.instanceId}-running-1-1`]);
+      // In-cluster traffic never noticed: every worker's proxy reaches the masters directly.
+      for (const worker of fleet.byRole('worker')) expect(fleet.apiAnswersInCluster(worker.instanceId)).toBe(true);
+    });
+
+    it('leaves the Elastic IP where it is when the API answers through neither load balancer', async () => {
+      // Prepare: nginx hangs on both: a move would not help.
+      const { fleet, plane } = await bootstrappedCluster();
+      const holderId = fleet.addresses.get(fleet.elasticIpAllocationId)!.instanceId;
+      for (const balancer of fleet.byRole('lb')) fleet.hangNginx(balancer.instanceId);
+
+      // Act
+      const report = (await plane.reconcile()) as { clusters: { actions: { kind: string }[] }[] };
+
+      // Assess
+      expect(report.clusters[0]!.actions.filter((action) => action.kind === 'start-healing')).toEqual([]);
+      expect(fleet.addresses.get(fleet.elasticIpAllocationId)!.instanceId).toBe(holderId);
+      expect(plane.executionsOf('heal-load-balancer')).toEqual([]);
+    });
   });
 
   it('clears a lock left behind by an execution that is no longer running', async () => {

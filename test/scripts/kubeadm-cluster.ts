@@ -111,6 +111,7 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
     // Never the host's own rules: reset's clean-up is recorded, not done.
     this.sandbox.stub('iptables');
     this.sandbox.stub('ipvsadm');
+    stubNodeProxyTools(this.sandbox);
     stubAws(this.sandbox);
     // What the kubelet package installs on every node.
     this.sandbox.file('etc/kubernetes/manifests/.kubelet-keep', '');
@@ -167,7 +168,8 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
   }
 
   join(as: 'control-plane' | 'worker', caCertHash: string, env: Record<string, string> = {}): ScriptRun {
-    return this.run('join-node.sh', { KUBEHA_JOIN_AS: as, KUBEHA_CONTROL_PLANE_ENDPOINT: this.cluster.endpoint, KUBEHA_CA_CERT_HASH: caCertHash, ...env });
+    const proxy: Record<string, string> = as === 'worker' ? { KUBEHA_MASTER_ADDRESSES: '10.0.0.11,10.0.16.11,10.0.32.11' } : {};
+    return this.run('join-node.sh', { KUBEHA_JOIN_AS: as, KUBEHA_CONTROL_PLANE_ENDPOINT: this.cluster.endpoint, KUBEHA_CA_CERT_HASH: caCertHash, ...proxy, ...env });
   }
 
   /** The kubeadm configuration file kubeha last gave `kubeadm <command>`. */
@@ -221,4 +223,22 @@ export function joinedMasterProblems(cluster: FakeCluster, master: FakeNode): st
   if (stray.length > 0) problems.push(`learners or unstarted members remain: ${JSON.stringify(stray)}`);
   if (!cluster.isRunning(master.ip, 'control-plane')) problems.push('its control plane does not run');
   return problems;
+}
+
+/**
+ * nginx and systemctl for the worker's API proxy (lib/node-proxy.sh): `nginx -t` accepts, and systemctl
+ * keeps which units are active in the test's state, as `systemctl is-active` answers on a node.
+ */
+export function stubNodeProxyTools(sandbox: Sandbox): void {
+  sandbox.stub('nginx');
+  sandbox.stub(
+    'systemctl',
+    `unit="\${@: -1}"
+case "$1" in
+  is-active) [[ -f "$STATE/active-$unit" ]] ;;
+  enable | start | restart) touch "$STATE/active-$unit" ;;
+  stop) rm -f "$STATE/active-$unit" ;;
+  *) exit 0 ;;
+esac`,
+  );
 }

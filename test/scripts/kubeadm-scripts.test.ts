@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeCluster, FakeNode, createTestCa, filesContaining } from './kubeadm-cluster.js';
 import { CERTIFICATE_KEY, JOIN_TOKEN } from './sandbox.js';
+import { apiServerCertSans } from '../../functions/core/plan.js';
 
 let caDirectory: string;
 let caPem: string;
@@ -59,6 +60,21 @@ describe('init-first-master.sh', () => {
     expect(config).toContain('kubernetesVersion: "v1.36.4"');
     expect(config).toContain('    - "k8s.example.com"');
     expect(config).toContain('cgroupDriver: systemd');
+  });
+
+  it('should give kubeadm a ClusterConfiguration whose certSANs hold every name clients dial (golden file)', async () => {
+    // Prepare: the SANs as the bootstrap plan makes them for a cluster with a DNS name and two load balancers.
+    const master = node('10.0.0.11');
+    const sans = apiServerCertSans({ controlPlaneDnsName: 'k8s.example.com' }, { loadBalancers: [{ instanceId: 'i-1', privateIp: '10.0.0.5', availabilityZone: 'a' }, { instanceId: 'i-2', privateIp: '10.0.16.5', availabilityZone: 'b' }] }, '203.0.113.10');
+
+    // Act
+    master.init({ KUBEHA_CERT_SANS: sans.join(',') });
+
+    // Assess: only the ClusterConfiguration document (the InitConfiguration beside it holds the token).
+    const clusterConfiguration = master.lastConfig('init').split('---\n').find((document) => document.includes('kind: ClusterConfiguration'));
+    await expect(clusterConfiguration).toMatchFileSnapshot('../golden/kubeadm-cluster-configuration.yaml');
+    expect(clusterConfiguration).not.toContain(JOIN_TOKEN);
+    for (const san of ['203.0.113.10', 'k8s.example.com', '10.0.0.5', '10.0.16.5', '127.0.0.1', 'localhost']) expect(clusterConfiguration).toContain(`    - "${san}"`);
   });
 
   it('should be a no-op that says so, asking only the cluster, and still report the hash on an initialized node', () => {
@@ -156,7 +172,25 @@ describe('join-node.sh', () => {
 
     expect(second.stdout).toContain('already joined, nothing to do');
     expect(second.result).toEqual({ changed: false });
-    expect(second.calls.filter((call) => !call.startsWith('kubectl ') && call !== 'hostname ')).toEqual([]);
+    // Only the proxy's check that its configuration and unit are what they should be: no reload, no restart.
+    expect(second.calls.filter((call) => !call.startsWith('kubectl ') && call !== 'hostname ')).toEqual([
+      expect.stringMatching(/^nginx -t -q -c .*apiserver-proxy\/nginx\.conf\.kubeha-candidate$/),
+      'systemctl is-active --quiet kubeha-apiserver-proxy',
+    ]);
+  });
+
+  it('should start the local API proxy before kubeadm join and point the kubelet at it once joined', () => {
+    const worker = node('10.0.0.12');
+
+    const run = worker.join('worker', caCertHash);
+
+    expect(run.status).toBe(0);
+    const order = run.calls.filter((call) => /^(systemctl (enable|restart)|kubeadm join)/.test(call));
+    expect(order).toEqual(['systemctl enable --now kubeha-apiserver-proxy', expect.stringMatching(/^kubeadm join /), 'systemctl restart kubelet']);
+    expect(worker.lastConfig('join')).toContain('apiServerEndpoint: "k8s.example.com:6443"');
+    expect(worker.sandbox.read('etc/kubernetes/kubelet.conf')).toMatch(/^ +server: https:\/\/127\.0\.0\.1:6443$/m);
+    expect(worker.sandbox.read('etc/kubernetes/kubelet.conf')).not.toContain('k8s.example.com');
+    expect(worker.sandbox.read('etc/kubeha/apiserver-proxy/nginx.conf')).toContain('server 10.0.32.11:6443');
   });
 
   it('should not report success when kubeadm join exits 0 but the cluster does not have the node as a control-plane node', () => {

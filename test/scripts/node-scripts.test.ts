@@ -204,6 +204,15 @@ describe('install-prerequisites.sh', () => {
     expect(second.calls).toEqual([]);
   });
 
+  it("should install nginx with the stream module on a worker for its API proxy, and leave the distribution's nginx service off", () => {
+    sandbox = prerequisitesSandbox('24.04');
+    const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
+    expect(run.status).toBe(0);
+    expect(run.calls).toContain(`apt-get -y -q ${LOCK} -o Dpkg::Options::=--force-confold install nginx libnginx-mod-stream`);
+    expect(run.calls).toContain('systemctl disable --now nginx');
+    expect(run.calls.join('\n')).not.toContain('keepalived');
+  });
+
   it('should install nginx with the stream module and keepalived on a load balancer, and no Kubernetes packages', () => {
     sandbox = prerequisitesSandbox('24.04');
     const run = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'lb' });

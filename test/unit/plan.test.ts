@@ -23,11 +23,11 @@ describe('planBootstrap', () => {
     expect(plan.endpoint).toEqual({ host: '203.0.113.10', port: 6443, address: '203.0.113.10:6443' });
   });
 
-  it('uses the DNS name as the endpoint and puts it, the Elastic IP and the load balancer addresses in the SANs', () => {
+  it('uses the DNS name as the endpoint and puts it, the Elastic IP, the load balancer addresses and the node proxies\' 127.0.0.1 and localhost in the SANs', () => {
     const fleet = groupFleet(standardInstances());
     const plan = planBootstrap(config({ controlPlaneDnsName: 'k8s.example.com', loadBalancerPort: 8443 }), fleet, '203.0.113.10');
     expect(plan.endpoint.address).toBe('k8s.example.com:8443');
-    expect(plan.certSans).toEqual(['203.0.113.10', 'k8s.example.com', ...fleet.loadBalancers.map((balancer) => balancer.privateIp)]);
+    expect(plan.certSans).toEqual(['203.0.113.10', 'k8s.example.com', ...fleet.loadBalancers.map((balancer) => balancer.privateIp), '127.0.0.1', 'localhost']);
   });
 
   it('resumes: keeps the initialized master first and skips nodes already joined or prepared', () => {

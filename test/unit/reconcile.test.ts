@@ -75,6 +75,42 @@ describe('planReconcile', () => {
     expect(planReconcile({ ...base, instances }, OPTIONS).actions).toEqual([]);
   });
 
+  describe('with the API probed through each load balancer', () => {
+    const probes = (of: ClusterView, holder: boolean, standby: boolean) => {
+      const [first, second] = of.instances.filter((candidate) => candidate.role === 'lb');
+      return { [first!.instanceId]: { healthy: holder, reason: holder ? '' : 'no API server answered /livez through nginx within 5 s' }, [second!.instanceId]: { healthy: standby, reason: '' } };
+    };
+
+    it('heals the Elastic IP holder when the API does not answer through it but does through the standby', () => {
+      const base = view();
+      const plan = planReconcile({ ...base, balancerProbes: probes(base, false, true) }, OPTIONS);
+      expect(plan.actions).toEqual([
+        { kind: 'start-healing', instanceId: base.elasticIpHolder, role: 'lb', state: 'running', reason: `load balancer ${base.elasticIpHolder} holds the Elastic IP but no API server answered /livez through nginx within 5 s` },
+      ]);
+    });
+
+    it('leaves the holder alone when the standby fails too, when the standby was not probed, or while a heal holds the lock', () => {
+      const record = { executionArn: 'arn:aws:states:eu-west-1:1:execution:x:y', purpose: 'heal', acquiredAt: '' };
+      const base = view();
+      expect(planReconcile({ ...base, balancerProbes: probes(base, false, false) }, OPTIONS).actions).toEqual([]);
+      const holderOnly = Object.fromEntries(Object.entries(probes(base, false, true)).slice(0, 1));
+      expect(planReconcile({ ...base, balancerProbes: holderOnly }, OPTIONS).actions).toEqual([]);
+      expect(planReconcile({ ...base, balancerProbes: probes(base, false, true), lock: { record, version: 1, holderStatus: 'RUNNING' } }, OPTIONS).actions).toEqual([]);
+      expect(planReconcile({ ...base, balancerProbes: probes(base, true, false) }, OPTIONS).actions).toEqual([]);
+    });
+  });
+
+  it("re-points the API proxies of joined workers whose recorded masters differ, and leaves the others alone", () => {
+    const base = view();
+    const masterIps = base.instances.filter((candidate) => candidate.role === 'master').map((master) => master.privateIp!);
+    const current = instance('worker', { nodeState: 'joined', tags: { 'kubeha:upstreams': [...masterIps].reverse().join(' ') } });
+    const stale = instance('worker', { nodeState: 'joined', tags: { 'kubeha:upstreams': '10.9.9.9' } });
+    const untagged = instance('worker', { nodeState: 'joined' });
+    const joining = instance('worker', { nodeState: 'prepared' });
+    const plan = planReconcile({ ...base, instances: [...base.instances, current, stale, untagged, joining] }, OPTIONS);
+    expect(plan.actions).toEqual([{ kind: 'reconfigure-node-proxies', instanceIds: [stale.instanceId, untagged.instanceId], masterIps: [...masterIps].sort() }]);
+  });
+
   it('reports an etcd member that belongs to no running master', () => {
     const base = view();
     const status = { ...base.status!, members: [...base.status!.members, { id: 'x', name: 'ghost', peerIp: '10.0.99.99', healthy: false }] };
