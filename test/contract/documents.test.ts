@@ -29,7 +29,7 @@ const cluster: ClusterContext = {
   loadBalancerPort: 6443, elasticIpAllocationId: 'eipalloc-0abc12345def67890', stepTimeoutMinutes: 30, endpoint: 'k8s.example.com:6443',
   certSans: ['203.0.113.10', 'k8s.example.com', '10.0.0.5'], masterIps: ['10.0.0.11', '10.0.16.11', '10.0.32.11'], loadBalancerIps: ['10.0.0.5', '10.0.16.5'], workerCount: 3,
 };
-const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/ci/prod-eu/join-material-AbCdEf', versionId: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE' };
+const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/ci/prod-eu/control-plane-join-AbCdEf', versionId: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE' };
 
 function commandFor(step: StepName) {
   return buildCommand(
