@@ -8,7 +8,7 @@
 // one Wait of the state machine's loop, and documents finish after their modelled duration.
 import { CERTIFICATE_KEY_FORMAT, type JoinKind, TOKEN_FORMAT, joinSecretName, kubeconfigSecretName } from '../functions/core/join-material.js';
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
-import { charge } from './handler-time.js';
+import { charge, runningFunction } from './handler-time.js';
 import { param } from './node-documents.js';
 
 /** The stage of the simulated deployment: LocalControlPlane sets KUBEHA_STAGE to it. */
@@ -116,6 +116,8 @@ export interface RecordedCall {
   operation: string;
   input: unknown;
   at: number;
+  /** The function whose invocation made the call (sim/handler-time.ts), when a function made it. */
+  by?: string;
 }
 
 export interface DocumentFault {
@@ -582,7 +584,8 @@ export class SimulatedFleet {
     this.advance(seconds);
     charge(seconds * 1000);
     this.settleLifecycles();
-    this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs });
+    const by = runningFunction();
+    this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs, ...(by ? { by } : {}) });
     const remaining = this.throttles.get(operation) ?? 0;
     if (remaining > 0) {
       this.throttles.set(operation, remaining - 1);

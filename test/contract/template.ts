@@ -1,11 +1,14 @@
 // Packages the stack with `sls package` (offline, no credentials) and reads the CloudFormation template it
-// writes, for the contract tests. Only one test file may package successfully: every run in this directory
-// writes its template to .serverless/ before copying it to --package, so two at once swap templates. Also the checks every packaged template must pass, wherever it is packaged.
+// writes, for the contract tests. Every run in this directory writes its template to .serverless/ before
+// copying it to --package, so two at once swap templates: runs take a lock first, across the test files
+// vitest runs in parallel. Also the checks every packaged template must pass, wherever it is packaged.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lockSync } from 'proper-lockfile';
 import { expect } from 'vitest';
 
 export interface Statement {
@@ -34,8 +37,34 @@ const cfnspec = require('@aws-cdk/cfnspec') as {
 export const ROOT = new URL('../..', import.meta.url).pathname;
 const ENVIRONMENT = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', SLS_TELEMETRY_DISABLED: '1' };
 
+/**
+ * Holds the packaging lock of this checkout while `run` runs, waiting for another test file's run to end.
+ * `stale` outlasts any packaging: the lock is refreshed on a timer, which a blocking execFileSync never lets fire.
+ */
+function whilePackaging<T>(run: () => T): T {
+  const lockfilePath = join(tmpdir(), `kubeha-sls-package-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}.lock`);
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      const release = lockSync(ROOT, { lockfilePath, realpath: false, stale: 30 * 60_000 });
+      try {
+        return run();
+      } finally {
+        release();
+      }
+    } catch (error: unknown) {
+      if ((error as { code?: string }).code !== 'ELOCKED' || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
+  }
+}
+
 /** Runs `sls package` with these arguments; returns the template, or throws with what sls printed. */
 export function packageTemplate(args: readonly string[]): Template {
+  return whilePackaging(() => packageTemplateNow(args));
+}
+
+function packageTemplateNow(args: readonly string[]): Template {
   const directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
   try {
     try {
