@@ -27,7 +27,7 @@ const typed = (type: string) => ofType(template, type);
 beforeAll(() => {
   template = packageTemplate(['--stage', 'ci', '--region', 'eu-west-1', '--param', `clusters=${CLUSTERS.join(',')}`]);
   resources = template.Resources;
-}, 360_000);
+}, 900_000);
 
 describe('sls package', () => {
   it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {
@@ -401,7 +401,7 @@ let china: Template;
 describe('sls package --region cn-northwest-1', () => {
   beforeAll(() => {
     china = packageTemplate(['--stage', 'ci', '--region', 'cn-northwest-1', '--param', 'clusters=demo']);
-  }, 360_000);
+  }, 900_000);
 
   it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {
     expectValidForCloudFormation(china);

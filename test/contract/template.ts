@@ -3,7 +3,7 @@
 // copying it to --package, so two at once swap templates: runs take a lock first, across the test files
 // vitest runs in parallel. Also the checks every packaged template must pass, wherever it is packaged.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -59,9 +59,35 @@ function whilePackaging<T>(run: () => T): T {
   }
 }
 
-/** Runs `sls package` with these arguments; returns the template, or throws with what sls printed. */
+/** What the template is made from: a digest of every file under these paths. */
+const TEMPLATE_SOURCES = ['serverless.yml', 'package.json', 'infra', 'state-machines', 'ssm-documents', 'functions'];
+
+function sourceDigest(): string {
+  const hash = createHash('sha256');
+  const visit = (path: string): void => {
+    if (statSync(path).isDirectory()) {
+      for (const entry of readdirSync(path).sort()) visit(join(path, entry));
+      return;
+    }
+    hash.update(path).update(readFileSync(path));
+  };
+  for (const source of TEMPLATE_SOURCES) visit(join(ROOT, source));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Runs `sls package` with these arguments; returns the template, or throws with what sls printed. Two test
+ * files that package the same sources with the same arguments share one run (a minute or more on two cores):
+ * the template is kept beside the lock, named by the sources' digest and the arguments.
+ */
 export function packageTemplate(args: readonly string[]): Template {
-  return whilePackaging(() => packageTemplateNow(args));
+  return whilePackaging(() => {
+    const cached = join(tmpdir(), `kubeha-template-${sourceDigest()}-${createHash('sha256').update(args.join('\0')).digest('hex').slice(0, 12)}.json`);
+    if (existsSync(cached)) return JSON.parse(readFileSync(cached, 'utf8')) as Template;
+    const template = packageTemplateNow(args);
+    writeFileSync(cached, JSON.stringify(template));
+    return template;
+  });
 }
 
 function packageTemplateNow(args: readonly string[]): Template {

@@ -104,20 +104,30 @@ rbac_bind() { # NAMESPACE(- for a ClusterRoleBinding) NAME ROLE_KIND ROLE_NAME G
 }
 
 # authorized VERB RESOURCE NAMESPACE NAME GROUP...: whether any binding of one of the groups grants
-# VERB on RESOURCE (NAME) in NAMESPACE (- for cluster-scoped), through its Role or ClusterRole.
+# VERB on RESOURCE (NAME) in NAMESPACE (- for cluster-scoped), through its Role or ClusterRole. Builtins
+# only (mapfile, no grep): joins call it several times, and a hang test gives kubeadm two seconds.
 authorized() {
-  local verb="$1" resource="$2" namespace="$3" name="$4" binding group role_kind role_name role_path rule_verb rule_resource rule_name
+  local verb="$1" resource="$2" namespace="$3" name="$4" binding group line role_path rule_verb rule_resource rule_name subject
+  local -a binding_lines role_lines
   shift 4
   for binding in "${DOUBLE_CLUSTER}"/objects/-/clusterrolebinding/* "${DOUBLE_CLUSTER}/objects/${namespace}"/rolebinding/*; do
     [[ -f "${binding}" ]] || continue
+    mapfile -t binding_lines <"${binding}"
     for group in "$@"; do
-      grep -qxF "subject Group ${group}" "${binding}" || continue
-      read -r _ role_kind role_name < <(grep '^roleRef ' "${binding}")
-      if [[ "${role_kind}" == ClusterRole ]]; then role_path="$(object_path - clusterrole "${role_name}")"; else role_path="$(object_path "${namespace}" role "${role_name}")"; fi
-      [[ -f "${role_path}" ]] || continue
-      while read -r _ rule_verb rule_resource rule_name; do
+      subject=false role_path=""
+      for line in "${binding_lines[@]}"; do
+        case "${line}" in
+          "subject Group ${group}") subject=true ;;
+          "roleRef ClusterRole "*) role_path="${DOUBLE_CLUSTER}/objects/-/clusterrole/${line#roleRef ClusterRole }" ;;
+          "roleRef Role "*) role_path="${DOUBLE_CLUSTER}/objects/${namespace}/role/${line#roleRef Role }" ;;
+        esac
+      done
+      [[ "${subject}" == true && -f "${role_path}" ]] || continue
+      mapfile -t role_lines <"${role_path}"
+      for line in "${role_lines[@]}"; do
+        read -r _ rule_verb rule_resource rule_name <<<"${line}"
         [[ "${rule_verb}" == "${verb}" && "${rule_resource}" == "${resource}" && ( -z "${rule_name}" || "${rule_name}" == "${name}" ) ]] && return 0
-      done < <(grep '^rule ' "${role_path}")
+      done
     done
   done
   return 1
