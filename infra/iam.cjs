@@ -2,9 +2,10 @@
 // one place and tests can check every statement.
 //
 // - One role per Lambda function, holding only what that function calls.
-// - Per cluster (the `clusters` stack parameter): its join-material and admin-kubeconfig secrets,
-//   and a master, a worker and a load-balancer instance profile. Nodes read only their own cluster's join
-//   secret; only masters may write the admin kubeconfig; only load balancers may move the Elastic IP, and
+// - Per cluster (the `clusters` stack parameter): its worker-join, control-plane-join and admin-kubeconfig
+//   secrets, and a master, a worker and a load-balancer instance profile. Workers read only their own
+//   cluster's worker join secret (a token whose group cannot read kubeadm-certs); only masters read the
+//   control-plane join secret (which holds the certificate key) and write the admin kubeconfig; only load balancers may move the Elastic IP, and
 //   only between instances and Elastic IPs tagged for their cluster.
 // - Resources are named by exact ARN (built from infra/names.cjs) or by Ref, not by `kubeha-<stage>-*`
 //   patterns, which would let stage `prod` reach stage `prod-eu`'s documents, roles and workflows.
@@ -118,7 +119,7 @@ function volumeKeyStatements(volumeKmsKeyArns) {
 /** What each Lambda function may do besides writing its own logs. `*` resources only for Describe/List/Get calls, which AWS does not scope. */
 function functionStatements(stage, clusters, options = {}) {
   const volumeKmsKeyArns = options.volumeKmsKeyArns ?? [];
-  const joinSecrets = clusters.map((cluster) => ({ Ref: secretIds(cluster).join }));
+  const joinSecrets = clusters.flatMap((cluster) => [{ Ref: secretIds(cluster).workerJoin }, { Ref: secretIds(cluster).controlPlaneJoin }]);
   const encryptionSecrets = clusters.map((cluster) => ({ Ref: secretIds(cluster).encryption }));
   const nodeRoleArns = clusters.flatMap((cluster) => names.NODE_ROLES.map((role) => ({ 'Fn::GetAtt': [nodeRoleId(cluster, role), 'Arn'] })));
   const readSettings = { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: ARN.clusterParameters(clusters) };
@@ -312,21 +313,36 @@ function functionRoles(stage, clusters, options) {
   return resources;
 }
 
+/**
+ * Logical ids of a cluster's secrets. The join secrets have ids (and names) of their own, apart from the
+ * single `…JoinMaterialSecret` of earlier releases: on update CloudFormation creates them, points every
+ * policy and function at them, and deletes the old secret only in its cleanup phase, after the update
+ * succeeded (README "Moving from one join secret to two").
+ */
 function secretIds(cluster) {
   const id = names.clusterLogicalId(cluster);
-  return { join: `${id}JoinMaterialSecret`, kubeconfig: `${id}AdminKubeconfigSecret`, encryption: `${id}EncryptionKeysSecret` };
+  return { workerJoin: `${id}WorkerJoinSecret`, controlPlaneJoin: `${id}ControlPlaneJoinSecret`, kubeconfig: `${id}AdminKubeconfigSecret`, encryption: `${id}EncryptionKeysSecret` };
 }
 
-/** The two secrets of a cluster. Placeholder values until kubeha writes real ones; scripts reject placeholders. */
+/** The three secrets of a cluster. Placeholder values until kubeha writes real ones; scripts reject placeholders. */
 function clusterSecrets(stage, cluster) {
   const ids = secretIds(cluster);
   const tags = [{ Key: 'kubeha:cluster', Value: cluster }];
   return {
-    [ids.join]: {
+    [ids.workerJoin]: {
       Type: 'AWS::SecretsManager::Secret',
       Properties: {
-        Name: names.joinSecretName(stage, cluster),
-        Description: `kubeadm bootstrap token and certificate key for ${cluster}, minted and rotated by kubeha`,
+        Name: names.joinSecretName(stage, cluster, 'worker'),
+        Description: `kubeadm bootstrap token for worker joins of ${cluster} (no certificate key), minted and rotated by kubeha`,
+        SecretString: '{"token":""}',
+        Tags: tags,
+      },
+    },
+    [ids.controlPlaneJoin]: {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Name: names.joinSecretName(stage, cluster, 'control-plane'),
+        Description: `kubeadm bootstrap token and certificate key for control-plane joins of ${cluster}, masters only, minted and rotated by kubeha`,
         SecretString: '{"token":"","certificateKey":""}',
         Tags: tags,
       },
@@ -367,11 +383,12 @@ const WRITE_COMMAND_OUTPUT = [
 function nodeStatements(cluster, role, stage) {
   const clusterTag = `kubernetes.io/cluster/${cluster}`;
   const ids = secretIds(cluster);
-  const readJoinSecret = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: ids.join } };
+  const readWorkerJoin = { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: ids.workerJoin } };
   switch (role) {
     case 'master':
       return [
-        readJoinSecret,
+        // Both: a master registers the workers' token before they join, and joins with the certificate key.
+        { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [{ Ref: ids.workerJoin }, { Ref: ids.controlPlaneJoin }] },
         { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: ids.encryption } },
         { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue'], Resource: { Ref: ids.kubeconfig } },
         // kubeha access grant/revoke: a user's kubeconfig goes from this master straight into that user's
@@ -386,7 +403,8 @@ function nodeStatements(cluster, role, stage) {
         ...WRITE_COMMAND_OUTPUT,
       ];
     case 'worker':
-      return [readJoinSecret, ...WRITE_COMMAND_OUTPUT];
+      // The worker join secret only: the certificate key, with any token, would open kubeadm-certs (the CA keys).
+      return [readWorkerJoin, ...WRITE_COMMAND_OUTPUT];
     case 'lb':
       return [
         // The MASTER's notify script checks every 10 s where the Elastic IP is (Describe* takes no resource).

@@ -115,7 +115,16 @@ const nodeRoleName = (stage, region, cluster, role) => `${stackName(stage)}.${cl
 const instanceProfileName = nodeRoleName;
 const nodePolicyName = (cluster, role) => `kubeha.${cluster}.${role}`;
 const functionPolicyName = (fn) => `kubeha-${fn}`;
-const joinSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/join-material`;
+/**
+ * Join material is split by who may read it: workers read only the worker join secret (a bootstrap token
+ * whose group cannot read kube-system/kubeadm-certs); the control-plane join secret (a token in kubeadm's
+ * default group and the certificate key) is for masters only. README "Security model" says why.
+ */
+const JOIN_KINDS = Object.freeze(['worker', 'control-plane']);
+const joinSecretName = (stage, cluster, kind) => {
+  if (!JOIN_KINDS.includes(kind)) throw new NameError(`join kind "${kind}" must be one of ${JOIN_KINDS.join(', ')}`);
+  return `kubeha/${stage}/${cluster}/${kind}-join`;
+};
 const kubeconfigSecretName = (stage, cluster) => `kubeha/${stage}/${cluster}/admin-kubeconfig`;
 /** Users' kubeconfigs (`kubeha access grant`), one secret each, created by a master of the cluster. */
 const userSecretPrefix = (stage, cluster) => `kubeha/${stage}/${cluster}/users/`;
@@ -140,7 +149,7 @@ function clusterLogicalId(cluster) {
 function clusterNames(stage, region, cluster) {
   const setting = `the stage ("${stage}") or the cluster name ("${cluster}")`;
   const names = [
-    { kind: 'Secrets Manager secret', name: joinSecretName(stage, cluster), setting },
+    ...JOIN_KINDS.map((kind) => ({ kind: 'Secrets Manager secret', name: joinSecretName(stage, cluster, kind), setting })),
     { kind: 'Secrets Manager secret', name: kubeconfigSecretName(stage, cluster), setting },
     { kind: 'Secrets Manager secret', name: encryptionSecretName(stage, cluster), setting },
   ];
@@ -207,6 +216,7 @@ function rateExpression(minutes) {
 
 exports.LIMITS = LIMITS;
 exports.NODE_ROLES = NODE_ROLES;
+exports.JOIN_KINDS = JOIN_KINDS;
 exports.NameError = NameError;
 exports.checkStage = checkStage;
 exports.checkCluster = checkCluster;

@@ -13,6 +13,8 @@ export type NameKind =
   | 'SNS topic'
   | 'KMS alias';
 export type NodeRole = 'master' | 'worker' | 'lb';
+/** Which join a secret serves: workers may read only `worker`; `control-plane` holds the certificate key. */
+export type JoinKind = 'worker' | 'control-plane';
 export interface NamedResource {
   readonly kind: NameKind;
   readonly name: string;
@@ -31,6 +33,7 @@ export interface StackSettings {
 }
 export declare const LIMITS: Readonly<Record<NameKind, number>>;
 export declare const NODE_ROLES: readonly NodeRole[];
+export declare const JOIN_KINDS: readonly JoinKind[];
 export declare class NameError extends Error {}
 export declare function checkStage(stage: string): string;
 export declare function checkCluster(cluster: string): string;
@@ -50,7 +53,7 @@ export declare function nodeRoleName(stage: string, region: string, cluster: str
 export declare function instanceProfileName(stage: string, region: string, cluster: string, role: NodeRole): string;
 export declare function nodePolicyName(cluster: string, role: NodeRole): string;
 export declare function functionPolicyName(fn: string): string;
-export declare function joinSecretName(stage: string, cluster: string): string;
+export declare function joinSecretName(stage: string, cluster: string, kind: JoinKind): string;
 export declare function kubeconfigSecretName(stage: string, cluster: string): string;
 export declare function userSecretPrefix(stage: string, cluster: string): string;
 export declare function userSecretName(stage: string, cluster: string, user: string): string;

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { resetEnvironmentForTesting } from '../functions/adapters/index.js';
 import { handlers } from '../functions/registry.js';
+import { asFunction } from './handler-time.js';
 import { installFleet } from './aws.js';
 import { LOCAL_STAGE, type SimExecution, type SimulatedFleet } from './fleet.js';
 import { seededRandom } from './latency.js';
@@ -123,10 +124,10 @@ export class LocalControlPlane {
 
   /** What the schedule does every few minutes: one invocation of the reconcile handler. */
   async reconcile(): Promise<unknown> {
-    return (handlers.reconcile as (event: unknown, context: unknown) => Promise<unknown>)(
+    return asFunction('reconcile', () => (handlers.reconcile as (event: unknown, context: unknown) => Promise<unknown>)(
       { 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date(this.fleet.now()).toISOString() },
       { awsRequestId: `reconcile-${this.fleet.now()}` },
-    );
+    ));
   }
 
   /** What EventBridge does with an EC2 state change: one invocation of the handler (again, for a duplicate). */
@@ -144,7 +145,7 @@ export class LocalControlPlane {
       resources: [`arn:aws:ec2:${this.fleet.region}:${this.fleet.account}:instance/${instanceId}`],
       detail: { 'instance-id': instanceId, state },
     };
-    const outcome = await (handlers.onInstanceStateChange as (event: unknown, context: unknown) => Promise<unknown>)(event, { awsRequestId: `event-${id}` });
+    const outcome = await asFunction('onInstanceStateChange', () => (handlers.onInstanceStateChange as (event: unknown, context: unknown) => Promise<unknown>)(event, { awsRequestId: `event-${id}` }));
     return { id, outcome };
   }
 

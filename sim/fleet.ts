@@ -6,11 +6,11 @@
 //
 // Time is modelled: every API call advances the clock a little, every poll of a command stands for
 // one Wait of the state machine's loop, and documents finish after their modelled duration.
-import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT, joinSecretName, kubeconfigSecretName } from '../functions/core/join-material.js';
+import { CERTIFICATE_KEY_FORMAT, type JoinKind, TOKEN_FORMAT, joinSecretName, kubeconfigSecretName } from '../functions/core/join-material.js';
 import { encryptionSecretName } from '../functions/core/names.js';
 import type { EncryptionModel } from './encryption.js';
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
-import { charge } from './handler-time.js';
+import { charge, runningFunction } from './handler-time.js';
 import { param } from './node-documents.js';
 import { type KeepalivedClaim, keepalivedDetectionSeconds } from './load-balancer.js';
 
@@ -95,7 +95,8 @@ export interface KubeCluster {
   controlPlaneEndpoint: string;
   etcdMembers: EtcdMember[];
   nodes: { name: string; instanceId: string; role: 'control-plane' | 'worker'; ready: boolean }[];
-  tokens: { token: string; expiresAt: number }[];
+  /** Registered bootstrap tokens with the extra group each was given (what its holder may read follows from it). */
+  tokens: { token: string; expiresAt: number; kind: JoinKind }[];
   uploadedCertificates?: { certificateKey: string; expiresAt: number };
   cni?: { version: string; podCidr: string };
   /** Modelled [start, end] of every control-plane join, to prove they never overlapped. */
@@ -147,6 +148,8 @@ export interface RecordedCall {
   operation: string;
   input: unknown;
   at: number;
+  /** The function whose invocation made the call (sim/handler-time.ts), when a function made it. */
+  by?: string;
 }
 
 export interface DocumentFault {
@@ -309,7 +312,8 @@ export class SimulatedFleet {
   /** What `sls deploy` of stage LOCAL_STAGE creates for each name in the clusters parameter. */
   addClusterSecrets(clusterName: string): void {
     const tags = { 'kubeha:cluster': clusterName };
-    this.putSecretValue(this.createSecret(joinSecretName(clusterName, LOCAL_STAGE), tags).arn, '{"token":"","certificateKey":""}');
+    this.putSecretValue(this.createSecret(joinSecretName(clusterName, 'worker', LOCAL_STAGE), tags).arn, '{"token":""}');
+    this.putSecretValue(this.createSecret(joinSecretName(clusterName, 'control-plane', LOCAL_STAGE), tags).arn, '{"token":"","certificateKey":""}');
     this.putSecretValue(this.createSecret(kubeconfigSecretName(clusterName, LOCAL_STAGE), tags).arn, 'not written yet');
     this.putSecretValue(this.createSecret(encryptionSecretName(LOCAL_STAGE, clusterName), tags).arn, '{"keys":[]}');
   }
@@ -683,7 +687,8 @@ export class SimulatedFleet {
     this.advance(seconds);
     charge(seconds * 1000);
     this.settleLifecycles();
-    this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs });
+    const by = runningFunction();
+    this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs, ...(by ? { by } : {}) });
     const remaining = this.throttles.get(operation) ?? 0;
     if (remaining > 0) {
       this.throttles.set(operation, remaining - 1);
@@ -836,12 +841,33 @@ export class SimulatedFleet {
     if (!instance.node.prerequisites) throw new Error('kubeadm: command not found (prerequisites were not installed)');
   }
 
-  joinMaterialOnInstance(parameters: Record<string, string>): { token: string; certificateKey: string } {
-    const raw = this.readSecretOnInstance(param(parameters, 'JoinSecretArn'), param(parameters, 'JoinSecretVersionId'));
+  /**
+   * GetSecretValue with the instance's own role, as infra/iam.cjs grants it: masters read both join secrets
+   * of their cluster, workers only the worker one, load balancers none (AccessDeniedException, as IAM answers).
+   */
+  readSecretWithNodeRole(instance: SimInstance, idOrArn: string, versionId: string): string {
+    const secret = this.findSecret(idOrArn);
+    const role = /[-.](master|worker|lb)(\.[a-z0-9-]+)?$/.exec(instance.iamInstanceProfileArn ?? '')?.[1];
+    const cluster = this.clusterNameOf(instance);
+    const allowed = (kind: JoinKind) => secret?.name === joinSecretName(cluster, kind, LOCAL_STAGE);
+    const readable = role === 'master' ? allowed('worker') || allowed('control-plane') : role === 'worker' ? allowed('worker') : false;
+    if (!readable) throw new Error(`An error occurred (AccessDeniedException) when calling the GetSecretValue operation: ${instance.instanceId} (${role ?? 'no'} role) is not authorized to perform: secretsmanager:GetSecretValue on resource: ${idOrArn}`);
+    return this.readSecretOnInstance(idOrArn, versionId);
+  }
+
+  /**
+   * The join material a document reads on an instance (scripts/lib/common.sh read_join_material): `want`
+   * is the kind the document needs, or `any` for RefreshJoinMaterial, which tells them apart by the key.
+   */
+  joinMaterialOnInstance(instance: SimInstance, parameters: Record<string, string>, want: JoinKind | 'any'): { kind: JoinKind; token: string; certificateKey?: string } {
+    const raw = this.readSecretWithNodeRole(instance, param(parameters, 'JoinSecretArn'), param(parameters, 'JoinSecretVersionId'));
     const material = JSON.parse(raw) as { token?: string; certificateKey?: string };
+    const kind: JoinKind = 'certificateKey' in material ? 'control-plane' : 'worker';
+    if (want !== 'any' && want !== kind) throw new Error(`the join secret holds ${kind} material, but a ${want} join needs ${want} material`);
     if (!material.token || !TOKEN_FORMAT.test(material.token)) throw new Error('the join secret holds no valid bootstrap token');
+    if (kind === 'worker') return { kind, token: material.token };
     if (!material.certificateKey || !CERTIFICATE_KEY_FORMAT.test(material.certificateKey)) throw new Error('the join secret holds no valid certificate key');
-    return { token: material.token, certificateKey: material.certificateKey };
+    return { kind, token: material.token, certificateKey: material.certificateKey };
   }
 
   clusterNameOf(instance: SimInstance): string {

@@ -14,3 +14,15 @@ export function charge(milliseconds: number): void {
   const meter = current.getStore();
   if (meter) meter.elapsedMs += milliseconds;
 }
+
+const running = new AsyncLocalStorage<string>();
+
+/** Runs one invocation of a function by its short name, so that the calls it makes are attributed to it. */
+export function asFunction<T>(functionName: string, run: () => Promise<T>): Promise<T> {
+  return running.run(functionName, run);
+}
+
+/** The function whose invocation is running now (what the simulated services record as the caller), if any. */
+export function runningFunction(): string | undefined {
+  return running.getStore();
+}

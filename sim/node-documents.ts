@@ -49,7 +49,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       fleet.requirePrerequisites(instance);
       // The script writes the EncryptionConfiguration before kubeadm init: no key, no init.
       const providers = providersOnInstance(fleet, param(parameters, 'EncryptionSecretId'));
-      const material = fleet.joinMaterialOnInstance(parameters);
+      const material = fleet.joinMaterialOnInstance(instance, parameters, 'control-plane');
       const caCertHash = `sha256:${fleet.hex(64)}`;
       const cluster: KubeCluster = {
         clusterName,
@@ -58,8 +58,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
         controlPlaneEndpoint: param(parameters, 'ControlPlaneEndpoint'),
         etcdMembers: [{ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true }],
         nodes: [{ name: hostname, instanceId: instance.instanceId, role: 'control-plane', ready: false }],
-        tokens: [{ token: material.token, expiresAt: fleet.now() + 3600_000 }],
-        uploadedCertificates: { certificateKey: material.certificateKey, expiresAt: fleet.now() + CERTS_TTL_MS },
+        tokens: [{ token: material.token, expiresAt: fleet.now() + 3600_000, kind: 'control-plane' }],
+        uploadedCertificates: { certificateKey: material.certificateKey!, expiresAt: fleet.now() + CERTS_TTL_MS },
         controlPlaneJoins: [],
       };
       fleet.clusters.set(clusterName, cluster);
@@ -80,12 +80,14 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'RefreshJoinMaterial': {
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm !== 'control-plane') throw new Error('this node is not a control-plane node');
-      const material = fleet.joinMaterialOnInstance(parameters);
+      const material = fleet.joinMaterialOnInstance(instance, parameters, 'any');
       const ttlMinutes = Number(/^(\d+)m$/.exec(param(parameters, 'TokenTtl'))?.[1] ?? 'NaN');
       if (!Number.isFinite(ttlMinutes)) throw new Error('TokenTtl must look like 30m');
-      cluster.tokens.push({ token: material.token, expiresAt: fleet.now() + ttlMinutes * 60_000 });
-      cluster.uploadedCertificates = { certificateKey: material.certificateKey, expiresAt: fleet.now() + CERTS_TTL_MS };
-      return result('kubeha: token registered and certificates uploaded', { changed: true });
+      // scripts/refresh-join-material.sh: a worker token goes into kubeha's worker group and uploads nothing.
+      cluster.tokens.push({ token: material.token, expiresAt: fleet.now() + ttlMinutes * 60_000, kind: material.kind });
+      if (material.kind === 'worker') return result('kubeha: worker token registered', { changed: true });
+      cluster.uploadedCertificates = { certificateKey: material.certificateKey!, expiresAt: fleet.now() + CERTS_TTL_MS };
+      return result('kubeha: control-plane token registered and certificates uploaded', { changed: true });
     }
     case 'JoinControlPlane':
     case 'JoinWorker': {
@@ -97,7 +99,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       }
       fleet.requirePrerequisites(instance);
       const providers = controlPlane ? providersOnInstance(fleet, param(parameters, 'EncryptionSecretId')) : undefined;
-      const material = fleet.joinMaterialOnInstance(parameters);
+      const material = fleet.joinMaterialOnInstance(instance, parameters, controlPlane ? 'control-plane' : 'worker');
       if (param(parameters, 'CaCertHash') !== cluster.caCertHash) throw new Error('error execution phase preflight: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:..." are pinned');
       if (param(parameters, 'ControlPlaneEndpoint') !== cluster.controlPlaneEndpoint) throw new Error('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: wrong endpoint');
       const token = cluster.tokens.find((candidate) => candidate.token === material.token && candidate.expiresAt > fleet.now());
@@ -105,6 +107,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       if (controlPlane) {
         const certificates = cluster.uploadedCertificates;
         if (!certificates || certificates.expiresAt <= fleet.now()) throw new Error('error execution phase control-plane-prepare/download-certs: Secret "kubeadm-certs" was not found');
+        // copycerts.go createRBAC binds get kubeadm-certs to kubeadm's default group only: a worker token is Forbidden.
+        if (token.kind !== 'control-plane') throw new Error('error execution phase control-plane-prepare/download-certs: error downloading the secret: secrets "kubeadm-certs" is forbidden: User "system:bootstrap:' + material.token.split('.')[0] + '" cannot get resource "secrets" in API group "" in the namespace "kube-system"');
         if (certificates.certificateKey !== material.certificateKey) throw new Error('error execution phase control-plane-prepare/download-certs: failed to decrypt: cipher: message authentication failed');
         const overlapping = fleet.invocations.find(
           (other) => other !== invocation && other.document === 'JoinControlPlane' && other.startedAt < invocation.finishesAt && other.finishesAt > invocation.startedAt && fleet.clusterNameOf(fleet.requireInstance(other.instanceId)) === clusterName,

@@ -16,7 +16,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { parse } from 'yaml';
 import { handlers } from '../functions/registry.js';
 import { readableCause } from '../functions/core/errors.js';
-import { inInvocation } from './handler-time.js';
+import { asFunction, inInvocation } from './handler-time.js';
 
 export const SERVICE_LIMITS = { payloadBytes: 256 * 1024, historyEvents: 25_000 } as const;
 
@@ -172,7 +172,7 @@ export async function runStateMachine(name: string, input: unknown, options: Run
       const record: LocalRun['tasks'][number] = { state: stateName, functionName, input: taskInput };
       tasks.push(record);
       requestSequence += 1;
-      const invocation = inInvocation(() => (handler as (event: unknown, context: unknown) => Promise<unknown>)(taskInput, { awsRequestId: `local-${requestSequence}` }));
+      const invocation = inInvocation(() => asFunction(functionName, () => (handler as (event: unknown, context: unknown) => Promise<unknown>)(taskInput, { awsRequestId: `local-${requestSequence}` })));
       let output: unknown;
       try {
         output = await invocation.result;

@@ -16,7 +16,8 @@ import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
-import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
+import { type JoinKind, joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
+import { JOIN_KINDS } from './names.js';
 import type { Logger } from './log.js';
 import { type BootstrapPlan, HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, planBootstrap, worstCaseHistoryEvents } from './plan.js';
 import { recordLaunchFacts } from './launch-records.js';
@@ -54,12 +55,12 @@ export async function preflightReport(
 ): Promise<PreflightReport> {
   const subnetIds = unique(instances.map((instance) => instance.subnetId));
   const groupIds = unique(instances.flatMap((instance) => instance.securityGroupIds ?? []));
-  const [subnets, elasticIp, onlineAgents, joinSecretArn, kubeconfigSecretArn, ingress] = await Promise.all([
+  const secretNames = [...JOIN_KINDS.map((kind) => joinSecretName(config.clusterName, kind)), kubeconfigSecretName(config.clusterName)];
+  const [subnets, elasticIp, onlineAgents, secretArns, ingress] = await Promise.all([
     subnetIds.length > 0 ? ports.ec2.subnetCidrs(subnetIds) : Promise.resolve([]),
     ports.ec2.findElasticIp(config.elasticIpAllocationId),
     ports.ssm.onlineAgents(instances.map((instance) => instance.instanceId)),
-    ports.secrets.findSecretArn(joinSecretName(config.clusterName)),
-    ports.secrets.findSecretArn(kubeconfigSecretName(config.clusterName)),
+    Promise.all(secretNames.map((name) => ports.secrets.findSecretArn(name))),
     groupIds.length > 0 ? ports.ec2.securityGroupRules(groupIds) : Promise.resolve(undefined),
   ]);
   const securityGroups = ingress && {
@@ -68,10 +69,7 @@ export async function preflightReport(
   };
   const vpcIds = unique(subnets.map((subnet) => subnet.vpcId));
   const vpcs = vpcIds.length > 0 ? await ports.ec2.vpcCidrs(vpcIds) : [];
-  const missingSecrets = [
-    ...(joinSecretArn ? [] : [joinSecretName(config.clusterName)]),
-    ...(kubeconfigSecretArn ? [] : [kubeconfigSecretName(config.clusterName)]),
-  ];
+  const missingSecrets = secretNames.filter((_name, index) => !secretArns[index]);
   const onlineInstanceIds = new Set(onlineAgents.keys());
   const agentVersions = new Map([...onlineAgents].flatMap(([instanceId, agent]) => (agent.agentVersion ? [[instanceId, agent.agentVersion] as const] : [])));
   const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, agentVersions, missingSecrets, ...(securityGroups ? { securityGroups } : {}) });
@@ -121,21 +119,22 @@ export async function preflightCluster(
   return report.outcome;
 }
 
-/** Mints a fresh token and certificate key into the cluster's secret; returns only where they are. */
 /**
- * Mints a fresh token and certificate key into the cluster's secret; returns only where they are.
+ * Mints fresh join material of one kind into that kind's secret; returns only where it is: a token for
+ * the worker secret, a token and certificate key for the control-plane secret (read by masters only).
  * With `reuseMinutes`, a version minted that recently is handed out again instead: Secrets Manager
  * keeps every version for 24 h and holds about 100, so a mass loss of workers would otherwise reach
  * the quota. Each join registers the token again (refresh-join-material), so reuse costs no validity.
  */
-export async function storeFreshJoinMaterial(clusterName: string, ports: Pick<Ports, 'secrets' | 'random' | 'clock'>, reuseMinutes = 0): Promise<SecretRef> {
-  const joinSecretArn = await ports.secrets.findSecretArn(joinSecretName(clusterName));
-  if (!joinSecretArn) throw new ClusterStateError(missingSecretReason(joinSecretName(clusterName), clusterName));
+export async function storeFreshJoinMaterial(clusterName: string, kind: JoinKind, ports: Pick<Ports, 'secrets' | 'random' | 'clock'>, reuseMinutes = 0): Promise<SecretRef> {
+  const secretName = joinSecretName(clusterName, kind);
+  const joinSecretArn = await ports.secrets.findSecretArn(secretName);
+  if (!joinSecretArn) throw new ClusterStateError(missingSecretReason(secretName, clusterName));
   if (reuseMinutes > 0) {
     const current = await ports.secrets.currentVersion(joinSecretArn);
     if (current && ports.clock.now() - current.createdAt < reuseMinutes * 60_000) return { secretArn: joinSecretArn, versionId: current.versionId };
   }
-  const material = mintJoinMaterial(ports.random);
+  const material = mintJoinMaterial(kind, ports.random);
   return ports.secrets.putSecretValue(joinSecretArn, JSON.stringify(material));
 }
 

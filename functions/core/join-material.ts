@@ -1,24 +1,37 @@
 // Join material kubeha mints itself, so that kubeadm never has to print it: a bootstrap token
-// ([a-z0-9]{6}.[a-z0-9]{16}) and a certificate key (32 random bytes, hex) for --upload-certs.
+// ([a-z0-9]{6}.[a-z0-9]{16}) and, for control-plane joins only, a certificate key (32 random bytes, hex)
+// for --upload-certs. The two kinds live in two secrets: workers' instance role reads only the worker one,
+// whose token is registered in a group that cannot read kube-system/kubeadm-certs (README "Security model").
 import * as names from './names.js';
+import type { JoinKind } from './names.js';
+
+export type { JoinKind };
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 // Largest multiple of 36 below 256: bytes at or above it are dropped so every character is equally likely.
 const UNBIASED_LIMIT = 252;
 
-export interface JoinMaterial {
+/** What a worker join needs: a token and nothing else (the CA hash travels as a plain parameter). */
+export interface WorkerJoinMaterial {
+  readonly token: string;
+}
+/** What a control-plane join needs: a token in kubeadm's default group and the certificate key. */
+export interface ControlPlaneJoinMaterial {
   readonly token: string;
   readonly certificateKey: string;
 }
+export type JoinMaterial = WorkerJoinMaterial | ControlPlaneJoinMaterial;
 
 export const TOKEN_FORMAT = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
 export const CERTIFICATE_KEY_FORMAT = /^[a-f0-9]{64}$/;
 
-export function mintJoinMaterial(random: (bytes: number) => Buffer): JoinMaterial {
-  return {
-    token: `${randomString(6, random)}.${randomString(16, random)}`,
-    certificateKey: random(32).toString('hex'),
-  };
+export function mintJoinMaterial(kind: 'worker', random: (bytes: number) => Buffer): WorkerJoinMaterial;
+export function mintJoinMaterial(kind: 'control-plane', random: (bytes: number) => Buffer): ControlPlaneJoinMaterial;
+export function mintJoinMaterial(kind: JoinKind, random: (bytes: number) => Buffer): JoinMaterial;
+export function mintJoinMaterial(kind: JoinKind, random: (bytes: number) => Buffer): JoinMaterial {
+  const token = `${randomString(6, random)}.${randomString(16, random)}`;
+  // A worker's secret never holds a certificate key, not even an empty field: there is nothing to leak.
+  return kind === 'worker' ? { token } : { token, certificateKey: random(32).toString('hex') };
 }
 
 function randomString(length: number, random: (bytes: number) => Buffer): string {
@@ -41,9 +54,9 @@ function deployedStage(): string {
   return stage;
 }
 
-/** `kubeha/<stage>/<cluster>/join-material`, as infra/names.cjs names the secret the stack creates. */
-export function joinSecretName(clusterName: string, stage: string = deployedStage()): string {
-  return names.joinSecretName(stage, clusterName);
+/** `kubeha/<stage>/<cluster>/worker-join` or `…/control-plane-join`, as infra/names.cjs names the secrets the stack creates. */
+export function joinSecretName(clusterName: string, kind: JoinKind, stage: string = deployedStage()): string {
+  return names.joinSecretName(stage, clusterName, kind);
 }
 
 /** `kubeha/<stage>/<cluster>/admin-kubeconfig`. */

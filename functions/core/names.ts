@@ -2,6 +2,7 @@
 // infra/names.cjs, because `sls package` needs them where only CommonJS loads; this module gives the CLI
 // and the Lambdas the same functions with types. Pure: no AWS calls, no environment.
 export {
+  JOIN_KINDS,
   LIMITS,
   NODE_ROLES,
   NameError,
@@ -29,4 +30,4 @@ export {
   stackNames,
   stateMachineName,
 } from '../../infra/names.cjs';
-export type { NameKind, NamedResource, NodeRole, StackSettings } from '../../infra/names.cjs';
+export type { JoinKind, NameKind, NamedResource, NodeRole, StackSettings } from '../../infra/names.cjs';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Initializes the first control-plane node with kubeadm, using the token and certificate key kubeha
-# minted (read from Secrets Manager here, written only to a root-only temporary config file), uploads
+# Initializes the first control-plane node with kubeadm, using the control-plane token and certificate
+# key kubeha minted (read from Secrets Manager here, written only to a root-only temporary config file), uploads
 # the control-plane certificates, stores admin.conf in Secrets Manager and reports the CA cert hash.
 # The cluster decides whether init is done, not the files: kubeadm writes admin.conf in its kubeconfig
 # phase, long before etcd, the uploads, the bootstrap token and the add-ons. Initialized means the API
@@ -116,7 +116,7 @@ main() {
   fi
 
   write_encryption_config ""
-  read_join_material
+  read_join_material control-plane
   local workdir
   workdir="$(private_workdir)"
   # shellcheck disable=SC2064 # expand now: the trap must remove this very directory

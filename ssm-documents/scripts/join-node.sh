@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Joins this node to the cluster, as a control-plane node when KUBEHA_JOIN_AS=control-plane (with the
-# certificate key, so kubeadm downloads the uploaded certificates) or as a worker otherwise.
+# certificate key, so kubeadm downloads the uploaded certificates) or as a worker otherwise. A worker
+# reads the worker join secret, which holds a token and no certificate key, and refuses any other: its
+# token's group is bound to what a worker join needs and cannot read kube-system/kubeadm-certs.
 # The cluster says whether the node has joined, not kubelet.conf (with ControlPlaneKubeletLocalMode,
 # on in every supported minor, it appears after etcd-join but before the control-plane label, taint
 # and the wait for the control plane): a worker has joined when its Node is registered; a control-plane
@@ -124,7 +126,7 @@ main() {
 
   # The stored ClusterConfiguration makes this master's API server read the file: it must exist first.
   [[ "${KUBEHA_JOIN_AS}" == "control-plane" ]] && write_encryption_config ""
-  read_join_material
+  read_join_material "${KUBEHA_JOIN_AS}"
   local workdir
   workdir="$(private_workdir)"
   # shellcheck disable=SC2064 # expand now: the trap must remove this very directory

@@ -32,7 +32,7 @@ const cluster: ClusterContext = {
   // The runbook's six volumes and services, so the Mounts and Endpoints parameters are tested full, not `none`.
   nodeProfiles: runbook.nodeProfiles as ClusterContext['nodeProfiles'], externalServices: runbook.externalServices as ClusterContext['externalServices'],
 };
-const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/ci/prod-eu/join-material-AbCdEf', versionId: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE' };
+const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/ci/prod-eu/control-plane-join-AbCdEf', versionId: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE' };
 
 function commandFor(step: StepName) {
   return buildCommand(

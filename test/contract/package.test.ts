@@ -9,7 +9,7 @@ const iam = require('../../infra/iam.cjs') as {
   STATE_MACHINES: string[];
   UNSCOPABLE_ACTIONS: string[];
   nodeRoleId(cluster: string, role: string): string;
-  secretIds(cluster: string): { join: string; kubeconfig: string };
+  secretIds(cluster: string): { workerJoin: string; controlPlaneJoin: string; kubeconfig: string };
 };
 const names = require('../../infra/names.cjs') as typeof import('../../infra/names.cjs');
 const render = require('../../ssm-documents/render.cjs') as { documentNames(): string[]; documentDigest(): string };
@@ -27,7 +27,7 @@ const typed = (type: string) => ofType(template, type);
 beforeAll(() => {
   template = packageTemplate(['--stage', 'ci', '--region', 'eu-west-1', '--param', `clusters=${CLUSTERS.join(',')}`]);
   resources = template.Resources;
-}, 360_000);
+}, 900_000);
 
 describe('sls package', () => {
   it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {
@@ -274,9 +274,9 @@ describe('sls package', () => {
     expect(documentNames.sort()).toEqual(Object.values(DOCUMENTS).map((name) => `kubeha-ci-${name}-${render.documentDigest()}`).sort());
   });
 
-  it('holds the join-material and admin-kubeconfig secrets, named for the stage, and master/worker/lb instance profiles named for the region, of each listed cluster', () => {
+  it('holds the worker-join, control-plane-join and admin-kubeconfig secrets, named for the stage, and master/worker/lb instance profiles named for the region, of each listed cluster', () => {
     const secrets = typed('AWS::SecretsManager::Secret').map(([, secret]) => secret.Properties.Name);
-    expect(secrets.sort()).toEqual(['kubeha/ci/demo/admin-kubeconfig', 'kubeha/ci/demo/join-material', 'kubeha/ci/prod-eu/admin-kubeconfig', 'kubeha/ci/prod-eu/join-material']);
+    expect(secrets.sort()).toEqual(CLUSTERS.flatMap((cluster) => ['admin-kubeconfig', 'control-plane-join', 'worker-join'].map((name) => `kubeha/ci/${cluster}/${name}`)).sort());
     const profiles = typed('AWS::IAM::InstanceProfile').map(([, profile]) => profile.Properties.InstanceProfileName);
     expect(profiles).toHaveLength(6);
     expect(profiles).toContain('kubeha-ci.prod-eu.lb.eu-west-1');
@@ -356,11 +356,14 @@ describe('sls package', () => {
     }
   });
 
-  it('lets nodes read only their own cluster join secret, and only masters write the kubeconfig', () => {
+  it("lets workers read only their own cluster's worker join secret, masters both join secrets, and only masters write the kubeconfig", () => {
     const policy = (id: string) => JSON.stringify(policyOf(id));
     const worker = iam.nodeRoleId('prod-eu', 'worker');
-    expect(policy(worker)).toContain(`"Ref":"${iam.secretIds('prod-eu').join}"`);
-    expect(policy(worker)).not.toContain(iam.secretIds('demo').join);
+    expect(policy(worker)).toContain(`"Ref":"${iam.secretIds('prod-eu').workerJoin}"`);
+    expect(policy(worker)).not.toContain(iam.secretIds('prod-eu').controlPlaneJoin);
+    expect(policy(worker)).not.toContain(iam.secretIds('demo').workerJoin);
+    expect(policy(iam.nodeRoleId('prod-eu', 'lb'))).not.toContain('secretsmanager:');
+    expect(policy(iam.nodeRoleId('prod-eu', 'master'))).toContain(`"Ref":"${iam.secretIds('prod-eu').controlPlaneJoin}"`);
     expect(policy(worker)).not.toContain('PutSecretValue');
     expect(policy(iam.nodeRoleId('prod-eu', 'master'))).toContain(`"Ref":"${iam.secretIds('prod-eu').kubeconfig}"`);
     expect(policy(iam.nodeRoleId('prod-eu', 'lb'))).toContain('kubernetes.io/cluster/prod-eu');
@@ -399,7 +402,7 @@ let china: Template;
 describe('sls package --region cn-northwest-1', () => {
   beforeAll(() => {
     china = packageTemplate(['--stage', 'ci', '--region', 'cn-northwest-1', '--param', 'clusters=demo']);
-  }, 360_000);
+  }, 900_000);
 
   it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {
     expectValidForCloudFormation(china);

@@ -1,11 +1,14 @@
 // Packages the stack with `sls package` (offline, no credentials) and reads the CloudFormation template it
-// writes, for the contract tests. Only one test file may package successfully: every run in this directory
-// writes its template to .serverless/ before copying it to --package, so two at once swap templates. Also the checks every packaged template must pass, wherever it is packaged.
+// writes, for the contract tests. Every run in this directory writes its template to .serverless/ before
+// copying it to --package, so two at once swap templates: runs take a lock first, across the test files
+// vitest runs in parallel. Also the checks every packaged template must pass, wherever it is packaged.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lockSync } from 'proper-lockfile';
 import { expect } from 'vitest';
 
 export interface Statement {
@@ -34,8 +37,60 @@ const cfnspec = require('@aws-cdk/cfnspec') as {
 export const ROOT = new URL('../..', import.meta.url).pathname;
 const ENVIRONMENT = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', SLS_TELEMETRY_DISABLED: '1' };
 
-/** Runs `sls package` with these arguments; returns the template, or throws with what sls printed. */
+/**
+ * Holds the packaging lock of this checkout while `run` runs, waiting for another test file's run to end.
+ * `stale` outlasts any packaging: the lock is refreshed on a timer, which a blocking execFileSync never lets fire.
+ */
+function whilePackaging<T>(run: () => T): T {
+  const lockfilePath = join(tmpdir(), `kubeha-sls-package-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}.lock`);
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      const release = lockSync(ROOT, { lockfilePath, realpath: false, stale: 30 * 60_000 });
+      try {
+        return run();
+      } finally {
+        release();
+      }
+    } catch (error: unknown) {
+      if ((error as { code?: string }).code !== 'ELOCKED' || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
+  }
+}
+
+/** What the template is made from: a digest of every file under these paths. */
+const TEMPLATE_SOURCES = ['serverless.yml', 'package.json', 'infra', 'state-machines', 'ssm-documents', 'functions'];
+
+function sourceDigest(): string {
+  const hash = createHash('sha256');
+  const visit = (path: string): void => {
+    if (statSync(path).isDirectory()) {
+      for (const entry of readdirSync(path).sort()) visit(join(path, entry));
+      return;
+    }
+    hash.update(path).update(readFileSync(path));
+  };
+  for (const source of TEMPLATE_SOURCES) visit(join(ROOT, source));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Runs `sls package` with these arguments; returns the template, or throws with what sls printed. Two test
+ * files that package the same sources with the same arguments share one run (a minute or more on two cores):
+ * the template is kept beside the lock, named by the sources' digest and the arguments.
+ */
 export function packageTemplate(args: readonly string[]): Template {
+  return whilePackaging(() => {
+    const cached = join(tmpdir(), `kubeha-template-${sourceDigest()}-${createHash('sha256').update(args.join('\0')).digest('hex').slice(0, 12)}.json`);
+    if (existsSync(cached)) return JSON.parse(readFileSync(cached, 'utf8')) as Template;
+    const template = packageTemplateNow(args);
+    writeFileSync(cached, JSON.stringify(template));
+    return template;
+  });
+}
+
+function packageTemplateNow(args: readonly string[]): Template {
   const directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
   try {
     try {

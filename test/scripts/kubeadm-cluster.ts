@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENCRYPTION_SECRET_ID, JOIN_ENV, Sandbox, type ScriptRun, stubAws } from './sandbox.js';
+import { ENCRYPTION_SECRET_ID, JOIN_ENV, Sandbox, type ScriptRun, WORKER_SECRET_ARN, stubAws } from './sandbox.js';
 
 const DOUBLES = fileURLToPath(new URL('./doubles/', import.meta.url));
 
@@ -167,9 +167,17 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
     });
   }
 
+  /** Joins as SendCommand would ask: a worker gets the worker secret's ARN and runs with the worker role. */
   join(as: 'control-plane' | 'worker', caCertHash: string, env: Record<string, string> = {}): ScriptRun {
+    this.setRole(as === 'worker' ? 'worker' : 'master');
     const proxy: Record<string, string> = as === 'worker' ? { KUBEHA_MASTER_ADDRESSES: '10.0.0.11,10.0.16.11,10.0.32.11' } : {};
-    return this.run('join-node.sh', { KUBEHA_JOIN_AS: as, KUBEHA_CONTROL_PLANE_ENDPOINT: this.cluster.endpoint, KUBEHA_CA_CERT_HASH: caCertHash, ...proxy, ...env });
+    const secret: Record<string, string> = as === 'worker' ? { KUBEHA_JOIN_SECRET_ARN: WORKER_SECRET_ARN } : {};
+    return this.run('join-node.sh', { KUBEHA_JOIN_AS: as, KUBEHA_CONTROL_PLANE_ENDPOINT: this.cluster.endpoint, KUBEHA_CA_CERT_HASH: caCertHash, ...secret, ...proxy, ...env });
+  }
+
+  /** The instance role the node's `aws` answers for (infra/iam.cjs: master, worker, lb). */
+  setRole(role: 'master' | 'worker' | 'lb'): void {
+    writeFileSync(join(this.sandbox.state, 'node-role'), role);
   }
 
   /** The kubeadm configuration file kubeha last gave `kubeadm <command>`. */
@@ -177,8 +185,10 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
     return readFileSync(join(this.sandbox.state, `kubeadm-${command}.yaml`), 'utf8');
   }
 
-  refreshJoinMaterial(): ScriptRun {
-    return this.run('refresh-join-material.sh', { KUBEHA_TOKEN_TTL: '30m' });
+  /** Registers the control-plane material (token and certificate upload) or the workers' token, as heals do before a join. */
+  refreshJoinMaterial(kind: 'control-plane' | 'worker' = 'control-plane'): ScriptRun {
+    const secret: Record<string, string> = kind === 'worker' ? { KUBEHA_JOIN_SECRET_ARN: WORKER_SECRET_ARN } : {};
+    return this.run('refresh-join-material.sh', { KUBEHA_TOKEN_TTL: '30m', ...secret });
   }
 
   dispose(): void {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONTROL_PLANE_JOIN_PHASES, FakeCluster, FakeNode, WORKER_JOIN_PHASES, createTestCa, filesContaining, joinedMasterProblems } from './kubeadm-cluster.js';
-import { CERTIFICATE_KEY, JOIN_TOKEN } from './sandbox.js';
+import { CERTIFICATE_KEY, JOIN_TOKEN, WORKER_TOKEN } from './sandbox.js';
 
 // The phase matrix of kubeadm join, run against the kubeadm double (doubles/kubeadm): every phase fails
 // once, then the script runs again the way heal-master retries it, and the node must end joined.
@@ -39,6 +39,7 @@ beforeAll(() => {
   const init = master.init();
   expect(init.status).toBe(0);
   expect(master.refreshJoinMaterial().status).toBe(0);
+  expect(master.refreshJoinMaterial('worker').status).toBe(0);
   template = { cluster: templateCluster, master, caCertHash: String(init.result?.caCertHash) };
 });
 afterAll(() => {
@@ -164,19 +165,20 @@ describe('join material on disk', () => {
 
     // Act
     master.refreshJoinMaterial();
+    master.refreshJoinMaterial('worker');
     second.failAt('join', 'kubelet-start');
     second.join('control-plane', caCertHash);
     master.refreshJoinMaterial();
     second.join('control-plane', caCertHash);
     worker.hangAt('join', 'kubelet-wait-bootstrap');
     worker.join('worker', caCertHash, { KUBEHA_KUBEADM_TIMEOUT_SECONDS: '2' });
-    const leftDuringFailure = filesContaining(worker.sandbox.root, [JOIN_TOKEN]);
+    const leftDuringFailure = filesContaining(worker.sandbox.root, [WORKER_TOKEN]);
     worker.join('worker', caCertHash);
 
     // Assess
     expect(leftDuringFailure).toEqual(['./etc/kubernetes/bootstrap-kubelet.conf']); // the double does leave it, like kubeadm
     for (const each of [master, second, worker]) {
-      expect(filesContaining(each.sandbox.root, [JOIN_TOKEN, CERTIFICATE_KEY]), each.name).toEqual([]);
+      expect(filesContaining(each.sandbox.root, [JOIN_TOKEN, WORKER_TOKEN, CERTIFICATE_KEY]), each.name).toEqual([]);
     }
     expectJoinedMaster(second);
     expect(cluster.node(worker.name)).toBeDefined();

@@ -136,6 +136,7 @@ describe('join-node.sh', () => {
     master = node('10.0.0.11');
     caCertHash = String(master.init().result?.caCertHash);
     expect(master.refreshJoinMaterial().status).toBe(0);
+    expect(master.refreshJoinMaterial('worker').status).toBe(0);
   });
 
   it('should join a control-plane node with the token and certificate key in its JoinConfiguration only', () => {

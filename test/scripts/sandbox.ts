@@ -84,10 +84,16 @@ export class Sandbox {
   }
 }
 
-/** Join material as the control plane mints it, and an `aws` stub that serves it like Secrets Manager. */
+/**
+ * Join material as the control plane mints it, in its two secrets, and an `aws` stub that serves each like
+ * Secrets Manager answers the node's role as infra/iam.cjs grants it: a master reads both, a worker only the
+ * worker secret (AccessDeniedException for the other). The node's role is `$STATE/node-role` (master unless set).
+ */
 export const JOIN_TOKEN = 'k8sha1.q2w3e4r5t6y7u8i9';
 export const CERTIFICATE_KEY = 'f'.repeat(8) + '0123456789abcdef'.repeat(3) + 'a'.repeat(8);
-export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/demo/join-material-AbCdEf';
+export const WORKER_TOKEN = 'wrkr01.a1s2d3f4g5h6j7k8';
+export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/demo/control-plane-join-AbCdEf';
+export const WORKER_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/demo/worker-join-GhIjKl';
 export const SECRET_VERSION = 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE';
 
 export function stubAws(sandbox: Sandbox): void {
@@ -101,7 +107,15 @@ export function stubAws(sandbox: Sandbox): void {
       exit 0
     fi
     [[ " $* " == *" --version-id ${SECRET_VERSION} "* ]] || { echo "An error occurred (ResourceNotFoundException)" >&2; exit 254; }
-    printf '%s\\n' '{"token":"${JOIN_TOKEN}","certificateKey":"${CERTIFICATE_KEY}"}' ;;
+    role="$(cat "$STATE/node-role" 2>/dev/null || echo master)"
+    if [[ " $* " == *" --secret-id ${WORKER_SECRET_ARN} "* && "$role" != lb ]]; then
+      printf '%s\\n' '{"token":"${WORKER_TOKEN}"}'
+    elif [[ " $* " == *" --secret-id ${SECRET_ARN} "* && "$role" == master ]]; then
+      printf '%s\\n' '{"token":"${JOIN_TOKEN}","certificateKey":"${CERTIFICATE_KEY}"}'
+    else
+      echo "An error occurred (AccessDeniedException) when calling the GetSecretValue operation: the $role role is not authorized to perform: secretsmanager:GetSecretValue" >&2
+      exit 254
+    fi ;;
   "secretsmanager put-secret-value") touch "$STATE/kubeconfig-stored" ;;
   *) echo "unexpected aws call: $*" >&2; exit 2 ;;
 esac`,

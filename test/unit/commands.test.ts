@@ -17,7 +17,7 @@ const cluster: ClusterContext = {
   loadBalancerIps: ['10.0.0.5', '10.0.16.5'],
   workerCount: 3,
 };
-const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod/prod-eu/join-material-AbCdEf', versionId: 'a1b2c3d4-0000-1111-2222-333344445555' };
+const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod/prod-eu/control-plane-join-AbCdEf', versionId: 'a1b2c3d4-0000-1111-2222-333344445555' };
 const caCertHash = `sha256:${'ab'.repeat(32)}`;
 
 function pending(overrides: Partial<PendingCommand> = {}): PendingCommand {

@@ -16,7 +16,8 @@ const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
 const secrets = mockClient(SecretsManagerClient);
 const context = { awsRequestId: 'test-request' } as never;
-const JOIN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod/prod-eu/join-material-AbCdEf';
+const JOIN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/prod-eu/control-plane-join-AbCdEf';
+const WORKER_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/prod-eu/worker-join-AbCdEf';
 
 async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -47,16 +48,17 @@ describe('validate-input handler', () => {
 });
 
 describe('mint-join-material handler', () => {
-  it('stores fresh material in the cluster secret and returns only its ARN and version', async () => {
+  it('stores fresh control-plane material in the control-plane secret and returns only its ARN and version', async () => {
     // Prepare
     secrets.on(DescribeSecretCommand).resolves({ ARN: JOIN_SECRET_ARN });
     secrets.on(PutSecretValueCommand).resolves({ ARN: JOIN_SECRET_ARN, VersionId: 'v-1' });
 
     // Act
-    const output = await mintJoinMaterial({ clusterName: 'prod-eu' }, context);
+    const output = await mintJoinMaterial({ clusterName: 'prod-eu', joinAs: 'control-plane' }, context);
 
     // Assess
     expect(output).toEqual({ secretArn: JOIN_SECRET_ARN, versionId: 'v-1' });
+    expect(secrets).toHaveReceivedCommandWith(DescribeSecretCommand, { SecretId: 'kubeha/local/prod-eu/control-plane-join' });
     expect(secrets).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
     const stored = JSON.parse(secrets.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!) as { token: string; certificateKey: string };
     expect(stored.token).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
@@ -66,9 +68,33 @@ describe('mint-join-material handler', () => {
     }
   });
 
+  it('stores only a token, never a certificate key, in the worker secret', async () => {
+    // Prepare
+    secrets.on(DescribeSecretCommand).resolves({ ARN: WORKER_SECRET_ARN });
+    secrets.on(PutSecretValueCommand).resolves({ ARN: WORKER_SECRET_ARN, VersionId: 'v-2' });
+
+    // Act
+    const output = await mintJoinMaterial({ clusterName: 'prod-eu', joinAs: 'worker' }, context);
+
+    // Assess
+    expect(output).toEqual({ secretArn: WORKER_SECRET_ARN, versionId: 'v-2' });
+    expect(secrets).toHaveReceivedCommandWith(DescribeSecretCommand, { SecretId: 'kubeha/local/prod-eu/worker-join' });
+    const stored = JSON.parse(secrets.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!) as Record<string, string>;
+    expect(Object.keys(stored)).toEqual(['token']);
+  });
+
+  it('refuses a missing or unknown joinAs before any AWS call, naming the field', async () => {
+    const missing = await rejectionOf(mintJoinMaterial({ clusterName: 'prod-eu' }, context));
+    const unknown = await rejectionOf(mintJoinMaterial({ clusterName: 'prod-eu', joinAs: 'admin' }, context));
+    expect(missing.name).toBe('InputValidationError');
+    expect(missing.message).toContain('joinAs');
+    expect(unknown.message).toMatch(/joinAs: must be worker or control-plane/);
+    expect(secrets).not.toHaveReceivedCommand(DescribeSecretCommand);
+  });
+
   it('refuses, with the fix, when the stack holds no secret for the cluster', async () => {
     secrets.on(DescribeSecretCommand).rejects(Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' }));
-    const error = await rejectionOf(mintJoinMaterial({ clusterName: 'prod-eu' }, context));
+    const error = await rejectionOf(mintJoinMaterial({ clusterName: 'prod-eu', joinAs: 'worker' }, context));
     expect(error.name).toBe('ClusterStateError');
     expect(error.message).toContain('add prod-eu to the stack');
     expect(secrets).not.toHaveReceivedCommand(PutSecretValueCommand);

@@ -3,14 +3,21 @@ import { describe, expect, it } from 'vitest';
 import { CERTIFICATE_KEY_FORMAT, TOKEN_FORMAT, mintJoinMaterial } from '../../functions/core/join-material.js';
 
 describe('mintJoinMaterial', () => {
-  it('mints a kubeadm-shaped bootstrap token and a 32-byte hex certificate key', () => {
-    const material = mintJoinMaterial(randomBytes);
+  it('mints a kubeadm-shaped bootstrap token and a 32-byte hex certificate key for a control-plane join', () => {
+    const material = mintJoinMaterial('control-plane', randomBytes);
     expect(material.token).toMatch(TOKEN_FORMAT);
     expect(material.certificateKey).toMatch(CERTIFICATE_KEY_FORMAT);
   });
 
+  it('mints a token and no certificate key at all for a worker join', () => {
+    const material = mintJoinMaterial('worker', randomBytes);
+    expect(material.token).toMatch(TOKEN_FORMAT);
+    expect(Object.keys(material)).toEqual(['token']);
+    expect(JSON.stringify(material)).not.toMatch(/certificateKey|[a-f0-9]{64}/);
+  });
+
   it('never mints the same material twice in a thousand draws', () => {
-    const tokens = new Set(Array.from({ length: 1000 }, () => mintJoinMaterial(randomBytes).token));
+    const tokens = new Set(Array.from({ length: 1000 }, () => mintJoinMaterial('worker', randomBytes).token));
     expect(tokens.size).toBe(1000);
   });
 
@@ -26,7 +33,7 @@ describe('mintJoinMaterial', () => {
     };
 
     // Act
-    const { token } = mintJoinMaterial(random);
+    const { token } = mintJoinMaterial('worker', random);
 
     // Assess
     expect(token.slice(0, 6)).toBe('abcdef');

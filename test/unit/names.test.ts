@@ -27,7 +27,7 @@ describe('names', () => {
       const names = checkStack(settings);
 
       // Assess
-      expect(names.map(({ name }) => name)).toEqual(expect.arrayContaining(['kubeha-dev.demo.master.eu-west-1', 'kubeha/dev/demo/join-material', 'kubeha-dev-onInstanceStateChange']));
+      expect(names.map(({ name }) => name)).toEqual(expect.arrayContaining(['kubeha-dev.demo.master.eu-west-1', 'kubeha/dev/demo/worker-join', 'kubeha/dev/demo/control-plane-join', 'kubeha-dev-onInstanceStateChange']));
       for (const { kind, name } of names) expect(name.length, name).toBeLessThanOrEqual(LIMITS[kind]);
     });
   });
@@ -71,9 +71,14 @@ describe('names', () => {
     });
 
     it('keeps the secrets of stages prod and prod-eu apart, and out of reach of the pattern kubeha/prod/*', () => {
-      expect(joinSecretName('prod', 'demo')).toBe('kubeha/prod/demo/join-material');
+      expect(joinSecretName('prod', 'demo', 'worker')).toBe('kubeha/prod/demo/worker-join');
+      expect(joinSecretName('prod', 'demo', 'control-plane')).toBe('kubeha/prod/demo/control-plane-join');
       expect(kubeconfigSecretName('prod-eu', 'demo')).toBe('kubeha/prod-eu/demo/admin-kubeconfig');
-      expect(joinSecretName('prod-eu', 'demo').startsWith('kubeha/prod/')).toBe(false);
+      expect(joinSecretName('prod-eu', 'demo', 'control-plane').startsWith('kubeha/prod/')).toBe(false);
+    });
+
+    it('refuses a join kind it does not know, naming it', () => {
+      expect(() => joinSecretName('prod', 'demo', 'admin' as never)).toThrow(/join kind "admin" must be one of worker, control-plane/);
     });
 
     it('gives clusters a-1b and a1b different logical ids, though CloudFormation ids drop the hyphen', () => {

@@ -114,7 +114,7 @@ describe('preflightFindings', () => {
   });
 
   it('blocks a cluster whose secrets the stack does not hold, saying how to add them', () => {
-    const findings = blockingFindings(preflightFindings(config(), facts({ missingSecrets: ['kubeha/prod-eu/join-material'] })));
+    const findings = blockingFindings(preflightFindings(config(), facts({ missingSecrets: ['kubeha/local/prod-eu/control-plane-join'] })));
     expect(findings).toEqual([expect.objectContaining({ field: 'clusterName', fix: expect.stringContaining('clusters parameter') })]);
   });
 

@@ -10,7 +10,7 @@ const recorded = {
   },
   caCertHash: `sha256:${'ab'.repeat(32)}`,
   firstMasterId: 'i-0123456789abcdef0',
-  joinSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod/prod-eu/join-material-AbCdEf',
+  joinSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/prod/prod-eu/control-plane-join-AbCdEf',
   kubeconfigSecretName: 'kubeha/prod/prod-eu/admin-kubeconfig',
   policy: { startStoppedInstances: true, recoveryTimeoutMinutes: 10 },
   recordedAt: '2026-11-24T09:00:00.000Z',

@@ -71,18 +71,39 @@ private_workdir() {
   printf '%s\n' "${dir}"
 }
 
-# read_join_material: sets JOIN_TOKEN and JOIN_CERTIFICATE_KEY from the join secret version named by
-# KUBEHA_JOIN_SECRET_ARN and KUBEHA_JOIN_SECRET_VERSION_ID, read with the instance's own role.
+# The extra group of each kind of bootstrap token. kubeadm binds its default group to everything a join
+# needs, kube-system/kubeadm-certs included (copycerts.go createRBAC); workers get a group of kubeha's own,
+# bound to what a worker join needs and nothing else (refresh-join-material.sh). Bootstrap token groups
+# must match system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9] (k8s.io/cluster-bootstrap token/api BootstrapGroupPattern).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+CONTROL_PLANE_TOKEN_GROUP="system:bootstrappers:kubeadm:default-node-token"
+# shellcheck disable=SC2034
+WORKER_TOKEN_GROUP="system:bootstrappers:kubeha:worker"
+
+# read_join_material KIND: reads the join secret version named by KUBEHA_JOIN_SECRET_ARN and
+# KUBEHA_JOIN_SECRET_VERSION_ID with the instance's own role and sets JOIN_KIND, JOIN_TOKEN and, for
+# control-plane material only, JOIN_CERTIFICATE_KEY. KIND is what the caller needs: worker (a worker join:
+# the secret must hold no certificate key), control-plane, or any (refresh on a master registers either kind,
+# told apart by whether the secret holds a certificate key). A worker's role cannot read the
+# control-plane secret at all; the check here is the second line.
 read_join_material() {
+  local want="$1" secret
   require_env KUBEHA_JOIN_SECRET_ARN KUBEHA_JOIN_SECRET_VERSION_ID KUBEHA_REGION
-  local secret
   secret="$(aws secretsmanager get-secret-value --region "${KUBEHA_REGION}" \
     --secret-id "${KUBEHA_JOIN_SECRET_ARN}" --version-id "${KUBEHA_JOIN_SECRET_VERSION_ID}" \
     --query SecretString --output text)" || fail "could not read the join secret (is the kubeha node instance profile attached?)"
   JOIN_TOKEN="$(jq -r '.token // empty' <<<"${secret}")"
-  JOIN_CERTIFICATE_KEY="$(jq -r '.certificateKey // empty' <<<"${secret}")"
+  JOIN_CERTIFICATE_KEY=""
+  JOIN_KIND=worker
+  if jq -e 'has("certificateKey")' >/dev/null <<<"${secret}"; then JOIN_KIND=control-plane; fi
+  [[ "${want}" == any || "${want}" == "${JOIN_KIND}" ]] ||
+    fail "the join secret holds ${JOIN_KIND} material, but a ${want} join needs ${want} material"
   [[ "${JOIN_TOKEN}" =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ ]] || fail "the join secret holds no valid bootstrap token"
-  [[ "${JOIN_CERTIFICATE_KEY}" =~ ^[a-f0-9]{64}$ ]] || fail "the join secret holds no valid certificate key"
+  if [[ "${JOIN_KIND}" == control-plane ]]; then
+    JOIN_CERTIFICATE_KEY="$(jq -r '.certificateKey // empty' <<<"${secret}")"
+    [[ "${JOIN_CERTIFICATE_KEY}" =~ ^[a-f0-9]{64}$ ]] || fail "the join secret holds no valid certificate key"
+  fi
+  secret=""
   # Deliberately not exported: only this shell writes them into the private config file, and no
   # child process (kubeadm, kubectl, aws) needs them in its environment.
 }

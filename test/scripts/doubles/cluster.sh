@@ -66,3 +66,86 @@ forget_cluster() {
   : >"${DOUBLE_CLUSTER}/etcd/members"
   mkdir -p "${DOUBLE_CLUSTER}/objects"
 }
+
+# ---- Bootstrap tokens and RBAC, as the API server authenticates and authorizes them ----------------
+# A bootstrap token's Secret (kube-system/bootstrap-token-<id>) is "secret-sha256 <hash>" then
+# "groups <g1,g2>"; the authenticator gives its holder the user system:bootstrap:<id> and the groups
+# system:bootstrappers plus the token's auth-extra-groups (kubernetes plugin/pkg/auth/authenticator/token/
+# bootstrap/bootstrap.go AuthenticateToken). RBAC objects live beside the others:
+#   objects/-/clusterrole/<name>, objects/<ns>/role/<name>          "rule VERB RESOURCE [RESOURCE_NAME]" lines
+#   objects/-/clusterrolebinding/<name>, objects/<ns>/rolebinding/<name>   "roleRef KIND NAME" and "subject Group NAME"
+# A RoleBinding grants only in its namespace; a ClusterRoleBinding everywhere (rbac/v1 API reference).
+token_put() { # TOKEN GROUPS(comma list)
+  object_put kube-system secret "bootstrap-token-${1%%.*}" "secret-sha256 $(printf '%s' "$1" | sha256sum | cut -c1-64)
+groups $2"
+}
+
+# token_groups TOKEN: the groups of a valid token, one per line; nothing (status 1) for an unknown one.
+token_groups() {
+  local path
+  path="$(object_path kube-system secret "bootstrap-token-${1%%.*}")"
+  [[ -f "${path}" && "$(head -n 1 "${path}")" == "secret-sha256 $(printf '%s' "$1" | sha256sum | cut -c1-64)" ]] || return 1
+  printf 'system:bootstrappers\n'
+  sed -n 's/^groups //p' "${path}" | tr ',' '\n' | grep . || true
+}
+
+rbac_role() { # NAMESPACE(- for a ClusterRole) NAME RULE...: RULE is "VERB RESOURCE [RESOURCE_NAME]"
+  local namespace="$1" name="$2" kind=role rule
+  shift 2
+  [[ "${namespace}" == - ]] && kind=clusterrole
+  object_put "${namespace}" "${kind}" "${name}" "$(for rule in "$@"; do printf 'rule %s\n' "${rule}"; done)"
+}
+
+rbac_bind() { # NAMESPACE(- for a ClusterRoleBinding) NAME ROLE_KIND ROLE_NAME GROUP...
+  local namespace="$1" name="$2" role_kind="$3" role_name="$4" kind=rolebinding group
+  shift 4
+  [[ "${namespace}" == - ]] && kind=clusterrolebinding
+  object_put "${namespace}" "${kind}" "${name}" "roleRef ${role_kind} ${role_name}$(for group in "$@"; do printf '\nsubject Group %s' "${group}"; done)"
+}
+
+# authorized VERB RESOURCE NAMESPACE NAME GROUP...: whether any binding of one of the groups grants
+# VERB on RESOURCE (NAME) in NAMESPACE (- for cluster-scoped), through its Role or ClusterRole. Builtins
+# only (mapfile, no grep): joins call it several times, and a hang test gives kubeadm two seconds.
+authorized() {
+  local verb="$1" resource="$2" namespace="$3" name="$4" binding group line role_path rule_verb rule_resource rule_name subject
+  local -a binding_lines role_lines
+  shift 4
+  for binding in "${DOUBLE_CLUSTER}"/objects/-/clusterrolebinding/* "${DOUBLE_CLUSTER}/objects/${namespace}"/rolebinding/*; do
+    [[ -f "${binding}" ]] || continue
+    mapfile -t binding_lines <"${binding}"
+    for group in "$@"; do
+      subject=false role_path=""
+      for line in "${binding_lines[@]}"; do
+        case "${line}" in
+          "subject Group ${group}") subject=true ;;
+          "roleRef ClusterRole "*) role_path="${DOUBLE_CLUSTER}/objects/-/clusterrole/${line#roleRef ClusterRole }" ;;
+          "roleRef Role "*) role_path="${DOUBLE_CLUSTER}/objects/${namespace}/role/${line#roleRef Role }" ;;
+        esac
+      done
+      [[ "${subject}" == true && -f "${role_path}" ]] || continue
+      mapfile -t role_lines <"${role_path}"
+      for line in "${role_lines[@]}"; do
+        read -r _ rule_verb rule_resource rule_name <<<"${line}"
+        [[ "${rule_verb}" == "${verb}" && "${rule_resource}" == "${resource}" && ( -z "${rule_name}" || "${rule_name}" == "${name}" ) ]] && return 0
+      done
+    done
+  done
+  return 1
+}
+
+# token_may TOKEN VERB RESOURCE NAMESPACE NAME: the token authenticates and its groups are authorized.
+token_may() {
+  local token="$1" groups
+  shift
+  groups="$(token_groups "${token}")" || return 1
+  local -a list
+  mapfile -t list <<<"${groups}"
+  authorized "$@" "${list[@]}"
+}
+
+# forbidden TOKEN VERB RESOURCE NAMESPACE NAME: the API server's 403 message.
+forbidden() {
+  local where=""
+  [[ "$4" != - ]] && where=" in the namespace \"$4\""
+  printf '%s "%s" is forbidden: User "system:bootstrap:%s" cannot %s resource "%s" in API group "" %s\n' "$3" "$5" "${1%%.*}" "$2" "$3" "${where# }"
+}
