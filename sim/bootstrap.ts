@@ -2,6 +2,7 @@
 // tests and the demo share.
 import { installFleet } from './aws.js';
 import type { SimulatedFleet } from './fleet.js';
+import { ModelledTime } from './modelled-time.js';
 import { type LocalRun, type RunOptions, runStateMachine } from './state-machine.js';
 
 /** The console input for the fleet's cluster; tests override single fields. */
@@ -19,7 +20,9 @@ export function consoleInput(fleet: SimulatedFleet, overrides: Record<string, un
 export async function bootstrapOnFleet(fleet: SimulatedFleet, input: unknown, options: RunOptions = {}): Promise<LocalRun> {
   const uninstall = installFleet(fleet);
   try {
-    return await runStateMachine('bootstrap-cluster', input, { startTime: fleet.now(), onWait: (seconds) => fleet.advance(seconds), ...options });
+    // Waits of parallel branches overlap in modelled time, as they do in Step Functions.
+    const time = new ModelledTime(fleet);
+    return await runStateMachine('bootstrap-cluster', input, { startTime: fleet.now(), onWait: (seconds) => time.sleep(seconds), ...options });
   } finally {
     uninstall();
   }

@@ -26,6 +26,8 @@ describe('healing a master', () => {
     // Prepare
     const { fleet, plane } = await bootstrappedCluster();
     const dead = fleet.byRole('master')[1]!;
+    // The dead master's ENI lets go of its address before the replacement launches (the taken case is below).
+    fleet.addressReleaseSeconds = 5;
     const before = { calls: fleet.calls.length, invocations: fleet.invocations.length };
 
     // Act
