@@ -21,6 +21,9 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   StopProbe: 2,
 };
 
+/** InstallPrerequisites on a node that has the pinned packages already: the script checks and exits. */
+export const ALREADY_INSTALLED_SECONDS = 4;
+
 /** What one AWS API round trip costs in modelled time. */
 export const API_CALL_SECONDS = 0.12;
 
