@@ -22,8 +22,10 @@ export async function bootstrapOnFleet(fleet: SimulatedFleet, input: unknown, op
   try {
     // Waits of parallel branches overlap in modelled time, as they do in Step Functions.
     const time = new ModelledTime(fleet);
+    fleet.callLatency = (seconds) => time.sleep(seconds);
     return await runStateMachine('bootstrap-cluster', input, { startTime: fleet.now(), onWait: (seconds) => time.sleep(seconds), ...options });
   } finally {
+    fleet.callLatency = undefined;
     uninstall();
   }
 }

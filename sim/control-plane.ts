@@ -60,6 +60,8 @@ export class LocalControlPlane {
     resetEnvironmentForTesting();
     this.fleet.deployedDocumentSuffix = LOCAL_DOCUMENT_SUFFIX;
     this.uninstall = installFleet(this.fleet);
+    // Calls of concurrent executions overlap in modelled time (sim/fleet.ts, callLatency).
+    this.fleet.callLatency = (seconds) => this.time.sleep(seconds);
     this.fleet.executionStartedHooks.push((execution) => {
       if (this.autoRun) this.launch(execution);
     });
@@ -106,6 +108,7 @@ export class LocalControlPlane {
   }
 
   stop(): void {
+    this.fleet.callLatency = undefined;
     this.uninstall?.();
     for (const [key, value] of Object.entries(this.savedEnvironment)) {
       if (value === undefined) delete process.env[key];

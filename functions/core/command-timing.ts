@@ -35,9 +35,16 @@ export const FAST_END = 0.85;
 /** Past this fraction of a typical run (plus SLOW_AFTER_EXTRA_SECONDS), a command is late: poll slowly. */
 export const SLOW_END = 1.25;
 export const SLOW_AFTER_EXTRA_SECONDS = 10;
-/** Poll intervals while a command is likely to finish, and once it is late. */
-export const FAST_POLL_SECONDS = 2;
+/**
+ * Poll intervals while a command is likely to finish, and once it is late. Steps that run one at a time
+ * on the critical path (a master's upload and join, init, healing's short steps) are looked at every
+ * second; batch steps, which many Map iterations poll at once, every 2 s (history events and API rate).
+ */
+export const FAST_POLL_SECONDS = 1;
+export const BATCH_POLL_SECONDS = 2;
 export const SLOW_POLL_SECONDS = 15;
+const BATCH_STEPS: ReadonlySet<StepName> = new Set(['install-prerequisites', 'join-worker', 'install-cni', 'deploy-test-app']);
+const fastPoll = (step: StepName) => (BATCH_STEPS.has(step) ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
 
 /** Seconds to wait after sending a step before its first poll. */
 export function firstPollSeconds(step: StepName): number {
@@ -46,11 +53,11 @@ export function firstPollSeconds(step: StepName): number {
 
 /** Seconds to wait before the next poll of a step sent `elapsedSeconds` ago that is still running. */
 export function nextPollSeconds(step: StepName, elapsedSeconds: number): number {
-  return elapsedSeconds < TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? FAST_POLL_SECONDS : SLOW_POLL_SECONDS;
+  return elapsedSeconds < TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? fastPoll(step) : SLOW_POLL_SECONDS;
 }
 
 /** The most polls one step makes before it is late (what the history budget counts per batch). */
 export function fastPollsAtMost(step: StepName): number {
   const window = TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS - firstPollSeconds(step);
-  return 1 + Math.ceil(window / FAST_POLL_SECONDS);
+  return 1 + Math.ceil(window / fastPoll(step));
 }
