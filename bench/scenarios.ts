@@ -28,7 +28,7 @@ export interface BootstrapRun {
 
 export async function bootstrapRun(size: Size, seed = 7): Promise<BootstrapRun> {
   const fleet = SimulatedFleet.standard({ ...size, vpcCidrPrefix: '10.0', seed });
-  const plane = new LocalControlPlane(fleet).start();
+  const plane = new LocalControlPlane(fleet).start().overlapCalls();
   try {
     const run = await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
     if (run.error) throw new Error(`bootstrap ${label(size)} failed: ${run.error.name}: ${run.error.message}`);
@@ -55,7 +55,7 @@ export interface HealRun {
 
 export async function healRun(scenario: HealScenario, seed = 7): Promise<HealRun> {
   const fleet = SimulatedFleet.standard({ seed });
-  const plane = new LocalControlPlane(fleet).start();
+  const plane = new LocalControlPlane(fleet).start().overlapCalls();
   try {
     const bootstrap = await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
     if (bootstrap.error) throw new Error(`bootstrap failed: ${bootstrap.error.message}`);

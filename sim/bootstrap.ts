@@ -17,12 +17,13 @@ export function consoleInput(fleet: SimulatedFleet, overrides: Record<string, un
   };
 }
 
-export async function bootstrapOnFleet(fleet: SimulatedFleet, input: unknown, options: RunOptions = {}): Promise<LocalRun> {
+export async function bootstrapOnFleet(fleet: SimulatedFleet, input: unknown, { overlapCalls = false, ...options }: RunOptions & { overlapCalls?: boolean } = {}): Promise<LocalRun> {
   const uninstall = installFleet(fleet);
   try {
-    // Waits of parallel branches overlap in modelled time, as they do in Step Functions.
+    // Waits of parallel branches overlap in modelled time, as they do in Step Functions; with
+    // overlapCalls, so do the API calls of parallel branches (LocalControlPlane.overlapCalls says why it is optional).
     const time = new ModelledTime(fleet);
-    fleet.callLatency = (seconds) => time.sleep(seconds);
+    if (overlapCalls) fleet.callLatency = (seconds) => time.sleep(seconds);
     return await runStateMachine('bootstrap-cluster', input, { startTime: fleet.now(), onWait: (seconds) => time.sleep(seconds), ...options });
   } finally {
     fleet.callLatency = undefined;
