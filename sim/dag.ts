@@ -204,8 +204,13 @@ export function healDag(fleet: SimulatedFleet, scenario: HealScenario, origin: n
   return { name: `heal: ${scenario}`, origin, nodes };
 }
 
+/**
+ * A health check as the node's state is read: the simulator reads the cluster when the document ends
+ * (sim/ssm.ts, complete), so the check depends on what held in its last second, not at its sending.
+ */
 function lastSpan(invocations: readonly Invocation[]): Span | undefined {
-  return spanOf(invocations.slice(-1));
+  const span = spanOf(invocations.slice(-1));
+  return span ? { start: span.end - 1000, end: span.end } : undefined;
 }
 
 

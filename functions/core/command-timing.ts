@@ -33,8 +33,8 @@ export const TYPICAL_STEP_SECONDS: Readonly<Record<StepName, number>> = {
 /** The fast end of a typical run, as a fraction of it: the first poll comes no earlier. */
 export const FAST_END = 0.85;
 /** Past this fraction of a typical run (plus SLOW_AFTER_EXTRA_SECONDS), a command is late: poll slowly. */
-export const SLOW_END = 1.25;
-export const SLOW_AFTER_EXTRA_SECONDS = 10;
+export const SLOW_END = 1.2;
+export const SLOW_AFTER_EXTRA_SECONDS = 5;
 /**
  * Poll intervals while a command is likely to finish, and once it is late. Steps that run one at a time
  * on the critical path (a master's upload and join, init, healing's short steps) are looked at every

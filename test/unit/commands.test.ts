@@ -61,11 +61,11 @@ describe('interpretInvocations', () => {
   });
 
   it('polls a running command briefly while it is likely to finish and slowly once it is late', () => {
-    // join-worker typically runs 35 s: late from 35 × 1.25 + 10 = 53.75 s after it was sent.
+    // join-worker typically runs 35 s: late from 35 × 1.2 + 5 = 47 s after it was sent.
     const invocations = [{ instanceId: 'i-0000000000000000a', status: 'InProgress' as const }];
     const command = pending({ deadline: 600_000 });
-    expect(interpretInvocations(command, invocations, 53_000)).toMatchObject({ status: 'InProgress', pollAfterSeconds: 2 });
-    expect(interpretInvocations(command, invocations, 54_000)).toMatchObject({ status: 'InProgress', pollAfterSeconds: 15 });
+    expect(interpretInvocations(command, invocations, 46_000)).toMatchObject({ status: 'InProgress', pollAfterSeconds: 2 });
+    expect(interpretInvocations(command, invocations, 47_000)).toMatchObject({ status: 'InProgress', pollAfterSeconds: 15 });
   });
 
   it('reports Success with results only for steps that produce one', () => {
