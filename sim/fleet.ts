@@ -681,11 +681,31 @@ export class SimulatedFleet {
     this.notifications.push({ subject, message, at: this.clockMs });
   }
 
+  /**
+   * How a call's round trip passes in modelled time. Unset, the call moves the world's clock itself, so
+   * calls made side by side add up. A discrete-event clock (sim/modelled-time.ts) sets it to a sleep of
+   * the calling chain, so that concurrent Lambdas' calls overlap, as they do against AWS.
+   */
+  callLatency: ((seconds: number) => Promise<void>) | undefined;
+
+  /** Every call is recorded, and may be throttled by an injected fault. */
+  async recordAfterLatency(service: RecordedCall['service'], operation: string, input: unknown): Promise<void> {
+    if (!this.callLatency) return this.record(service, operation, input);
+    const seconds = API_CALL_SECONDS + (this.slowCalls.get(operation) ?? 0);
+    charge(seconds * 1000);
+    await this.callLatency(seconds);
+    this.recorded(service, operation, input);
+  }
+
   /** Every call is recorded, and may be throttled by an injected fault. */
   record(service: RecordedCall['service'], operation: string, input: unknown): void {
     const seconds = API_CALL_SECONDS + (this.slowCalls.get(operation) ?? 0);
     this.advance(seconds);
     charge(seconds * 1000);
+    this.recorded(service, operation, input);
+  }
+
+  private recorded(service: RecordedCall['service'], operation: string, input: unknown): void {
     this.settleLifecycles();
     const by = runningFunction();
     this.calls.push({ service, operation, input: structuredClone(input), at: this.clockMs, ...(by ? { by } : {}) });

@@ -25,7 +25,12 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   CheckExternalServices: 3,
   GrantUserAccess: 4,
   RevokeUserAccess: 3,
+  ApplyEncryptionConfig: 10,
+  RewriteSecrets: 10,
 };
+
+/** InstallPrerequisites on a node that has the pinned packages already: the script checks and exits. */
+export const ALREADY_INSTALLED_SECONDS = 4;
 
 /** What one AWS API round trip costs in modelled time. */
 export const API_CALL_SECONDS = 0.12;

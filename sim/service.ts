@@ -4,9 +4,9 @@ import type { RecordedCall, SimulatedFleet } from './fleet.js';
 type Handler = (input: never) => unknown;
 
 export function route(fleet: SimulatedFleet, service: RecordedCall['service'], operation: string, handler: Handler) {
-  return (input: unknown) => {
-    fleet.record(service, operation, input);
-    return Promise.resolve((handler as (input: unknown) => unknown)(input));
+  return async (input: unknown) => {
+    await fleet.recordAfterLatency(service, operation, input);
+    return (handler as (input: unknown) => unknown)(input);
   };
 }
 

@@ -49,6 +49,23 @@ function lambdaError(name: string, message: string, stack: string | undefined): 
   return error;
 }
 
+/**
+ * A Wait's SecondsPath read as the service reads it: the path must resolve to a non-negative integer,
+ * or the execution fails with States.Runtime, which no Catch handles (Wait state reference).
+ */
+function waitSeconds(stateName: string, path: string, input: unknown): number {
+  const steps = /^\$((\.[A-Za-z_][\w-]*|\[\d+\])*)$/.exec(path);
+  if (!steps) throw new UncatchableError('States.Runtime', `${stateName}: SecondsPath ${path} is not a plain reference path`);
+  let value: unknown = input;
+  for (const [, key, index] of (steps[1] ?? '').matchAll(/\.([A-Za-z_][\w-]*)|\[(\d+)\]/g)) {
+    value = value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[key ?? Number(index)];
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new UncatchableError('States.Runtime', `${stateName}: SecondsPath ${path} does not resolve to a non-negative integer (${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
 const sizeOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
 
 export type EventLog = Awaited<ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never>;
@@ -195,12 +212,13 @@ export async function runStateMachine(name: string, input: unknown, options: Run
   }
   forEachState(definition.States, (stateName, state) => {
     if (state.Type === 'Wait' && options.onWait) {
-      const seconds = Number(state.Seconds ?? 0);
+      const fixed = state.Seconds;
+      const secondsPath = typeof state.SecondsPath === 'string' ? state.SecondsPath : undefined;
       const onWait = options.onWait;
       for (const key of Object.keys(state)) if (key !== 'Next' && key !== 'End' && key !== 'Comment') delete state[key];
       Object.assign(state, { Type: 'Task', Resource: fakeFunctionArn('modelled-wait') });
       taskResourceLocalHandlers[stateName] = async (waitInput: unknown) => {
-        await onWait(seconds);
+        await onWait(secondsPath ? waitSeconds(stateName, secondsPath, waitInput) : Number(fixed ?? 0));
         return waitInput;
       };
     } else if (state.Type === 'Wait') {

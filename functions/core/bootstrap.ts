@@ -15,11 +15,12 @@ import {
 import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
+import { firstPollSeconds } from './command-timing.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import { type JoinKind, joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import { JOIN_KINDS } from './names.js';
 import type { Logger } from './log.js';
-import { type BootstrapPlan, HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, planBootstrap, worstCaseHistoryEvents } from './plan.js';
+import { type BootstrapPlan, HISTORY_EVENT_BUDGET, HISTORY_EVENTS_PER_WORKER_BATCH, HISTORY_EVENT_LIMIT, planBootstrap, worstCaseHistoryEvents } from './plan.js';
 import { recordLaunchFacts } from './launch-records.js';
 import { documentParameter } from './parameter-patterns.js';
 import type { Ports, SecretRef } from './ports.js';
@@ -79,7 +80,7 @@ export async function preflightReport(
   const plan = planBootstrap(config, fleet, elasticIp.publicIp);
   const history = worstCaseHistoryEvents(plan, config.stepTimeoutMinutes);
   if (history > HISTORY_EVENT_BUDGET) {
-    const batchesAllowed = Math.max(1, Math.floor((HISTORY_EVENT_BUDGET - history + plan.workerBatches.length * 40) / 40));
+    const batchesAllowed = Math.max(1, Math.floor((HISTORY_EVENT_BUDGET - history) / HISTORY_EVENTS_PER_WORKER_BATCH + plan.workerBatches.length));
     const finding = {
       field: 'workerBatchSize',
       reason: `${plan.workerBatches.length} worker batches could write about ${history} history events, and one execution holds ${HISTORY_EVENT_LIMIT}`,
@@ -163,6 +164,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ...(mark ? { markAs: mark } : {}),
     ...(ledger ? { ledger } : {}),
     ...(request.nodes ? { nodes: request.nodes } : {}),
+    pollAfterSeconds: firstPollSeconds(request.step),
   };
 }
 

@@ -6,6 +6,7 @@ import { CommandFailedError, CommandTimedOutError } from './errors.js';
 import { encryptionSecretName } from './encryption.js';
 import { kubeconfigSecretName } from './join-material.js';
 import type { LedgerKey } from './command-ledger.js';
+import { nextPollSeconds } from './command-timing.js';
 import { mask } from './log.js';
 import { checkedParameter, endpointsParameter, externalServicesSchema, mountsParameter, nodeProfilesSchema } from './node-profile.js';
 import { documentParameter, documentParameterList } from './parameter-patterns.js';
@@ -130,6 +131,8 @@ export interface PendingCommand {
   readonly ledger?: LedgerKey;
   /** cluster-status: keep only control-plane Nodes in the result (see StepRequest.nodes). */
   readonly nodes?: 'control-plane';
+  /** Seconds the state machine waits before its first poll (command-timing.ts). */
+  readonly pollAfterSeconds?: number;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -330,7 +333,7 @@ const REASON_LIMIT = 600;
 export type StepResult = Record<string, unknown> & { readonly instanceId: string };
 
 export type CommandProgress =
-  | { readonly status: 'InProgress'; readonly pending: string[] }
+  | { readonly status: 'InProgress'; readonly pending: string[]; readonly pollAfterSeconds: number }
   | { readonly status: 'Success'; readonly finishedAt: number; readonly results: StepResult[] };
 
 /** Reads the invocations of a command: done, still running, failed (throws) or out of time (throws). */
@@ -339,15 +342,16 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
   const failures = invocations
     .filter((invocation) => !IN_FLIGHT.has(invocation.status) && invocation.status !== 'Success')
     .map((invocation) => ({ instanceId: invocation.instanceId, status: invocation.status, reason: failureReason(invocation) }));
-  if (failures.length > 0) throw new CommandFailedError(command.step, failures);
-
   const pending = command.instanceIds.filter((instanceId) => {
     const invocation = byInstance.get(instanceId);
     return !invocation || IN_FLIGHT.has(invocation.status);
   });
+  // A failure is reported once the rest of the batch has ended: the successes get recorded (a re-run
+  // skips them) and nothing is left running unwatched. Polls stop as usual at the deadline.
+  if (failures.length > 0 && (pending.length === 0 || now > command.deadline)) throw new CommandFailedError(command.step, failures);
   if (pending.length > 0) {
     if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
-    return { status: 'InProgress', pending };
+    return { status: 'InProgress', pending, pollAfterSeconds: nextPollSeconds(command.step, (now - command.sentAt) / 1000) };
   }
   const results = STEPS_WITH_RESULTS.has(command.step)
     ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))

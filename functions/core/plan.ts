@@ -1,6 +1,7 @@
 // Turns a preflighted fleet into the bootstrap plan: who is initialized first, who still has to
 // join, in which batches. Nodes already recorded as done are left out, which is what makes a
 // re-run after a failure resume instead of start over.
+import { SLOW_POLL_SECONDS, fastPollsAtMost } from './command-timing.js';
 import { type Fleet, type Member, type Role, allMembers, chunk, isKubernetesNodeDone } from './cluster.js';
 import type { ClusterConfig } from './config.js';
 import { ClusterStateError } from './errors.js';
@@ -101,19 +102,38 @@ export function workerTokenTtlMinutes(batches: number): number {
 export const HISTORY_EVENT_LIMIT = 25_000;
 export const HISTORY_EVENT_BUDGET = 20_000;
 
+/** History events one Wait → poll → Choice turn writes (Wait 2, Task 5, Choice 2). */
+const EVENTS_PER_POLL = 9;
+/** A batch that finishes without a retry: send, the Map iteration, the closing Pass, besides its polls. */
+const EVENTS_PER_BATCH = 40;
+
+/** The node profile's send before a batch joins (Task 5, Wait 2, Choice 2, and the Task's retries' room). */
+const EVENTS_PER_PROFILE_SEND = 10;
+
+/** History events one batch of workers can write: its prerequisites, its node profile and its join, each polled until it is late. */
+export const HISTORY_EVENTS_PER_WORKER_BATCH =
+  2 * EVENTS_PER_BATCH + EVENTS_PER_PROFILE_SEND + EVENTS_PER_POLL * (fastPollsAtMost('install-prerequisites') + fastPollsAtMost('apply-node-profile') + fastPollsAtMost('join-worker'));
+
 /**
- * The most history events a bootstrap of this plan can write, counted as the service does: about 9 per
- * Wait → poll → Choice turn, 40 per batch that joins in a few turns, and for the steps still running
- * when one hangs, a turn every 15 s until its deadline. Inline Map iterations count toward the parent.
+ * The most history events a bootstrap of this plan can write, counted as the service does: a batch
+ * writes about 40 besides its polls, and polls every 2 s from the fast end of its typical run until it
+ * is late (command-timing.ts); for the steps still running when one hangs, a turn every 15 s until its
+ * deadline. Inline Map iterations count toward the parent.
  */
 export function worstCaseHistoryEvents(plan: Pick<BootstrapPlan, 'workerBatches' | 'prerequisiteBatches' | 'mastersToJoin'>, stepTimeoutMinutes: number): number {
   const fixed = 400;
-  const perBatch = 40;
-  const perMaster = 150;
-  // Each worker batch applies its node profile (a short command, a few turns) before it joins.
-  const perProfile = 25;
-  const stuckTurns = stepTimeoutMinutes * 4 * WORKER_JOIN_CONCURRENCY;
-  return fixed + (plan.prerequisiteBatches.length + plan.workerBatches.length) * perBatch + plan.workerBatches.length * perProfile + plan.mastersToJoin.length * perMaster + stuckTurns * 9;
+  const perPrerequisiteBatch = EVENTS_PER_BATCH + EVENTS_PER_POLL * fastPollsAtMost('install-prerequisites');
+  // Each worker batch applies its node profile (a short command and its polls) before it joins.
+  const perWorkerBatch = EVENTS_PER_BATCH + EVENTS_PER_PROFILE_SEND + EVENTS_PER_POLL * (fastPollsAtMost('apply-node-profile') + fastPollsAtMost('join-worker'));
+  const perMaster = 150 + EVENTS_PER_POLL * (fastPollsAtMost('refresh-join-material') + fastPollsAtMost('join-control-plane'));
+  const stuckTurns = stepTimeoutMinutes * (60 / SLOW_POLL_SECONDS) * WORKER_JOIN_CONCURRENCY;
+  return (
+    fixed +
+    plan.prerequisiteBatches.length * perPrerequisiteBatch +
+    plan.workerBatches.length * perWorkerBatch +
+    plan.mastersToJoin.length * perMaster +
+    stuckTurns * EVENTS_PER_POLL
+  );
 }
 
 function unique(values: string[]): string[] {

@@ -18,6 +18,7 @@ export const pendingCommandSchema = z.object({
   recordTags: z.record(z.string().regex(/^kubeha:upstreams$/, 'only kubeha:upstreams may be recorded'), z.string().max(256)).optional(),
   ledger: z.object({ clusterName: z.string(), key: z.string().startsWith('command#') }).optional(),
   nodes: z.literal('control-plane').optional(),
+  pollAfterSeconds: z.number().int().min(1).max(3600).optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

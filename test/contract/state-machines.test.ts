@@ -33,11 +33,12 @@ describe.each(MACHINES)('state machine %s', (name) => {
     }
   });
 
-  it('gives every Task an explicit, commented Retry, and a Catch unless a Map catches for it', () => {
+  it('gives every Task an explicit, commented Retry, and a Catch unless a Map or Parallel catches for it', () => {
     const insideMaps = new Set<string>();
     forEachState(definition.States, (_, state) => {
-      const nested = state.ItemProcessor?.States;
-      if (nested) for (const inner of Object.keys(nested)) insideMaps.add(inner);
+      const nested = [state.ItemProcessor?.States, ...(state.Branches ?? []).map((branch) => branch.States)];
+      for (const states of nested) for (const inner of Object.keys(states ?? {})) insideMaps.add(inner);
+      if (state.Type === 'Parallel' || state.Type === 'Map') expect(state.Catch ?? insideMaps.has(_), `${_} neither catches nor sits inside a state that does`).toBeTruthy();
     });
     forEachState(definition.States, (stateName, state) => {
       if (state.Type !== 'Task') return;

@@ -58,7 +58,15 @@ describe('buildCommand', () => {
 describe('interpretInvocations', () => {
   it('reports InProgress while any target is pending or not yet listed', () => {
     const progress = interpretInvocations(pending(), [{ instanceId: 'i-0000000000000000a', status: 'Success' }], 5_000);
-    expect(progress).toEqual({ status: 'InProgress', pending: ['i-0000000000000000b'] });
+    expect(progress).toEqual({ status: 'InProgress', pending: ['i-0000000000000000b'], pollAfterSeconds: 2 });
+  });
+
+  it('polls a running command briefly while it is likely to finish and slowly once it is late', () => {
+    // join-worker typically runs 35 s: late from 35 × 1.2 + 5 = 47 s after it was sent.
+    const invocations = [{ instanceId: 'i-0000000000000000a', status: 'InProgress' as const }];
+    const command = pending({ deadline: 600_000 });
+    expect(interpretInvocations(command, invocations, 46_000)).toMatchObject({ status: 'InProgress', pollAfterSeconds: 2 });
+    expect(interpretInvocations(command, invocations, 47_000)).toMatchObject({ status: 'InProgress', pollAfterSeconds: 15 });
   });
 
   it('reports Success with results only for steps that produce one', () => {
@@ -97,7 +105,14 @@ describe('interpretInvocations', () => {
   });
 
   it('treats Undeliverable (agent gone) as a failure of that instance', () => {
-    expect(() => interpretInvocations(pending(), [{ instanceId: 'i-0000000000000000a', status: 'Undeliverable' }], 1)).toThrow(/i-0000000000000000a \(Undeliverable\): SSM reported Undeliverable/);
+    const invocations = [{ instanceId: 'i-0000000000000000a', status: 'Undeliverable' as const }, { instanceId: 'i-0000000000000000b', status: 'Success' as const }];
+    expect(() => interpretInvocations(pending(), invocations, 1)).toThrow(/i-0000000000000000a \(Undeliverable\): SSM reported Undeliverable/);
+  });
+
+  it('reports a failure only once the rest of the batch has ended, or at the deadline', () => {
+    const invocations = [{ instanceId: 'i-0000000000000000a', status: 'Failed' as const }, { instanceId: 'i-0000000000000000b', status: 'InProgress' as const }];
+    expect(interpretInvocations(pending(), invocations, 5_000)).toMatchObject({ status: 'InProgress', pending: ['i-0000000000000000b'] });
+    expect(() => interpretInvocations(pending(), invocations, 10_001)).toThrow(CommandFailedError);
   });
 });
 

@@ -1,0 +1,71 @@
+// When to look at a running command again. A fixed poll interval costs up to one interval per step on
+// the critical path (a 15 s Wait after a 6 s command); polling every second costs transitions for
+// nothing while a 95 s install runs. So each step first waits for the fast end of its typical run,
+// polls briefly while it is likely to finish, then falls back to a slow poll that bounds the history
+// of a command that hangs.
+import type { StepName } from './commands.js';
+
+/**
+ * How long each step's document usually runs on a t3.medium with Ubuntu 24.04, in seconds: apt
+ * installs dominate prerequisites, kubeadm init waits for the static pods, a control-plane join
+ * includes the etcd learner's promotion. sim/latency.ts models the same runs (±15 %); a test keeps
+ * the two in step.
+ */
+export const TYPICAL_STEP_SECONDS: Readonly<Record<StepName, number>> = {
+  'install-prerequisites': 95,
+  'configure-load-balancer': 9,
+  'init-first-master': 80,
+  'install-cni': 30,
+  'refresh-join-material': 6,
+  'join-control-plane': 65,
+  'join-worker': 35,
+  'verify-cluster': 12,
+  'cluster-status': 3,
+  'remove-etcd-member': 4,
+  'snapshot-etcd': 8,
+  'reset-node': 6,
+  'check-load-balancer': 2,
+  'deploy-test-app': 20,
+  'start-probe': 2,
+  'stop-probe': 2,
+  'configure-node-proxy': 3,
+  'probe-load-balancer': 2,
+  'apply-node-profile': 8,
+  'check-external-services': 3,
+  'grant-user-access': 4,
+  'revoke-user-access': 3,
+  'apply-encryption-config': 10,
+  'rewrite-secrets': 10,
+};
+
+/** The fast end of a typical run, as a fraction of it: the first poll comes no earlier. */
+export const FAST_END = 0.85;
+/** Past this fraction of a typical run (plus SLOW_AFTER_EXTRA_SECONDS), a command is late: poll slowly. */
+export const SLOW_END = 1.2;
+export const SLOW_AFTER_EXTRA_SECONDS = 5;
+/**
+ * Poll intervals while a command is likely to finish, and once it is late. Steps that run one at a time
+ * on the critical path (a master's upload and join, init, healing's short steps) are looked at every
+ * second; batch steps, which many Map iterations poll at once, every 2 s (history events and API rate).
+ */
+export const FAST_POLL_SECONDS = 1;
+export const BATCH_POLL_SECONDS = 2;
+export const SLOW_POLL_SECONDS = 15;
+const BATCH_STEPS: ReadonlySet<StepName> = new Set(['install-prerequisites', 'join-worker', 'install-cni', 'deploy-test-app']);
+const fastPoll = (step: StepName) => (BATCH_STEPS.has(step) ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
+
+/** Seconds to wait after sending a step before its first poll. */
+export function firstPollSeconds(step: StepName): number {
+  return Math.max(1, Math.floor(TYPICAL_STEP_SECONDS[step] * FAST_END));
+}
+
+/** Seconds to wait before the next poll of a step sent `elapsedSeconds` ago that is still running. */
+export function nextPollSeconds(step: StepName, elapsedSeconds: number): number {
+  return elapsedSeconds < TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? fastPoll(step) : SLOW_POLL_SECONDS;
+}
+
+/** The most polls one step makes before it is late (what the history budget counts per batch). */
+export function fastPollsAtMost(step: StepName): number {
+  const window = TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS - firstPollSeconds(step);
+  return 1 + Math.ceil(window / fastPoll(step));
+}
