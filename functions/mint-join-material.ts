@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { secrets } from './adapters/secrets.js';
 import { storeFreshJoinMaterial } from './core/bootstrap.js';
 import { clusterNameSchema } from './core/config.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ secrets });
 
 /** Returns where the fresh token and certificate key are stored, never the values. */
 const schema = z.object({
