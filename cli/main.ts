@@ -106,6 +106,10 @@ export function buildProgram(select: (selected: Selected) => void): Command {
   add('drill', 'stop or terminate an instance on purpose, let kubeha heal it, and report what users saw; refuses a drill that could break quorum', { change: true, progress: true }, 'npx kubeha drill --cluster prod-eu --target master --action terminate --simulate --yes', 'npx kubeha drill --cluster prod-eu --target lb --action stop --dry-run')
     .option('--target <role[:id]>', 'master, worker or lb, optionally with an instance: master:i-0abc12345def67890 (required)')
     .addOption(new Option('--action <action>', 'what the drill does to the target (required)').choices(['stop', 'terminate']));
+  const image = program.command('image').summary('prepared node images').description('prepared node images: the pinned node packages and kubeadm images baked into an AMI that replacements launch from');
+  commonOptions(image.command('build').description("bake a prepared node image from the cluster's base image and record it in the cluster settings; the builder is always terminated"), { change: true, progress: true })
+    .addHelpText('after', examples('npx kubeha image build --cluster prod-eu --simulate --yes', 'npx kubeha image build --cluster prod-eu --dry-run'))
+    .action(action('image build'));
   commonOptions(program.command('follow').summary('re-attach to an execution and follow it to its end').description('re-attach to an execution started earlier (after Ctrl-C, or by an EC2 event) and follow it to its end'), { cluster: false, progress: true })
     .addArgument(new Argument('<execution>', 'the execution ARN kubeha printed'))
     .addHelpText('after', examples('npx kubeha follow arn:aws:states:eu-west-1:123456789012:execution:kubeha-dev-bootstrap-cluster:prod-eu-bootstrap-20261124090000'))
@@ -284,6 +288,8 @@ async function run(name: string, options: Record<string, unknown> & { clusterNam
       return (await import('./commands/heal.js')).heal({ clusterName, instanceId: options.instance as string | undefined, ...change }, backend, out, asker);
     case 'drill':
       return (await (await import('./commands/drill.js')).drill({ clusterName, target: options.target as string | undefined, action: options.action as string | undefined, ...change }, backend, out, asker)).code;
+    case 'image build':
+      return (await import('./commands/image.js')).imageBuild({ clusterName, ...change }, backend, out, asker);
     case 'follow':
       return (await import('./commands/follow.js')).follow({ executionArn: options.args[0] ?? '' }, backend, out);
     default:

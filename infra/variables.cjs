@@ -7,6 +7,7 @@ const { documentDigest } = require('../ssm-documents/render.cjs');
 
 /** A true/false parameter; anything else fails the package, naming the parameter. */
 function flag(name, value) {
+  if (value === undefined || value === null) return false;
   const text = String(value).trim().toLowerCase();
   if (text === 'true' || text === 'false') return text === 'true';
   throw new names.NameError(`${name} must be true or false (got "${value}")`);
@@ -32,6 +33,7 @@ module.exports = async ({ resolveVariable }) => {
       healWorker: names.stateMachineName(stage, 'heal-worker'),
       drillCluster: names.stateMachineName(stage, 'drill-cluster'),
       healLoadBalancer: names.stateMachineName(stage, 'heal-load-balancer'),
+      buildNodeImage: names.stateMachineName(stage, 'build-node-image'),
     },
   };
 };

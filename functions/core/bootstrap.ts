@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
+import type { NodeImage } from './node-image.js';
 import { joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import type { Logger } from './log.js';
 import { type BootstrapPlan, HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, planBootstrap, worstCaseHistoryEvents } from './plan.js';
@@ -221,6 +222,8 @@ export interface ClusterSettings {
   readonly kubeconfigSecretName: string;
   readonly policy: ClusterConfig['healing'];
   readonly launchTemplates?: ClusterConfig['launchTemplates'];
+  /** The prepared node image (kubeha image build) replacements of masters and workers launch from. */
+  readonly nodeImage?: NodeImage | undefined;
   readonly recordedAt: string;
 }
 
@@ -233,8 +236,12 @@ export async function recordClusterSettings(
     throw new ClusterStateError('the CA certificate hash reported by the first master is malformed');
   }
   const { config, ...recorded } = input;
+  // A bootstrap run again keeps the prepared image an image build recorded.
+  const previous = await ports.ssm.getParameter(settingsParameterName(input.cluster.clusterName));
+  const nodeImage = previous ? (JSON.parse(previous) as Partial<ClusterSettings>).nodeImage : undefined;
   const settings: ClusterSettings = {
     ...recorded,
+    ...(nodeImage ? { nodeImage } : {}),
     policy: config.healing,
     ...(config.launchTemplates ? { launchTemplates: config.launchTemplates } : {}),
     kubeconfigSecretName: kubeconfigSecretName(input.cluster.clusterName),

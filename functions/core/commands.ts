@@ -26,6 +26,7 @@ export const DOCUMENTS = {
   'deploy-test-app': 'DeployTestApp',
   'start-probe': 'StartProbe',
   'stop-probe': 'StopProbe',
+  'prepare-node-image': 'PrepareNodeImage',
 } as const;
 
 export type StepName = keyof typeof DOCUMENTS;
@@ -218,6 +219,8 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
       return { DrillId: required(request, 'drillId', request.drillId), ControlPlaneEndpoint: cluster.endpoint, AppPort: DRILL_APP_PORT, ExecutionTimeout: executionTimeout };
     case 'stop-probe':
       return { DrillId: required(request, 'drillId', request.drillId), ExecutionTimeout: executionTimeout };
+    case 'prepare-node-image':
+      return { KubernetesVersion: cluster.kubernetesVersion, ExecutionTimeout: executionTimeout };
   }
 }
 
