@@ -95,6 +95,7 @@ describe('sls package', () => {
   it('holds the bootstrap and healing state machines, with an alarm on failed heals that notifies the alerts topic', () => {
     expect(typed('AWS::StepFunctions::StateMachine').map(([id]) => id).sort()).toEqual([
       'BootstrapClusterStateMachine',
+      'BuildNodeImageStateMachine',
       'DrillClusterStateMachine',
       'HealLoadBalancerStateMachine',
       'HealMasterStateMachine',
