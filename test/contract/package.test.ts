@@ -213,6 +213,7 @@ describe('sls package', () => {
         'LaunchReplacementRole',
         'OnInstanceStateChangeRole',
         'PrepareDrillRole',
+        'PrepareImageBuildRole',
         'ReconcileRole',
         'RecordClusterRole',
         'ReleaseLockRole',
@@ -407,7 +408,9 @@ describe('sls package', () => {
     const expected = CLUSTERS.flatMap((cluster) => names.NODE_ROLES.map((role) => `GetAtt:${iam.nodeRoleId(cluster, role)}.Arn`));
     expect(resourcesOf(passRole!).sort()).toEqual(expected.sort());
     expect(passRole!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': { 'Fn::Sub': 'ec2.${AWS::URLSuffix}' } } });
-    expect(typed('AWS::IAM::Role').filter(([id]) => grants(id, 'iam:PassRole').length > 0).map(([id]) => id)).toEqual(['LaunchReplacementRole']);
+    // The image builder launches with a node's instance profile too, under the same condition.
+    expect(typed('AWS::IAM::Role').filter(([id]) => grants(id, 'iam:PassRole').length > 0).map(([id]) => id).sort()).toEqual(['LaunchImageBuilderRole', 'LaunchReplacementRole']);
+    expect(grants('LaunchImageBuilderRole', 'iam:PassRole').map((statement) => statement.Condition)).toEqual([passRole!.Condition]);
   });
 
   it('grants launchReplacement no KMS key when no volume keys are configured', () => {
