@@ -122,6 +122,10 @@ export function buildProgram(select: (selected: Selected) => void): Command {
   commonOptions(access.command('list').description('who has access through kubeha: user, group, ClusterRole, expiry and secret, from the secrets\' tags (no secret is read)'))
     .addHelpText('after', examples('npx kubeha access list --cluster prod-eu --simulate'))
     .action(action('access list'));
+  const image = program.command('image').summary('prepared node images').description('prepared node images: the pinned node packages and kubeadm images baked into an AMI that replacements launch from');
+  commonOptions(image.command('build').description("bake a prepared node image from the cluster's base image and record it in the cluster settings; the builder is always terminated"), { change: true, progress: true })
+    .addHelpText('after', examples('npx kubeha image build --cluster prod-eu --simulate --yes', 'npx kubeha image build --cluster prod-eu --dry-run'))
+    .action(action('image build'));
   commonOptions(program.command('follow').summary('re-attach to an execution and follow it to its end').description('re-attach to an execution started earlier (after Ctrl-C, or by an EC2 event) and follow it to its end'), { cluster: false, progress: true })
     .addArgument(new Argument('<execution>', 'the execution ARN kubeha printed'))
     .addHelpText('after', examples('npx kubeha follow arn:aws:states:eu-west-1:123456789012:execution:kubeha-dev-bootstrap-cluster:prod-eu-bootstrap-20261124090000'))
@@ -306,6 +310,8 @@ async function run(name: string, options: Record<string, unknown> & { clusterNam
       return (await import('./commands/access.js')).accessRevoke({ clusterName, user: options.user as string | undefined, ...change }, backend, out, asker);
     case 'access list':
       return (await import('./commands/access.js')).accessList({ clusterName }, backend, out);
+    case 'image build':
+      return (await import('./commands/image.js')).imageBuild({ clusterName, ...change }, backend, out, asker);
     case 'follow':
       return (await import('./commands/follow.js')).follow({ executionArn: options.args[0] ?? '' }, backend, out);
     default:

@@ -1,8 +1,12 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { stateTable } from './adapters/state-table.js';
+import { workflows } from './adapters/workflows.js';
 import { acquireLock } from './core/cluster-lock.js';
 import { clusterNameSchema } from './lib/healing-schemas.js';
 import { task } from './lib/task.js';
+
+const ports = portsWith({ state: stateTable, workflows });
 
 const schema = z.object({
   clusterName: clusterNameSchema,

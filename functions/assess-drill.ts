@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
 import { assessDrill } from './core/drill.js';
 import { reportFromRunSchema } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ ec2 });
 
 const schema = z.object({
   drill: z.object({ clusterName: z.string(), target: z.object({ instanceId: z.string(), role: z.enum(['master', 'worker', 'lb']), privateIp: z.string() }) }).loose(),

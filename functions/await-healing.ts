@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { healingEnv, ports } from './adapters/index.js';
+import { healingEnv, portsWith } from './adapters/base.js';
+import { workflows } from './adapters/workflows.js';
 import { awaitHealing } from './core/drill.js';
 import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ workflows });
 
 const schema = z.object({ clusterName: clusterNameSchema, instanceId, since: z.number(), deadline: z.number(), ...executionFields });
 

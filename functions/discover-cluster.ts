@@ -1,9 +1,12 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
 import { discoverCluster } from './core/bootstrap.js';
 import { ROLES } from './core/cluster.js';
 import { bootstrapInputSchema } from './core/config.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ ec2 });
 
 /**
  * Counts the tagged instances by role, for the progress display. The fleet itself never travels in the

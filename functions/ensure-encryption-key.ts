@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { secrets } from './adapters/secrets.js';
 import { clusterNameSchema } from './core/config.js';
 import { ensureEncryptionKey } from './core/encryption.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ secrets });
 
 const schema = z.object({ clusterName: clusterNameSchema, ...executionFields });
 

@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
 import { evaluateNodeHealth } from './core/healing-steps.js';
 import { ipv4, reportFromRunSchema } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({});
 
 const schema = z.object({
   status: reportFromRunSchema,

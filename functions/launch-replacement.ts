@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import { ROLES } from './core/cluster.js';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
+import { ssm } from './adapters/ssm.js';
+import { stateTable } from './adapters/state-table.js';
 import { launchReplacement } from './core/healing-steps.js';
 import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
 import { task } from './lib/task.js';
+
+const ports = portsWith({ ec2, ssm, state: stateTable });
 
 const schema = z.object({ clusterName: clusterNameSchema, deadInstanceId: instanceId, role: z.enum(ROLES).optional(), executionArn: z.string().min(1) });
 

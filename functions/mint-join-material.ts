@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { secrets } from './adapters/secrets.js';
 import { storeFreshJoinMaterial } from './core/bootstrap.js';
 import { clusterNameSchema } from './core/config.js';
 import { JOIN_KINDS, type JoinKind } from './core/names.js';
 import { executionFields, task } from './lib/task.js';
 
-/** Returns where the fresh material is stored, never the values. */
+const ports = portsWith({ secrets });
+
 const schema = z.object({
   clusterName: clusterNameSchema,
   /** Which secret: `worker` (a token only, readable by workers) or `control-plane` (token and certificate key, masters only). */
@@ -15,6 +17,7 @@ const schema = z.object({
   ...executionFields,
 });
 
+/** Returns where the fresh material is stored, never the values. */
 export const handler = task('mint-join-material', schema, async ({ clusterName, joinAs, reuseMinutes }, log) => {
   const reference = await storeFreshJoinMaterial(clusterName, joinAs, ports, reuseMinutes);
   log.info('stored fresh join material', { joinAs, versionId: reference.versionId });

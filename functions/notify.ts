@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { notifier } from './adapters/notifier.js';
 import { notifyHumans } from './core/healing-steps.js';
 import { clusterNameSchema } from './lib/healing-schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ notifier });
 
 const schema = z.object({
   clusterName: clusterNameSchema,

@@ -1,8 +1,15 @@
 import { z } from 'zod';
-import { healingEnv, ports } from './adapters/index.js';
+import { healingEnv, portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
+import { notifier } from './adapters/notifier.js';
+import { ssm } from './adapters/ssm.js';
+import { stateTable } from './adapters/state-table.js';
+import { workflows } from './adapters/workflows.js';
 import { handleInstanceEvent } from './core/healing-steps.js';
 import { instanceId } from './lib/schemas.js';
 import { task } from './lib/task.js';
+
+const ports = portsWith({ ec2, ssm, state: stateTable, workflows, notifier });
 
 const EC2_STATE_CHANGE = { source: 'aws.ec2', detailType: 'EC2 Instance State-change Notification' } as const;
 

@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
 import { placeElasticIp } from './core/bootstrap.js';
 import { allocationId, instanceId } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ ec2 });
 
 const schema = z.object({
   clusterName: z.string(),

@@ -1,8 +1,13 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
+import { secrets } from './adapters/secrets.js';
+import { ssm } from './adapters/ssm.js';
 import { discoverCluster, preflightCluster } from './core/bootstrap.js';
 import { bootstrapInputSchema } from './core/config.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ ec2, ssm, secrets });
 
 const schema = z.object({ config: bootstrapInputSchema, ...executionFields });
 

@@ -1,9 +1,14 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
+import { ssm } from './adapters/ssm.js';
+import { stateTable } from './adapters/state-table.js';
 import { ROLES } from './core/cluster.js';
 import { DRILL_ACTIONS, prepareDrill } from './core/drill.js';
 import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
 import { task } from './lib/task.js';
+
+const ports = portsWith({ ec2, ssm, state: stateTable });
 
 /** The drill's execution input, as a user or `kubeha drill` starts it. */
 export const drillInputSchema = z.strictObject({

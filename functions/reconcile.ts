@@ -1,7 +1,14 @@
 import { z } from 'zod';
-import { env, healingEnv, ports } from './adapters/index.js';
+import { env, healingEnv, portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
+import { notifier } from './adapters/notifier.js';
+import { ssm } from './adapters/ssm.js';
+import { stateTable } from './adapters/state-table.js';
+import { workflows } from './adapters/workflows.js';
 import { type ReconcileReport, reconcileCluster } from './core/reconcile.js';
 import { task } from './lib/task.js';
+
+const ports = portsWith({ ec2, ssm, state: stateTable, workflows, notifier });
 
 const graceMinutes = Number(process.env.KUBEHA_RECONCILE_GRACE_MINUTES ?? '10');
 /** Clusters looked at side by side: each mostly waits on its ClusterStatus command (≤ 40 s of the 120 s timeout). */

@@ -1,11 +1,16 @@
 import { z } from 'zod';
-import { env, ports } from './adapters/index.js';
+import { env, portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
+import { ssm } from './adapters/ssm.js';
+import { stateTable } from './adapters/state-table.js';
 import { recordClusterSettings } from './core/bootstrap.js';
 import { bootstrapInputSchema } from './core/config.js';
 import { checkExternalServices, externalFindings } from './core/external-services.js';
 import { summarizeBootstrap } from './core/summary.js';
 import { clusterContextSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ ec2, ssm, state: stateTable });
 
 const schema = z.object({
   config: bootstrapInputSchema,

@@ -31,11 +31,21 @@ import { handler as reportDrill } from './report-drill.js';
 import { handler as sendCommand } from './send-command.js';
 import { handler as startInstance } from './start-instance.js';
 import { handler as validateInput } from './validate-input.js';
+import { handler as prepareImageBuild } from './prepare-image-build.js';
+import { handler as launchImageBuilder } from './launch-image-builder.js';
+import { handler as ensureNodeImage } from './ensure-node-image.js';
+import { handler as recordNodeImage } from './record-node-image.js';
+import { handler as terminateImageBuilder } from './terminate-image-builder.js';
 
 export const handlers = {
   ensureEncryptionKey,
   changeEncryptionKeys,
   inspectMasters,
+  prepareImageBuild,
+  launchImageBuilder,
+  ensureNodeImage,
+  recordNodeImage,
+  terminateImageBuilder,
   validateInput,
   discoverCluster,
   preflightCluster,

@@ -1,11 +1,15 @@
 import { z } from 'zod';
-import { env, ports } from './adapters/index.js';
+import { env, portsWith } from './adapters/base.js';
+import { ssm } from './adapters/ssm.js';
+import { stateTable } from './adapters/state-table.js';
 import { sendStep } from './core/bootstrap.js';
 import { ROLES } from './core/cluster.js';
 import { STEP_NAMES } from './core/commands.js';
 import { documentParameter } from './core/parameter-patterns.js';
 import { clusterContextSchema, instanceId, ipv4, secretRefSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ ssm, state: stateTable });
 
 const schema = z.object({
   step: z.enum(STEP_NAMES),

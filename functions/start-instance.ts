@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { ports } from './adapters/index.js';
+import { portsWith } from './adapters/base.js';
+import { ec2 } from './adapters/ec2.js';
 import { startStoppedInstance } from './core/healing-steps.js';
 import { instanceId } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
+
+const ports = portsWith({ ec2 });
 
 export const handler = task('start-instance', z.object({ instanceId, ...executionFields }), async (input, log) => {
   const outcome = await startStoppedInstance(input.instanceId, ports);

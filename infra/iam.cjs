@@ -21,7 +21,7 @@ const REGIONAL = 'arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}';
 const regional = (service, resource) => sub(`${REGIONAL.replace('%s', service)}:${resource}`);
 
 /** The state machines serverless.yml defines, by their short names (names.cjs adds the stage). */
-const STATE_MACHINES = Object.freeze(['bootstrap-cluster', 'heal-master', 'heal-worker', 'drill-cluster', 'heal-load-balancer', 'rotate-encryption-key']);
+const STATE_MACHINES = Object.freeze(['bootstrap-cluster', 'heal-master', 'heal-worker', 'drill-cluster', 'heal-load-balancer', 'rotate-encryption-key', 'build-node-image']);
 const HEALING_MACHINES = Object.freeze(['heal-master', 'heal-worker', 'heal-load-balancer']);
 /** Where the SSM agent writes command output in CommandOutputBucket (the runtime's OutputS3KeyPrefix). */
 const OUTPUT_PREFIX = 'ssm-output/';
@@ -53,6 +53,8 @@ const MOVE_ELASTIC_IP = [
   { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps },
 ];
 const MANAGED_INSTANCE = { Null: { 'ssm:resourceTag/kubeha:role': 'false' } };
+/** A node image builder carries kubeha:image-build (and no kubeha:role: healing and reconcile never see it). */
+const IMAGE_BUILDER = { Null: { 'ec2:ResourceTag/kubeha:image-build': 'false' } };
 
 /**
  * CancelCommand is the one mutating action granted on "*": the Service Authorization Reference lists no
@@ -162,6 +164,8 @@ function functionStatements(stage, clusters, options = {}) {
     inspectMasters: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }, readSettings],
     sendCommand: [
       ...sendCommands,
+      // PrepareNodeImage runs on an image builder, which has no kubeha:role.
+      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.instances, Condition: { Null: { 'ssm:resourceTag/kubeha:image-build': 'false' } } },
       // A retried send finds its first attempt's command by the token in its comment.
       { Effect: 'Allow', Action: ['ssm:ListCommands'], Resource: '*' },
       commandLedger,
@@ -233,6 +237,30 @@ function functionStatements(stage, clusters, options = {}) {
       // Only this stack's node roles, and only to EC2: a replacement cannot borrow another role's rights.
       { Effect: 'Allow', Action: ['iam:PassRole'], Resource: nodeRoleArns, Condition: { StringEquals: { 'iam:PassedToService': EC2_PRINCIPAL } } },
       ...volumeKeyStatements(volumeKmsKeyArns),
+    ],
+    // Node image builds (build-node-image): a builder launched only with the build tag, imaged only while
+    // it carries it, terminated only by it; the image and its snapshots tagged as they are made.
+    prepareImageBuild: [readSettings, readState],
+    launchImageBuilder: [
+      { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ARN.instances, Condition: { Null: { 'aws:RequestTag/kubeha:image-build': 'false' } } },
+      { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: [ARN.images, ...['subnet', 'network-interface', 'volume', 'security-group'].map(ARN.ec2)] },
+      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: [ARN.instances, ARN.ec2('volume'), ARN.ec2('network-interface')], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } } },
+      { Effect: 'Allow', Action: ['iam:PassRole'], Resource: nodeRoleArns, Condition: { StringEquals: { 'iam:PassedToService': EC2_PRINCIPAL } } },
+      ...volumeKeyStatements(volumeKmsKeyArns),
+    ],
+    ensureNodeImage: [
+      { Effect: 'Allow', Action: ['ec2:DescribeImages'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ec2:CreateImage'], Resource: ARN.instances, Condition: IMAGE_BUILDER },
+      { Effect: 'Allow', Action: ['ec2:CreateImage'], Resource: [ARN.images, sub('arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*')], Condition: { Null: { 'aws:RequestTag/kubeha:image-build': 'false' } } },
+      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: [ARN.images, sub('arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*')], Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } } },
+    ],
+    recordNodeImage: [
+      { Effect: 'Allow', Action: ['ec2:DescribeImages'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ssm:PutParameter', 'ssm:GetParameter'], Resource: ARN.clusterParameters(clusters) },
+    ],
+    terminateImageBuilder: [
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ec2:TerminateInstances'], Resource: ARN.instances, Condition: IMAGE_BUILDER },
     ],
     refreshAddresses: [READ_FLEET],
     // ConfigureNodeProxy to the workers, and the tag recording what each was sent (reconcile compares).

@@ -5,9 +5,20 @@
 const names = require('./names.cjs');
 const { documentDigest } = require('../ssm-documents/render.cjs');
 
+/** A true/false parameter; anything else fails the package, naming the parameter. */
+function flag(name, value) {
+  if (value === undefined || value === null) return false;
+  const text = String(value).trim().toLowerCase();
+  if (text === 'true' || text === 'false') return text === 'true';
+  throw new names.NameError(`${name} must be true or false (got "${value}")`);
+}
+
 module.exports = async ({ resolveVariable }) => {
   const stage = names.checkStage(await resolveVariable('sls:stage'));
+  const sourceMaps = flag('sourceMaps', await resolveVariable('param:sourceMaps'));
   return {
+    sourceMaps,
+    nodeOptions: sourceMaps ? '--enable-source-maps' : '',
     documentPrefix: names.documentPrefix(stage),
     documentSuffix: `-${documentDigest()}`,
     alertsTopicName: names.alertsTopicName(stage),
@@ -23,6 +34,7 @@ module.exports = async ({ resolveVariable }) => {
       drillCluster: names.stateMachineName(stage, 'drill-cluster'),
       healLoadBalancer: names.stateMachineName(stage, 'heal-load-balancer'),
       rotateEncryptionKey: names.stateMachineName(stage, 'rotate-encryption-key'),
+      buildNodeImage: names.stateMachineName(stage, 'build-node-image'),
     },
   };
 };

@@ -9,7 +9,9 @@
 //   ClientToken returns the first instance on a retry.
 import {
   AssociateAddressCommand,
+  CreateImageCommand,
   CreateTagsCommand,
+  DescribeImagesCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
@@ -23,7 +25,8 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AwsError, type SimInstance, type SimulatedFleet } from './fleet.js';
+import { AwsError, type SimImage, type SimInstance, type SimulatedFleet } from './fleet.js';
+import { IMAGE_PENDING_SECONDS } from './latency.js';
 import { route, tagList } from './service.js';
 
 /** DescribeInstances' shape of one instance, as EC2 gives it in the instance's current state. */
@@ -114,6 +117,50 @@ export function installEc2(fleet: SimulatedFleet) {
     route(fleet, 'ec2', 'TerminateInstances', (input: { InstanceIds?: string[] }) => {
       for (const instanceId of input.InstanceIds ?? []) fleet.requestTerminate(instanceId);
       return { TerminatingInstances: (input.InstanceIds ?? []).map((InstanceId) => ({ InstanceId })) };
+    }),
+  );
+  // CreateImage returns the new AMI's id at once; the AMI is `pending` while EBS snapshots the volumes, then
+  // `available` (or `failed`). TagSpecifications tag the image as it is made. The instance must be running
+  // or stopped (IncorrectState otherwise); by default EC2 reboots it first (NoReboot false).
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
+  ec2.on(CreateImageCommand).callsFake(
+    route(fleet, 'ec2', 'CreateImage', (input: { InstanceId?: string; Name?: string; TagSpecifications?: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[] }) => {
+      const instance = fleet.instances.get(input.InstanceId ?? '');
+      if (!instance || fleet.isForgotten(instance)) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${input.InstanceId}' does not exist`);
+      if (instance.state !== 'running' && instance.state !== 'stopped') throw new AwsError('IncorrectState', `Instance '${instance.instanceId}' is not in a valid state (${instance.state})`);
+      if (!input.Name || [...fleet.images.values()].some((image) => image.name === input.Name)) throw new AwsError('InvalidAMIName.Duplicate', `AMI name ${input.Name} is already in use`);
+      // An injected fault: this image ends `failed` (DescribeImages State; StateReason says why).
+      const fails = fleet.imageFaults > 0;
+      if (fails) fleet.imageFaults -= 1;
+      const imageTags = input.TagSpecifications?.find((spec) => spec.ResourceType === 'image')?.Tags ?? [];
+      const image: SimImage = {
+        imageId: `ami-${fleet.hex(17)}`,
+        name: input.Name,
+        state: 'pending',
+        settlesTo: fails ? 'failed' : 'available',
+        sourceInstanceId: instance.instanceId,
+        createdAt: fleet.now(),
+        availableAt: fleet.now() + IMAGE_PENDING_SECONDS * 1000,
+        tags: Object.fromEntries(imageTags.map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+        baked: structuredClone({ prerequisites: instance.node.prerequisites, imagesPulled: instance.node.imagesPulled }),
+      };
+      fleet.images.set(image.imageId, image);
+      return { ImageId: image.imageId };
+    }),
+  );
+  // DescribeImages by id or by tag filter (`tag:KEY`); the state as of now.
+  ec2.on(DescribeImagesCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeImages', (input: { ImageIds?: string[]; Filters?: { Name?: string; Values?: string[] }[] }) => {
+      for (const imageId of input.ImageIds ?? []) {
+        if (!fleet.images.has(imageId)) throw new AwsError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
+      }
+      const images = [...fleet.images.values()].filter(
+        (image) =>
+          (!input.ImageIds?.length || input.ImageIds.includes(image.imageId)) &&
+          (input.Filters ?? []).every((filter) => !filter.Name?.startsWith('tag:') || (filter.Values ?? []).includes(image.tags[filter.Name.slice(4)] ?? '')),
+      );
+      for (const image of images) if (image.state === 'pending' && image.availableAt <= fleet.now()) image.state = image.settlesTo;
+      return { Images: images.map((image) => ({ ImageId: image.imageId, Name: image.name, State: image.state, CreationDate: new Date(image.createdAt).toISOString(), Tags: tagList(image.tags) })) };
     }),
   );
   ec2.on(RunInstancesCommand).callsFake(

@@ -51,6 +51,8 @@ export interface SimInstance {
   /** What kubeha's documents have done on this node. */
   node: {
     prerequisites?: { kubernetesVersion: string; role: string };
+    /** The Kubernetes version whose images (`kubeadm config images pull`) containerd holds already. */
+    imagesPulled?: string;
     kubeadm?: 'control-plane' | 'worker';
     /**
      * A load balancer's nginx. `hung`: its processes are stuck (a test's fault): the listen backlog still
@@ -136,6 +138,20 @@ export interface SimExecution {
   output?: unknown;
 }
 
+/** An AMI kubeha made with CreateImage (sim/ec2.ts), with what its builder had installed. */
+export interface SimImage {
+  imageId: string;
+  name: string;
+  state: 'pending' | 'available' | 'failed';
+  /** Where it goes from pending: `failed` for an injected fault (imageFaults). */
+  settlesTo: 'available' | 'failed';
+  sourceInstanceId: string;
+  createdAt: number;
+  availableAt: number;
+  tags: Record<string, string>;
+  baked: Pick<SimInstance['node'], 'prerequisites' | 'imagesPulled'>;
+}
+
 export const BOOT_SECONDS = 45;
 /** How long StopInstances and TerminateInstances take to reach stopped and terminated. */
 export const STOP_SECONDS = 15;
@@ -218,6 +234,10 @@ export class SimulatedFleet {
   readonly throttles = new Map<string, number>();
   readonly slowCalls = new Map<string, number>();
   readonly executions = new Map<string, SimExecution>();
+  /** AMIs made by CreateImage, by id. */
+  readonly images = new Map<string, SimImage>();
+  /** How many of the next CreateImage calls make an image that ends `failed` instead of `available`. */
+  imageFaults = 0;
   readonly notifications: { subject: string; message: string; at: number }[] = [];
   readonly snapshots: { bucket: string; key: string; at: number }[] = [];
   /** What happened to the fleet, in modelled time: the demo's timeline. */
@@ -639,6 +659,8 @@ export class SimulatedFleet {
     }
     const clusterName = Object.keys(request.tags).find((key) => key.startsWith('kubernetes.io/cluster/'))?.slice('kubernetes.io/cluster/'.length) ?? 'unknown';
     const instance = this.addInstance({ clusterName, subnetId: subnet.subnetId, ...(request.privateIp ? { privateIp: request.privateIp } : {}), extraTags: request.tags });
+    // RunInstances tags an instance with what it was asked for and nothing else (an image builder has no cluster tag).
+    if (clusterName === 'unknown') instance.tags = { ...request.tags };
     Object.assign(instance, {
       state: 'pending',
       ssmOnline: false,
@@ -654,6 +676,9 @@ export class SimulatedFleet {
       // endpoint enabled; an AMI registered with ImdsSupport v2.0 or an account default can change that).
       metadataOptions: request.metadataOptions ?? { httpTokens: 'optional', hopLimit: 1, httpEndpoint: 'enabled' },
     });
+    // An instance launched from a prepared image starts with what its builder installed and pulled.
+    const image = this.images.get(request.imageId);
+    if (image && (image.state === 'available' || (image.state === 'pending' && image.settlesTo === 'available' && image.availableAt <= this.clockMs))) Object.assign(instance.node, structuredClone(image.baked));
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
     this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
     return instance;

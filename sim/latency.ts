@@ -29,8 +29,36 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   RewriteSecrets: 10,
 };
 
-/** InstallPrerequisites on a node that has the pinned packages already: the script checks and exits. */
-export const ALREADY_INSTALLED_SECONDS = 4;
+/**
+ * The part of a document's time spent pulling images from registry.k8s.io: kubeadm init and join pull the
+ * control-plane images in their preflight phase ("This might take a minute or two, depending on the speed of
+ * your internet connection", cmd/kubeadm/app/cmd/phases/init/preflight.go); a worker pulls kube-proxy and
+ * pause. A node made from a prepared image has them already (`kubeadm config images pull` on the builder).
+ */
+export const IMAGE_PULL_SECONDS: Readonly<Record<string, number>> = { InitFirstMaster: 25, JoinControlPlane: 25, JoinWorker: 8 };
+
+/** A document whose script finds its work done (the marker and the pinned versions present) only checks. */
+export const ALREADY_DONE_SECONDS = 2;
+
+/**
+ * CreateImage to `available`: the AMI stays `pending` while EBS snapshots the volumes, "a few minutes"
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/creating-an-ami-ebs.html); an 8-20 GB root volume
+ * of a fresh node takes about five.
+ */
+export const IMAGE_PENDING_SECONDS = 300;
+
+/**
+ * Modelled seconds of one document on one node, as it is when the command is sent: installing what a
+ * prepared image holds already is a check, and so is pulling images it holds.
+ */
+export function documentSeconds(document: string, node: { prerequisites?: { kubernetesVersion: string }; imagesPulled?: string }, parameters: Readonly<Record<string, string>>): number {
+  const full = DOCUMENT_SECONDS[document] ?? 10;
+  const version = parameters.KubernetesVersion;
+  if (document === 'InstallPrerequisites' && version !== undefined && node.prerequisites?.kubernetesVersion === version) return ALREADY_DONE_SECONDS;
+  if (document === 'PrepareNodeImage') return node.prerequisites?.kubernetesVersion === version ? ALREADY_DONE_SECONDS + (node.imagesPulled === version ? 0 : 25) : (DOCUMENT_SECONDS.InstallPrerequisites ?? 95) + 25 + 5;
+  if (node.imagesPulled !== undefined && (version === undefined || node.imagesPulled === version) && IMAGE_PULL_SECONDS[document]) return full - IMAGE_PULL_SECONDS[document];
+  return full;
+}
 
 /** What one AWS API round trip costs in modelled time. */
 export const API_CALL_SECONDS = 0.12;

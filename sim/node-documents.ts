@@ -7,13 +7,22 @@ export const CERTS_TTL_MS = 2 * 3600_000;
 
 export function runDocument(fleet: SimulatedFleet, invocation: Invocation, instance: SimInstance): string {
   const parameters = invocation.parameters;
+  if (invocation.document === 'PrepareNodeImage') {
+    // install-prerequisites.sh for a Kubernetes node, `kubeadm config images pull`, then the instance's
+    // identity cleaned (prepare-node-image.sh): what CreateImage then captures. A builder belongs to no cluster.
+    const kubernetesVersion = param(parameters, 'KubernetesVersion');
+    instance.node.prerequisites = { kubernetesVersion, role: 'node' };
+    instance.node.imagesPulled = kubernetesVersion;
+    return `kubeha: node image prepared for kubernetes ${kubernetesVersion}; identity cleaned\nKUBEHA_RESULT ${JSON.stringify({ kubernetesVersion, changed: true })}\n`;
+  }
   const clusterName = fleet.clusterNameOf(instance);
   const hostname = `ip-${instance.privateIp.replaceAll('.', '-')}`;
   const result = (line: string, data: Record<string, unknown>) => `${line}\nKUBEHA_RESULT ${JSON.stringify(data)}\n`;
   switch (invocation.document) {
     case 'InstallPrerequisites': {
       const wanted = { kubernetesVersion: param(parameters, 'KubernetesVersion'), role: param(parameters, 'Role') };
-      if (instance.node.prerequisites?.kubernetesVersion === wanted.kubernetesVersion) {
+      // Masters and workers install the same things (install-prerequisites.sh); load balancers others.
+      if (instance.node.prerequisites?.kubernetesVersion === wanted.kubernetesVersion && (instance.node.prerequisites.role === 'lb') === (wanted.role === 'lb')) {
         return result('kubeha: prerequisites already installed, nothing to do', { changed: false });
       }
       instance.node.prerequisites = wanted;

@@ -20,7 +20,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { DOCUMENTS } from '../functions/core/commands.js';
 import { AwsError, type Invocation, type SimInstance, type SimulatedFleet } from './fleet.js';
-import { ALREADY_INSTALLED_SECONDS, DOCUMENT_SECONDS, jittered } from './latency.js';
+import { DOCUMENT_SECONDS, documentSeconds, jittered } from './latency.js';
 import { runDocument } from './node-documents.js';
 import { route } from './service.js';
 
@@ -148,9 +148,7 @@ export function sendCommand(fleet: SimulatedFleet, documentName: string, instanc
   for (const instanceId of instanceIds) {
     const instance = fleet.instances.get(instanceId);
     const deliverable = instance !== undefined && isOnline(fleet, instance);
-    // install-prerequisites.sh exits at once when the pinned packages are installed and held already.
-    const installed = document === 'InstallPrerequisites' && instance?.node.prerequisites?.kubernetesVersion === parameters.KubernetesVersion;
-    const duration = jittered(installed ? ALREADY_INSTALLED_SECONDS : (DOCUMENT_SECONDS[document] ?? 10), fleet.randomSource) * 1000;
+    const duration = jittered(instance ? documentSeconds(document, instance.node, parameters) : (DOCUMENT_SECONDS[document] ?? 10), fleet.randomSource) * 1000;
     fleet.invocations.push({
       commandId,
       instanceId,

@@ -131,7 +131,7 @@ export interface LocalRun {
   readonly error: { name: string; cause: string; message: string } | undefined;
   readonly events: EventLog[];
   /** Every Task invocation in order: state, function, input and output (or error). */
-  readonly tasks: { state: string; functionName: string; input: unknown; output?: unknown; error?: string }[];
+  readonly tasks: { state: string; functionName: string; input: unknown; output?: unknown; error?: string; elapsedMs?: number }[];
   /** History events as the service would count them, and the largest state input or output in bytes. */
   readonly historyEvents: number;
   readonly peakPayloadBytes: number;
@@ -194,9 +194,11 @@ export async function runStateMachine(name: string, input: unknown, options: Run
       try {
         output = await invocation.result;
       } catch (error: unknown) {
+        record.elapsedMs = invocation.elapsedMs();
         record.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         throw error instanceof Error ? lambdaError(error.name, error.message, error.stack) : lambdaError('Error', String(error), undefined);
       }
+      record.elapsedMs = invocation.elapsedMs();
       const timeout = (timeouts ??= functionTimeouts()).get(functionName) ?? 6;
       if (invocation.elapsedMs() > timeout * 1000) {
         record.error = `Sandbox.Timedout: ran past ${timeout} s`;

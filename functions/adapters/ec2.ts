@@ -261,7 +261,8 @@ export const ec2: Ec2Port = {
             MaxCount: 1,
             ClientToken: options.clientToken,
             ...(spec.launchTemplate
-              ? { LaunchTemplate: { LaunchTemplateId: spec.launchTemplate.launchTemplateId, Version: spec.launchTemplate.version } }
+              ? // ImageId beside a launch template overrides the template's: how a prepared image applies.
+                { LaunchTemplate: { LaunchTemplateId: spec.launchTemplate.launchTemplateId, Version: spec.launchTemplate.version }, ...(spec.imageId ? { ImageId: spec.imageId } : {}) }
               : {
                   ImageId: spec.imageId,
                   InstanceType: spec.instanceType as never,
@@ -298,5 +299,44 @@ export const ec2: Ec2Port = {
       if (error instanceof LaunchFailedError || errorName(error) === 'AwsThrottledError') throw error;
       throw new LaunchFailedError(`could not launch a replacement: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+  },
+
+  async findTaggedInstances(key, value) {
+    const { sdk: aws, client } = await sdk();
+    const found: { instanceId: string; ec2State: string }[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await call('ec2:DescribeInstances', () => client.send(new aws.DescribeInstancesCommand({ Filters: [{ Name: `tag:${key}`, Values: [value] }], NextToken })));
+      for (const reservation of page.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) if (instance.InstanceId) found.push({ instanceId: instance.InstanceId, ec2State: instance.State?.Name ?? 'unknown' });
+      }
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return found;
+  },
+
+  async terminateTaggedInstances(instanceIds, _key) {
+    const { sdk: aws, client } = await sdk();
+    await call('ec2:TerminateInstances', () => client.send(new aws.TerminateInstancesCommand({ InstanceIds: [...instanceIds] })));
+  },
+
+  async createImage(instanceId, name, tags) {
+    const { sdk: aws, client } = await sdk();
+    const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    const answer = await call('ec2:CreateImage', () =>
+      client.send(new aws.CreateImageCommand({ InstanceId: instanceId, Name: name, Description: 'kubeha prepared node image', TagSpecifications: [{ ResourceType: 'image', Tags }, { ResourceType: 'snapshot', Tags }] })),
+    );
+    if (!answer.ImageId) throw new Error('CreateImage returned no image id');
+    return answer.ImageId;
+  },
+
+  async findImages(tags) {
+    const { sdk: aws, client } = await sdk();
+    const answer = await call('ec2:DescribeImages', () =>
+      client.send(new aws.DescribeImagesCommand({ Owners: ['self'], Filters: Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })) })),
+    );
+    return (answer.Images ?? [])
+      .filter((image) => image.ImageId)
+      .map((image) => ({ imageId: image.ImageId!, state: image.State === 'available' ? 'available' : image.State === 'pending' || image.State === 'transient' ? 'pending' : 'failed' }));
   },
 };

@@ -17,6 +17,7 @@ import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
 import { firstPollSeconds } from './command-timing.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
+import type { NodeImage } from './node-image.js';
 import { type JoinKind, joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
 import { JOIN_KINDS } from './names.js';
 import type { Logger } from './log.js';
@@ -225,6 +226,8 @@ export interface ClusterSettings {
   readonly kubeconfigSecretName: string;
   readonly policy: ClusterConfig['healing'];
   readonly launchTemplates?: ClusterConfig['launchTemplates'];
+  /** The prepared node image (kubeha image build) replacements of masters and workers launch from. */
+  readonly nodeImage?: NodeImage | undefined;
   readonly recordedAt: string;
 }
 
@@ -237,8 +240,12 @@ export async function recordClusterSettings(
     throw new ClusterStateError('the CA certificate hash reported by the first master is malformed');
   }
   const { config, ...recorded } = input;
+  // A bootstrap run again keeps the prepared image an image build recorded.
+  const previous = await ports.ssm.getParameter(settingsParameterName(input.cluster.clusterName));
+  const nodeImage = previous ? (JSON.parse(previous) as Partial<ClusterSettings>).nodeImage : undefined;
   const settings: ClusterSettings = {
     ...recorded,
+    ...(nodeImage ? { nodeImage } : {}),
     policy: config.healing,
     ...(config.launchTemplates ? { launchTemplates: config.launchTemplates } : {}),
     kubeconfigSecretName: kubeconfigSecretName(input.cluster.clusterName),

@@ -36,6 +36,7 @@ export const TYPICAL_STEP_SECONDS: Readonly<Record<StepName, number>> = {
   'revoke-user-access': 3,
   'apply-encryption-config': 10,
   'rewrite-secrets': 10,
+  'prepare-node-image': 125,
 };
 
 /** The fast end of a typical run, as a fraction of it: the first poll comes no earlier. */

@@ -37,6 +37,7 @@ export const DOCUMENTS = {
   'revoke-user-access': 'RevokeUserAccess',
   'apply-encryption-config': 'ApplyEncryptionConfig',
   'rewrite-secrets': 'RewriteSecrets',
+  'prepare-node-image': 'PrepareNodeImage',
 } as const;
 
 export type StepName = keyof typeof DOCUMENTS;
@@ -291,6 +292,8 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
       const access = requireAccess(request);
       return { UserName: access.user, UserSecretId: access.secretName, Region: region, ExecutionTimeout: executionTimeout };
     }
+    case 'prepare-node-image':
+      return { KubernetesVersion: cluster.kubernetesVersion, ExecutionTimeout: executionTimeout };
   }
 }
 

@@ -136,3 +136,9 @@ export function readableCause(cause: string | undefined): string {
   }
   return cause;
 }
+
+/** A node image build could not finish (the AMI failed, or the build lost its builder). Final for that build. */
+export class NodeImageFailedError extends KubehaError {
+  override readonly name = 'NodeImageFailedError';
+  readonly retryable = false;
+}

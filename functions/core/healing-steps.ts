@@ -2,6 +2,7 @@
 // reading and changing AWS through the ports. The decisions they apply are pure, in healing-decisions.ts.
 import { createHash } from 'node:crypto';
 import { type ClusterInstance, type Role, UPSTREAMS_TAG, chunk, clusterTagKey, groupFleet, toMember } from './cluster.js';
+import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand } from './commands.js';
 import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
@@ -356,6 +357,7 @@ export async function launchReplacement(
     clusterTags: { [clusterTagKey(input.clusterName)]: 'owned' },
     record,
     template: settings?.launchTemplates?.[role],
+    preparedImageId: preparedImageFor(settings, role),
     fallbackSubnetId: instances.find((instance) => instance.role === role && instance.ec2State === 'running')?.subnetId,
   });
   const token = (suffix: string) => createHash('sha256').update(`${input.executionArn}|${input.deadInstanceId}|${suffix}`).digest('hex').slice(0, 64);

@@ -85,6 +85,8 @@ export function replacementSpec(input: {
   clusterTags: Record<string, string>;
   record: LaunchRecord | undefined;
   template: { launchTemplateId: string; version: string } | undefined;
+  /** A prepared node image recorded for the cluster's version: it replaces the record's or template's image. */
+  preparedImageId?: string | undefined;
   fallbackSubnetId: string | undefined;
 }): LaunchSpec {
   const { record, template } = input;
@@ -92,7 +94,7 @@ export function replacementSpec(input: {
   if (template) {
     const subnetId = record?.subnetId ?? input.fallbackSubnetId;
     if (!subnetId) throw new LaunchFailedError(`no subnet is known for a replacement of ${input.deadInstanceId}: no launch record and no running ${input.role} to place it beside`);
-    return { subnetId, tags, launchTemplate: template };
+    return { subnetId, tags, launchTemplate: template, ...(input.preparedImageId ? { imageId: input.preparedImageId } : {}) };
   }
   if (!record) {
     throw new LaunchFailedError(
@@ -101,7 +103,7 @@ export function replacementSpec(input: {
     );
   }
   return {
-    imageId: record.imageId,
+    imageId: input.preparedImageId ?? record.imageId,
     instanceType: record.instanceType,
     subnetId: record.subnetId,
     securityGroupIds: record.securityGroupIds,

@@ -84,6 +84,14 @@ export interface Ec2Port {
    * is taken. `clientToken` makes a retried call return the instance the first call launched.
    */
   runInstance(spec: LaunchSpec, options: { privateIp?: string | undefined; clientToken: string }): Promise<{ instanceId: string; privateIp: string } | 'addressInUse'>;
+  /** Instances (terminated ones included, while EC2 describes them) carrying tag key = value. */
+  findTaggedInstances(key: string, value: string): Promise<{ instanceId: string; ec2State: string }[]>;
+  /** Terminates instances that carry the tag key (the IAM policy allows no others). */
+  terminateTaggedInstances(instanceIds: readonly string[], key: string): Promise<void>;
+  /** CreateImage of an instance, tagged as it is made; returns the new AMI's id. */
+  createImage(instanceId: string, name: string, tags: Readonly<Record<string, string>>): Promise<string>;
+  /** This account's images carrying every given tag, with their state. */
+  findImages(tags: Readonly<Record<string, string>>): Promise<{ imageId: string; state: 'pending' | 'available' | 'failed' }[]>;
 }
 
 export type InvocationStatus =

@@ -6,7 +6,8 @@
 # pinned to KUBEHA_KUBERNETES_VERSION and held. Load balancers: nginx with the stream module, keepalived.
 # Every role gets jq and AWS CLI v2 (its signed zip installer: 24.04 has no awscli package). apt waits
 # for the dpkg lock, which unattended-upgrades holds for minutes on a fresh instance. A marker file makes
-# a second run a no-op that says so.
+# a second run a no-op that says so; masters and workers install the same things and share one marker,
+# which a prepared node image (PrepareNodeImage) carries, with the pinned versions it installed.
 #
 # Environment: KUBEHA_KUBERNETES_VERSION (e.g. 1.36.4), KUBEHA_ROLE (master | worker | lb).
 set -o errexit -o nounset -o pipefail
@@ -188,12 +189,23 @@ ensure_aws_cli() {
   aws --version 2>/dev/null | grep -q '^aws-cli/2\.' || fail "the AWS CLI could not be installed"
 }
 
+# pinned_node_present VERSION: kubeadm and kubelet of exactly that version and a containerd with the
+# systemd cgroup driver, as this script leaves them: a marker alone could outlive a package changed by hand.
+pinned_node_present() {
+  local kubelet_version
+  [[ "$(kubeadm version -o short 2>/dev/null)" == "v$1" ]] || return 1
+  kubelet_version="$(kubelet --version 2>/dev/null)" || return 1
+  [[ "${kubelet_version}" == "Kubernetes v$1" ]] || return 1
+  containerd --version >/dev/null 2>&1 && grep -q 'SystemdCgroup = true' "${KUBEHA_ROOT}/etc/containerd/config.toml" 2>/dev/null
+}
+
 main() {
   require_env KUBEHA_KUBERNETES_VERSION KUBEHA_ROLE
   [[ "${KUBEHA_KUBERNETES_VERSION}" =~ ^1\.[0-9]+\.[0-9]+$ ]] || fail "KUBEHA_KUBERNETES_VERSION must look like 1.36.4"
   # shellcheck disable=SC2153 # KUBEHA_ROLE comes from the document's environment, checked above
   local marker="${KUBEHA_STATE_DIR}/prerequisites-${KUBEHA_ROLE}-${KUBEHA_KUBERNETES_VERSION}"
-  if [[ -f "${marker}" ]]; then
+  [[ "${KUBEHA_ROLE}" == master || "${KUBEHA_ROLE}" == worker ]] && marker="${KUBEHA_STATE_DIR}/prerequisites-node-${KUBEHA_KUBERNETES_VERSION}"
+  if [[ -f "${marker}" ]] && { [[ "${KUBEHA_ROLE}" == lb ]] || pinned_node_present "${KUBEHA_KUBERNETES_VERSION}"; }; then
     log "prerequisites for ${KUBEHA_ROLE} ${KUBEHA_KUBERNETES_VERSION} already installed, nothing to do"
     result '{"changed":false}'
     return 0

@@ -224,6 +224,18 @@ describe('kubeha status, kubeconfig, rotate, heal and drill on a bootstrapped si
     expect(dryRun.stdout).toContain(`Run heal-worker for worker ${worker} (running) of prod-eu`);
   });
 
+  it('image build shows its plan with --dry-run, then bakes and records an image, naming it in --json; an unknown cluster exits 5', async () => {
+    const unknown = await kubeha(['image', 'build', '--cluster', 'typo', '--simulate', '--yes'], { env });
+    const dryRun = await kubeha(['image', 'build', '--cluster', 'prod-eu', '--simulate', '--dry-run', '--json'], { env });
+    const run = await kubeha(['image', 'build', '--cluster', 'prod-eu', '--simulate', '--yes', '--json'], { env });
+
+    expect(unknown.code).toBe(5);
+    expect(dryRun.code).toBe(0);
+    expect(JSON.parse(dryRun.stdout)).toMatchObject({ dryRun: true, cluster: 'prod-eu', plan: expect.arrayContaining([expect.stringContaining('Terminate the builder')]) });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ clusterName: 'prod-eu', imageId: expect.stringMatching(/^ami-/), kubernetesVersion: expect.any(String), builderId: expect.stringMatching(/^i-/) });
+  });
+
   it('drill --dry-run names the instance it would break and breaks nothing', async () => {
     const run = await kubeha(['drill', '--cluster', 'prod-eu', '--simulate', '--target', 'lb', '--action', 'stop', '--dry-run'], { env });
     const after = JSON.parse((await kubeha(['status', '--cluster', 'prod-eu', '--simulate', '--json'], { env })).stdout) as { members: { state: string }[]; executions: { machine: string }[] };

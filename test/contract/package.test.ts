@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTS } from '../../functions/core/commands.js';
 import { handlers } from '../../functions/registry.js';
-import { type Resource, type Template, actionsOf, expectValidForCloudFormation, hardCodedPartitions, ofType, packageTemplate, resourcesOf, statementsOf, substitute } from './template.js';
+import { type Artifact, bytesOf } from '../support/package-artifacts.js';
+import { type Resource, type Template, actionsOf, expectValidForCloudFormation, failedPackageOutput, hardCodedPartitions, ofType, packageStack, resourcesOf, statementsOf, substitute } from './template.js';
 
 const require = createRequire(import.meta.url);
 const iam = require('../../infra/iam.cjs') as {
@@ -24,8 +25,10 @@ const policyOf = (id: string) => statementsOf(roleOf(id));
 const grants = (id: string, action: string) => policyOf(id).filter((statement) => actionsOf(statement).includes(action));
 const typed = (type: string) => ofType(template, type);
 
-beforeAll(() => {
-  template = packageTemplate(['--stage', 'ci', '--region', 'eu-west-1', '--param', `clusters=${CLUSTERS.join(',')}`]);
+let artifacts: Artifact[];
+
+beforeAll(async () => {
+  ({ template, artifacts } = await packageStack(['--stage', 'ci', '--region', 'eu-west-1', '--param', `clusters=${CLUSTERS.join(',')}`]));
   resources = template.Resources;
 }, 900_000);
 
@@ -47,6 +50,38 @@ describe('sls package', () => {
     }
   });
 
+  describe('the function bundles', () => {
+    // Budgets, not timings: init time is measured in `npm run bench` (bench/cold-start.ts).
+    const MB = 1024 * 1024;
+
+    it('builds one zip per function, each under 1 MB', () => {
+      expect(artifacts.map((artifact) => artifact.functionName).sort()).toEqual(Object.keys(handlers).sort());
+      const oversized = artifacts.filter((artifact) => artifact.zipBytes >= MB).map((artifact) => `${artifact.functionName}: ${artifact.zipBytes} bytes`);
+      expect(oversized).toEqual([]);
+    });
+
+    it('ships the handler alone, minified under 3 MB, and no source map unless sourceMaps=true', () => {
+      for (const artifact of artifacts) {
+        expect(artifact.entries.map((entry) => entry.path), artifact.functionName).toEqual([expect.stringMatching(/^functions\/[a-z-]+\.js$/)]);
+        expect(bytesOf(artifact, /\.js$/), artifact.functionName).toBeLessThan(3 * MB);
+        expect(bytesOf(artifact, /\.map$/), artifact.functionName).toBe(0);
+      }
+      for (const [id, fn] of typed('AWS::Lambda::Function')) {
+        const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+        expect(variables.NODE_OPTIONS ?? '', id).not.toContain('--enable-source-maps');
+      }
+    });
+
+    it('leaves the SDK out of functions that call no AWS service, and the EC2 client out of those that do not use it', () => {
+      // The SDK clients are most of a bundle: a function that imports none stays small, and one without
+      // EC2 (the largest client) stays well below one with it. Kept as bytes, so a regression shows here.
+      const zip = (name: string) => artifacts.find((artifact) => artifact.functionName === name)!.zipBytes;
+      for (const name of ['validateInput', 'evaluateNodeHealth', 'assessQuorum', 'reportDrill']) expect(zip(name), name).toBeLessThan(200 * 1024);
+      for (const name of ['acquireLock', 'releaseLock', 'mintJoinMaterial', 'notify', 'awaitHealing']) expect(zip(name), name).toBeLessThan(400 * 1024);
+      expect(zip('sendCommand')).toBeLessThan(zip('reconcile') - 200 * 1024);
+    });
+  });
+
   it('gives every function the stage, the state table and the command output bucket', () => {
     for (const [id, fn] of typed('AWS::Lambda::Function')) {
       const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -60,6 +95,7 @@ describe('sls package', () => {
   it('holds the bootstrap and healing state machines, with an alarm on failed heals that notifies the alerts topic', () => {
     expect(typed('AWS::StepFunctions::StateMachine').map(([id]) => id).sort()).toEqual([
       'BootstrapClusterStateMachine',
+      'BuildNodeImageStateMachine',
       'DrillClusterStateMachine',
       'HealLoadBalancerStateMachine',
       'HealMasterStateMachine',
@@ -177,6 +213,7 @@ describe('sls package', () => {
         'LaunchReplacementRole',
         'OnInstanceStateChangeRole',
         'PrepareDrillRole',
+        'PrepareImageBuildRole',
         'ReconcileRole',
         'RecordClusterRole',
         'ReleaseLockRole',
@@ -375,7 +412,9 @@ describe('sls package', () => {
     const expected = CLUSTERS.flatMap((cluster) => names.NODE_ROLES.map((role) => `GetAtt:${iam.nodeRoleId(cluster, role)}.Arn`));
     expect(resourcesOf(passRole!).sort()).toEqual(expected.sort());
     expect(passRole!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': { 'Fn::Sub': 'ec2.${AWS::URLSuffix}' } } });
-    expect(typed('AWS::IAM::Role').filter(([id]) => grants(id, 'iam:PassRole').length > 0).map(([id]) => id)).toEqual(['LaunchReplacementRole']);
+    // The image builder launches with a node's instance profile too, under the same condition.
+    expect(typed('AWS::IAM::Role').filter(([id]) => grants(id, 'iam:PassRole').length > 0).map(([id]) => id).sort()).toEqual(['LaunchImageBuilderRole', 'LaunchReplacementRole']);
+    expect(grants('LaunchImageBuilderRole', 'iam:PassRole').map((statement) => statement.Condition)).toEqual([passRole!.Condition]);
   });
 
   it('grants launchReplacement no KMS key when no volume keys are configured', () => {
@@ -395,14 +434,27 @@ describe('sls package', () => {
 const CHINA = { 'AWS::Partition': 'aws-cn', 'AWS::URLSuffix': 'amazonaws.com.cn', 'AWS::Region': 'cn-northwest-1', 'AWS::AccountId': '123456789012' };
 const COMMERCIAL = { 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com', 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012' };
 let china: Template;
+let chinaArtifacts: Artifact[];
 
 // The runbook deploys to cn-northwest-1 (partition aws-cn): the same stack must package there, carry no
 // `arn:aws:`, and trust EC2 under the China principal. In this file, not its own: two `sls package` runs in one
 // directory share .serverless/ and take each other's templates.
 describe('sls package --region cn-northwest-1', () => {
-  beforeAll(() => {
-    china = packageTemplate(['--stage', 'ci', '--region', 'cn-northwest-1', '--param', 'clusters=demo']);
+  // With source maps on, to prove the switch in the same run (a third package would add a minute).
+  beforeAll(async () => {
+    ({ template: china, artifacts: chinaArtifacts } = await packageStack(['--stage', 'ci', '--region', 'cn-northwest-1', '--param', 'clusters=demo', '--param', 'sourceMaps=true']));
   }, 900_000);
+
+  it('ships a source map beside each handler and turns them on in Node when sourceMaps=true', () => {
+    for (const artifact of chinaArtifacts) expect(bytesOf(artifact, /\.js\.map$/), artifact.functionName).toBeGreaterThan(0);
+    for (const [id, fn] of ofType(china, 'AWS::Lambda::Function')) {
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.NODE_OPTIONS, id).toBe('--enable-source-maps');
+    }
+  });
+
+  it('refuses a sourceMaps value that is not true or false, naming the parameter', () => {
+    expect(failedPackageOutput(['--stage', 'ci', '--param', 'clusters=demo', '--param', 'sourceMaps=yes'])).toContain('sourceMaps must be true or false (got "yes")');
+  });
 
   it('uses only resource types and properties that CloudFormation knows, with every required property set', () => {
     expectValidForCloudFormation(china);

@@ -2,7 +2,6 @@
 // writes, for the contract tests. Every run in this directory writes its template to .serverless/ before
 // copying it to --package, so two at once swap templates: runs take a lock first, across the test files
 // vitest runs in parallel. Also the checks every packaged template must pass, wherever it is packaged.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
@@ -10,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockSync } from 'proper-lockfile';
 import { expect } from 'vitest';
+import { type Artifact, ROOT, readArtifacts, slsPackage } from '../support/package-artifacts.js';
+
+export { ROOT };
 
 export interface Statement {
   Sid?: string;
@@ -34,8 +36,6 @@ const require = createRequire(import.meta.url);
 const cfnspec = require('@aws-cdk/cfnspec') as {
   specification(): { ResourceTypes: Record<string, { Properties: Record<string, { Required?: boolean }> }> };
 };
-export const ROOT = new URL('../..', import.meta.url).pathname;
-const ENVIRONMENT = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', SLS_TELEMETRY_DISABLED: '1' };
 
 /**
  * Holds the packaging lock of this checkout while `run` runs, waiting for another test file's run to end.
@@ -93,13 +93,21 @@ export function packageTemplate(args: readonly string[]): Template {
 function packageTemplateNow(args: readonly string[]): Template {
   const directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
   try {
-    try {
-      execFileSync('npx', ['sls', 'package', ...args, '--package', directory], { cwd: ROOT, stdio: 'pipe', env: ENVIRONMENT });
-    } catch (error: unknown) {
-      const failure = error as Error & { stdout?: Buffer; stderr?: Buffer };
-      throw Object.assign(new Error(`sls package ${args.join(' ')} failed:\n${failure.stdout?.toString() ?? ''}${failure.stderr?.toString() ?? ''}`), { stdout: failure.stdout, stderr: failure.stderr });
-    }
+    slsPackage(args, directory);
     return JSON.parse(readFileSync(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+/** Like packageTemplate, with each function's zip read back (entries and sizes) before the directory goes. */
+export async function packageStack(args: readonly string[]): Promise<{ template: Template; artifacts: Artifact[] }> {
+  const directory = mkdtempSync(join(tmpdir(), 'kubeha-package-'));
+  try {
+    // Only packaging needs the lock: the zips are read from this run's own directory afterwards.
+    whilePackaging(() => slsPackage(args, directory));
+    const template = JSON.parse(readFileSync(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+    return { template, artifacts: await readArtifacts(directory) };
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

@@ -46,8 +46,11 @@ if [[ -n "$out" ]]; then cat "$src" >"$out"; else [[ "$src" == /dev/null ]] || c
   sandbox.stub(
     'apt-get',
     `[[ " $* " == *" install containerd "* ]] && printf '#!/bin/sh\\necho "containerd github.com/containerd/containerd ${options.ubuntuContainerd ?? '1.7.28'} abc"\\n' >"$STATE/containerd-installed"
+for package in "$@"; do [[ "$package" == kubeadm=* ]] && { version="\${package#kubeadm=}"; printf '%s\\n' "\${version%-\\*}" >"$STATE/kubernetes-installed"; }; done
 exit 0`,
   );
+  // kubeadm and kubelet report the version apt installed, as `kubeadm version -o short` and `kubelet --version` do.
+  sandbox.stub('kubelet', '[[ -f "$STATE/kubernetes-installed" ]] || exit 127; echo "Kubernetes v$(cat "$STATE/kubernetes-installed")"');
   sandbox.stub(
     'containerd',
     `case "$1" in
@@ -55,7 +58,12 @@ exit 0`,
   config) printf '[plugins]\\n  sandbox_image = "registry.k8s.io/pause:3.8"\\n  SystemdCgroup = false\\n' ;;
 esac`,
   );
-  sandbox.stub('kubeadm', `[[ "$1 $2 $3" == "config images list" ]] && printf '%s\\n' registry.k8s.io/kube-apiserver:$5 registry.k8s.io/pause:3.10.1 registry.k8s.io/etcd:3.6.4-0`);
+  sandbox.stub(
+    'kubeadm',
+    `[[ "$1 $2 $3" == "config images list" ]] && printf '%s\\n' registry.k8s.io/kube-apiserver:$5 registry.k8s.io/pause:3.10.1 registry.k8s.io/etcd:3.6.4-0
+[[ "$1 \${2:-} \${3:-}" == "version -o short" ]] && { [[ -f "$STATE/kubernetes-installed" ]] || exit 127; echo "v$(cat "$STATE/kubernetes-installed")"; }
+exit 0`,
+  );
   sandbox.stub(
     'gpg',
     `case " $* " in
@@ -201,7 +209,36 @@ describe('install-prerequisites.sh', () => {
     expect(second.status).toBe(0);
     expect(second.stdout).toContain('already installed, nothing to do');
     expect(second.result).toEqual({ changed: false });
-    expect(second.calls).toEqual([]);
+    expect(second.calls).toEqual(['kubeadm version -o short', 'kubelet --version', 'containerd --version']);
+  });
+
+  it('should be a no-op on a master made from an image a worker run prepared (one marker and the pinned versions for both roles)', () => {
+    // Prepare
+    sandbox = prerequisitesSandbox('24.04');
+    sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
+
+    // Act
+    const master = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'master' });
+
+    // Assess
+    expect(master.status).toBe(0);
+    expect(master.result).toEqual({ changed: false });
+    expect(master.calls.filter((call) => call.startsWith('apt-get'))).toEqual([]);
+  });
+
+  it('should install again when the marker is there but kubeadm is no longer the pinned version', () => {
+    // Prepare
+    sandbox = prerequisitesSandbox('24.04');
+    sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
+    writeFileSync(join(sandbox.state, 'kubernetes-installed'), '1.36.3\n');
+
+    // Act
+    const again = sandbox.run('install-prerequisites.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_ROLE: 'worker' });
+
+    // Assess
+    expect(again.status).toBe(0);
+    expect(again.result).toEqual({ changed: true });
+    expect(again.calls.some((call) => call.includes('kubeadm=1.36.4-*'))).toBe(true);
   });
 
   it("should install nginx with the stream module on a worker for its API proxy, and leave the distribution's nginx service off", () => {
@@ -319,5 +356,70 @@ esac`,
     expect(run.result).toMatchObject({ nodesReady: 2, etcdHealthy: 2 });
     expect(run.stderr).toContain('1 nodes are not Ready');
     expect(run.stderr).toContain('1 etcd members are unhealthy');
+  });
+});
+
+describe('prepare-node-image.sh', () => {
+  let sandbox: Sandbox;
+  afterEach(() => sandbox.dispose());
+
+  /** A builder after install-prerequisites.sh: the node marker, a machine id, SSH host keys, an SSM registration. */
+  function builder(): Sandbox {
+    const prepared = new Sandbox();
+    prepared.file('var/lib/kubeha/prerequisites-node-1.36.4', '');
+    prepared.file('etc/machine-id', '0123456789abcdef0123456789abcdef\n');
+    prepared.file('var/lib/dbus/machine-id', '0123456789abcdef0123456789abcdef\n');
+    prepared.file('etc/ssh/ssh_host_ed25519_key', 'private\n');
+    prepared.file('etc/ssh/ssh_host_ed25519_key.pub', 'public\n');
+    prepared.file('etc/ssh/sshd_config', 'PasswordAuthentication no\n');
+    prepared.file('var/lib/amazon/ssm/registration', '{"ManagedInstanceID":"i-0builder"}\n');
+    prepared.file('var/lib/amazon/ssm/i-0builder/document/state', 'this command\n');
+    prepared.stub('kubeadm');
+    prepared.stub('cloud-init');
+    return prepared;
+  }
+
+  it('should pull the pinned version\'s images and leave no machine id, SSH host key or SSM registration behind', () => {
+    // Prepare
+    sandbox = builder();
+
+    // Act
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4' });
+
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.calls).toEqual(['kubeadm config images pull --kubernetes-version v1.36.4 --cri-socket unix:///run/containerd/containerd.sock', 'cloud-init clean --logs --seed']);
+    expect(sandbox.read('etc/machine-id')).toBe('');
+    expect(sandbox.exists('var/lib/dbus/machine-id')).toBe(false);
+    expect(sandbox.exists('etc/ssh/ssh_host_ed25519_key')).toBe(false);
+    expect(sandbox.exists('etc/ssh/ssh_host_ed25519_key.pub')).toBe(false);
+    expect(sandbox.exists('etc/ssh/sshd_config')).toBe(true);
+    expect(sandbox.exists('var/lib/amazon/ssm/registration')).toBe(false);
+    // The agent is writing this command's result there: it stays.
+    expect(sandbox.exists('var/lib/amazon/ssm/i-0builder/document/state')).toBe(true);
+    expect(run.result).toEqual({ kubernetesVersion: '1.36.4', changed: true });
+  });
+
+  it('should refuse an instance that holds kubeadm credentials, touching nothing', () => {
+    sandbox = builder();
+    sandbox.file('etc/kubernetes/kubelet.conf', 'apiVersion: v1\n');
+
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('a node image is made from a fresh builder only');
+    expect(run.calls).toEqual([]);
+    expect(sandbox.read('etc/machine-id')).not.toBe('');
+  });
+
+  it('should refuse a builder install-prerequisites.sh has not prepared for that version', () => {
+    sandbox = builder();
+
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.35.2' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('install-prerequisites.sh has not prepared this instance for 1.35.2');
+    expect(run.calls).toEqual([]);
   });
 });
