@@ -53,12 +53,17 @@ export interface HealRun {
   readonly calls: number;
 }
 
-export async function healRun(scenario: HealScenario, seed = 7): Promise<HealRun> {
+export async function healRun(scenario: HealScenario, seed = 7, options: { preparedImage?: boolean } = {}): Promise<HealRun> {
   const fleet = SimulatedFleet.standard({ seed });
   const plane = new LocalControlPlane(fleet).start().overlapCalls();
   try {
     const bootstrap = await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
     if (bootstrap.error) throw new Error(`bootstrap failed: ${bootstrap.error.message}`);
+    if (options.preparedImage) {
+      // `kubeha image build`: replacements then launch from the image and skip what it holds.
+      const build = await plane.execute('build-node-image', 'bench-image', { clusterName: 'demo' });
+      if (build.error) throw new Error(`image build failed: ${build.error.message}`);
+    }
     plane.enableEventBridge();
     const [action, role] = scenario.split(' ') as ['terminate' | 'stop', 'master' | 'worker' | 'lb'];
     // The primary load balancer (it holds the Elastic IP), a master that is not the first, a worker.

@@ -50,8 +50,12 @@ export async function run(): Promise<BenchTable> {
     const measured = await healRun(scenario);
     rows.push(row(`heal: ${scenario}`, measured.seconds, measured.dag));
   }
-  // PREPARED IMAGE ROWS: helper "pack" adds here the bootstrap and terminate-master rows with a prepared
-  // node image (the same runs with the image configured), checked against TARGETS.terminatedMasterPreparedImageSeconds.
+  // The same replacements with a prepared node image (`kubeha image build`): the bound is the run's own, so
+  // the ratio still measures orchestration; the absolute target is the image's.
+  for (const scenario of ['terminate master', 'terminate worker'] as const) {
+    const measured = await healRun(scenario, 7, { preparedImage: true });
+    rows.push(row(`heal: ${scenario}, prepared image`, measured.seconds, measured.dag));
+  }
 
   const missedTargets: string[] = [];
   for (const measured of rows) {
@@ -63,6 +67,10 @@ export async function run(): Promise<BenchTable> {
   const master = rows.find((measured) => measured.scenario === 'heal: terminate master')!;
   if (master.seconds > TARGETS.terminatedMasterSeconds) {
     missedTargets.push(`terminated master healed in ${minutes(master.seconds)} (target ≤ 3 min; its lower bound without a prepared image is ${minutes(master.boundSeconds)})`);
+  }
+  const preparedMaster = rows.find((measured) => measured.scenario === 'heal: terminate master, prepared image')!;
+  if (preparedMaster.seconds > TARGETS.terminatedMasterPreparedImageSeconds) {
+    missedTargets.push(`terminated master healed from a prepared image in ${minutes(preparedMaster.seconds)} (target ≤ 2 min; lower bound ${minutes(preparedMaster.boundSeconds)})`);
   }
 
   const markdown = [

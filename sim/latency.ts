@@ -27,6 +27,8 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   RevokeUserAccess: 3,
   ApplyEncryptionConfig: 10,
   RewriteSecrets: 10,
+  /** Prerequisites, kubeadm's images pulled, identity cleaned (documentSeconds below times a real build). */
+  PrepareNodeImage: 125,
 };
 
 /**

@@ -319,7 +319,7 @@ function requireCaCertHash(request: StepRequest): string {
 
 const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Steps whose scripts report a machine-readable result that later states use. */
-const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'apply-node-profile', 'check-external-services', 'grant-user-access', 'revoke-user-access', 'probe-load-balancer']);
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'check-external-services', 'grant-user-access', 'revoke-user-access', 'probe-load-balancer']);
 
 export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);

@@ -27,7 +27,7 @@ describe('infra/iam.cjs', () => {
 
       // Assess
       const perCluster = Object.keys(one).filter((id) => id.includes('NodeRole') || id.includes('NodeInstanceProfile') || id.endsWith('Secret')).length;
-      expect(perCluster).toBe(3 + 3 + 3);
+      expect(perCluster).toBe(3 + 3 + 4);
       expect(Object.keys(both)).toHaveLength(Object.keys(one).length + perCluster);
       expect(iam.nodeRoleId('a-1b', 'master')).not.toBe(iam.nodeRoleId('a1b', 'master'));
     });

@@ -100,6 +100,7 @@ describe('sls package', () => {
       'HealLoadBalancerStateMachine',
       'HealMasterStateMachine',
       'HealWorkerStateMachine',
+      'RotateEncryptionKeyStateMachine',
     ]);
     const alarms = typed('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
     const healAlarms = alarms.filter((alarm) => alarm.Namespace === 'AWS/States');
@@ -311,9 +312,9 @@ describe('sls package', () => {
     expect(documentNames.sort()).toEqual(Object.values(DOCUMENTS).map((name) => `kubeha-ci-${name}-${render.documentDigest()}`).sort());
   });
 
-  it('holds the worker-join, control-plane-join and admin-kubeconfig secrets, named for the stage, and master/worker/lb instance profiles named for the region, of each listed cluster', () => {
+  it('holds the worker-join, control-plane-join, admin-kubeconfig and encryption-keys secrets, named for the stage, and master/worker/lb instance profiles named for the region, of each listed cluster', () => {
     const secrets = typed('AWS::SecretsManager::Secret').map(([, secret]) => secret.Properties.Name);
-    expect(secrets.sort()).toEqual(CLUSTERS.flatMap((cluster) => ['admin-kubeconfig', 'control-plane-join', 'worker-join'].map((name) => `kubeha/ci/${cluster}/${name}`)).sort());
+    expect(secrets.sort()).toEqual(CLUSTERS.flatMap((cluster) => ['admin-kubeconfig', 'control-plane-join', 'encryption-keys', 'worker-join'].map((name) => `kubeha/ci/${cluster}/${name}`)).sort());
     const profiles = typed('AWS::IAM::InstanceProfile').map(([, profile]) => profile.Properties.InstanceProfileName);
     expect(profiles).toHaveLength(6);
     expect(profiles).toContain('kubeha-ci.prod-eu.lb.eu-west-1');
@@ -421,10 +422,18 @@ describe('sls package', () => {
     expect(policyOf('LaunchReplacementRole').filter((statement) => actionsOf(statement).some((action) => action.startsWith('kms:')))).toEqual([]);
   });
 
-  it('gives no Lambda function GetSecretValue: only instances ever read a secret value', () => {
+  it('gives no Lambda function GetSecretValue but the two that rewrite the encryption key list, and those only on the encryption-keys secrets', () => {
+    const keyFunctions = ['EnsureEncryptionKeyRole', 'ChangeEncryptionKeysRole'];
     for (const [id, role] of typed('AWS::IAM::Role')) {
       if (id.endsWith('NodeRole')) continue;
-      expect(JSON.stringify(statementsOf(role))).not.toContain('GetSecretValue');
+      const reads = statementsOf(role).filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue'));
+      if (!keyFunctions.includes(id)) {
+        expect(reads, id).toEqual([]);
+        continue;
+      }
+      const resources = reads.flatMap((statement) => resourcesOf(statement));
+      expect(resources, id).toHaveLength(CLUSTERS.length);
+      for (const resource of resources) expect(resource, id).toMatch(/^Ref:\w+EncryptionKeysSecret$/);
     }
   });
 });

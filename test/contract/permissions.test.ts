@@ -171,6 +171,7 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'sqs:SendMessage': 'the on-failure destination: Lambda sends an event it gives up on with this role',
   },
   acquireLock: { 'states:DescribeExecution': 'a lock whose holder may have ended' },
+  ensureEncryptionKey: { 'secretsmanager:ListSecretVersionIds': 'a re-run that finds the first key stored already (its current version)' },
   inspectCluster: { 'dynamodb:Query': 'reading launch records of the cluster' },
   launchReplacement: {
     'ec2:DescribeVolumes': 'a replacement from the live instance rather than its record',

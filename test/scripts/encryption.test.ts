@@ -112,13 +112,14 @@ describe('init-first-master.sh and join-node.sh with Secrets encryption', () => 
     // Prepare
     const first = node('10.0.0.11');
     const hash = String(first.init().result?.caCertHash);
+    expect(first.refreshJoinMaterial('worker').status).toBe(0);
     const worker = node('10.0.0.21');
 
     // Act
     const run = worker.join('worker', hash);
 
     // Assess
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     expect(run.calls.filter((call) => call.includes('encryption-keys'))).toEqual([]);
     expect(worker.sandbox.exists('etc/kubernetes/encryption')).toBe(false);
   });

@@ -92,7 +92,7 @@ describe('the worker join path', () => {
     const worker = node('10.0.0.12');
     worker.setRole('master');
 
-    const run = worker.run('join-node.sh', { KUBEHA_JOIN_AS: 'worker', KUBEHA_CONTROL_PLANE_ENDPOINT: cluster.endpoint, KUBEHA_CA_CERT_HASH: caCertHash });
+    const run = worker.run('join-node.sh', { KUBEHA_JOIN_AS: 'worker', KUBEHA_CONTROL_PLANE_ENDPOINT: cluster.endpoint, KUBEHA_CA_CERT_HASH: caCertHash, KUBEHA_MASTER_ADDRESSES: '10.0.0.11' });
 
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('the join secret holds control-plane material, but a worker join needs worker material');

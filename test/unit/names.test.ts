@@ -120,7 +120,7 @@ describe('names', () => {
       const names = stackNames({ stage: 'ci', region: 'eu-west-1', clusters: ['demo', 'prod-eu'] });
       expect(names.filter(({ kind }) => kind === 'IAM role')).toHaveLength(6);
       expect(names.filter(({ kind }) => kind === 'IAM instance profile')).toHaveLength(6);
-      expect(names.filter(({ kind }) => kind === 'Secrets Manager secret')).toHaveLength(6);
+      expect(names.filter(({ kind }) => kind === 'Secrets Manager secret')).toHaveLength(8);
       expect(new Set(names.map(({ kind, name }) => `${kind}:${name}`)).size).toBe(names.length);
     });
   });
