@@ -156,10 +156,21 @@ describe('the packaged policies, in an IAM policy simulator', () => {
  * with other functions (README "Permission matrix" lists these too). The test holds this table exact.
  */
 const SHARED_TABLE = 'the state-table statement shared by the functions that record launches; not called on this run';
+const EXTERNAL_CHECK = 'checking the external services from a worker, only when the cluster names some (issue 12)';
 const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
   sendCommand: { 'ssm:ListCommands': "a retried send finding its first attempt's command by its comment" },
   awaitCommand: { 'ssm:CancelCommand': 'a command past its deadline', 's3:GetObject': 'output past the 24,000-character cut' },
-  recordCluster: { 'ssm:GetParameter': 'reading settings recorded by an earlier run', 'dynamodb:GetItem': SHARED_TABLE, 'dynamodb:UpdateItem': SHARED_TABLE },
+  recordCluster: {
+    'dynamodb:GetItem': SHARED_TABLE,
+    'dynamodb:UpdateItem': SHARED_TABLE,
+    // Verify's last part: a worker's reachability check of the external services, when the cluster names any.
+    'ssm:DescribeInstanceInformation': EXTERNAL_CHECK,
+    'ssm:SendCommand': EXTERNAL_CHECK,
+    'ssm:ListCommandInvocations': EXTERNAL_CHECK,
+    'ssm:GetCommandInvocation': EXTERNAL_CHECK,
+    'ssm:CancelCommand': EXTERNAL_CHECK,
+    's3:GetObject': EXTERNAL_CHECK,
+  },
   onInstanceStateChange: {
     'states:DescribeExecution': 'an incident whose heal is already running',
     'sns:Publish': 'a spent healing budget',
