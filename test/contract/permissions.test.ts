@@ -180,6 +180,7 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'dynamodb:Query': 'recording the launch facts of a new instance',
     'dynamodb:BatchWriteItem': 'recording the launch facts of a new instance',
     'sqs:SendMessage': 'the on-failure destination: Lambda sends an event it gives up on with this role',
+    'ec2:AssociateAddress': "the safety net: the Elastic IP on a stopped load balancer that the standby's keepalived has not claimed already",
   },
   acquireLock: { 'states:DescribeExecution': 'a lock whose holder may have ended' },
   ensureEncryptionKey: { 'secretsmanager:ListSecretVersionIds': 'a re-run that finds the first key stored already (its current version)' },
