@@ -109,10 +109,19 @@ export function bootstrapDag(fleet: SimulatedFleet, origin: number, clusterName 
     nodes.push({ id: joined, after: { [upload]: 'the join downloads the certificates under its own key', ...ifPrepared(join.instanceId, 'kubeadm must be installed') }, span: spanOf([join]) });
     previousJoin = joined;
   }
+  // A worker's node profile (its GlusterFS mounts) runs on its batch after its prerequisites and before its join.
+  const profiles = documentRuns(fleet, since, 'ApplyNodeProfile', (i) => ofCluster(i.instanceId));
+  const mounted = new Set(profiles.map((invocation) => invocation.instanceId));
+  for (const invocation of profiles) nodes.push({ id: `mounts ${invocation.instanceId}`, after: ifPrepared(invocation.instanceId, 'the GlusterFS client is installed with the prerequisites'), span: spanOf([invocation]) });
   for (const join of workerJoins) {
     nodes.push({
       id: `join ${join.instanceId}`,
-      after: { 'kubeadm init': 'the cluster must exist', "workers' token": 'the join authenticates with the token', ...ifPrepared(join.instanceId, 'kubeadm must be installed') },
+      after: {
+        'kubeadm init': 'the cluster must exist',
+        "workers' token": 'the join authenticates with the token',
+        ...ifPrepared(join.instanceId, 'kubeadm must be installed'),
+        ...(mounted.has(join.instanceId) ? { [`mounts ${join.instanceId}`]: 'a worker is never Ready without its volumes' } : {}),
+      },
       span: spanOf([join]),
     });
   }
@@ -185,7 +194,13 @@ export function healDag(fleet: SimulatedFleet, scenario: HealScenario, origin: n
     const version = join.at(-1)?.parameters.JoinSecretVersionId;
     nodes.push({ id: 'remove the dead Node', after: decision, span: spanOf(documentRuns(fleet, since, 'RemoveEtcdMember').slice(0, 1)), optional: true });
     nodes.push({ id: 'token', after: decision, span: spanOf(documentRuns(fleet, since, 'RefreshJoinMaterial', (i) => i.parameters.JoinSecretVersionId === version)) });
-    nodes.push({ id: 'join', after: { prerequisites: 'kubeadm must be installed', token: 'the join authenticates with the token' }, span: spanOf(join.slice(-1)) });
+    const profile = documentRuns(fleet, since, 'ApplyNodeProfile', onReplacement);
+    if (profile.length > 0) nodes.push({ id: 'mounts', after: { prerequisites: 'the GlusterFS client is installed with the prerequisites' }, span: spanOf(profile.slice(-1)) });
+    nodes.push({
+      id: 'join',
+      after: { prerequisites: 'kubeadm must be installed', token: 'the join authenticates with the token', ...(profile.length > 0 ? { mounts: 'a worker is never Ready without its volumes' } : {}) },
+      span: spanOf(join.slice(-1)),
+    });
   }
   const pointed = documentRuns(fleet, since, 'ConfigureLoadBalancer');
   nodes.push({

@@ -55,9 +55,25 @@ export const SLOW_POLL_SECONDS = 15;
 const BATCH_STEPS: ReadonlySet<StepName> = new Set(['install-prerequisites', 'join-worker', 'install-cni', 'deploy-test-app']);
 const fastPoll = (step: StepName) => (BATCH_STEPS.has(step) ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
 
+/**
+ * What a prepared node image (`kubeha image build`) takes off a step on a node launched from it: the pinned
+ * packages are installed already (install-prerequisites.sh only checks them), and the images kubeadm's
+ * preflight pulls are on disk (init and join skip the pull). sim/latency.ts models the same savings.
+ */
+export const PREPARED_IMAGE_SAVES_SECONDS: Readonly<Partial<Record<StepName, number>>> = {
+  'install-prerequisites': 93,
+  'join-control-plane': 25,
+  'join-worker': 8,
+};
+
+/** How long a step usually runs, on a node from a prepared image or not. */
+export function typicalSeconds(step: StepName, preparedImage = false): number {
+  return TYPICAL_STEP_SECONDS[step] - (preparedImage ? (PREPARED_IMAGE_SAVES_SECONDS[step] ?? 0) : 0);
+}
+
 /** Seconds to wait after sending a step before its first poll. */
-export function firstPollSeconds(step: StepName): number {
-  return Math.max(1, Math.floor(TYPICAL_STEP_SECONDS[step] * FAST_END));
+export function firstPollSeconds(step: StepName, preparedImage = false): number {
+  return Math.max(1, Math.floor(typicalSeconds(step, preparedImage) * FAST_END));
 }
 
 /** Seconds to wait before the next poll of a step sent `elapsedSeconds` ago that is still running. */

@@ -88,6 +88,8 @@ export interface StepRequest {
   readonly drillId?: string | undefined;
   /** apply-encryption-config: the encryption secret version every master of this rotation step renders. */
   readonly encryptionKeysVersionId?: string | undefined;
+  /** The targets boot from the prepared node image: the step is expected to end sooner (command-timing.ts). */
+  readonly preparedImage?: boolean | undefined;
   /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
   readonly tokenTtlMinutes?: number | undefined;
   /**

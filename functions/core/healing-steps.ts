@@ -328,6 +328,8 @@ export interface Replacement {
   readonly instanceId: string;
   readonly privateIp: string;
   readonly sameAddress: boolean;
+  /** It boots from the cluster's prepared node image. */
+  readonly preparedImage: boolean;
 }
 
 /**
@@ -348,8 +350,11 @@ export async function launchReplacement(
   const role = record?.role ?? input.role;
   if (!role) throw new LaunchFailedError(`the role of ${input.deadInstanceId} is unknown: EC2 forgot it and kubeha holds no launch record`);
   const deadIp = record?.privateIp;
+  // Whether the replacement boots from the prepared node image: its prerequisites and joins then take a
+  // fraction of their usual time, and the workflow looks at them that much sooner (command-timing.ts).
+  const preparedImage = preparedImageFor(settings, role) !== undefined;
   const earlier = instances.find((instance) => instance.tags?.['kubeha:replaces'] === input.deadInstanceId && (instance.ec2State === 'pending' || instance.ec2State === 'running'));
-  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp };
+  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp, preparedImage };
 
   const spec = replacementSpec({
     deadInstanceId: input.deadInstanceId,
@@ -364,7 +369,7 @@ export async function launchReplacement(
   const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
   const launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
-  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp };
+  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage };
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------
