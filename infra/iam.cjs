@@ -265,7 +265,8 @@ function functionStatements(stage, clusters, options = {}) {
     refreshAddresses: [READ_FLEET],
     // ConfigureNodeProxy to the workers, and the tag recording what each was sent (reconcile compares).
     pointNodeProxies: [
-      READ_FLEET,
+      // The workers and their upstreams tags only: no address of the fleet matters to a proxy.
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
       ...sendCommands,
       { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'worker' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } } },
     ],
