@@ -68,7 +68,7 @@ export const ssm: SsmPort = {
         new aws.SendCommandCommand({
           DocumentName: request.documentName,
           ...(request.documentVersion ? { DocumentVersion: request.documentVersion } : {}),
-          ...(outputBucket() ? { OutputS3BucketName: outputBucket(), OutputS3KeyPrefix: OUTPUT_KEY_PREFIX } : {}),
+          ...(outputBucket() && request.outputToS3 !== false ? { OutputS3BucketName: outputBucket(), OutputS3KeyPrefix: OUTPUT_KEY_PREFIX } : {}),
           InstanceIds: [...request.instanceIds],
           Parameters: Object.fromEntries(Object.entries(request.parameters).map(([key, value]) => [key, [value]])),
           Comment: request.comment,

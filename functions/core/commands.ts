@@ -157,6 +157,13 @@ export function markFor(step: StepName): NodeState | undefined {
   return MARKS[step];
 }
 
+/**
+ * Steps whose output is a line or two and that run every minute: reconcile's probes. Their output always fits
+ * under SSM's 24,000-character inline cut, so the S3 copy (two PUTs per target per run, most of an idle
+ * cluster's S3 bill) buys nothing.
+ */
+const INLINE_OUTPUT_ONLY: ReadonlySet<StepName> = new Set(['probe-load-balancer']);
+
 export function buildCommand(request: StepRequest, environment: CommandEnvironment): SendCommandRequest {
   const { cluster } = request;
   return {
@@ -167,6 +174,7 @@ export function buildCommand(request: StepRequest, environment: CommandEnvironme
     parameters: stepParameters(request, environment),
     comment: `kubeha ${cluster.clusterName} ${request.step}`.slice(0, 100),
     timeoutSeconds: 600,
+    ...(INLINE_OUTPUT_ONLY.has(request.step) ? { outputToS3: false } : {}),
   };
 }
 

@@ -123,6 +123,8 @@ export interface SendCommandRequest {
   readonly parameters: Readonly<Record<string, string>>;
   readonly comment: string;
   readonly timeoutSeconds: number;
+  /** Whether the agent also writes the whole output to the command-output bucket (default yes). */
+  readonly outputToS3?: boolean | undefined;
 }
 
 export interface SsmPort {

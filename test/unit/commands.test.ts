@@ -25,6 +25,16 @@ function pending(overrides: Partial<PendingCommand> = {}): PendingCommand {
 }
 
 describe('buildCommand', () => {
+  it("keeps reconcile's per-minute probe out of the output bucket, and every other step's output in it", () => {
+    const environment = { documentPrefix: 'kubeha-prod-', region: 'eu-west-1' };
+
+    const probe = buildCommand({ step: 'probe-load-balancer', instanceIds: ['i-0000000000000000a'], cluster }, environment);
+    const status = buildCommand({ step: 'cluster-status', instanceIds: ['i-0000000000000000a'], cluster }, environment);
+
+    expect(probe.outputToS3).toBe(false);
+    expect(status.outputToS3).toBeUndefined();
+  });
+
   it('passes secret references (ARN and version), never values, to a control-plane join', () => {
     const command = buildCommand({ step: 'join-control-plane', instanceIds: ['i-0000000000000000a'], cluster, joinMaterial, caCertHash }, { documentPrefix: 'kubeha-prod-', region: 'eu-west-1' });
     expect(command).toEqual({
