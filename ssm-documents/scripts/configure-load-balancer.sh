@@ -254,17 +254,6 @@ exit 1
 EOF
 }
 
-# install_if_changed CANDIDATE TARGET MODE: moves CANDIDATE over TARGET unless identical. Returns 0 if it changed.
-install_if_changed() {
-  local candidate="$1" target="$2" mode="$3"
-  if [[ -f "${target}" ]] && cmp -s "${candidate}" "${target}"; then
-    rm -f "${candidate}"
-    return 1
-  fi
-  chmod "${mode}" "${candidate}"
-  mv "${candidate}" "${target}"
-}
-
 default_interface() {
   if [[ -n "${KUBEHA_INTERFACE:-}" ]]; then
     printf '%s\n' "${KUBEHA_INTERFACE}"

@@ -96,17 +96,6 @@ WantedBy=multi-user.target
 EOF
 }
 
-# node_proxy_install CANDIDATE TARGET MODE: moves CANDIDATE over TARGET unless identical. 0 if it changed.
-node_proxy_install() {
-  local candidate="$1" target="$2" mode="$3"
-  if [[ -f "${target}" ]] && cmp -s "${candidate}" "${target}"; then
-    rm -f "${candidate}"
-    return 1
-  fi
-  chmod "${mode}" "${candidate}"
-  mv "${candidate}" "${target}"
-}
-
 # node_proxy_upstreams: the master addresses the live configuration forwards to, comma-separated.
 node_proxy_upstreams() {
   [[ -f "${NODE_PROXY_CONF}" ]] || return 0
@@ -138,9 +127,9 @@ configure_node_proxy() {
     fail "the rendered API proxy configuration failed nginx -t; the live configuration was left in place"
   fi
   rm -f "${candidate}.err"
-  if node_proxy_install "${candidate}" "${NODE_PROXY_CONF}" 0644; then conf_changed=true; fi
+  if install_if_changed "${candidate}" "${NODE_PROXY_CONF}" 0644; then conf_changed=true; fi
   render_node_proxy_unit >"${NODE_PROXY_UNIT}.new"
-  if node_proxy_install "${NODE_PROXY_UNIT}.new" "${NODE_PROXY_UNIT}" 0644; then
+  if install_if_changed "${NODE_PROXY_UNIT}.new" "${NODE_PROXY_UNIT}" 0644; then
     systemctl daemon-reload
     NODE_PROXY_CHANGED=true
   fi
