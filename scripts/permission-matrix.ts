@@ -124,7 +124,10 @@ function shortResource(resource: string): string {
     .replace(/^arn:aws:secretsmanager:[^:]+:\d+:secret:(.*)-AbCdEf$/, 'secret $1')
     .replace(/^arn:aws:iam::\d+:role\//, 'role ')
     .replace(/^arn:aws:s3:::/, 's3 ')
-    .replace(/^arn:aws:([a-z0-9-]+):[a-z0-9-]*:\d*:/, '$1 ');
+    .replace(/^arn:aws:([a-z0-9-]+):[a-z0-9-]*:\d*:/, '$1 ')
+    // Document names end with the digest of the rendered set (KUBEHA_DOCUMENT_SUFFIX), which changes with any
+    // script: the matrix shows its place, so that it changes only when a permission does.
+    .replace(/^(ssm document\/.+)-[0-9a-f]{10}$/, '$1-<digest>');
   return `\`${shortened}\``;
 }
 
