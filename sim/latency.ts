@@ -39,6 +39,12 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
  */
 export const IMAGE_PULL_SECONDS: Readonly<Record<string, number>> = { InitFirstMaster: 25, JoinControlPlane: 25, JoinWorker: 8 };
 
+/**
+ * probe-load-balancer.sh through a hung nginx: three tries that each wait out curl's 3 s `--max-time`, a
+ * second apart (a refused or answered try returns at once).
+ */
+export const HUNG_PROBE_SECONDS = 3 * 3 + 2;
+
 /** A document whose script finds its work done (the marker and the pinned versions present) only checks. */
 export const ALREADY_DONE_SECONDS = 2;
 
@@ -53,8 +59,9 @@ export const IMAGE_PENDING_SECONDS = 300;
  * Modelled seconds of one document on one node, as it is when the command is sent: installing what a
  * prepared image holds already is a check, and so is pulling images it holds.
  */
-export function documentSeconds(document: string, node: { prerequisites?: { kubernetesVersion: string }; imagesPulled?: string }, parameters: Readonly<Record<string, string>>): number {
+export function documentSeconds(document: string, node: { prerequisites?: { kubernetesVersion: string }; imagesPulled?: string; nginx?: { hung?: boolean } }, parameters: Readonly<Record<string, string>>): number {
   const full = DOCUMENT_SECONDS[document] ?? 10;
+  if (document === 'ProbeLoadBalancer' && node.nginx?.hung) return HUNG_PROBE_SECONDS;
   const version = parameters.KubernetesVersion;
   if (document === 'InstallPrerequisites' && version !== undefined && node.prerequisites?.kubernetesVersion === version) return ALREADY_DONE_SECONDS;
   if (document === 'PrepareNodeImage') return node.prerequisites?.kubernetesVersion === version ? ALREADY_DONE_SECONDS + (node.imagesPulled === version ? 0 : 25) : (DOCUMENT_SECONDS.InstallPrerequisites ?? 95) + 25 + 5;

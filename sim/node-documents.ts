@@ -235,7 +235,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const answers = !nginx.hung && fleet.apiAnswersThrough(instance);
       return answers
         ? result('kubeha: an API server answered /livez through nginx', { healthy: true, reason: '' })
-        : result('kubeha: unhealthy: no API server answered /livez through nginx within 5 s', { healthy: false, reason: 'no API server answered /livez through nginx within 5 s' });
+        : result('kubeha: unhealthy: no API server answered /livez through nginx in 3 tries of 3 s', { healthy: false, reason: 'no API server answered /livez through nginx in 3 tries of 3 s' });
     }
     case 'DeployTestApp': {
       const cluster = fleet.requireCluster(clusterName);

@@ -78,14 +78,14 @@ describe('planReconcile', () => {
   describe('with the API probed through each load balancer', () => {
     const probes = (of: ClusterView, holder: boolean, standby: boolean) => {
       const [first, second] = of.instances.filter((candidate) => candidate.role === 'lb');
-      return { [first!.instanceId]: { healthy: holder, reason: holder ? '' : 'no API server answered /livez through nginx within 5 s' }, [second!.instanceId]: { healthy: standby, reason: '' } };
+      return { [first!.instanceId]: { healthy: holder, reason: holder ? '' : 'no API server answered /livez through nginx in 3 tries of 3 s' }, [second!.instanceId]: { healthy: standby, reason: '' } };
     };
 
     it('heals the Elastic IP holder when the API does not answer through it but does through the standby', () => {
       const base = view();
       const plan = planReconcile({ ...base, balancerProbes: probes(base, false, true) }, OPTIONS);
       expect(plan.actions).toEqual([
-        { kind: 'start-healing', instanceId: base.elasticIpHolder, role: 'lb', state: 'running', reason: `load balancer ${base.elasticIpHolder} holds the Elastic IP but no API server answered /livez through nginx within 5 s` },
+        { kind: 'start-healing', instanceId: base.elasticIpHolder, role: 'lb', state: 'running', reason: `load balancer ${base.elasticIpHolder} holds the Elastic IP but no API server answered /livez through nginx in 3 tries of 3 s` },
       ]);
     });
 
