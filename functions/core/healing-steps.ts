@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { type ClusterInstance, type Role, UPSTREAMS_TAG, chunk, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
-import { type ClusterContext, type CommandEnvironment, buildCommand } from './commands.js';
+import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
 import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
@@ -20,7 +20,7 @@ import {
 import { type HealingOutcome, startHealing } from './incidents.js';
 import { type LaunchRecord, readLaunchRecord, recordLaunchFacts, replacementSpec } from './launch-records.js';
 import type { Logger } from './log.js';
-import type { Ports } from './ports.js';
+import type { Ports, SendCommandRequest } from './ports.js';
 
 export interface HealingEnvironment {
   /** The cluster names this stack serves (its `clusters` parameter). */
@@ -243,24 +243,59 @@ export function workersWithStaleProxies(instances: readonly ClusterInstance[], m
 
 /**
  * Points the local API proxy of every worker whose proxy names other masters at these masters:
- * ConfigureNodeProxy to at most 50 workers per SendCommand, each batch tagged with what it was sent.
- * Workers already pointed there are left out, so a retried Task sends nothing twice; a command that
- * fails on a worker is left to reconcile, which sends it again while the worker's proxy is stale.
+ * ConfigureNodeProxy to at most 50 workers per SendCommand. Only workers whose command succeeded are
+ * tagged with what they were sent, so a command that failed, or had not finished in time, leaves its
+ * workers stale and reconcile sends it again (the script changes nothing where the proxy is right).
+ * Workers already pointed there are left out, so a retried Task sends nothing twice.
  */
 export async function pointNodeProxies(
   input: { cluster: ClusterContext; instanceIds?: readonly string[] | undefined },
-  ports: Pick<Ports, 'ec2' | 'ssm'>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>,
   environment: CommandEnvironment,
-): Promise<{ workers: number; commands: number }> {
+): Promise<{ workers: number; commands: number; pointed: number }> {
   const masterIps = input.cluster.masterIps;
   if (masterIps.length === 0) throw new ClusterStateError(`no master address is known for ${input.cluster.clusterName}; the workers' proxies were left as they are`);
   const stale = input.instanceIds ?? workersWithStaleProxies(await ports.ec2.findClusterInstances(input.cluster.clusterName), masterIps);
-  const batches = chunk(stale, SEND_COMMAND_MAX_TARGETS);
-  for (const batch of batches) {
-    await ports.ssm.sendCommand(buildCommand({ step: 'configure-node-proxy', instanceIds: batch, cluster: input.cluster }, environment));
-    await ports.ec2.tagInstances(batch, { [UPSTREAMS_TAG]: masterIps.join(' ') });
+  const requests = chunk(stale, SEND_COMMAND_MAX_TARGETS).map((batch) => buildCommand({ step: 'configure-node-proxy', instanceIds: batch, cluster: input.cluster }, environment));
+  const pointed = await sendRecordingSuccesses(requests, { [UPSTREAMS_TAG]: masterIps.join(' ') }, ports);
+  return { workers: stale.length, commands: requests.length, pointed: pointed.length };
+}
+
+/**
+ * How long a step that records what it sent waits for its commands: ConfigureNodeProxy and
+ * ConfigureLoadBalancer take seconds (command-timing.ts). What has not finished by then is not recorded.
+ */
+export const RECORD_WITHIN_SECONDS = 15;
+const RECORD_POLL_MS = 1000;
+
+/**
+ * Sends each request, waits for the commands (at most RECORD_WITHIN_SECONDS, well inside the functions' 30 s timeout), and tags the instances on
+ * which the command succeeded: a tag that says what an instance was sent is a promise the next reconcile
+ * believes, so it is written only once the instance has done it. Returns the instances tagged.
+ */
+export async function sendRecordingSuccesses(
+  requests: readonly SendCommandRequest[],
+  tags: Readonly<Record<string, string>>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>,
+): Promise<string[]> {
+  const pending = new Map<string, number>();
+  for (const request of requests) pending.set(await ports.ssm.sendCommand(request), request.instanceIds.length);
+  const deadline = ports.clock.now() + RECORD_WITHIN_SECONDS * 1000;
+  const succeeded: string[] = [];
+  while (pending.size > 0) {
+    await ports.clock.sleep(RECORD_POLL_MS);
+    const lastLook = ports.clock.now() >= deadline;
+    for (const [commandId, targets] of pending) {
+      const invocations = await ports.ssm.commandInvocations(commandId);
+      // Invocations appear a moment after SendCommand: an empty or short list is a command still starting.
+      if (!lastLook && (invocations.length < targets || invocations.some((invocation) => isInFlight(invocation.status)))) continue;
+      const done = invocations.filter((invocation) => invocation.status === 'Success').map((invocation) => invocation.instanceId);
+      if (done.length > 0) await ports.ec2.tagInstances(done, tags);
+      succeeded.push(...done);
+      pending.delete(commandId);
+    }
   }
-  return { workers: stale.length, commands: batches.length };
+  return succeeded;
 }
 
 // ---- deciding from the cluster's own view -------------------------------------------------------------

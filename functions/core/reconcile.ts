@@ -9,7 +9,7 @@ import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
 import { clearStaleLock, readLock } from './cluster-lock.js';
 import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-decisions.js';
-import { type ClusterStatusReport, type HealingEnvironment, pointNodeProxies, workersWithStaleProxies } from './healing-steps.js';
+import { type ClusterStatusReport, type HealingEnvironment, pointNodeProxies, sendRecordingSuccesses, workersWithStaleProxies } from './healing-steps.js';
 import { type ExternalCheckReport, checkExternalServices, externalFindings } from './external-services.js';
 import { startHealing } from './incidents.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
@@ -334,9 +334,9 @@ async function apply(
       const balancers = groupFleet(view.instances).loadBalancers;
       const cluster = { ...settings.cluster, masterIps: action.masterIps, loadBalancerIps: loadBalancerOrder(balancers, view.elasticIpHolder) };
       const request = buildCommand({ step: 'configure-load-balancer', instanceIds: action.instanceIds, cluster }, environment);
-      await ports.ssm.sendCommand(request);
-      // The tag is what the next run compares with; the command is idempotent if it runs again.
-      await ports.ec2.tagInstances(action.instanceIds, { [UPSTREAMS_TAG]: action.masterIps.join(' ') });
+      // The tag is what the next run compares with: written only where the command succeeded, so a
+      // failed one is sent again next run (the script changes nothing where nginx is right already).
+      await sendRecordingSuccesses([request], { [UPSTREAMS_TAG]: action.masterIps.join(' ') }, ports);
       return;
     }
     case 'reconfigure-node-proxies': {

@@ -99,6 +99,57 @@ describe('reconcile', () => {
     for (const other of fleet.byRole('worker')) expect(other.node.proxy?.upstreams).toEqual(masterIps);
   });
 
+  it('records a worker as pointed only once its proxy command succeeded, and sends a failed one again next run', async () => {
+    // Prepare: two workers' proxies name an old master; the command fails on one of them.
+    const { fleet, plane } = await bootstrappedCluster();
+    const masterIps = fleet.byRole('master').map((master) => master.privateIp);
+    const [failing, healthy] = fleet.byRole('worker') as [SimInstance, SimInstance];
+    for (const worker of [failing, healthy]) {
+      worker.node.proxy = { upstreams: [...masterIps.slice(0, 2), '10.0.99.99'], reloads: 1 };
+      worker.tags['kubeha:upstreams'] = worker.node.proxy.upstreams.join(' ');
+    }
+    fleet.failDocument({ document: 'ConfigureNodeProxy', instanceId: failing.instanceId, times: 1 });
+
+    // Act
+    await plane.reconcile();
+    const taggedAfterFailure = failing.tags['kubeha:upstreams'];
+    fleet.advance(60);
+    settleInvocations(fleet);
+    const second = (await plane.reconcile()) as { clusters: { actions: { kind: string; instanceIds?: string[] }[] }[] };
+
+    // Assess
+    expect(healthy.tags['kubeha:upstreams']?.split(' ').sort()).toEqual([...masterIps].sort());
+    expect(taggedAfterFailure).toContain('10.0.99.99');
+    expect(second.clusters[0]!.actions).toEqual([{ kind: 'reconfigure-node-proxies', instanceIds: [failing.instanceId], masterIps }]);
+    expect(failing.node.proxy?.upstreams).toEqual(masterIps);
+    expect(failing.tags['kubeha:upstreams']?.split(' ').sort()).toEqual([...masterIps].sort());
+  });
+
+  it('records a load balancer as re-pointed only once its command succeeded', async () => {
+    // Prepare: both load balancers name an old master; the command fails on one of them once.
+    const { fleet, plane } = await bootstrappedCluster();
+    const balancers = fleet.byRole('lb') as [SimInstance, SimInstance];
+    const masterIps = fleet.byRole('master').map((master) => master.privateIp);
+    for (const balancer of balancers) {
+      balancer.node.nginx!.upstreams = [...masterIps.slice(0, 2), '10.0.99.99'];
+      balancer.tags['kubeha:upstreams'] = balancer.node.nginx!.upstreams.join(' ');
+    }
+    fleet.failDocument({ document: 'ConfigureLoadBalancer', instanceId: balancers[0].instanceId, times: 1 });
+
+    // Act
+    await plane.reconcile();
+    const tags = balancers.map((balancer) => balancer.tags['kubeha:upstreams']);
+    fleet.advance(60);
+    settleInvocations(fleet);
+    await plane.reconcile();
+
+    // Assess
+    expect(tags[0]).toContain('10.0.99.99');
+    expect(tags[1]?.split(' ').sort()).toEqual([...masterIps].sort());
+    expect(balancers[0].tags['kubeha:upstreams']?.split(' ').sort()).toEqual([...masterIps].sort());
+    expect(balancers[0].node.nginx?.upstreams).toEqual(masterIps);
+  });
+
   describe('when nginx hangs on the load balancer holding the Elastic IP', () => {
     it('moves the Elastic IP to the standby once, through heal-load-balancer, however often reconcile runs', async () => {
       // Prepare: EC2 and keepalived's state see nothing wrong; only the API through it is gone.
