@@ -268,6 +268,8 @@ function functionStatements(stage, clusters, options = {}) {
       // The workers and their upstreams tags only: no address of the fleet matters to a proxy.
       { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
       ...sendCommands,
+      // Each worker is tagged once its command succeeded: the status only (ListCommandInvocations has no resource-level permissions).
+      { Effect: 'Allow', Action: ['ssm:ListCommandInvocations'], Resource: '*' },
       { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { StringEquals: { 'ec2:ResourceTag/kubeha:role': 'worker' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:upstreams'] } } },
     ],
     ensureElasticIp: [READ_FLEET, readSettings, ...MOVE_ELASTIC_IP],
