@@ -6,7 +6,7 @@ import { handlers } from '../functions/registry.js';
 import { asFunction } from './handler-time.js';
 import { installFleet } from './aws.js';
 import { LOCAL_STAGE, type SimExecution, type SimulatedFleet } from './fleet.js';
-import { seededRandom } from './latency.js';
+import { eventBridgeDeliveryDelays, seededRandom } from './latency.js';
 import { ModelledTime } from './modelled-time.js';
 import { type EventLog, type LocalRun, runStateMachine } from './state-machine.js';
 
@@ -107,8 +107,7 @@ export class LocalControlPlane {
    * (shared/reality.md, "EC2 state-change events").
    */
   private deliveryDelays(): number[] {
-    const first = this.eventRandom() < 0.1 ? 60 + this.eventRandom() * 120 : 0.5 + this.eventRandom() * 2.5;
-    return this.eventRandom() < 0.15 ? [first, first + 1 + this.eventRandom() * 20] : [first];
+    return eventBridgeDeliveryDelays(this.eventRandom);
   }
 
   private launch(execution: SimExecution): void {

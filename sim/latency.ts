@@ -72,6 +72,20 @@ export function documentSeconds(document: string, node: { prerequisites?: { kube
 /** What one AWS API round trip costs in modelled time. */
 export const API_CALL_SECONDS = 0.12;
 
+/**
+ * When EventBridge delivers one event from an AWS service to a rule's Lambda target, in modelled seconds
+ * after the change, one entry per delivery: usually within seconds, one in ten minutes late, about one
+ * in seven twice (the same id). AWS gives no latency figure ("near real time",
+ * https://aws.amazon.com/eventbridge/faqs/); EC2's and SSM's events are sent "best effort": "in some rare
+ * cases an event might not be delivered" (https://docs.aws.amazon.com/eventbridge/latest/ref/event-delivery-level.html,
+ * https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ssm.html). The local control plane plays EC2
+ * state-change events with it; bench/command-completion.ts plays SSM command status-change events with it.
+ */
+export function eventBridgeDeliveryDelays(random: () => number): number[] {
+  const first = random() < 0.1 ? 60 + random() * 120 : 0.5 + random() * 2.5;
+  return random() < 0.15 ? [first, first + 1 + random() * 20] : [first];
+}
+
 /** Deterministic jitter (±15 %) so runs are repeatable but not lock-step. */
 export function jittered(seconds: number, random: () => number): number {
   return seconds * (0.85 + random() * 0.3);
