@@ -5,6 +5,18 @@ import { bootstrappedCluster } from '../support/cluster.js';
 
 const CHANGES = ['StartExecution', 'AssociateAddress', 'CreateTags', 'PutParameter', 'DeleteParameter', 'RunInstances', 'StartInstances'];
 
+/** A bootstrapped cluster whose load balancers (and their upstreams tags) still name a master address that is gone. */
+async function balancersNamingAGoneMaster() {
+  const { fleet, plane } = await bootstrappedCluster();
+  const balancers = fleet.byRole('lb') as [SimInstance, SimInstance];
+  const masterIps = fleet.byRole('master').map((master) => master.privateIp);
+  for (const balancer of balancers) {
+    balancer.node.nginx!.upstreams = [...masterIps.slice(0, 2), '10.0.99.99'];
+    balancer.tags['kubeha:upstreams'] = balancer.node.nginx!.upstreams.join(' ');
+  }
+  return { fleet, plane, balancers, masterIps };
+}
+
 describe('reconcile', () => {
   it('changes nothing and starts no workflow on a healthy cluster', async () => {
     const { fleet, plane } = await bootstrappedCluster();
@@ -58,13 +70,7 @@ describe('reconcile', () => {
 
   it('re-renders load balancer upstreams that no longer match the masters', async () => {
     // Prepare: a master was swapped by hand; the load balancers still point at its old address.
-    const { fleet, plane } = await bootstrappedCluster();
-    const balancers = fleet.byRole('lb') as [SimInstance, SimInstance];
-    const masterIps = fleet.byRole('master').map((master) => master.privateIp);
-    for (const balancer of balancers) {
-      balancer.node.nginx!.upstreams = [...masterIps.slice(0, 2), '10.0.99.99'];
-      balancer.tags['kubeha:upstreams'] = balancer.node.nginx!.upstreams.join(' ');
-    }
+    const { fleet, plane, balancers, masterIps } = await balancersNamingAGoneMaster();
 
     // Act
     await plane.reconcile();
@@ -127,13 +133,7 @@ describe('reconcile', () => {
 
   it('records a load balancer as re-pointed only once its command succeeded', async () => {
     // Prepare: both load balancers name an old master; the command fails on one of them once.
-    const { fleet, plane } = await bootstrappedCluster();
-    const balancers = fleet.byRole('lb') as [SimInstance, SimInstance];
-    const masterIps = fleet.byRole('master').map((master) => master.privateIp);
-    for (const balancer of balancers) {
-      balancer.node.nginx!.upstreams = [...masterIps.slice(0, 2), '10.0.99.99'];
-      balancer.tags['kubeha:upstreams'] = balancer.node.nginx!.upstreams.join(' ');
-    }
+    const { fleet, plane, balancers, masterIps } = await balancersNamingAGoneMaster();
     fleet.failDocument({ document: 'ConfigureLoadBalancer', instanceId: balancers[0].instanceId, times: 1 });
 
     // Act
