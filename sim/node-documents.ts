@@ -161,6 +161,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
         etcdMembers: cluster.etcdMembers.length,
         etcdHealthy: cluster.etcdMembers.filter((member) => member.healthy).length,
         kubeSystemPodsNotRunning: 0,
+        // The script's report shape; InitFirstMaster points kube-proxy there (kubeadm's add-ons are not simulated).
+        kubeProxyServer: 'https://127.0.0.1:6443',
       };
       const problems = [
         report.controlPlaneNodes !== expectedControlPlane && `expected ${expectedControlPlane} control-plane nodes, found ${report.controlPlaneNodes}`,

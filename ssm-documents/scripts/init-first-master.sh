@@ -7,6 +7,8 @@
 # answers and what init's last phases create exists (kube-system/kubeadm-config, kube-public/cluster-info,
 # the CoreDNS Deployment, the kube-proxy DaemonSet); then it only reports the hash. Anything less that
 # kubeadm left on the node is a partial init: it is reset (with what reset leaves) and init runs again.
+# Initialized or just initialized, kube-proxy's kubeconfig is then pointed at https://127.0.0.1:6443 (the
+# node's own API server or proxy) and its DaemonSet restarted, once (point_kube_proxy_at_local_api).
 #
 # Environment: KUBEHA_CLUSTER_NAME, KUBEHA_KUBERNETES_VERSION, KUBEHA_CONTROL_PLANE_ENDPOINT (host:port),
 # KUBEHA_CERT_SANS (comma list), KUBEHA_POD_CIDR, KUBEHA_SERVICE_CIDR, KUBEHA_JOIN_SECRET_ARN,
@@ -94,6 +96,48 @@ missing_init_objects() {
   done
 }
 
+# point_kube_proxy_at_local_api: kube-proxy's kubeconfig names https://127.0.0.1:6443 instead of the
+# control-plane endpoint kubeadm's addon phase writes, so its watches reach a live API server on every node
+# without waiting out a load-balancer failover or leaving through the NAT towards the Elastic IP. kubespray
+# does the same after init ("Update server field in kube-proxy kubeconfig", then "Restart all kube-proxy
+# pods", roles/kubernetes/kubeadm/tasks/main.yml). Only the server line of kubeconfig.conf changes, through
+# a merge patch of that one key (config.conf stays as kubeadm wrote it). kubeadm's addon phase replaces the
+# ConfigMap and the DaemonSet whole (apiclient.CreateOrUpdate*), and `kubeadm upgrade apply` runs it again,
+# so this runs on every InitFirstMaster, initialized or not. A DaemonSet without kubectl's restartedAt
+# annotation has not been restarted since kubeadm wrote it: a run that patched but failed before the
+# restart restarts on the next run. Sets KUBE_PROXY_CHANGED=true when it changed something.
+KUBE_PROXY_CHANGED=false
+point_kube_proxy_at_local_api() {
+  local kubeconfig servers server updated patch restarted
+  kubeconfig="$(kube_proxy_kubeconfig "${ADMIN_KUBECONFIG}")" ||
+    fail "could not read kube-system/configmap/kube-proxy: kubeadm's kube-proxy add-on writes it (was the addon/kube-proxy phase skipped or the ConfigMap deleted? 'kubeadm init phase addon kube-proxy' writes it again)"
+  [[ -n "${kubeconfig}" ]] || fail "kube-system/configmap/kube-proxy has no kubeconfig.conf, the key kubeadm's kube-proxy add-on writes"
+  servers="$(kubeconfig_servers <<<"${kubeconfig}")"
+  [[ -n "${servers}" && "${servers}" != *$'\n'* ]] ||
+    fail "kube-system/configmap/kube-proxy's kubeconfig.conf names $(grep -c . <<<"${servers}") servers, not the one kubeadm writes; not changing it"
+  server="${servers}"
+  if [[ "${server}" != "${LOCAL_API_SERVER}" ]]; then
+    updated="$(sed -E "s#^([[:space:]]*server:[[:space:]]*).*#\\1${LOCAL_API_SERVER}#" <<<"${kubeconfig}")"
+    patch="$(jq -cn --arg kubeconfig "${updated}" '{data: {"kubeconfig.conf": $kubeconfig}}')"
+    kube "${ADMIN_KUBECONFIG}" -n kube-system patch configmap kube-proxy --type merge -p "${patch}" >/dev/null ||
+      fail "could not point kube-proxy's kubeconfig at ${LOCAL_API_SERVER}"
+    [[ "$(kube_proxy_kubeconfig "${ADMIN_KUBECONFIG}" | kubeconfig_servers)" == "${LOCAL_API_SERVER}" ]] ||
+      fail "kube-proxy's kubeconfig does not name ${LOCAL_API_SERVER} after the patch"
+    log "pointed kube-proxy's kubeconfig at ${LOCAL_API_SERVER} (it named ${server})"
+  fi
+  restarted="$(kube "${ADMIN_KUBECONFIG}" -n kube-system get daemonset kube-proxy \
+    -o 'jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}')" ||
+    fail "could not read kube-system/daemonset/kube-proxy"
+  if [[ "${server}" == "${LOCAL_API_SERVER}" && -n "${restarted}" ]]; then
+    log "kube-proxy already talks to ${LOCAL_API_SERVER}; nothing to change"
+    return 0
+  fi
+  kube "${ADMIN_KUBECONFIG}" -n kube-system rollout restart daemonset kube-proxy >/dev/null ||
+    fail "could not restart kube-system/daemonset/kube-proxy"
+  log "restarted the kube-proxy DaemonSet so its pods read the new kubeconfig"
+  KUBE_PROXY_CHANGED=true
+}
+
 main() {
   require_env KUBEHA_CLUSTER_NAME KUBEHA_KUBERNETES_VERSION KUBEHA_CONTROL_PLANE_ENDPOINT KUBEHA_CERT_SANS \
     KUBEHA_POD_CIDR KUBEHA_SERVICE_CIDR KUBEHA_KUBECONFIG_SECRET_ID KUBEHA_ENCRYPTION_SECRET_ID KUBEHA_REGION
@@ -102,8 +146,10 @@ main() {
     missing="$(missing_init_objects)"
     if [[ -z "${missing}" ]]; then
       store_admin_kubeconfig
-      log "the API answers and kubeadm-config, cluster-info, CoreDNS and kube-proxy exist; already initialized, nothing to do"
-      result "{\"caCertHash\":\"$(ca_cert_hash)\",\"changed\":false}"
+      log "the API answers and kubeadm-config, cluster-info, CoreDNS and kube-proxy exist; already initialized"
+      point_kube_proxy_at_local_api
+      [[ "${KUBE_PROXY_CHANGED}" == true ]] || log "already initialized, nothing to do"
+      result "{\"caCertHash\":\"$(ca_cert_hash)\",\"changed\":${KUBE_PROXY_CHANGED}}"
       return 0
     fi
   fi
@@ -130,6 +176,7 @@ main() {
   [[ -z "${missing}" ]] || fail "kubeadm init returned, but the cluster lacks ${missing//$'\n'/, }"
   store_admin_kubeconfig
   log "initialized the control plane; admin.conf stored in Secrets Manager"
+  point_kube_proxy_at_local_api
   result "{\"caCertHash\":\"$(ca_cert_hash)\",\"changed\":true}"
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the cluster from a control-plane node: every node Ready, the expected number of control-plane
 # and worker nodes, every etcd member healthy and as many members as control-plane nodes, kube-system
-# pods running. Prints the report as KUBEHA_RESULT whatever the outcome; exits 1 if anything is off.
+# pods running, kube-proxy's kubeconfig naming the node-local API (https://127.0.0.1:6443; kubeadm's addon
+# phase, run again by `kubeadm upgrade apply`, puts the control-plane endpoint back, and InitFirstMaster
+# corrects it). Prints the report as KUBEHA_RESULT whatever the outcome; exits 1 if anything is off.
 #
 # Environment: KUBEHA_EXPECTED_CONTROL_PLANE_NODES, KUBEHA_EXPECTED_WORKER_NODES.
 # Optional: KUBEHA_READY_TIMEOUT (default 10m).
@@ -41,11 +43,15 @@ main() {
   pods_not_running="$(kubectl -n kube-system get pods --no-headers \
     --field-selector=status.phase!=Running,status.phase!=Succeeded 2>/dev/null | grep -c . || true)"
 
+  # One server line, or the report names what it found (nothing when the ConfigMap cannot be read).
+  local kube_proxy_server
+  kube_proxy_server="$(kube_proxy_kubeconfig "${KUBECONFIG}" | kubeconfig_servers | paste -sd, - || true)"
+
   local report
   report="$(jq -cn --argjson nodesReady "${ready}" --argjson nodesTotal "${total}" \
     --argjson controlPlaneNodes "${control_plane}" --argjson workerNodes "${workers}" \
     --argjson etcdMembers "${members}" --argjson etcdHealthy "${healthy}" \
-    --argjson kubeSystemPodsNotRunning "${pods_not_running}" '$ARGS.named')"
+    --argjson kubeSystemPodsNotRunning "${pods_not_running}" --arg kubeProxyServer "${kube_proxy_server}" '$ARGS.named')"
 
   local -a problems=()
   ((control_plane == KUBEHA_EXPECTED_CONTROL_PLANE_NODES)) || problems+=("expected ${KUBEHA_EXPECTED_CONTROL_PLANE_NODES} control-plane nodes, found ${control_plane}")
@@ -54,6 +60,8 @@ main() {
   ((members == KUBEHA_EXPECTED_CONTROL_PLANE_NODES)) || problems+=("etcd has ${members} members, expected ${KUBEHA_EXPECTED_CONTROL_PLANE_NODES}")
   ((healthy == members)) || problems+=("$((members - healthy)) etcd members are unhealthy")
   ((pods_not_running == 0)) || problems+=("${pods_not_running} kube-system pods are not running")
+  [[ "${kube_proxy_server}" == "${LOCAL_API_SERVER}" ]] ||
+    problems+=("kube-proxy's kubeconfig names ${kube_proxy_server:-no server (kube-system/configmap/kube-proxy unreadable)}, not ${LOCAL_API_SERVER} (InitFirstMaster points it there again)")
 
   result "${report}"
   if ((${#problems[@]} > 0)); then

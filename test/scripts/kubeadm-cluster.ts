@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENCRYPTION_SECRET_ID, JOIN_ENV, Sandbox, type ScriptRun, WORKER_SECRET_ARN, stubAws } from './sandbox.js';
 
-const DOUBLES = fileURLToPath(new URL('./doubles/', import.meta.url));
+export const DOUBLES = fileURLToPath(new URL('./doubles/', import.meta.url));
 
 /** kubeadm's phases as the double runs them (init.go, join.go of cmd/kubeadm/app/cmd). */
 export const INIT_PHASES = [
@@ -77,6 +77,30 @@ export class FakeCluster {
       labels: lines.filter((line) => line.startsWith('label ')).map((line) => line.slice(6)),
       taints: lines.filter((line) => line.startsWith('taint ')).map((line) => line.slice(6)),
     };
+  }
+
+  /** An object's stored text (for a ConfigMap with data, its manifest), or undefined when it does not exist. */
+  object(namespace: string, kind: string, name: string): string | undefined {
+    const file = join(this.directory, 'objects', namespace, kind, name);
+    return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  }
+
+  /** Deletes an object, as `kubectl delete` would. */
+  deleteObject(namespace: string, kind: string, name: string): void {
+    rmSync(join(this.directory, 'objects', namespace, kind, name), { force: true });
+  }
+
+  /** The server lines of kube-proxy's kubeconfig (key kubeconfig.conf of kube-system/kube-proxy). */
+  kubeProxyServers(): string[] {
+    const manifest = this.object('kube-system', 'configmap', 'kube-proxy') ?? '';
+    const block = /^ {2}kubeconfig\.conf: \|-\n((?: {4}.*\n?|\n)*)/m.exec(manifest)?.[1] ?? '';
+    return [...block.matchAll(/^ +server: (\S+)$/gm)].map((match) => match[1]!);
+  }
+
+  /** A pod-template annotation of a DaemonSet (kubectl rollout restart sets kubectl.kubernetes.io/restartedAt). */
+  daemonSetAnnotation(namespace: string, name: string, key: string): string | undefined {
+    const prefix = `annotation ${key}=`;
+    return this.object(namespace, 'daemonset', name)?.split('\n').find((line) => line.startsWith(prefix))?.slice(prefix.length);
   }
 
   isRunning(ip: string, what: 'kubelet' | 'etcd' | 'control-plane'): boolean {
@@ -218,8 +242,16 @@ export function initializedProblems(cluster: FakeCluster, master: FakeNode): str
   }
   if (!cluster.node(master.name)?.taints.includes('node-role.kubernetes.io/control-plane:NoSchedule')) problems.push(`${master.name} lacks the control-plane taint`);
   if (!cluster.isRunning(master.ip, 'control-plane')) problems.push('its control plane does not run');
+  const servers = cluster.kubeProxyServers();
+  if (servers.length !== 1 || servers[0] !== LOCAL_API_SERVER) problems.push(`kube-proxy's kubeconfig names ${JSON.stringify(servers)}, not ${LOCAL_API_SERVER}`);
+  if (!cluster.daemonSetAnnotation('kube-system', 'kube-proxy', RESTARTED_AT)) problems.push('the kube-proxy DaemonSet was not restarted since kubeadm wrote it');
   return problems;
 }
+
+/** What every node reaches as its API server: a master's own, a worker's node-local proxy. */
+export const LOCAL_API_SERVER = 'https://127.0.0.1:6443';
+/** The pod-template annotation `kubectl rollout restart` sets. */
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
 /** What kubeha calls a joined control-plane node, checked in the cluster itself. */
 export function joinedMasterProblems(cluster: FakeCluster, master: FakeNode): string[] {

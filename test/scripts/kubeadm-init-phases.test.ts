@@ -65,6 +65,36 @@ describe('the kubeadm double', () => {
     expect(cluster.hasObject('kube-public', 'configmap', 'cluster-info')).toBe(false);
   });
 
+  it('writes kube-proxy\'s ConfigMap in the addon phase, its kubeconfig.conf naming the control-plane endpoint', () => {
+    // Prepare
+    const master = node(MASTER_1);
+    const config = master.sandbox.file('../init.yaml', 'controlPlaneEndpoint: "k8s.example.com:6443"\npodSubnet: "192.168.0.0/16"\n');
+
+    // Act
+    const init = master.exec('kubeadm', ['init', '--config', config]);
+
+    // Assess: the shape of phases/addons/proxy/manifests.go KubeProxyConfigMap19, both keys.
+    expect(init.status).toBe(0);
+    const manifest = cluster.object('kube-system', 'configmap', 'kube-proxy') ?? '';
+    expect(manifest).toMatch(/^data:\n {2}kubeconfig\.conf: \|-\n {4}apiVersion: v1\n {4}kind: Config\n/m);
+    expect(manifest).toMatch(/^ {2}config\.conf: \|-\n {4}apiVersion: kubeproxy\.config\.k8s\.io\/v1alpha1\n {4}kind: KubeProxyConfiguration\n/m);
+    expect(manifest).toContain('      kubeconfig: /var/lib/kube-proxy/kubeconfig.conf\n');
+    expect(cluster.kubeProxyServers()).toEqual(['https://k8s.example.com:6443']);
+    expect(cluster.daemonSetAnnotation('kube-system', 'kube-proxy', 'kubectl.kubernetes.io/restartedAt')).toBeUndefined();
+    const read = master.exec('kubectl', ['--kubeconfig', `${master.sandbox.root}/etc/kubernetes/admin.conf`, '-n', 'kube-system', 'get', 'configmap', 'kube-proxy', '-o', 'jsonpath={.data.kubeconfig\\.conf}']);
+    expect(read.stdout).toMatch(/^apiVersion: v1\n[\s\S]*\n {4}server: https:\/\/k8s\.example\.com:6443\n[\s\S]*tokenFile: \/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/token$/);
+  });
+
+  it('writes no kube-proxy ConfigMap when init fails before its addon phase', () => {
+    const master = node(MASTER_1);
+    master.failAt('init', 'addon');
+
+    master.init();
+
+    expect(cluster.hasObject('kube-system', 'configmap', 'kube-proxy')).toBe(false);
+    expect(cluster.hasObject('kube-system', 'daemonset', 'kube-proxy')).toBe(false);
+  });
+
   it('writes kubelet.conf only after etcd-join, and the control-plane label and taint only after that', () => {
     const { master, caCertHash } = initializedCluster();
     master.refreshJoinMaterial();

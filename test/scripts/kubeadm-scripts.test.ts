@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeCluster, FakeNode, createTestCa, filesContaining } from './kubeadm-cluster.js';
+import { DOUBLES, FakeCluster, FakeNode, LOCAL_API_SERVER, RESTARTED_AT, createTestCa, filesContaining } from './kubeadm-cluster.js';
 import { CERTIFICATE_KEY, JOIN_TOKEN } from './sandbox.js';
 import { apiServerCertSans } from '../../functions/core/plan.js';
 
@@ -87,6 +87,114 @@ describe('init-first-master.sh', () => {
     expect(second.stdout).toContain('already initialized, nothing to do');
     expect(second.result).toEqual({ caCertHash: expectedHash(), changed: false });
     expect(second.calls.every((call) => call.startsWith('kubectl '))).toBe(true);
+  });
+
+  describe('kube-proxy', () => {
+    const restarts = (calls: string[]) => calls.filter((call) => / -n kube-system rollout restart daemonset kube-proxy$/.test(call));
+    const patches = (calls: string[]) => calls.filter((call) => / -n kube-system patch configmap kube-proxy /.test(call));
+    /** `kubeadm init phase addon kube-proxy` on the master: the addon phase `kubeadm upgrade apply` runs too. */
+    const rerunAddonPhase = (master: FakeNode) => {
+      const addon = master.exec('kubeadm', ['init', 'phase', 'addon', 'kube-proxy', '--control-plane-endpoint', cluster.endpoint, '--pod-network-cidr', '192.168.0.0/16']);
+      expect(addon.stderr).toBe('');
+      expect(addon.status).toBe(0);
+    };
+
+    it('should point kube-proxy at the node-local API on a fresh init, changing only the server line, and restart its DaemonSet once', () => {
+      // Prepare
+      const master = node('10.0.0.11');
+
+      // Act
+      const run = master.init();
+      const pointed = cluster.object('kube-system', 'configmap', 'kube-proxy');
+      rerunAddonPhase(master);
+
+      // Assess
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      expect(run.stdout).toContain(`pointed kube-proxy's kubeconfig at ${LOCAL_API_SERVER} (it named https://${cluster.endpoint})`);
+      expect(patches(run.calls)).toHaveLength(1);
+      expect(restarts(run.calls)).toHaveLength(1);
+      // What kubeadm writes, with only the server line changed (config.conf, the CA and the token file as they were).
+      expect(pointed).toBe(cluster.object('kube-system', 'configmap', 'kube-proxy')?.replace(`server: https://${cluster.endpoint}`, `server: ${LOCAL_API_SERVER}`));
+      expect(pointed).toContain('    clusterCIDR: 192.168.0.0/16');
+    });
+
+    it('should change and restart nothing on a second run', () => {
+      const master = node('10.0.0.11');
+      master.init();
+      const restartedAt = cluster.daemonSetAnnotation('kube-system', 'kube-proxy', RESTARTED_AT);
+      const configMap = cluster.object('kube-system', 'configmap', 'kube-proxy');
+
+      const second = master.init();
+
+      expect(second.status).toBe(0);
+      expect(second.stdout).toContain(`kube-proxy already talks to ${LOCAL_API_SERVER}; nothing to change`);
+      expect(second.result).toEqual(expect.objectContaining({ changed: false }));
+      expect(patches(second.calls)).toEqual([]);
+      expect(restarts(second.calls)).toEqual([]);
+      expect(cluster.object('kube-system', 'configmap', 'kube-proxy')).toBe(configMap);
+      expect(cluster.daemonSetAnnotation('kube-system', 'kube-proxy', RESTARTED_AT)).toBe(restartedAt);
+    });
+
+    it('should point kube-proxy back at the node-local API after kubeadm\'s addon phase rewrote it, as kubeadm upgrade apply does', () => {
+      // Prepare
+      const master = node('10.0.0.11');
+      master.init();
+      rerunAddonPhase(master);
+      expect(cluster.kubeProxyServers()).toEqual([`https://${cluster.endpoint}`]);
+      expect(cluster.daemonSetAnnotation('kube-system', 'kube-proxy', RESTARTED_AT)).toBeUndefined();
+
+      // Act
+      const corrected = master.init();
+      const after = master.init();
+
+      // Assess
+      expect(corrected.stderr).toBe('');
+      expect(corrected.status).toBe(0);
+      expect(corrected.result).toEqual(expect.objectContaining({ changed: true }));
+      expect(corrected.calls.some((call) => call.startsWith('kubeadm'))).toBe(false);
+      expect(patches(corrected.calls)).toHaveLength(1);
+      expect(restarts(corrected.calls)).toHaveLength(1);
+      expect(cluster.kubeProxyServers()).toEqual([LOCAL_API_SERVER]);
+      expect(restarts(after.calls)).toEqual([]);
+      expect(after.result).toEqual(expect.objectContaining({ changed: false }));
+    });
+
+    it('should restart kube-proxy on the next run when an earlier run pointed it locally but failed to restart it', () => {
+      const master = node('10.0.0.11');
+      // The first restart fails (an API hiccup), later ones reach the double.
+      master.sandbox.stub(
+        'kubectl',
+        `if [[ "$*" == *"rollout restart"* && ! -f "$STATE/restart-failed" ]]; then touch "$STATE/restart-failed"; echo "error: connection reset" >&2; exit 1; fi
+exec '${join(DOUBLES, 'kubectl')}' "$@"`,
+      );
+
+      const failed = master.init();
+      const retried = master.init();
+
+      expect(failed.status).toBe(1);
+      expect(failed.stderr).toContain('could not restart kube-system/daemonset/kube-proxy');
+      expect(cluster.kubeProxyServers()).toEqual([LOCAL_API_SERVER]);
+      expect(retried.status).toBe(0);
+      expect(patches(retried.calls)).toEqual([]);
+      expect(restarts(retried.calls)).toHaveLength(1);
+      expect(retried.result).toEqual(expect.objectContaining({ changed: true }));
+      expect(cluster.daemonSetAnnotation('kube-system', 'kube-proxy', RESTARTED_AT)).toBeDefined();
+    });
+
+    it('should fail, naming the ConfigMap and the add-on, when kube-proxy\'s ConfigMap is missing', () => {
+      const master = node('10.0.0.11');
+      master.init();
+      cluster.deleteObject('kube-system', 'configmap', 'kube-proxy');
+
+      const run = master.init();
+
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('could not read kube-system/configmap/kube-proxy: kubeadm\'s kube-proxy add-on writes it');
+      expect(run.result).toBeUndefined();
+      expect(run.calls.some((call) => call.startsWith('kubeadm'))).toBe(false);
+      expect(restarts(run.calls)).toEqual([]);
+    });
   });
 
   it('should never put join material in arguments, output, logs or the temporary config it leaves behind', () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sandbox } from './sandbox.js';
@@ -319,7 +319,12 @@ describe('verify-cluster.sh', () => {
     status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
   });
 
-  function cluster(nodes: object[], members: number, healthy: number): void {
+  /** kube-proxy's kubeconfig.conf as kubeadm writes it, with this server. */
+  const kubeProxyKubeconfig = (server: string) =>
+    `apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: ${server}\n  name: default\n`;
+
+  function cluster(nodes: object[], members: number, healthy: number, kubeProxyServer = 'https://127.0.0.1:6443'): void {
+    sandbox.file('../state/kube-proxy.conf', kubeProxyKubeconfig(kubeProxyServer));
     sandbox.file('../state/nodes.json', JSON.stringify({ items: nodes }));
     sandbox.file('../state/members.json', JSON.stringify({ members: Array.from({ length: members }, (_, index) => ({ ID: index })) }));
     sandbox.file('../state/health.json', JSON.stringify(Array.from({ length: members }, (_, index) => ({ endpoint: `https://10.0.0.${index}:2379`, health: index < healthy }))));
@@ -336,6 +341,7 @@ describe('verify-cluster.sh', () => {
   *"member list"*) cat "$STATE/members.json" ;;
   *"endpoint health"*) cat "$STATE/health.json" ;;
   *"get pods"*) exit 0 ;;
+  *"-n kube-system get configmap kube-proxy -o jsonpath={.data.kubeconfig\\\\.conf}") cat "$STATE/kube-proxy.conf" ;;
 esac`,
     );
   });
@@ -345,7 +351,7 @@ esac`,
     cluster([node('m1', true, true), node('m2', true, true), node('m3', true, true), node('w1', false, true), node('w2', false, true)], 3, 3);
     const run = sandbox.run('verify-cluster.sh', { KUBEHA_EXPECTED_CONTROL_PLANE_NODES: '3', KUBEHA_EXPECTED_WORKER_NODES: '2' });
     expect(run.stderr).toBe('');
-    expect(run.result).toEqual({ nodesReady: 5, nodesTotal: 5, controlPlaneNodes: 3, workerNodes: 2, etcdMembers: 3, etcdHealthy: 3, kubeSystemPodsNotRunning: 0 });
+    expect(run.result).toEqual({ nodesReady: 5, nodesTotal: 5, controlPlaneNodes: 3, workerNodes: 2, etcdMembers: 3, etcdHealthy: 3, kubeSystemPodsNotRunning: 0, kubeProxyServer: 'https://127.0.0.1:6443' });
     expect(run.calls).toContainEqual(expect.stringContaining('kube-system exec etcd-ip-10-0-0-11 -- etcdctl'));
   });
 
@@ -356,6 +362,31 @@ esac`,
     expect(run.result).toMatchObject({ nodesReady: 2, etcdHealthy: 2 });
     expect(run.stderr).toContain('1 nodes are not Ready');
     expect(run.stderr).toContain('1 etcd members are unhealthy');
+  });
+
+  it('should fail, still reporting, when kube-proxy\'s kubeconfig names the control-plane endpoint again (as after kubeadm upgrade apply)', () => {
+    // Prepare
+    cluster([node('m1', true, true), node('m2', true, true), node('m3', true, true)], 3, 3, 'https://k8s.example.com:6443');
+
+    // Act
+    const run = sandbox.run('verify-cluster.sh', { KUBEHA_EXPECTED_CONTROL_PLANE_NODES: '3', KUBEHA_EXPECTED_WORKER_NODES: '0' });
+
+    // Assess
+    expect(run.status).toBe(1);
+    expect(run.result).toMatchObject({ nodesReady: 3, kubeProxyServer: 'https://k8s.example.com:6443' });
+    expect(run.stderr).toContain("kube-proxy's kubeconfig names https://k8s.example.com:6443, not https://127.0.0.1:6443");
+  });
+
+  it('should fail when kube-proxy\'s ConfigMap cannot be read', () => {
+    cluster([node('m1', true, true)], 1, 1);
+    // The stub's get then fails, as kubectl does for a missing ConfigMap (NotFound, exit 1).
+    rmSync(join(sandbox.state, 'kube-proxy.conf'));
+
+    const run = sandbox.run('verify-cluster.sh', { KUBEHA_EXPECTED_CONTROL_PLANE_NODES: '1', KUBEHA_EXPECTED_WORKER_NODES: '0' });
+
+    expect(run.status).toBe(1);
+    expect(run.result).toMatchObject({ kubeProxyServer: '' });
+    expect(run.stderr).toContain("kube-proxy's kubeconfig names no server (kube-system/configmap/kube-proxy unreadable)");
   });
 });
 

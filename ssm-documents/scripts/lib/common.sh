@@ -135,6 +135,11 @@ KUBELET_KUBECONFIG="${KUBEHA_ROOT}/etc/kubernetes/kubelet.conf"
 # shellcheck disable=SC2034
 BOOTSTRAP_KUBELET_KUBECONFIG="${KUBEHA_ROOT}/etc/kubernetes/bootstrap-kubelet.conf"
 
+# The API server as every node reaches it without leaving the node: on a master its own kube-apiserver
+# (listening on 6443 on all addresses), on a worker the node-local proxy to every master (lib/node-proxy.sh).
+# shellcheck disable=SC2034
+LOCAL_API_SERVER="https://127.0.0.1:6443"
+
 # node_name: the name kubeadm registers this node under (the lower-cased hostname, its default).
 node_name() {
   hostname | tr '[:upper:]' '[:lower:]'
@@ -145,6 +150,19 @@ kube() {
   local kubeconfig="$1"
   shift
   kubectl --kubeconfig "${kubeconfig}" --request-timeout=10s "$@" 2>/dev/null
+}
+
+# kube_proxy_kubeconfig KUBECONFIG: the kubeconfig kube-proxy runs with, the key kubeconfig.conf of the
+# kube-system/kube-proxy ConfigMap kubeadm's addon phase writes (cmd/kubeadm/app/phases/addons/proxy/
+# manifests.go KubeProxyConfigMap19); fails when the ConfigMap cannot be read, prints nothing when it
+# has no such key.
+kube_proxy_kubeconfig() {
+  kube "$1" -n kube-system get configmap kube-proxy -o 'jsonpath={.data.kubeconfig\.conf}'
+}
+
+# kubeconfig_servers: the server of each cluster in the kubeconfig on stdin, one per line.
+kubeconfig_servers() {
+  sed -n -E 's/^[[:space:]]*server:[[:space:]]*"?([^"[:space:]]*)"?[[:space:]]*$/\1/p'
 }
 
 # api_ready KUBECONFIG [SERVER]: true once the API (or the apiserver at SERVER) answers /readyz,

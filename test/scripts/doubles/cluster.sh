@@ -149,3 +149,86 @@ forbidden() {
   [[ "$4" != - ]] && where=" in the namespace \"$4\""
   printf '%s "%s" is forbidden: User "system:bootstrap:%s" cannot %s resource "%s" in API group "" %s\n' "$3" "$5" "${1%%.*}" "$2" "$3" "${where# }"
 }
+
+# ---- ConfigMaps with data, and DaemonSets' pod-template annotations -----------------------------------
+# A ConfigMap with data is kept as the manifest kubeadm renders and `kubectl get -o yaml` shows: metadata,
+# then `data:` with each value as a literal block (`KEY: |-`, lines indented four spaces), as go-yaml
+# writes a multi-line string (kubeadm phases/addons/proxy/manifests.go KubeProxyConfigMap19). Values are
+# kept without a trailing newline, as `|-` reads them.
+configmap_get() { # NAMESPACE NAME KEY: prints the value; status 1 when the key is absent
+  KEY="$3" awk '
+    $0 == "  " ENVIRON["KEY"] ": |-" { found = 1; inside = 1; next }
+    inside && /^    / { print substr($0, 5); next }
+    inside && /^$/ { print ""; next }
+    { inside = 0 }
+    END { exit found ? 0 : 1 }
+  ' "$(object_path "$1" configmap "$2")"
+}
+
+configmap_set() { # NAMESPACE NAME KEY VALUE: replaces (or adds) one key, leaving the others as they are
+  local path
+  path="$(object_path "$1" configmap "$2")"
+  KEY="$3" VALUE="$4" awk '
+    function block() { n = split(ENVIRON["VALUE"], lines, "\n"); print "  " ENVIRON["KEY"] ": |-"; for (i = 1; i <= n; i++) print (lines[i] == "" ? "" : "    " lines[i]); done = 1 }
+    $0 == "  " ENVIRON["KEY"] ": |-" { block(); skip = 1; next }
+    skip && (/^    / || /^$/) { next }
+    { skip = 0; print }
+    END { if (!done) block() }
+  ' "${path}" >"${path}.new"
+  mv "${path}.new" "${path}"
+}
+
+# kube_proxy_configmap ENDPOINT POD_SUBNET: kube-system/kube-proxy as kubeadm's addon phase writes it
+# (phases/addons/proxy/proxy.go createKubeProxyConfigMap: kubeconfig.conf's server is the control-plane
+# endpoint, kubeadmutil.GetControlPlaneEndpoint, with https://; config.conf is the KubeProxyConfiguration,
+# whose clientConnection.kubeconfig names kubeconfig.conf). It creates or replaces the whole object
+# (apiclient.CreateOrUpdateConfigMap), so a change made since is lost: `kubeadm upgrade apply` runs the
+# same EnsureProxyAddon (cmd/phases/upgrade/apply/addons.go runKubeProxyAddon).
+kube_proxy_configmap() {
+  object_put kube-system configmap kube-proxy "kind: ConfigMap
+apiVersion: v1
+metadata:
+  name: kube-proxy
+  namespace: kube-system
+  labels:
+    app: kube-proxy
+data:
+  kubeconfig.conf: |-
+    apiVersion: v1
+    kind: Config
+    clusters:
+    - cluster:
+        certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+        server: $1
+      name: default
+    contexts:
+    - context:
+        cluster: default
+        namespace: default
+        user: default
+      name: default
+    current-context: default
+    users:
+    - name: default
+      user:
+        tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+  config.conf: |-
+    apiVersion: kubeproxy.config.k8s.io/v1alpha1
+    kind: KubeProxyConfiguration
+    clientConnection:
+      kubeconfig: /var/lib/kube-proxy/kubeconfig.conf
+    clusterCIDR: $2
+    mode: \"\""
+}
+
+# A DaemonSet keeps its pod template's annotations as "annotation KEY=VALUE" lines. kubeadm's addon phase
+# replaces the whole DaemonSet (apiclient.CreateOrUpdateDaemonSet), dropping any annotation added since.
+daemonset_annotation() { # NAMESPACE NAME KEY: prints the value, nothing when unset
+  PREFIX="annotation $3=" awk 'index($0, ENVIRON["PREFIX"]) == 1 { print substr($0, length(ENVIRON["PREFIX"]) + 1) }' "$(object_path "$1" daemonset "$2")"
+}
+daemonset_annotate() { # NAMESPACE NAME KEY VALUE
+  local path
+  path="$(object_path "$1" daemonset "$2")"
+  { PREFIX="annotation $3=" awk 'index($0, ENVIRON["PREFIX"]) != 1' "${path}"; printf 'annotation %s=%s\n' "$3" "$4"; } >"${path}.new"
+  mv "${path}.new" "${path}"
+}
