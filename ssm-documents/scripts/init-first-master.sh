@@ -96,6 +96,38 @@ missing_init_objects() {
   done
 }
 
+# only_addons_missing MISSING: true when what the API lacks is CoreDNS or kube-proxy only (init's last phase).
+only_addons_missing() {
+  local object
+  while IFS= read -r object; do
+    case "${object}" in
+      "kube-system/deployment/coredns" | "kube-system/daemonset/kube-proxy") ;;
+      *) return 1 ;;
+    esac
+  done <<<"$1"
+}
+
+# complete_addons MISSING: runs init's addon phase alone (`kubeadm init phase addon all`, the same
+# EnsureDNSAddon and EnsureProxyAddon that init and upgrade apply run) on a cluster that lacks only its
+# add-ons, then finishes as an init would: admin.conf stored, kube-proxy pointed at the local API.
+complete_addons() {
+  # kubeadm reads the whole InitConfiguration even for one phase: the same file as init's, removed on exit.
+  read_join_material control-plane
+  local workdir
+  workdir="$(private_workdir)"
+  # shellcheck disable=SC2064 # expand now: the trap must remove this very directory
+  trap "rm -rf '${workdir}'" EXIT
+  write_init_config "${workdir}/kubeadm-init.yaml"
+  log "the cluster exists but lacks ${1//$'\n'/, }; making kubeadm's add-ons again instead of resetting a live control plane"
+  run_kubeadm kubeadm-addons init phase addon all --config "${workdir}/kubeadm-init.yaml" || fail "kubeadm could not make its add-ons"
+  local missing
+  missing="$(missing_init_objects)"
+  [[ -z "${missing}" ]] || fail "kubeadm made its add-ons, but the cluster still lacks ${missing//$'\n'/, }"
+  store_admin_kubeconfig
+  point_kube_proxy_at_local_api
+  result "{\"caCertHash\":\"$(ca_cert_hash)\",\"changed\":true}"
+}
+
 # point_kube_proxy_at_local_api: kube-proxy's kubeconfig names https://127.0.0.1:6443 instead of the
 # control-plane endpoint kubeadm's addon phase writes, so its watches reach a live API server on every node
 # without waiting out a load-balancer failover or leaving through the NAT towards the Elastic IP. kubespray
@@ -154,6 +186,13 @@ main() {
     fi
   fi
   command -v kubeadm >/dev/null 2>&1 || fail "kubeadm is not installed; run the prerequisites document first"
+  if [[ -n "${missing}" ]] && only_addons_missing "${missing}"; then
+    # kubeadm-config and cluster-info exist: init got past its bootstrap-token phase, so nodes may have
+    # joined through cluster-info since. A reset here would wipe this member of a live cluster; the
+    # add-ons are made again instead (both create or update, as kubeadm upgrade does).
+    complete_addons "${missing}"
+    return 0
+  fi
   local leftovers
   leftovers="$(kubeadm_state_on_node)"
   if [[ -n "${leftovers}" ]]; then

@@ -171,6 +171,42 @@ describe('init-first-master.sh', () => {
     ]);
   });
 
+  it('should make the add-ons again, not reset, when init failed in its addon phase', () => {
+    // Prepare: init got past bootstrap-token (cluster-info exists, so nodes could have joined) and failed after.
+    const master = node(MASTER_1);
+    master.failAt('init', 'addon');
+    master.init();
+
+    // Act
+    const retried = master.init();
+
+    // Assess
+    expect(retried.status).toBe(0);
+    expect(retried.stdout).toContain('making kubeadm\'s add-ons again instead of resetting a live control plane');
+    expect(retried.calls.filter((call) => call.startsWith('kubeadm'))).toEqual([expect.stringMatching(/^kubeadm init phase addon all --config /)]);
+    expectInitialized(master);
+  });
+
+  it('should never reset a live control plane whose CoreDNS was deleted: a second master stays a member', () => {
+    // Prepare: a cluster with two masters; someone deletes the CoreDNS Deployment.
+    const { master, caCertHash } = initializedCluster();
+    expect(master.refreshJoinMaterial().status).toBe(0);
+    const second = node(MASTER_2);
+    expect(second.join('control-plane', caCertHash).status).toBe(0);
+    const membersBefore = cluster.members().map((member) => member.name).sort();
+    cluster.deleteObject('kube-system', 'deployment', 'coredns');
+
+    // Act
+    const run = master.init();
+
+    // Assess
+    expect(run.status).toBe(0);
+    expect(run.calls.some((call) => call.startsWith('kubeadm reset'))).toBe(false);
+    expect(cluster.hasObject('kube-system', 'deployment', 'coredns')).toBe(true);
+    expect(cluster.members().map((member) => member.name).sort()).toEqual(membersBefore);
+    expect(cluster.kubeProxyServers()).toEqual(['https://127.0.0.1:6443']);
+  });
+
   it('should init a fresh node that has only the kubelet package files without resetting it', () => {
     const master = node(MASTER_1);
 
