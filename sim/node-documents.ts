@@ -55,6 +55,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
         if (existing.firstMasterId !== instance.instanceId) throw new Error(`cluster ${clusterName} was already initialized on ${existing.firstMasterId}`);
         return result('kubeha: /etc/kubernetes/admin.conf exists; already initialized', { caCertHash: existing.caCertHash, changed: false });
       }
+      // init-first-master.sh never resets a master kubeha recorded as initialized (a lost cluster is an outage to heal).
+      if (parameters.InitializedBefore === 'true') throw new Error(`kubeha: error: kubeha recorded this cluster as initialized, but it lacks an API that answers; not resetting a control plane that holds the cluster's data`);
       fleet.requirePrerequisites(instance);
       // The script writes the EncryptionConfiguration before kubeadm init: no key, no init.
       const providers = providersOnInstance(fleet, param(parameters, 'EncryptionSecretId'));

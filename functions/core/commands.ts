@@ -90,6 +90,8 @@ export interface StepRequest {
   readonly encryptionKeysVersionId?: string | undefined;
   /** The targets boot from the prepared node image: the step is expected to end sooner (command-timing.ts). */
   readonly preparedImage?: boolean | undefined;
+  /** init-first-master: kubeha recorded this cluster as initialized, so a partial state is reported, never reset. */
+  readonly initializedBefore?: boolean | undefined;
   /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
   readonly tokenTtlMinutes?: number | undefined;
   /**
@@ -208,6 +210,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         JoinSecretVersionId: join().versionId,
         KubeconfigSecretId: kubeconfigSecretName(cluster.clusterName),
         EncryptionSecretId: encryptionSecretName(cluster.clusterName),
+        InitializedBefore: request.initializedBefore === true ? 'true' : 'false',
         Region: region,
         ExecutionTimeout: executionTimeout,
       };

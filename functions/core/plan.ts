@@ -16,6 +16,8 @@ export interface BootstrapPlan {
   readonly endpoint: Endpoint;
   readonly certSans: string[];
   readonly firstMaster: Member;
+  /** kubeha recorded the first master as initialized (its node-state tag): its init script must never reset it. */
+  readonly firstMasterInitialized: boolean;
   readonly mastersToJoin: Member[];
   readonly workerBatches: string[][];
   /** How long the workers' bootstrap token must live: every batch joins under it (kubeadm allows up to 24 h). */
@@ -54,6 +56,7 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
     endpoint,
     certSans,
     firstMaster,
+    firstMasterInitialized: initialized !== undefined,
     mastersToJoin: pendingMasters,
     workerBatches,
     workerTokenTtlMinutes: workerTokenTtlMinutes(workerBatches.length),

@@ -172,7 +172,8 @@ point_kube_proxy_at_local_api() {
 
 main() {
   require_env KUBEHA_CLUSTER_NAME KUBEHA_KUBERNETES_VERSION KUBEHA_CONTROL_PLANE_ENDPOINT KUBEHA_CERT_SANS \
-    KUBEHA_POD_CIDR KUBEHA_SERVICE_CIDR KUBEHA_KUBECONFIG_SECRET_ID KUBEHA_ENCRYPTION_SECRET_ID KUBEHA_REGION
+    KUBEHA_POD_CIDR KUBEHA_SERVICE_CIDR KUBEHA_KUBECONFIG_SECRET_ID KUBEHA_ENCRYPTION_SECRET_ID KUBEHA_REGION KUBEHA_INITIALIZED_BEFORE
+  require_match KUBEHA_INITIALIZED_BEFORE '^(true|false)$' "true or false"
   local missing=""
   if [[ -f "${ADMIN_KUBECONFIG}" ]]; then
     missing="$(missing_init_objects)"
@@ -195,6 +196,11 @@ main() {
   fi
   local leftovers
   leftovers="$(kubeadm_state_on_node)"
+  if [[ -n "${leftovers}" && "${KUBEHA_INITIALIZED_BEFORE}" == true ]]; then
+    # kubeha tagged this master initialized after an init that finished: its etcd holds the cluster. An
+    # API that does not answer now is an outage to heal, not a partial init; a reset would destroy it.
+    fail "kubeha recorded this cluster as initialized, but it lacks ${missing//$'\n'/, }; not resetting a control plane that holds the cluster's data: heal its masters (or restore an etcd snapshot) and run the bootstrap again"
+  fi
   if [[ -n "${leftovers}" ]]; then
     log "an earlier kubeadm init did not finish (missing: ${missing//$'\n'/, }; left: ${leftovers//$'\n'/, }); resetting this node first"
     reset_kubeadm_state

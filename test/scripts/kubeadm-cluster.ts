@@ -187,6 +187,7 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
       KUBEHA_POD_CIDR: '192.168.0.0/16',
       KUBEHA_SERVICE_CIDR: '10.96.0.0/12',
       KUBEHA_KUBECONFIG_SECRET_ID: 'kubeha/local/demo/admin-kubeconfig',
+      KUBEHA_INITIALIZED_BEFORE: 'false',
       ...env,
     });
   }

@@ -207,6 +207,20 @@ describe('init-first-master.sh', () => {
     expect(cluster.kubeProxyServers()).toEqual(['https://127.0.0.1:6443']);
   });
 
+  it('should refuse to reset a master kubeha recorded as initialized when the cluster lacks what a finished init made', () => {
+    // Prepare: an initialized cluster that lost kubeadm-config (as it would lose everything with its API down).
+    const { master } = initializedCluster();
+    cluster.deleteObject('kube-system', 'configmap', 'kubeadm-config');
+
+    // Act
+    const recorded = master.init({ KUBEHA_INITIALIZED_BEFORE: 'true' });
+
+    // Assess
+    expect(recorded.status).toBe(1);
+    expect(recorded.stderr).toContain("kubeha recorded this cluster as initialized, but it lacks kube-system/configmap/kubeadm-config; not resetting a control plane that holds the cluster's data");
+    expect(recorded.calls.filter((call) => call.startsWith('kubeadm'))).toEqual([]);
+  });
+
   it('should init a fresh node that has only the kubelet package files without resetting it', () => {
     const master = node(MASTER_1);
 

@@ -17,6 +17,7 @@ describe('planBootstrap', () => {
 
     // Assess
     expect(plan.firstMaster).toEqual(fleet.masters[0]);
+    expect(plan.firstMasterInitialized).toBe(false);
     expect(plan.mastersToJoin).toEqual(fleet.masters.slice(1));
     expect(plan.workerBatches).toEqual([fleet.workers.map((worker) => worker.instanceId)]);
     expect(plan.prerequisiteBatches.map((batch) => batch.role)).toEqual(['master', 'worker', 'lb']);
@@ -41,6 +42,7 @@ describe('planBootstrap', () => {
 
     // Assess
     expect(plan.firstMaster.instanceId).toBe(masters[1]!.instanceId);
+    expect(plan.firstMasterInitialized).toBe(true);
     expect(plan.mastersToJoin.map((master) => master.instanceId)).toEqual([masters[0]!.instanceId, masters[2]!.instanceId]);
     expect(plan.workerBatches).toEqual([[workers[1]!.instanceId]]);
     expect(plan.prerequisiteBatches).toEqual([{ role: 'master', instanceIds: [masters[2]!.instanceId] }]);
