@@ -22,7 +22,8 @@ export interface BootstrapPlan {
   readonly workerBatches: string[][];
   /** How long the workers' bootstrap token must live: every batch joins under it (kubeadm allows up to 24 h). */
   readonly workerTokenTtlMinutes: number;
-  readonly prerequisiteBatches: { role: Role; instanceIds: string[] }[];
+  /** Masters' and load balancers' batches first (they lead to kubeadm init), each sent sendAfterSeconds after the start. */
+  readonly prerequisiteBatches: { role: Role; instanceIds: string[]; sendAfterSeconds: number }[];
   readonly loadBalancerIds: string[];
   readonly skipped: { prerequisites: number; masters: number; workers: number };
 }
@@ -33,6 +34,15 @@ export function controlPlaneEndpoint(config: ClusterConfig, elasticIpAddress: st
   return { host, port: config.loadBalancerPort, address: `${host}:${config.loadBalancerPort}` };
 }
 
+/**
+ * How many prerequisite batches are sent in one second. Every batch's Map iteration starts at once; 20 batches
+ * of a 1,000-worker fleet sent in the same second would exceed the SSM request rate kubeha budgets for
+ * (10 a second, bench/scaling.ts RATE_LIMITS: SSM publishes no per-API default, so the floor is assumed).
+ * Eight leaves room for the other sends of that second; the last worker batch waits ⌊N/50/8⌋ s, off the
+ * critical path, which runs through the masters' and load balancers' batches, sent first.
+ */
+export const SEND_COMMANDS_PER_SECOND = 8;
+
 export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddress: string): BootstrapPlan {
   const initialized = fleet.masters.find((master) => master.nodeState === 'initialized');
   const firstMaster = initialized ?? fleet.masters[0];
@@ -42,10 +52,12 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
   const pendingWorkers = fleet.workers.filter((worker) => !isKubernetesNodeDone(worker));
   const unprepared = (members: Member[]) => members.filter((member) => member.nodeState === undefined).map((member) => member.instanceId);
 
-  const prerequisiteBatches = (['master', 'worker', 'lb'] as const).flatMap((role) => {
-    const members = role === 'master' ? fleet.masters : role === 'worker' ? fleet.workers : fleet.loadBalancers;
-    return chunk(unprepared(members), config.workerBatchSize).map((instanceIds) => ({ role, instanceIds }));
-  });
+  const prerequisiteBatches = (['master', 'lb', 'worker'] as const)
+    .flatMap((role) => {
+      const members = role === 'master' ? fleet.masters : role === 'worker' ? fleet.workers : fleet.loadBalancers;
+      return chunk(unprepared(members), config.workerBatchSize).map((instanceIds) => ({ role, instanceIds }));
+    })
+    .map((batch, index) => ({ ...batch, sendAfterSeconds: Math.floor(index / SEND_COMMANDS_PER_SECOND) }));
   const preparedCount = allMembers(fleet).length - prerequisiteBatches.reduce((sum, batch) => sum + batch.instanceIds.length, 0);
 
   const workerBatches = chunk(pendingWorkers.map((worker) => worker.instanceId), config.workerBatchSize);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { groupFleet } from '../../functions/core/cluster.js';
 import { parseBootstrapInput } from '../../functions/core/config.js';
-import { planBootstrap } from '../../functions/core/plan.js';
+import { SEND_COMMANDS_PER_SECOND, planBootstrap } from '../../functions/core/plan.js';
 import { TODAY, bootstrapInput } from '../support/inputs.js';
 import { instance, standardInstances } from '../support/instances.js';
 
@@ -20,7 +20,7 @@ describe('planBootstrap', () => {
     expect(plan.firstMasterInitialized).toBe(false);
     expect(plan.mastersToJoin).toEqual(fleet.masters.slice(1));
     expect(plan.workerBatches).toEqual([fleet.workers.map((worker) => worker.instanceId)]);
-    expect(plan.prerequisiteBatches.map((batch) => batch.role)).toEqual(['master', 'worker', 'lb']);
+    expect(plan.prerequisiteBatches.map((batch) => batch.role)).toEqual(['master', 'lb', 'worker']);
     expect(plan.endpoint).toEqual({ host: '203.0.113.10', port: 6443, address: '203.0.113.10:6443' });
   });
 
@@ -45,7 +45,7 @@ describe('planBootstrap', () => {
     expect(plan.firstMasterInitialized).toBe(true);
     expect(plan.mastersToJoin.map((master) => master.instanceId)).toEqual([masters[0]!.instanceId, masters[2]!.instanceId]);
     expect(plan.workerBatches).toEqual([[workers[1]!.instanceId]]);
-    expect(plan.prerequisiteBatches).toEqual([{ role: 'master', instanceIds: [masters[2]!.instanceId] }]);
+    expect(plan.prerequisiteBatches).toEqual([{ role: 'master', instanceIds: [masters[2]!.instanceId], sendAfterSeconds: 0 }]);
     expect(plan.skipped).toEqual({ prerequisites: 5, masters: 0, workers: 1 });
   });
 
@@ -55,6 +55,21 @@ describe('planBootstrap', () => {
     expect(plan.workerBatches.map((batch) => batch.length)).toEqual([50, 50, 20]);
     const smaller = planBootstrap(config({ workerBatchSize: 25 }), fleet, '203.0.113.10');
     expect(smaller.workerBatches).toHaveLength(5);
+  });
+
+  it('sends at most SEND_COMMANDS_PER_SECOND prerequisite batches a second, the masters\' and load balancers\' first', () => {
+    // Prepare: 1,000 workers make 20 batches besides the masters' and the load balancers'.
+    const fleet = groupFleet(standardInstances({ workers: 1000 }));
+
+    // Act
+    const plan = planBootstrap(config(), fleet, '203.0.113.10');
+
+    // Assess
+    const perSecond = new Map<number, number>();
+    for (const batch of plan.prerequisiteBatches) perSecond.set(batch.sendAfterSeconds, (perSecond.get(batch.sendAfterSeconds) ?? 0) + 1);
+    expect(Math.max(...perSecond.values())).toBe(SEND_COMMANDS_PER_SECOND);
+    expect(plan.prerequisiteBatches.slice(0, 2).map((batch) => [batch.role, batch.sendAfterSeconds])).toEqual([['master', 0], ['lb', 0]]);
+    expect(plan.prerequisiteBatches.at(-1)?.sendAfterSeconds).toBe(Math.floor((plan.prerequisiteBatches.length - 1) / SEND_COMMANDS_PER_SECOND));
   });
 
   it('leaves stopped instances out of the fleet it plans for', () => {
