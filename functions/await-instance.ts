@@ -8,5 +8,13 @@ import { executionFields, task } from './lib/task.js';
 
 const ports = portsWith({ ec2, ssm });
 
-/** One poll: Ready once running with an online SSM agent. */
-export const handler = task('await-instance', z.object({ instanceId, deadline: z.number(), ...executionFields }), async (input) => awaitInstance(input, ports));
+const schema = z.object({
+  instanceId,
+  deadline: z.number(),
+  boot: z.enum(['start', 'launch']).optional(),
+  bootingSince: z.number().int('must be milliseconds since the epoch').nonnegative('must be milliseconds since the epoch').optional(),
+  ...executionFields,
+});
+
+/** One poll: Ready once running with an online SSM agent; else when to look again. */
+export const handler = task('await-instance', schema, async (input) => awaitInstance(input, ports));

@@ -172,7 +172,8 @@ function functionStatements(stage, clusters, options = {}) {
     ],
     awaitCommand: [
       ...POLL_COMMANDS,
-      commandLedger,
+      // The poll closes the send's ledger record with one write, reading nothing (command-ledger.ts).
+      stateTableStatement(['dynamodb:UpdateItem'], clusters),
       {
         Effect: 'Allow',
         Action: ['ec2:CreateTags'],

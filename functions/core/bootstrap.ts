@@ -165,6 +165,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ...(mark ? { markAs: mark } : {}),
     ...(ledger ? { ledger } : {}),
     ...(request.nodes ? { nodes: request.nodes } : {}),
+    ...(request.pollEverySecond ? { pollEverySecond: true } : {}),
     pollAfterSeconds: firstPollSeconds(request.step, request.preparedImage === true),
   };
 }
@@ -183,15 +184,15 @@ export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm
   } catch (error: unknown) {
     // Given up on: cancel it, so a retried step never runs beside a command still running.
     if (error instanceof CommandTimedOutError) await ports.ssm.cancelCommand(command.commandId);
-    if (command.ledger) await closeLedger(command.ledger, ports);
+    if (command.ledger) await closeLedger(command.ledger, ports, command);
     // Record the instances that did succeed, so a re-run skips them and retries only the rest.
     const succeeded = invocations.filter((invocation) => invocation.status === 'Success').map((invocation) => invocation.instanceId);
     if (succeeded.length > 0) await recordSuccess(command, succeeded, ports);
     throw error;
   }
   if (progress.status === 'Success') {
-    await recordSuccess(command, command.instanceIds, ports);
-    if (command.ledger) await closeLedger(command.ledger, ports);
+    // Independent writes (the nodes' tags, the ledger's record): side by side, not one after the other.
+    await Promise.all([recordSuccess(command, command.instanceIds, ports), command.ledger ? closeLedger(command.ledger, ports, command) : undefined]);
     log.info('step finished', { step: command.step, instanceIds: command.instanceIds, markedAs: command.markAs });
   }
   return progress;

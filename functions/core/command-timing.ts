@@ -53,7 +53,7 @@ export const FAST_POLL_SECONDS = 1;
 export const BATCH_POLL_SECONDS = 2;
 export const SLOW_POLL_SECONDS = 15;
 const BATCH_STEPS: ReadonlySet<StepName> = new Set(['install-prerequisites', 'join-worker', 'install-cni', 'deploy-test-app']);
-const fastPoll = (step: StepName) => (BATCH_STEPS.has(step) ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
+const fastPoll = (step: StepName, everySecond = false) => (BATCH_STEPS.has(step) && !everySecond ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
 
 /**
  * What a prepared node image (`kubeha image build`) takes off a step on a node launched from it: the pinned
@@ -76,13 +76,48 @@ export function firstPollSeconds(step: StepName, preparedImage = false): number 
   return Math.max(1, Math.floor(typicalSeconds(step, preparedImage) * FAST_END));
 }
 
-/** Seconds to wait before the next poll of a step sent `elapsedSeconds` ago that is still running. */
-export function nextPollSeconds(step: StepName, elapsedSeconds: number): number {
-  return elapsedSeconds < TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? fastPoll(step) : SLOW_POLL_SECONDS;
+/**
+ * Seconds to wait before the next poll of a step sent `elapsedSeconds` ago that is still running;
+ * `everySecond` for the one command of a healing, which no other Map iteration polls beside it.
+ */
+export function nextPollSeconds(step: StepName, elapsedSeconds: number, everySecond = false): number {
+  return elapsedSeconds < TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? fastPoll(step, everySecond) : SLOW_POLL_SECONDS;
 }
 
 /** The most polls one step makes before it is late (what the history budget counts per batch). */
-export function fastPollsAtMost(step: StepName): number {
+export function fastPollsAtMost(step: StepName, everySecond = false): number {
   const window = TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS - firstPollSeconds(step);
-  return 1 + Math.ceil(window / fastPoll(step));
+  return 1 + Math.ceil(window / fastPoll(step, everySecond));
+}
+
+/**
+ * How an instance kubeha waits for came up: `start` boots a stopped instance whose SSM agent registered
+ * long ago (it reconnects as the instance boots); `launch` boots a new one whose agent must register
+ * first ("often 30–90 s after running", shared/reality.md).
+ */
+export type BootKind = 'start' | 'launch';
+/**
+ * How long each usually takes until DescribeInstanceInformation lists the agent online, in seconds: an
+ * Ubuntu 24.04 t3.medium reaches `running` and boots in about 45 s; a new instance's agent registers
+ * about 40 s later. sim/fleet.ts models the same (BOOT_SECONDS, agentRegistrationSeconds); a test keeps
+ * the two in step.
+ */
+export const TYPICAL_READY_SECONDS: Readonly<Record<BootKind, number>> = { start: 45, launch: 85 };
+/** Once a boot is late, the poll interval it had before it was timed (history and DescribeInstances rate). */
+export const BOOT_SLOW_POLL_SECONDS = 5;
+
+/** Seconds from the start or launch to the first look at the instance: the fast end of its typical boot. */
+export function firstBootPollSeconds(kind: BootKind): number {
+  return Math.max(1, Math.floor(TYPICAL_READY_SECONDS[kind] * FAST_END));
+}
+
+/**
+ * Seconds to wait before looking again at an instance that has been booting `elapsedSeconds`: until the
+ * fast end of a typical boot when the look came early (a launch whose address change kept the workflow
+ * busy first), every second while it is likely to come up, every BOOT_SLOW_POLL_SECONDS once it is late.
+ */
+export function nextBootPollSeconds(kind: BootKind, elapsedSeconds: number): number {
+  const first = firstBootPollSeconds(kind);
+  if (elapsedSeconds < first - FAST_POLL_SECONDS) return Math.ceil(first - elapsedSeconds);
+  return elapsedSeconds < TYPICAL_READY_SECONDS[kind] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? FAST_POLL_SECONDS : BOOT_SLOW_POLL_SECONDS;
 }

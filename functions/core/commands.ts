@@ -95,6 +95,12 @@ export interface StepRequest {
   /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
   readonly tokenTtlMinutes?: number | undefined;
   /**
+   * The only command its workflow waits for on the critical path (a healing's prerequisites or join on its
+   * one node): looked at every second even for a batch step, which bootstrap's many Map iterations poll
+   * every 2 s (command-timing.ts).
+   */
+  readonly pollEverySecond?: boolean | undefined;
+  /**
    * cluster-status: only control-plane Nodes travel on. The report of a 5,000-node cluster is ≈ 450 KB,
    * far beyond a state's 256 KB; healing a master needs only the masters' Nodes and every etcd member.
    */
@@ -138,6 +144,8 @@ export interface PendingCommand {
   readonly nodes?: 'control-plane';
   /** Seconds the state machine waits before its first poll (command-timing.ts). */
   readonly pollAfterSeconds?: number;
+  /** Look every second while it is likely to finish, batch step or not (StepRequest.pollEverySecond). */
+  readonly pollEverySecond?: boolean;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -367,7 +375,7 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
   if (failures.length > 0 && (pending.length === 0 || now > command.deadline)) throw new CommandFailedError(command.step, failures);
   if (pending.length > 0) {
     if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
-    return { status: 'InProgress', pending, pollAfterSeconds: nextPollSeconds(command.step, (now - command.sentAt) / 1000) };
+    return { status: 'InProgress', pending, pollAfterSeconds: nextPollSeconds(command.step, (now - command.sentAt) / 1000, command.pollEverySecond === true) };
   }
   const results = STEPS_WITH_RESULTS.has(command.step)
     ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))

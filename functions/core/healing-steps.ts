@@ -5,6 +5,7 @@ import { type ClusterInstance, type Role, UPSTREAMS_TAG, chunk, clusterTagKey, g
 import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
+import { BOOT_SLOW_POLL_SECONDS, type BootKind, nextBootPollSeconds } from './command-timing.js';
 import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
@@ -346,17 +347,27 @@ export async function retireSickInstance(instanceId: string, ports: Pick<Ports, 
   return { ec2State: 'shutting-down' };
 }
 
-export type InstanceReadiness = { readonly status: 'Waiting'; readonly ec2State: string } | { readonly status: 'Ready'; readonly privateIp: string };
+export type InstanceReadiness =
+  | { readonly status: 'Waiting'; readonly ec2State: string; readonly pollAfterSeconds: number }
+  | { readonly status: 'Ready'; readonly privateIp: string };
 
-/** Running with an online SSM agent, or still waiting; gone or out of time is an error. */
-export async function awaitInstance(input: { instanceId: string; deadline: number }, ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>): Promise<InstanceReadiness> {
+/**
+ * Running with an online SSM agent, or still waiting (with when to look again, command-timing.ts);
+ * gone or out of time is an error. `bootingSince` is when the start or launch was asked for.
+ */
+export async function awaitInstance(
+  input: { instanceId: string; deadline: number; boot?: BootKind | undefined; bootingSince?: number | undefined },
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>,
+): Promise<InstanceReadiness> {
   const instance = await ports.ec2.describeInstance(input.instanceId);
   if (!instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down') throw new InstanceGoneError(input.instanceId, 'vanished while kubeha waited for it');
   if (instance.ec2State === 'running' && (await ports.ssm.onlineInstanceIds([input.instanceId])).has(input.instanceId)) {
     return { status: 'Ready', privateIp: instance.privateIp ?? '' };
   }
-  if (ports.clock.now() > input.deadline) throw new NodeNotReadyError(`${input.instanceId} is ${instance.ec2State} without an online SSM agent past its deadline`);
-  return { status: 'Waiting', ec2State: instance.ec2State };
+  const now = ports.clock.now();
+  if (now > input.deadline) throw new NodeNotReadyError(`${input.instanceId} is ${instance.ec2State} without an online SSM agent past its deadline`);
+  const pollAfterSeconds = input.boot && input.bootingSince !== undefined ? nextBootPollSeconds(input.boot, (now - input.bootingSince) / 1000) : BOOT_SLOW_POLL_SECONDS;
+  return { status: 'Waiting', ec2State: instance.ec2State, pollAfterSeconds };
 }
 
 export interface Replacement {

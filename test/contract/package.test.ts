@@ -209,7 +209,6 @@ describe('sls package', () => {
       const holders = (action: string) => typed('AWS::IAM::Role').filter(([id]) => grants(id, action).length > 0).map(([id]) => id).sort();
       expect(holders('dynamodb:GetItem')).toEqual([
         'AcquireLockRole',
-        'AwaitCommandRole',
         'InspectClusterRole',
         'LaunchReplacementRole',
         'OnInstanceStateChangeRole',

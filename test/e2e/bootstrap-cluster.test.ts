@@ -43,7 +43,7 @@ describe('bootstrap-cluster on a simulated fleet of 3 masters, 2 load balancers 
       verification: { nodesReady: 6, etcdMembers: 3, etcdHealthy: 3 },
       skippedAsAlreadyDone: { prerequisites: 0, masters: 0, workers: 0 },
     });
-    expect(Object.keys(summary.timings.phases)).toEqual(['prerequisites', 'loadBalancers', 'initFirstMaster', 'cni', 'joinMasters', 'workerToken', 'joinWorkers', 'verify']);
+    expect(Object.keys(summary.timings.phases)).toEqual(['prerequisites', 'loadBalancers', 'initFirstMaster', 'workerPrerequisites', 'cni', 'joinMasters', 'workerToken', 'joinWorkers', 'verify']);
     expect(summary.timings.totalSeconds).toBeGreaterThan(300);
     expect(summary.timings.totalSeconds).toBeLessThan(900);
     const settings = JSON.parse(fleet.parameters.get('/kubeha/demo/settings')!) as { caCertHash: string; firstMasterId: string };

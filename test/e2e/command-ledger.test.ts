@@ -43,7 +43,7 @@ describe('sendOnce', () => {
 
     const first = await sendOnce(ledger, [target], send, ports);
     const again = await sendOnce(ledger, [target], send, ports);
-    await closeLedger(ledger, ports);
+    await closeLedger(ledger, ports, first);
     const next = await sendOnce(ledger, [target], send, ports);
 
     expect(again.commandId).toBe(first.commandId);

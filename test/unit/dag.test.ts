@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { TYPICAL_STEP_SECONDS, firstPollSeconds } from '../../functions/core/command-timing.js';
+import { TYPICAL_READY_SECONDS, TYPICAL_STEP_SECONDS, firstBootPollSeconds, firstPollSeconds } from '../../functions/core/command-timing.js';
 import { DOCUMENTS } from '../../functions/core/commands.js';
 import { type Dag, checkOrder, criticalPath } from '../../sim/dag.js';
+import { BOOT_SECONDS, SimulatedFleet } from '../../sim/fleet.js';
 import { DOCUMENT_SECONDS } from '../../sim/latency.js';
 
 const at = (start: number, end: number) => ({ start: start * 1000, end: end * 1000 });
@@ -66,5 +67,16 @@ describe('the polling schedule against the latency model', () => {
       // sim/latency.ts jitters ±15 %: a first poll after 0.85 × typical never waits past a finished command.
       expect(firstPollSeconds(step as keyof typeof DOCUMENTS), step).toBeLessThanOrEqual(DOCUMENT_SECONDS[document]! * 0.85);
     }
+  });
+
+  it('expects an instance to come up when the simulator brings it up, and first looks no later than that', () => {
+    // Prepare: a started instance's agent is registered already; a launched one registers after its boot.
+    const fleet = SimulatedFleet.standard({ seed: 1 });
+
+    // Assess
+    expect(TYPICAL_READY_SECONDS.start).toBe(BOOT_SECONDS);
+    expect(TYPICAL_READY_SECONDS.launch).toBe(BOOT_SECONDS + fleet.agentRegistrationSeconds);
+    expect(firstBootPollSeconds('start')).toBeLessThan(BOOT_SECONDS);
+    expect(firstBootPollSeconds('launch')).toBeLessThan(BOOT_SECONDS + fleet.agentRegistrationSeconds);
   });
 });
