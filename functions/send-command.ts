@@ -25,7 +25,7 @@ const schema = z.object({
   nodes: z.literal('control-plane', 'must be control-plane').optional(),
   preparedImage: z.boolean().optional(),
   initializedBefore: z.boolean().optional(),
-  pollEverySecond: z.boolean().optional(),
+  pollEverySeconds: z.number().int().min(1).max(15).optional(),
   tokenTtlMinutes: z.number().int('must be a whole number').min(5, 'must be at least 5').max(1440, 'must be at most 1440 (24 h)').optional(),
   ...executionFields,
 });

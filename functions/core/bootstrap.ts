@@ -165,7 +165,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ...(mark ? { markAs: mark } : {}),
     ...(ledger ? { ledger } : {}),
     ...(request.nodes ? { nodes: request.nodes } : {}),
-    ...(request.pollEverySecond ? { pollEverySecond: true } : {}),
+    ...(request.pollEverySeconds ? { pollEverySeconds: request.pollEverySeconds } : {}),
     pollAfterSeconds: firstPollSeconds(request.step, request.preparedImage === true),
   };
 }

@@ -53,7 +53,8 @@ export const FAST_POLL_SECONDS = 1;
 export const BATCH_POLL_SECONDS = 2;
 export const SLOW_POLL_SECONDS = 15;
 const BATCH_STEPS: ReadonlySet<StepName> = new Set(['install-prerequisites', 'join-worker', 'install-cni', 'deploy-test-app']);
-const fastPoll = (step: StepName, everySecond = false) => (BATCH_STEPS.has(step) && !everySecond ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
+/** `every`: the sender's own interval (StepRequest.pollEverySeconds), e.g. 1 s for a healing's one node. */
+const fastPoll = (step: StepName, every?: number) => every ?? (BATCH_STEPS.has(step) ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
 
 /**
  * What a prepared node image (`kubeha image build`) takes off a step on a node launched from it: the pinned
@@ -78,16 +79,17 @@ export function firstPollSeconds(step: StepName, preparedImage = false): number 
 
 /**
  * Seconds to wait before the next poll of a step sent `elapsedSeconds` ago that is still running;
- * `everySecond` for the one command of a healing, which no other Map iteration polls beside it.
+ * `every`: the sender's interval (1 s for the one command of a healing, which no other Map iteration polls
+ * beside it; more for a large bootstrap's prerequisite batches), else the step's own.
  */
-export function nextPollSeconds(step: StepName, elapsedSeconds: number, everySecond = false): number {
-  return elapsedSeconds < TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? fastPoll(step, everySecond) : SLOW_POLL_SECONDS;
+export function nextPollSeconds(step: StepName, elapsedSeconds: number, every?: number): number {
+  return elapsedSeconds < TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? fastPoll(step, every) : SLOW_POLL_SECONDS;
 }
 
 /** The most polls one step makes before it is late (what the history budget counts per batch). */
-export function fastPollsAtMost(step: StepName, everySecond = false): number {
+export function fastPollsAtMost(step: StepName, every?: number): number {
   const window = TYPICAL_STEP_SECONDS[step] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS - firstPollSeconds(step);
-  return 1 + Math.ceil(window / fastPoll(step, everySecond));
+  return 1 + Math.ceil(window / fastPoll(step, every));
 }
 
 /**

@@ -95,11 +95,12 @@ export interface StepRequest {
   /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
   readonly tokenTtlMinutes?: number | undefined;
   /**
-   * The only command its workflow waits for on the critical path (a healing's prerequisites or join on its
-   * one node): looked at every second even for a batch step, which bootstrap's many Map iterations poll
-   * every 2 s (command-timing.ts).
+   * How often to look while the command is likely to finish, when the sender knows better than the step's
+   * default (command-timing.ts): 1 s for the only command a healing waits for on its critical path (a
+   * batch step otherwise polls every 2 s); more for bootstrap's prerequisite batches of a large fleet, so
+   * that many Map iterations polling side by side stay inside SSM's request rate (plan.ts).
    */
-  readonly pollEverySecond?: boolean | undefined;
+  readonly pollEverySeconds?: number | undefined;
   /**
    * cluster-status: only control-plane Nodes travel on. The report of a 5,000-node cluster is ≈ 450 KB,
    * far beyond a state's 256 KB; healing a master needs only the masters' Nodes and every etcd member.
@@ -144,8 +145,8 @@ export interface PendingCommand {
   readonly nodes?: 'control-plane';
   /** Seconds the state machine waits before its first poll (command-timing.ts). */
   readonly pollAfterSeconds?: number;
-  /** Look every second while it is likely to finish, batch step or not (StepRequest.pollEverySecond). */
-  readonly pollEverySecond?: boolean;
+  /** The poll interval while it is likely to finish, when the sender set one (StepRequest.pollEverySeconds). */
+  readonly pollEverySeconds?: number;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -375,7 +376,7 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
   if (failures.length > 0 && (pending.length === 0 || now > command.deadline)) throw new CommandFailedError(command.step, failures);
   if (pending.length > 0) {
     if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
-    return { status: 'InProgress', pending, pollAfterSeconds: nextPollSeconds(command.step, (now - command.sentAt) / 1000, command.pollEverySecond === true) };
+    return { status: 'InProgress', pending, pollAfterSeconds: nextPollSeconds(command.step, (now - command.sentAt) / 1000, command.pollEverySeconds) };
   }
   const results = STEPS_WITH_RESULTS.has(command.step)
     ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))

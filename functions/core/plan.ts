@@ -1,7 +1,7 @@
 // Turns a preflighted fleet into the bootstrap plan: who is initialized first, who still has to
 // join, in which batches. Nodes already recorded as done are left out, which is what makes a
 // re-run after a failure resume instead of start over.
-import { SLOW_POLL_SECONDS, fastPollsAtMost } from './command-timing.js';
+import { BATCH_POLL_SECONDS, SLOW_POLL_SECONDS, fastPollsAtMost } from './command-timing.js';
 import { type Fleet, type Member, type Role, allMembers, chunk, isKubernetesNodeDone } from './cluster.js';
 import type { ClusterConfig } from './config.js';
 import { ClusterStateError } from './errors.js';
@@ -22,8 +22,11 @@ export interface BootstrapPlan {
   readonly workerBatches: string[][];
   /** How long the workers' bootstrap token must live: every batch joins under it (kubeadm allows up to 24 h). */
   readonly workerTokenTtlMinutes: number;
-  /** Masters' and load balancers' batches first (they lead to kubeadm init), each sent sendAfterSeconds after the start. */
-  readonly prerequisiteBatches: { role: Role; instanceIds: string[]; sendAfterSeconds: number }[];
+  /**
+   * The first master's and the load balancers' batches first (they lead to kubeadm init), each sent sendAfterSeconds after the
+   * start and polled every pollEverySeconds while it is likely to finish.
+   */
+  readonly prerequisiteBatches: { role: Role; instanceIds: string[]; leadsToInit: boolean; sendAfterSeconds: number; pollEverySeconds: number }[];
   readonly loadBalancerIds: string[];
   readonly skipped: { prerequisites: number; masters: number; workers: number };
 }
@@ -43,6 +46,14 @@ export function controlPlaneEndpoint(config: ClusterConfig, elasticIpAddress: st
  */
 export const SEND_COMMANDS_PER_SECOND = 8;
 
+/**
+ * How many prerequisite batches' polls (ListCommandInvocations) kubeha lets land in one second: every batch
+ * installs at once and polls while it is likely to finish, so 20 batches polled every 2 s would ask 10 a
+ * second, the whole assumed SSM rate. Beyond 10 batches each polls less often (every ⌈batches/5⌉ s), which
+ * delays only when a worker's install is seen done, long before the workers' joins may start.
+ */
+export const POLLS_PER_SECOND = 5;
+
 export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddress: string): BootstrapPlan {
   const initialized = fleet.masters.find((master) => master.nodeState === 'initialized');
   const firstMaster = initialized ?? fleet.masters[0];
@@ -52,12 +63,17 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
   const pendingWorkers = fleet.workers.filter((worker) => !isKubernetesNodeDone(worker));
   const unprepared = (members: Member[]) => members.filter((member) => member.nodeState === undefined).map((member) => member.instanceId);
 
-  const prerequisiteBatches = (['master', 'lb', 'worker'] as const)
-    .flatMap((role) => {
-      const members = role === 'master' ? fleet.masters : role === 'worker' ? fleet.workers : fleet.loadBalancers;
-      return chunk(unprepared(members), config.workerBatchSize).map((instanceIds) => ({ role, instanceIds }));
-    })
-    .map((batch, index) => ({ ...batch, sendAfterSeconds: Math.floor(index / SEND_COMMANDS_PER_SECOND) }));
+  // kubeadm init needs the first master's and the load balancers' installs only: the other masters install
+  // beside the workers, in a batch of their own, so the slowest of them never holds init back.
+  const leading: { role: Role; members: Member[]; leadsToInit: boolean }[] = [
+    { role: 'master', members: [firstMaster], leadsToInit: true },
+    { role: 'lb', members: fleet.loadBalancers, leadsToInit: true },
+    { role: 'master', members: fleet.masters.filter((master) => master !== firstMaster), leadsToInit: false },
+    { role: 'worker', members: fleet.workers, leadsToInit: false },
+  ];
+  const prerequisiteBatches = leading
+    .flatMap(({ role, members, leadsToInit }) => chunk(unprepared(members), config.workerBatchSize).map((instanceIds) => ({ role, instanceIds, leadsToInit })))
+    .map((batch, index, all) => ({ ...batch, sendAfterSeconds: Math.floor(index / SEND_COMMANDS_PER_SECOND), pollEverySeconds: Math.max(BATCH_POLL_SECONDS, Math.ceil(all.length / POLLS_PER_SECOND)) }));
   const preparedCount = allMembers(fleet).length - prerequisiteBatches.reduce((sum, batch) => sum + batch.instanceIds.length, 0);
 
   const workerBatches = chunk(pendingWorkers.map((worker) => worker.instanceId), config.workerBatchSize);
@@ -137,14 +153,19 @@ export const HISTORY_EVENTS_PER_WORKER_BATCH =
  */
 export function worstCaseHistoryEvents(plan: Pick<BootstrapPlan, 'workerBatches' | 'prerequisiteBatches' | 'mastersToJoin'>, stepTimeoutMinutes: number): number {
   const fixed = 400;
-  const perPrerequisiteBatch = EVENTS_PER_BATCH + EVENTS_PER_POLL * fastPollsAtMost('install-prerequisites');
+  // A batch sent after its turn (SEND_COMMANDS_PER_SECOND) enters and leaves one Wait more; the batches that
+  // lead to init poll at the step's own interval, the others at the plan's (pollEverySeconds).
+  const prerequisiteEvents = plan.prerequisiteBatches.reduce(
+    (sum, batch) => sum + EVENTS_PER_BATCH + (batch.sendAfterSeconds > 0 ? 2 : 0) + EVENTS_PER_POLL * fastPollsAtMost('install-prerequisites', batch.leadsToInit ? undefined : batch.pollEverySeconds),
+    0,
+  );
   // Each worker batch applies its node profile (a short command and its polls) before it joins.
   const perWorkerBatch = EVENTS_PER_BATCH + EVENTS_PER_PROFILE_SEND + EVENTS_PER_POLL * (fastPollsAtMost('apply-node-profile') + fastPollsAtMost('join-worker'));
   const perMaster = 150 + EVENTS_PER_POLL * (fastPollsAtMost('refresh-join-material') + fastPollsAtMost('join-control-plane'));
   const stuckTurns = stepTimeoutMinutes * (60 / SLOW_POLL_SECONDS) * WORKER_JOIN_CONCURRENCY;
   return (
     fixed +
-    plan.prerequisiteBatches.length * perPrerequisiteBatch +
+    prerequisiteEvents +
     plan.workerBatches.length * perWorkerBatch +
     plan.mastersToJoin.length * perMaster +
     stuckTurns * EVENTS_PER_POLL

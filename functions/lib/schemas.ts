@@ -19,7 +19,7 @@ export const pendingCommandSchema = z.object({
   ledger: z.object({ clusterName: z.string(), key: z.string().startsWith('command#') }).optional(),
   nodes: z.literal('control-plane').optional(),
   pollAfterSeconds: z.number().int().min(1).max(3600).optional(),
-  pollEverySecond: z.boolean().optional(),
+  pollEverySeconds: z.number().int().min(1).max(15).optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

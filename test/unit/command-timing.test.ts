@@ -16,12 +16,12 @@ import { instance } from '../support/instances.js';
 describe('nextPollSeconds', () => {
   it('polls a batch step every 2 s, but every second when it is the one command of a healing', () => {
     expect(nextPollSeconds('install-prerequisites', 85)).toBe(BATCH_POLL_SECONDS);
-    expect(nextPollSeconds('install-prerequisites', 85, true)).toBe(FAST_POLL_SECONDS);
-    expect(nextPollSeconds('join-worker', 30, true)).toBe(FAST_POLL_SECONDS);
+    expect(nextPollSeconds('install-prerequisites', 85, 1)).toBe(FAST_POLL_SECONDS);
+    expect(nextPollSeconds('join-worker', 30, 1)).toBe(FAST_POLL_SECONDS);
   });
 
   it('falls back to the slow poll once a command is late, however closely it was watched', () => {
-    expect(nextPollSeconds('install-prerequisites', 200, true)).toBe(SLOW_POLL_SECONDS);
+    expect(nextPollSeconds('install-prerequisites', 200, 1)).toBe(SLOW_POLL_SECONDS);
   });
 });
 

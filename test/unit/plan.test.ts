@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { groupFleet } from '../../functions/core/cluster.js';
 import { parseBootstrapInput } from '../../functions/core/config.js';
-import { SEND_COMMANDS_PER_SECOND, planBootstrap } from '../../functions/core/plan.js';
+import { POLLS_PER_SECOND, SEND_COMMANDS_PER_SECOND, planBootstrap } from '../../functions/core/plan.js';
 import { TODAY, bootstrapInput } from '../support/inputs.js';
 import { instance, standardInstances } from '../support/instances.js';
 
@@ -20,7 +20,7 @@ describe('planBootstrap', () => {
     expect(plan.firstMasterInitialized).toBe(false);
     expect(plan.mastersToJoin).toEqual(fleet.masters.slice(1));
     expect(plan.workerBatches).toEqual([fleet.workers.map((worker) => worker.instanceId)]);
-    expect(plan.prerequisiteBatches.map((batch) => batch.role)).toEqual(['master', 'lb', 'worker']);
+    expect(plan.prerequisiteBatches.map((batch) => [batch.role, batch.instanceIds.length, batch.leadsToInit])).toEqual([['master', 1, true], ['lb', 2, true], ['master', 2, false], ['worker', 3, false]]);
     expect(plan.endpoint).toEqual({ host: '203.0.113.10', port: 6443, address: '203.0.113.10:6443' });
   });
 
@@ -45,7 +45,7 @@ describe('planBootstrap', () => {
     expect(plan.firstMasterInitialized).toBe(true);
     expect(plan.mastersToJoin.map((master) => master.instanceId)).toEqual([masters[0]!.instanceId, masters[2]!.instanceId]);
     expect(plan.workerBatches).toEqual([[workers[1]!.instanceId]]);
-    expect(plan.prerequisiteBatches).toEqual([{ role: 'master', instanceIds: [masters[2]!.instanceId], sendAfterSeconds: 0 }]);
+    expect(plan.prerequisiteBatches).toEqual([{ role: 'master', instanceIds: [masters[2]!.instanceId], leadsToInit: false, sendAfterSeconds: 0, pollEverySeconds: 2 }]);
     expect(plan.skipped).toEqual({ prerequisites: 5, masters: 0, workers: 1 });
   });
 
@@ -57,7 +57,7 @@ describe('planBootstrap', () => {
     expect(smaller.workerBatches).toHaveLength(5);
   });
 
-  it('sends at most SEND_COMMANDS_PER_SECOND prerequisite batches a second, the masters\' and load balancers\' first', () => {
+  it('sends at most SEND_COMMANDS_PER_SECOND prerequisite batches a second, the masters\' and load balancers\' first, and spaces a large fleet\'s polls', () => {
     // Prepare: 1,000 workers make 20 batches besides the masters' and the load balancers'.
     const fleet = groupFleet(standardInstances({ workers: 1000 }));
 
@@ -70,6 +70,9 @@ describe('planBootstrap', () => {
     expect(Math.max(...perSecond.values())).toBe(SEND_COMMANDS_PER_SECOND);
     expect(plan.prerequisiteBatches.slice(0, 2).map((batch) => [batch.role, batch.sendAfterSeconds])).toEqual([['master', 0], ['lb', 0]]);
     expect(plan.prerequisiteBatches.at(-1)?.sendAfterSeconds).toBe(Math.floor((plan.prerequisiteBatches.length - 1) / SEND_COMMANDS_PER_SECOND));
+    // 22 batches polled every 5 s: 4.4 polls a second, inside POLLS_PER_SECOND.
+    expect(plan.prerequisiteBatches.length / plan.prerequisiteBatches[0]!.pollEverySeconds).toBeLessThanOrEqual(POLLS_PER_SECOND);
+    expect(planBootstrap(config(), groupFleet(standardInstances({ workers: 300 })), '203.0.113.10').prerequisiteBatches[0]!.pollEverySeconds).toBe(2);
   });
 
   it('leaves stopped instances out of the fleet it plans for', () => {
