@@ -5,12 +5,10 @@
 // rewrite of every Secret. No key may reach an argument, the output or a log.
 import { statSync, writeFileSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeCluster, FakeNode, createTestCa } from './kubeadm-cluster.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FakeCluster, type FakeNode, useFakeCluster } from './kubeadm-cluster.js';
 import { ENCRYPTION_KEYS, Sandbox } from './sandbox.js';
 
 const GOLDEN = fileURLToPath(new URL('../golden/', import.meta.url));
@@ -24,30 +22,15 @@ const ROTATED = JSON.stringify({
 });
 const VERSION = 'a1b2c3d4-0000-1111-2222-333344445555';
 
-let caDirectory: string;
-let caPem: string;
+const fake = useFakeCluster();
 let cluster: FakeCluster;
-let nodes: FakeNode[];
+let caPem: string;
+const node = (ip: string): FakeNode => fake.node(ip);
 
-beforeAll(() => {
-  caDirectory = mkdtempSync(join(tmpdir(), 'kubeha-ca-'));
-  caPem = createTestCa(caDirectory);
-});
-afterAll(() => rmSync(caDirectory, { recursive: true, force: true }));
 beforeEach(() => {
-  cluster = new FakeCluster(caPem);
-  nodes = [];
-});
-afterEach(() => {
-  for (const created of nodes) created.dispose();
-  cluster.dispose();
+  ({ cluster, caPem } = fake);
 });
 
-function node(ip: string): FakeNode {
-  const created = new FakeNode(cluster, ip);
-  nodes.push(created);
-  return created;
-}
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex');
 const starts = (master: FakeNode) => {

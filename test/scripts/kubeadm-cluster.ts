@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENCRYPTION_SECRET_ID, JOIN_ENV, Sandbox, type ScriptRun, WORKER_SECRET_ARN, stubAws } from './sandbox.js';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 export const DOUBLES = fileURLToPath(new URL('./doubles/', import.meta.url));
 
@@ -222,6 +223,45 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
 }
 
 /** Every file under a directory whose content contains any of the needles, as paths relative to it. */
+/** What a script test file gets from useFakeCluster(): the test's cluster, the file's CA, and nodes disposed after the test. */
+export interface FakeClusterFixture {
+  readonly cluster: FakeCluster;
+  readonly caPem: string;
+  node(ip: string): FakeNode;
+}
+
+/**
+ * Registers the hooks every kubeadm script test file needs: one test CA for the file, a fresh FakeCluster for each
+ * test, and every node made through `node()` disposed with its cluster after the test.
+ */
+export function useFakeCluster(): FakeClusterFixture {
+  let caDirectory = '';
+  let nodes: FakeNode[] = [];
+  const fixture = {
+    cluster: undefined as unknown as FakeCluster,
+    caPem: '',
+    node(ip: string): FakeNode {
+      const created = new FakeNode(fixture.cluster, ip);
+      nodes.push(created);
+      return created;
+    },
+  };
+  beforeAll(() => {
+    caDirectory = mkdtempSync(join(tmpdir(), 'kubeha-ca-'));
+    fixture.caPem = createTestCa(caDirectory);
+  });
+  afterAll(() => rmSync(caDirectory, { recursive: true, force: true }));
+  beforeEach(() => {
+    fixture.cluster = new FakeCluster(fixture.caPem);
+    nodes = [];
+  });
+  afterEach(() => {
+    for (const created of nodes) created.dispose();
+    fixture.cluster.dispose();
+  });
+  return fixture;
+}
+
 export function filesContaining(directory: string, needles: string[]): string[] {
   const grep = spawnSync('grep', ['-rlF', ...needles.flatMap((needle) => ['-e', needle]), '.'], { cwd: directory, encoding: 'utf8' });
   if (grep.status !== 0 && grep.status !== 1) throw new Error(`grep failed: ${grep.stderr}`);

@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeCluster, FakeNode, INIT_PHASES, createTestCa, initializedProblems } from './kubeadm-cluster.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type FakeCluster, type FakeNode, INIT_PHASES, initializedProblems, useFakeCluster } from './kubeadm-cluster.js';
 
 // The kubeadm double's own fidelity checks, and the phase matrix of kubeadm init: every phase fails once,
 // then init-first-master.sh runs again, and the cluster must end initialized.
@@ -10,16 +7,9 @@ import { FakeCluster, FakeNode, INIT_PHASES, createTestCa, initializedProblems }
 const MASTER_1 = '10.0.0.11';
 const MASTER_2 = '10.0.16.11';
 
+const fake = useFakeCluster();
 let cluster: FakeCluster;
-let nodes: FakeNode[];
-let caDirectory: string;
-let caPem: string;
-
-function node(ip: string): FakeNode {
-  const created = new FakeNode(cluster, ip);
-  nodes.push(created);
-  return created;
-}
+const node = (ip: string): FakeNode => fake.node(ip);
 
 /** A first master initialized by the script, and the CA hash it reported. */
 function initializedCluster(): { master: FakeNode; caCertHash: string } {
@@ -34,18 +24,8 @@ function expectInitialized(master: FakeNode): void {
   expect(initializedProblems(cluster, master)).toEqual([]);
 }
 
-beforeAll(() => {
-  caDirectory = mkdtempSync(join(tmpdir(), 'kubeha-ca-'));
-  caPem = createTestCa(caDirectory);
-});
-afterAll(() => rmSync(caDirectory, { recursive: true, force: true }));
 beforeEach(() => {
-  cluster = new FakeCluster(caPem);
-  nodes = [];
-});
-afterEach(() => {
-  for (const created of nodes) created.dispose();
-  cluster.dispose();
+  cluster = fake.cluster;
 });
 
 describe('the kubeadm double', () => {

@@ -1,37 +1,21 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DOUBLES, FakeCluster, FakeNode, LOCAL_API_SERVER, RESTARTED_AT, createTestCa, filesContaining } from './kubeadm-cluster.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DOUBLES, type FakeCluster, type FakeNode, LOCAL_API_SERVER, RESTARTED_AT, filesContaining, useFakeCluster } from './kubeadm-cluster.js';
 import { CERTIFICATE_KEY, JOIN_TOKEN } from './sandbox.js';
 import { apiServerCertSans } from '../../functions/core/plan.js';
 
-let caDirectory: string;
-let caPem: string;
+const fake = useFakeCluster();
 let cluster: FakeCluster;
-let nodes: FakeNode[];
+let caPem: string;
+const node = (ip: string): FakeNode => fake.node(ip);
 
-beforeAll(() => {
-  caDirectory = mkdtempSync(join(tmpdir(), 'kubeha-ca-'));
-  caPem = createTestCa(caDirectory);
-});
-afterAll(() => rmSync(caDirectory, { recursive: true, force: true }));
 beforeEach(() => {
-  cluster = new FakeCluster(caPem);
-  nodes = [];
-});
-afterEach(() => {
-  for (const created of nodes) created.dispose();
-  cluster.dispose();
+  ({ cluster, caPem } = fake);
 });
 
-function node(ip: string): FakeNode {
-  const created = new FakeNode(cluster, ip);
-  nodes.push(created);
-  return created;
-}
 
 /** kubeadm's discovery hash, computed independently of the script: sha256 over the CA's SubjectPublicKeyInfo. */
 function expectedHash(): string {

@@ -3,42 +3,24 @@
 // the real scripts against the kubeadm/kubectl doubles, whose tokens carry groups and whose API server
 // authorizes them with kubeadm's own RBAC (test/scripts/doubles/cluster.sh, kubeadm).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeCluster, FakeNode, createTestCa, filesContaining } from './kubeadm-cluster.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type FakeCluster, type FakeNode, filesContaining, useFakeCluster } from './kubeadm-cluster.js';
 import { CERTIFICATE_KEY, JOIN_TOKEN, SECRET_ARN, WORKER_SECRET_ARN, WORKER_TOKEN } from './sandbox.js';
 
 const WORKER_GROUP = 'system:bootstrappers:kubeha:worker';
-let caDirectory: string;
-let caPem: string;
+const fake = useFakeCluster();
 let cluster: FakeCluster;
-let nodes: FakeNode[];
 let master: FakeNode;
 let caCertHash: string;
+const node = (ip: string): FakeNode => fake.node(ip);
 
-beforeAll(() => {
-  caDirectory = mkdtempSync(join(tmpdir(), 'kubeha-ca-'));
-  caPem = createTestCa(caDirectory);
-});
-afterAll(() => rmSync(caDirectory, { recursive: true, force: true }));
 beforeEach(() => {
-  cluster = new FakeCluster(caPem);
-  nodes = [];
+  cluster = fake.cluster;
   master = node('10.0.0.11');
   caCertHash = String(master.init().result?.caCertHash);
 });
-afterEach(() => {
-  for (const created of nodes) created.dispose();
-  cluster.dispose();
-});
-
-function node(ip: string): FakeNode {
-  const created = new FakeNode(cluster, ip);
-  nodes.push(created);
-  return created;
-}
 
 /** Wraps a tool of the node so that every environment it is started with is kept in the node's state. */
 function recordEnvironment(on: FakeNode, tool: string): void {
