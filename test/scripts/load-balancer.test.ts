@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EchoBackends, freePort, whoAnswers } from '../support/echo-backends.js';
 import { Sandbox } from './sandbox.js';
 
 const BASE_ENV = {
@@ -101,65 +102,9 @@ describe('configure-load-balancer.sh renders', () => {
   });
 });
 
-/** Three echo servers on 127.0.0.2-4 that stand in for kube-apiservers; each answers with its name. */
-class Backends {
-  readonly servers = new Map<string, Server>();
-  readonly sockets = new Map<string, Set<Socket>>();
-  constructor(readonly port: number) {}
-
-  async start(address: string): Promise<void> {
-    const sockets = new Set<Socket>();
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('data', (data) => socket.write(`${address} ${data.toString()}`));
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ port: this.port, host: address, backlog: 2048 }, resolve));
-    this.servers.set(address, server);
-    this.sockets.set(address, sockets);
-  }
-
-  async stop(address: string): Promise<void> {
-    const server = this.servers.get(address);
-    for (const socket of this.sockets.get(address) ?? []) socket.destroy();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    this.servers.delete(address);
-  }
-}
-
-/** One short request through the load balancer: which backend answered, or undefined on failure. */
-function request(port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(undefined);
-    }, 3000);
-    socket.on('connect', () => socket.write('ping'));
-    socket.on('data', (data) => {
-      clearTimeout(timer);
-      socket.end();
-      resolve(data.toString().split(' ')[0]);
-    });
-    socket.on('error', () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('configure-load-balancer.sh with real nginx in front of three local backends', () => {
   let sandbox: Sandbox;
-  let backends: Backends;
+  let backends: EchoBackends;
   let listenPort: number;
   let healthPort: number;
   const masters = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
@@ -189,7 +134,7 @@ esac`,
     );
     listenPort = await freePort();
     healthPort = await freePort();
-    backends = new Backends(await freePort());
+    backends = new EchoBackends(await freePort());
     for (const address of masters) await backends.start(address);
   });
 
@@ -208,7 +153,7 @@ esac`,
     const run = sandbox.run('configure-load-balancer.sh', env(masters.join(',')));
     await new Promise((resolve) => setTimeout(resolve, 300));
     const answers: (string | undefined)[] = [];
-    for (let index = 0; index < 30; index += 1) answers.push(await request(listenPort));
+    for (let index = 0; index < 30; index += 1) answers.push(await whoAnswers(listenPort));
 
     // Assess
     expect(run.stderr).toBe('');
@@ -221,7 +166,7 @@ esac`,
     // Act
     await backends.stop('127.0.0.4');
     const answers: (string | undefined)[] = [];
-    for (let index = 0; index < 30; index += 1) answers.push(await request(listenPort));
+    for (let index = 0; index < 30; index += 1) answers.push(await whoAnswers(listenPort));
 
     // Assess
     expect(answers.filter((answer) => answer === undefined).length).toBeLessThanOrEqual(1);
@@ -251,7 +196,7 @@ esac`,
     expect(watch.destroyed).toBe(false);
     watch.destroy();
     const answers = new Set<string | undefined>();
-    for (let index = 0; index < 12; index += 1) answers.add(await request(listenPort));
+    for (let index = 0; index < 12; index += 1) answers.add(await whoAnswers(listenPort));
     expect(answers).toContain('127.0.0.5');
   });
 
@@ -336,7 +281,7 @@ describe('configure-load-balancer.sh nginx under the file limit systemd gives se
   // systemd starts services with a soft limit of 1024 descriptors (DefaultLimitNOFILE=1024:524288).
   const SERVICE_SOFT_LIMIT = 1024;
   let sandbox: Sandbox;
-  let backends: Backends;
+  let backends: EchoBackends;
   let listenPort: number;
   let healthPort: number;
   const started: string[] = [];
@@ -353,7 +298,7 @@ describe('configure-load-balancer.sh nginx under the file limit systemd gives se
     sandbox.stub('systemctl', '[[ "$1" == "is-active" ]] && exit 3; exit 0');
     listenPort = await freePort();
     healthPort = await freePort();
-    backends = new Backends(await freePort());
+    backends = new EchoBackends(await freePort());
     await backends.start('127.0.0.2');
     const run = sandbox.run('configure-load-balancer.sh', {
       ...BASE_ENV,

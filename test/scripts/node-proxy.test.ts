@@ -2,9 +2,10 @@
 // (golden file), idempotent with PATH doubles for nginx and systemctl, and, with the real nginx,
 // forwarding 127.0.0.1 to several "API servers" and carrying on when one of them is down.
 import { execFileSync } from 'node:child_process';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stubNodeProxyTools } from './kubeadm-cluster.js';
+import { EchoBackends, freePort, whoAnswers } from '../support/echo-backends.js';
 import { Sandbox } from './sandbox.js';
 
 const MASTERS = '10.0.0.11,10.0.16.11,10.0.32.11';
@@ -105,53 +106,12 @@ describe('configure-node-proxy.sh', () => {
   });
 });
 
-/** "API servers" on 127.0.0.2-4: each answers every message with its own address. */
-async function startBackend(address: string, port: number, sockets: Set<Socket>): Promise<Server> {
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('data', (data) => socket.write(`${address} ${data.toString()}`));
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ port, host: address }, resolve));
-  return server;
-}
-
-function ask(port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(undefined);
-    }, 4000);
-    socket.on('connect', () => socket.write('ping'));
-    socket.on('data', (data) => {
-      clearTimeout(timer);
-      socket.end();
-      resolve(data.toString().split(' ')[0]);
-    });
-    socket.on('error', () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('the rendered node proxy with the real nginx', () => {
   const masters = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
   let sandbox: Sandbox;
   let proxyPort: number;
   let apiPort: number;
-  const servers = new Map<string, Server>();
-  const sockets = new Map<string, Set<Socket>>();
+  let backends: EchoBackends;
   const conf = () => `${sandbox.root}/etc/kubeha/apiserver-proxy/nginx.conf`;
 
   beforeAll(async () => {
@@ -171,11 +131,8 @@ esac`,
     );
     proxyPort = await freePort();
     apiPort = await freePort();
-    for (const address of masters) {
-      const set = new Set<Socket>();
-      sockets.set(address, set);
-      servers.set(address, await startBackend(address, apiPort, set));
-    }
+    backends = new EchoBackends(apiPort);
+    for (const address of masters) await backends.start(address);
   });
 
   afterAll(async () => {
@@ -184,8 +141,7 @@ esac`,
     } catch {
       // never started: the first test says why
     }
-    for (const server of servers.values()) await new Promise((resolve) => server.close(resolve));
-    for (const set of sockets.values()) for (const socket of set) socket.destroy();
+    await backends.stopAll();
     sandbox.dispose();
   });
 
@@ -196,7 +152,7 @@ esac`,
     const run = sandbox.run('configure-node-proxy.sh', env(masters));
     await new Promise((resolve) => setTimeout(resolve, 300));
     const answers: (string | undefined)[] = [];
-    for (let index = 0; index < 30; index += 1) answers.push(await ask(proxyPort));
+    for (let index = 0; index < 30; index += 1) answers.push(await whoAnswers(proxyPort, 4000));
 
     // Assess
     expect(run.stderr).toBe('');
@@ -208,12 +164,9 @@ esac`,
 
   it('should answer every request while one master is down, from the others', async () => {
     // Act: a master dies (its listener closes, its connections drop).
-    const dead = servers.get('127.0.0.4')!;
-    for (const socket of sockets.get('127.0.0.4')!) socket.destroy();
-    await new Promise((resolve) => dead.close(resolve));
-    servers.delete('127.0.0.4');
+    await backends.stop('127.0.0.4');
     const answers: (string | undefined)[] = [];
-    for (let index = 0; index < 30; index += 1) answers.push(await ask(proxyPort));
+    for (let index = 0; index < 30; index += 1) answers.push(await whoAnswers(proxyPort, 4000));
 
     // Assess: nginx retries a refused connect on the next upstream, so no client sees the dead master.
     expect(answers.filter((answer) => answer === undefined)).toEqual([]);
@@ -228,9 +181,7 @@ esac`,
     await new Promise((resolve, reject) => watch.once('connect', resolve).once('error', reject));
     watch.write('before');
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const set = new Set<Socket>();
-    sockets.set('127.0.0.5', set);
-    servers.set('127.0.0.5', await startBackend('127.0.0.5', apiPort, set));
+    await backends.start('127.0.0.5');
 
     // Act
     const run = sandbox.run('configure-node-proxy.sh', env(['127.0.0.2', '127.0.0.3', '127.0.0.5']));
@@ -238,7 +189,7 @@ esac`,
     watch.write('after');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const answers = new Set<string | undefined>();
-    for (let index = 0; index < 15; index += 1) answers.add(await ask(proxyPort));
+    for (let index = 0; index < 15; index += 1) answers.add(await whoAnswers(proxyPort, 4000));
 
     // Assess
     expect(run.calls).toContain('systemctl reload kubeha-apiserver-proxy');

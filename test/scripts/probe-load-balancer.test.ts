@@ -3,18 +3,9 @@
 // unhealthy when nginx hangs (it still accepts connections from its backlog), when it is stopped, and
 // when no API server is left behind it.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer as createTcpServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/echo-backends.js';
 import { Sandbox } from './sandbox.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createTcpServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('probe-load-balancer.sh with the real nginx of a load balancer', () => {
   const masters = ['127.0.0.2', '127.0.0.3'];
