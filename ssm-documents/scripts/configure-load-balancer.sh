@@ -292,13 +292,7 @@ main() {
   mkdir -p "$(dirname "${NGINX_CONF}")" "${KEEPALIVED_DIR}" "${KUBEHA_ROOT}/var/log/nginx" "${KUBEHA_ROOT}/run"
   local candidate="${NGINX_CONF}.kubeha-candidate" nginx_changed=false keepalived_changed=false
   render_nginx_conf "${KUBEHA_MASTER_ADDRESSES}" "${KUBEHA_LISTEN_PORT}" "${apiserver_port}" "${health_port}" >"${candidate}"
-  if ! nginx -t -q -c "${candidate}" 2>"${candidate}.err"; then
-    mask <"${candidate}.err" >&2
-    rm -f "${candidate}" "${candidate}.err"
-    fail "the rendered nginx configuration failed nginx -t; the live configuration was left in place"
-  fi
-  rm -f "${candidate}.err"
-  if install_if_changed "${candidate}" "${NGINX_CONF}" 0644; then nginx_changed=true; fi
+  if install_nginx_conf_if_valid "${candidate}" "${NGINX_CONF}" "nginx configuration"; then nginx_changed=true; fi
 
   render_keepalived_conf "${self}" "${peers}" "${priority}" "${interface}" >"${KEEPALIVED_DIR}/keepalived.conf.new"
   render_check_script "${health_port}" >"${KEEPALIVED_DIR}/kubeha-check.sh.new"

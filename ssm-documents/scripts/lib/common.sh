@@ -234,3 +234,17 @@ install_if_changed() {
   chmod "${mode}" "${candidate}"
   mv "${candidate}" "${target}"
 }
+
+# install_nginx_conf_if_valid CANDIDATE TARGET WHAT: `nginx -t` on the rendered CANDIDATE before it may replace
+# the live TARGET (a broken file never reaches a reload); fails naming WHAT, the live file left in place.
+# Returns 0 if the file changed, as install_if_changed does.
+install_nginx_conf_if_valid() {
+  local candidate="$1" target="$2" what="$3"
+  if ! nginx -t -q -c "${candidate}" 2>"${candidate}.err"; then
+    mask <"${candidate}.err" >&2
+    rm -f "${candidate}" "${candidate}.err"
+    fail "the rendered ${what} failed nginx -t; the live configuration was left in place"
+  fi
+  rm -f "${candidate}.err"
+  install_if_changed "${candidate}" "${target}" 0644
+}

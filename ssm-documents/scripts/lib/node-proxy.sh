@@ -121,13 +121,7 @@ configure_node_proxy() {
   mkdir -p "${NODE_PROXY_DIR}" "$(dirname "${NODE_PROXY_UNIT}")" "${KUBEHA_ROOT}/run"
   local candidate="${NODE_PROXY_CONF}.kubeha-candidate" conf_changed=false
   render_node_proxy_conf "${masters_csv}" "${listen_port}" "${apiserver_port}" >"${candidate}"
-  if ! nginx -t -q -c "${candidate}" 2>"${candidate}.err"; then
-    mask <"${candidate}.err" >&2
-    rm -f "${candidate}" "${candidate}.err"
-    fail "the rendered API proxy configuration failed nginx -t; the live configuration was left in place"
-  fi
-  rm -f "${candidate}.err"
-  if install_if_changed "${candidate}" "${NODE_PROXY_CONF}" 0644; then conf_changed=true; fi
+  if install_nginx_conf_if_valid "${candidate}" "${NODE_PROXY_CONF}" "API proxy configuration"; then conf_changed=true; fi
   render_node_proxy_unit >"${NODE_PROXY_UNIT}.new"
   if install_if_changed "${NODE_PROXY_UNIT}.new" "${NODE_PROXY_UNIT}" 0644; then
     systemctl daemon-reload
