@@ -4,7 +4,7 @@ import { portsWith } from './adapters/base.js';
 import { ec2 } from './adapters/ec2.js';
 import { ssm } from './adapters/ssm.js';
 import { stateTable } from './adapters/state-table.js';
-import { firstBootPollSeconds } from './core/command-timing.js';
+import { bootWait } from './core/command-timing.js';
 import { launchReplacement } from './core/healing-steps.js';
 import { clusterNameSchema, instanceId } from './lib/healing-schemas.js';
 import { task } from './lib/task.js';
@@ -16,7 +16,5 @@ const schema = z.object({ clusterName: clusterNameSchema, deadInstanceId: instan
 export const handler = task('launch-replacement', schema, async (input, log) => {
   const replacement = await launchReplacement(input, ports);
   log.info('launched a replacement', { deadInstanceId: input.deadInstanceId, ...replacement });
-  const now = ports.clock.now();
-  // When to look at it first: the fast end of a typical boot and agent registration (command-timing.ts).
-  return { ...replacement, instanceIds: [replacement.instanceId], readyBy: now + 15 * 60_000, boot: 'launch', bootingSince: now, pollAfterSeconds: firstBootPollSeconds('launch') };
+  return { ...replacement, instanceIds: [replacement.instanceId], ...bootWait('launch', ports.clock.now()) };
 });

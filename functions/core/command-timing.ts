@@ -113,6 +113,22 @@ export function firstBootPollSeconds(kind: BootKind): number {
   return Math.max(1, Math.floor(TYPICAL_READY_SECONDS[kind] * FAST_END));
 }
 
+/** How long an instance may take to boot and register its agent before waiting for it fails (NodeNotReadyError). */
+export const BOOT_DEADLINE_MS = 15 * 60_000;
+
+/** What a workflow carries while an instance boots: its deadline, and when and how to look at it (awaitInstance). */
+export interface BootWait {
+  readonly readyBy: number;
+  readonly boot: BootKind;
+  readonly bootingSince: number;
+  readonly pollAfterSeconds: number;
+}
+
+/** The wait for an instance started or launched at `now`; one that was already booting is looked at again at once. */
+export function bootWait(kind: BootKind, now: number, alreadyBooting = false): BootWait {
+  return { readyBy: now + BOOT_DEADLINE_MS, boot: kind, bootingSince: now, pollAfterSeconds: alreadyBooting ? FAST_POLL_SECONDS : firstBootPollSeconds(kind) };
+}
+
 /**
  * Seconds to wait before looking again at an instance that has been booting `elapsedSeconds`: until the
  * fast end of a typical boot when the look came early (a launch whose address change kept the workflow

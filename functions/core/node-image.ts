@@ -5,6 +5,7 @@
 // tag is how the build finds its builder to terminate it, whatever step failed.
 import { createHash } from 'node:crypto';
 import { readClusterSettings, type ClusterSettings } from './bootstrap.js';
+import { BOOT_DEADLINE_MS } from './command-timing.js';
 import { ClusterStateError, NodeImageFailedError } from './errors.js';
 import { readLaunchRecords } from './launch-records.js';
 import { settingsParameterName } from './join-material.js';
@@ -85,7 +86,7 @@ export async function launchImageBuilder(build: ImageBuild, ports: Pick<Ports, '
   const launched = await ports.ec2.runInstance(build.builder, { clientToken: `kubeha-image-${build.buildId}` });
   if (launched === 'addressInUse') throw new NodeImageFailedError('EC2 reported an address conflict for a builder that asked for no address');
   // Boot and SSM registration take 30-90 s (shared/reality.md); past 15 minutes the build gives up.
-  return { builderId: launched.instanceId, readyBy: ports.clock.now() + 15 * 60_000 };
+  return { builderId: launched.instanceId, readyBy: ports.clock.now() + BOOT_DEADLINE_MS };
 }
 
 /**

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   BATCH_POLL_SECONDS,
+  BOOT_DEADLINE_MS,
   BOOT_SLOW_POLL_SECONDS,
   FAST_POLL_SECONDS,
   SLOW_POLL_SECONDS,
   TYPICAL_READY_SECONDS,
+  bootWait,
   firstBootPollSeconds,
   nextBootPollSeconds,
   nextPollSeconds,
@@ -65,5 +67,19 @@ describe('awaitInstance', () => {
 
   it('is Ready with the address once running with an online agent', async () => {
     expect(await awaitInstance({ ...input, boot: 'start', bootingSince: NOW - 45_000 }, ports('running', true))).toEqual({ status: 'Ready', privateIp: '10.0.1.20' });
+  });
+});
+
+describe('bootWait', () => {
+  it('gives a started or launched instance its deadline and first look, and looks again at once at one already booting', () => {
+    // Act
+    const launched = bootWait('launch', 1_000);
+    const started = bootWait('start', 1_000);
+    const alreadyBooting = bootWait('start', 1_000, true);
+
+    // Assess
+    expect(launched).toEqual({ readyBy: 1_000 + BOOT_DEADLINE_MS, boot: 'launch', bootingSince: 1_000, pollAfterSeconds: firstBootPollSeconds('launch') });
+    expect(started.pollAfterSeconds).toBe(firstBootPollSeconds('start'));
+    expect(alreadyBooting.pollAfterSeconds).toBe(FAST_POLL_SECONDS);
   });
 });
