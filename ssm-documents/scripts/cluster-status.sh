@@ -9,23 +9,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
 
 main() {
-  local members_json="[]" id name peer_ip client_url learner healthy
-  while read -r id name peer_ip client_url learner; do
-    [[ -n "${id}" ]] || continue
-    healthy=false
-    if [[ "${learner}" != "true" ]] && endpoint_healthy "${client_url}"; then healthy=true; fi
-    members_json="$(jq -c --arg id "${id}" --arg name "${name}" --arg peer "${peer_ip}" --argjson healthy "${healthy}" \
-      --argjson learner "${learner:-false}" '. + [{id: $id, name: $name, peerIp: $peer, healthy: $healthy, isLearner: $learner}]' <<<"${members_json}")"
-  done < <(etcd_members)
+  local members_json
+  members_json="$(etcd_members_json)"
 
   local nodes_json="[]"
   if nodes="$(KUBECONFIG="${ADMIN_KUBECONFIG}" kubectl get nodes -o json 2>/dev/null)"; then
-    nodes_json="$(jq -c '[.items[] | {
-      name: .metadata.name,
-      internalIp: ([.status.addresses[]? | select(.type == "InternalIP") | .address][0] // ""),
-      ready: any(.status.conditions[]?; .type == "Ready" and .status == "True"),
-      controlPlane: (.metadata.labels | has("node-role.kubernetes.io/control-plane"))
-    }]' <<<"${nodes}")"
+    nodes_json="$(nodes_json <<<"${nodes}")"
   else
     log "kube-apiserver did not answer; reporting etcd only"
   fi

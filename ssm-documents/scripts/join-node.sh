@@ -81,6 +81,21 @@ join_shortfall() {
   fi
 }
 
+# report_joined CHANGED: the result line, with what the cluster says of this node (its Node's address and
+# Ready condition; for a control-plane node every etcd member, as cluster-status.sh reports them), so
+# healing can verify a join without a second command. Not waited for: Ready follows once the network
+# plugin's pod runs on the node, and healing asks a healthy master again until then.
+report_joined() {
+  local changed="$1" kubeconfig="${KUBELET_KUBECONFIG}" members="[]" node nodes="[]"
+  if [[ "${KUBEHA_JOIN_AS}" == "control-plane" ]]; then
+    kubeconfig="${ADMIN_KUBECONFIG}"
+    members="$(etcd_members_json)"
+  fi
+  # The kubelet's own identity may read its own Node (the Node authorizer); an admin may read any.
+  if node="$(kube "${kubeconfig}" get node "$(node_name)" -o json)"; then nodes="$(nodes_json <<<"${node}")"; fi
+  result "$(jq -cn --argjson changed "${changed}" --argjson members "${members}" --argjson nodes "${nodes}" '{changed: $changed, members: $members, nodes: $nodes}')"
+}
+
 # leave_etcd: removes this node's own etcd member through its local etcd, when that still runs, so the
 # next join can add it again. Without a registered Node, kubeadm reset skips this step.
 leave_etcd() {
@@ -112,7 +127,7 @@ main() {
     shortfall="$(join_shortfall)"
     if [[ -z "${shortfall}" ]]; then
       log "the cluster has this node as a ${KUBEHA_JOIN_AS}; already joined, nothing to do"
-      result "{\"changed\":$([[ -n "${proxy_changed}" ]] && echo true || echo false)}"
+      report_joined "$([[ -n "${proxy_changed}" ]] && echo true || echo false)"
       return 0
     fi
   fi
@@ -148,7 +163,7 @@ main() {
     log "the kubelet reaches the API through this node's proxy (${NODE_PROXY_SERVER})"
   fi
   log "joined as ${KUBEHA_JOIN_AS}"
-  result '{"changed":true}'
+  report_joined true
 }
 
 main "$@"

@@ -104,6 +104,11 @@ export class FakeCluster {
     return this.object(namespace, 'daemonset', name)?.split('\n').find((line) => line.startsWith(prefix))?.slice(prefix.length);
   }
 
+  /** The network plugin's pods run: a node whose kubelet runs reports Ready from now on (doubles/kubectl). */
+  installNetworkPlugin(): void {
+    writeFileSync(join(this.directory, 'network-plugin'), '');
+  }
+
   isRunning(ip: string, what: 'kubelet' | 'etcd' | 'control-plane'): boolean {
     return existsSync(join(this.directory, 'runtime', ip, what));
   }

@@ -77,7 +77,7 @@ describe('join-node.sh as a control-plane node', () => {
     expect(retried.status).toBe(0);
     expectJoinedMaster(second);
     expect(cluster.members()).toHaveLength(2);
-    expect(again.result).toEqual({ changed: false });
+    expect(again.result).toEqual(expect.objectContaining({ changed: false }));
   });
 
   it('should not call a master joined whose label, taint and control plane are missing though kubelet.conf exists', () => {
@@ -90,7 +90,7 @@ describe('join-node.sh as a control-plane node', () => {
 
     expect(retried.stdout).toContain(`an earlier join did not finish (Node ${second.name} lacks the control-plane label or taint`);
     expect(retried.stdout).toContain("removed this node's etcd member");
-    expect(retried.result).toEqual({ changed: true });
+    expect(retried.result).toEqual(expect.objectContaining({ changed: true }));
   });
 
   it('should fail, and reset nothing, when the API does not answer at all', () => {
@@ -122,7 +122,7 @@ describe('join-node.sh as a worker', () => {
     expect(retried.stderr).toBe('');
     expect(retried.status).toBe(0);
     expect(cluster.node(worker.name)).toEqual({ labels: [], taints: [] });
-    expect(again.result).toEqual({ changed: false });
+    expect(again.result).toEqual(expect.objectContaining({ changed: false }));
   });
 
   it('should recognise a fresh node with the kubelet package\'s manifests/.kubelet-keep as fresh and join it without a reset', () => {
@@ -132,7 +132,7 @@ describe('join-node.sh as a worker', () => {
     const run = worker.join('worker', caCertHash);
 
     expect(worker.sandbox.exists('etc/kubernetes/manifests/.kubelet-keep')).toBe(true);
-    expect(run.result).toEqual({ changed: true });
+    expect(run.result).toEqual(expect.objectContaining({ changed: true }));
     expect(run.calls.filter((call) => call.startsWith('kubeadm'))).toEqual([expect.stringMatching(/^kubeadm join --config /)]);
   });
 
@@ -147,6 +147,56 @@ describe('join-node.sh as a worker', () => {
     expect(hung.stderr).toContain('kubeadm join did not finish within 2 s');
     expect(retried.calls.filter((call) => call.startsWith('kubeadm')).map((call) => call.split(' ')[1])).toEqual(['reset', 'join']);
     expect(cluster.node(worker.name)).toBeDefined();
+  });
+});
+
+describe("join-node.sh's report of the node it joined", () => {
+  it('should report a joined master Ready with its address and every etcd member healthy once the network plugin runs', () => {
+    // Prepare
+    const { caCertHash } = initializedCluster();
+    cluster.installNetworkPlugin();
+    const second = node(MASTER_2);
+
+    // Act
+    const run = second.join('control-plane', caCertHash);
+
+    // Assess
+    expect(run.status).toBe(0);
+    expect(run.result?.nodes).toEqual([{ name: second.name, internalIp: MASTER_2, ready: true, controlPlane: true }]);
+    expect(run.result?.members).toEqual(
+      expect.arrayContaining([MASTER_1, MASTER_2].map((peerIp) => expect.objectContaining({ peerIp, healthy: true, isLearner: false }))),
+    );
+    expect(run.result?.members).toHaveLength(2);
+  });
+
+  it('should report the node not Ready while no network plugin runs, and Ready on a later run once it does', () => {
+    // Prepare
+    const { caCertHash } = initializedCluster();
+    const worker = node(WORKER);
+
+    // Act
+    const joined = worker.join('worker', caCertHash);
+    cluster.installNetworkPlugin();
+    const again = worker.join('worker', caCertHash);
+
+    // Assess
+    expect(joined.result).toEqual({ changed: true, members: [], nodes: [{ name: worker.name, internalIp: WORKER, ready: false, controlPlane: false }] });
+    expect(again.result).toEqual({ changed: false, members: [], nodes: [{ name: worker.name, internalIp: WORKER, ready: true, controlPlane: false }] });
+  });
+
+  it('should report the node not Ready when its kubelet stopped after the join, so healing asks a healthy master again', () => {
+    // Prepare
+    const { caCertHash } = initializedCluster();
+    cluster.installNetworkPlugin();
+    const worker = node(WORKER);
+    worker.join('worker', caCertHash);
+    rmSync(join(cluster.directory, 'runtime', WORKER, 'kubelet'));
+
+    // Act
+    const again = worker.join('worker', caCertHash);
+
+    // Assess
+    expect(again.result?.nodes).toEqual([expect.objectContaining({ internalIp: WORKER, ready: false })]);
   });
 });
 

@@ -145,6 +145,17 @@ node_name() {
   hostname | tr '[:upper:]' '[:lower:]'
 }
 
+# nodes_json: reads Node objects (one, or a NodeList) on stdin and prints each as healing reads it:
+# name, InternalIP, Ready and whether it is a control-plane node, a JSON array.
+nodes_json() {
+  jq -c '[(if .kind == "NodeList" or has("items") then .items[] else . end) | {
+    name: .metadata.name,
+    internalIp: ([.status.addresses[]? | select(.type == "InternalIP") | .address][0] // ""),
+    ready: any(.status.conditions[]?; .type == "Ready" and .status == "True"),
+    controlPlane: (.metadata.labels // {} | has("node-role.kubernetes.io/control-plane"))
+  }]'
+}
+
 # kube KUBECONFIG ARGS...: kubectl with that identity, quietly, bounded in time.
 kube() {
   local kubeconfig="$1"

@@ -54,3 +54,18 @@ endpoint_healthy() {
   [[ "$1" == http* ]] || return 1
   etcdctl_cmd --endpoints="$1" --command-timeout=3s endpoint health >/dev/null 2>&1
 }
+
+# etcd_members_json: every member as healing reads it (id, name, peer address, learner flag, and healthy:
+# started, promoted and answering its health check), a JSON array; [] when etcd does not answer.
+etcd_members_json() {
+  local members_json="[]" id name peer_ip client_url learner healthy
+  while read -r id name peer_ip client_url learner; do
+    [[ -n "${id}" ]] || continue
+    healthy=false
+    if [[ "${learner}" != "true" ]] && endpoint_healthy "${client_url}"; then healthy=true; fi
+    members_json="$(jq -c --arg id "${id}" --arg name "${name}" --arg peer "${peer_ip}" --argjson healthy "${healthy}" \
+      --argjson learner "${learner:-false}" '. + [{id: $id, name: $name, peerIp: $peer, healthy: $healthy, isLearner: $learner}]' <<<"${members_json}")"
+  done < <(etcd_members)
+  printf '%s
+' "${members_json}"
+}
