@@ -4,7 +4,7 @@ import { ssm } from './adapters/ssm.js';
 import { stateTable } from './adapters/state-table.js';
 import { sendStep } from './core/bootstrap.js';
 import { ROLES } from './core/cluster.js';
-import { STEP_NAMES } from './core/commands.js';
+import { STEPS_THAT_REPORT, STEP_NAMES } from './core/commands.js';
 import { documentParameter } from './core/parameter-patterns.js';
 import { clusterContextSchema, instanceId, ipv4, secretRefSchema } from './lib/schemas.js';
 import { executionFields, task } from './lib/task.js';
@@ -27,8 +27,9 @@ const schema = z.object({
   initializedBefore: z.boolean().optional(),
   pollEverySeconds: z.number().int().min(1).max(15).optional(),
   tokenTtlMinutes: z.number().int('must be a whole number').min(5, 'must be at least 5').max(1440, 'must be at most 1440 (24 h)').optional(),
+  report: z.boolean().optional(),
   ...executionFields,
-});
+}).refine((input) => !input.report || STEPS_THAT_REPORT.has(input.step), { path: ['report'], message: `only ${[...STEPS_THAT_REPORT].join(' and ')} report their node` });
 
 /** Sends one step's SSM document to its instances and returns what the poll loop needs. */
 export const handler = task('send-command', schema, async (input, log) => {

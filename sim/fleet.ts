@@ -256,6 +256,12 @@ export class SimulatedFleet {
   addressReleaseSeconds = 30;
   /** A new instance's SSM agent registers 30-90 s after the instance is running. */
   agentRegistrationSeconds = 40;
+  /**
+   * A joined node turns Ready only once the network plugin's pod runs on it: until then the kubelet reports
+   * NetworkReady=false and its Node Ready False (pkg/kubelet/nodestatus/setters.go, ReadyCondition). 0 models
+   * a plugin whose image the node holds already; a test about the wait sets more.
+   */
+  networkReadySeconds = 0;
   /** Hooks called on EC2 state changes: how the local control plane plays EventBridge. */
   readonly stateChangeHooks: ((instanceId: string, state: string) => void)[] = [];
   /** Active drill probes and their per-second samples (API and test application reachable or not). */
@@ -264,6 +270,8 @@ export class SimulatedFleet {
   readonly executionStartedHooks: ((execution: SimExecution) => void)[] = [];
   /** Hooks called after a command is accepted: how tests make things happen mid-step. */
   readonly commandSentHooks: ((document: string, instanceIds: string[]) => void)[] = [];
+  /** Hooks called when one instance's command has ended (succeeded or failed), after its effects. */
+  readonly commandFinishedHooks: ((invocation: Invocation) => void)[] = [];
   readonly region = 'eu-west-1';
   readonly account = '123456789012';
   /** The customer-managed key the simulated volumes are encrypted with (a replacement must use it too). */

@@ -106,7 +106,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm) {
         if (!controlPlane) instance.node.proxy = configureProxy(instance, param(parameters, 'MasterAddresses').split(','));
-        return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false });
+        return result('kubeha: /etc/kubernetes/kubelet.conf exists; already joined', { changed: false, ...joinReport(fleet, cluster, instance) });
       }
       fleet.requirePrerequisites(instance);
       const providers = controlPlane ? providersOnInstance(fleet, param(parameters, 'EncryptionSecretId')) : undefined;
@@ -130,12 +130,15 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
         fleet.history.push({ at: fleet.now(), what: `etcd member ${hostname} added (${instance.instanceId})` });
         cluster.controlPlaneJoins.push({ instanceId: instance.instanceId, start: invocation.startedAt, end: invocation.finishesAt });
       }
-      cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) });
+      const networkWait = cluster.cni ? fleet.networkReadySeconds : 0;
+      cluster.nodes.push({ name: hostname, instanceId: instance.instanceId, role: controlPlane ? 'control-plane' : 'worker', ready: Boolean(cluster.cni) && networkWait === 0 });
+      // The kubelet's recovery (sim/fleet.ts settleLifecycles) marks it Ready once the plugin's pod runs.
+      if (networkWait > 0) instance.recoversAt = fleet.now() + networkWait * 1000;
       instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
       if (providers) startApiServer(fleet, cluster, instance.instanceId, providers);
       // join-node.sh starts a worker's local API proxy before kubeadm join and points the kubelet at it.
       if (!controlPlane) instance.node.proxy = { upstreams: param(parameters, 'MasterAddresses').split(','), reloads: 1 };
-      return result(`kubeha: joined ${hostname} as ${controlPlane ? 'control-plane' : 'worker'}`, { changed: true });
+      return result(`kubeha: joined ${hostname} as ${controlPlane ? 'control-plane' : 'worker'}`, { changed: true, ...joinReport(fleet, cluster, instance) });
     }
     case 'ApplyEncryptionConfig': {
       const cluster = fleet.requireCluster(clusterName);
@@ -179,17 +182,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'ClusterStatus': {
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm !== 'control-plane') throw new Error('crictl: no running etcd container on this node');
-      const quorum = fleet.hasQuorum(cluster);
-      const members = cluster.etcdMembers.map((member) => ({
-        id: createHashId(member.name + member.peerUrl),
-        name: member.name,
-        peerIp: /https:\/\/([0-9.]+):/.exec(member.peerUrl)?.[1] ?? '',
-        healthy: quorum && member.healthy,
-        isLearner: false,
-      }));
-      const nodes = quorum
-        ? cluster.nodes.map((node) => ({ name: node.name, internalIp: fleet.requireInstance(node.instanceId).privateIp, ready: node.ready, controlPlane: node.role === 'control-plane' }))
-        : [];
+      const { members, nodes } = statusReport(fleet, cluster);
       return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes });
     }
     case 'RemoveEtcdMember': {
@@ -376,4 +369,33 @@ export function param(parameters: Record<string, string>, name: string): string 
   const value = parameters[name];
   if (value === undefined) throw new Error(`document parameter ${name} is missing`);
   return value;
+}
+
+/**
+ * What cluster-status.sh reports from a master: every etcd member (healthy only while etcd has quorum)
+ * and every Node (none when the API cannot answer for lack of quorum).
+ */
+function statusReport(fleet: SimulatedFleet, cluster: KubeCluster) {
+  const quorum = fleet.hasQuorum(cluster);
+  const members = cluster.etcdMembers.map((member) => ({
+    id: createHashId(member.name + member.peerUrl),
+    name: member.name,
+    peerIp: /https:\/\/([0-9.]+):/.exec(member.peerUrl)?.[1] ?? '',
+    healthy: quorum && member.healthy,
+    isLearner: false,
+  }));
+  const nodes = quorum
+    ? cluster.nodes.map((node) => ({ name: node.name, internalIp: fleet.requireInstance(node.instanceId).privateIp, ready: node.ready, controlPlane: node.role === 'control-plane' }))
+    : [];
+  return { members, nodes };
+}
+
+/**
+ * join-node.sh's report of the node it joined (report_joined): its own Node as the API serves it then, and
+ * for a control-plane node every etcd member; a worker reads no etcd. Read when the document ends, as
+ * every simulated document reads the cluster.
+ */
+function joinReport(fleet: SimulatedFleet, cluster: KubeCluster, instance: SimInstance) {
+  const { members, nodes } = statusReport(fleet, cluster);
+  return { members: instance.node.kubeadm === 'control-plane' ? members : [], nodes: nodes.filter((node) => node.internalIp === instance.privateIp) };
 }

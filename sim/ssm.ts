@@ -231,4 +231,5 @@ function complete(fleet: SimulatedFleet, invocation: Invocation): void {
     const key = outputKey(invocation, stream);
     if (key && invocation.output) fleet.objects.set(`${invocation.output.bucket}/${key}`, invocation[stream]);
   }
+  for (const hook of fleet.commandFinishedHooks) hook(invocation);
 }

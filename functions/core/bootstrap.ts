@@ -166,6 +166,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ...(ledger ? { ledger } : {}),
     ...(request.nodes ? { nodes: request.nodes } : {}),
     ...(request.pollEverySeconds ? { pollEverySeconds: request.pollEverySeconds } : {}),
+    ...(request.report ? { report: true as const } : {}),
     pollAfterSeconds: firstPollSeconds(request.step, request.preparedImage === true),
   };
 }
@@ -175,7 +176,7 @@ export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm
   const statuses = await ports.ssm.commandInvocations(command.commandId);
   const invocations = await Promise.all(
     statuses.map(async (invocation) =>
-      needsOutput(command.step, invocation) ? { ...invocation, ...(await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)) } : invocation,
+      needsOutput(command, invocation) ? { ...invocation, ...(await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)) } : invocation,
     ),
   );
   let progress: CommandProgress;

@@ -106,6 +106,12 @@ export interface StepRequest {
    * far beyond a state's 256 KB; healing a master needs only the masters' Nodes and every etcd member.
    */
   readonly nodes?: 'control-plane' | undefined;
+  /**
+   * join-control-plane, join-worker: read the join's result, which carries what the cluster says of the
+   * node (its Node; for a master every etcd member), so healing verifies a join without another command.
+   * For a healing's one node only: each result costs a GetCommandInvocation, one per node of a batch.
+   */
+  readonly report?: boolean | undefined;
   /** grant-user-access, revoke-user-access: who, in which group, bound to which ClusterRole, for how long, stored where. */
   readonly access?: UserAccessRequest | undefined;
 }
@@ -147,6 +153,8 @@ export interface PendingCommand {
   readonly pollAfterSeconds?: number;
   /** The poll interval while it is likely to finish, when the sender set one (StepRequest.pollEverySeconds). */
   readonly pollEverySeconds?: number;
+  /** Read the script's result on success although the step does not always need one (StepRequest.report). */
+  readonly report?: true;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -347,9 +355,16 @@ export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);
 }
 
+/** Steps whose result is read only when the sender asks for it (StepRequest.report). */
+export const STEPS_THAT_REPORT = new Set<StepName>(['join-control-plane', 'join-worker']);
+
+function readsResults(command: Pick<PendingCommand, 'step' | 'report'>): boolean {
+  return STEPS_WITH_RESULTS.has(command.step) || command.report === true;
+}
+
 /** Whether the output of this invocation must be fetched to interpret it. */
-export function needsOutput(step: StepName, invocation: CommandInvocation): boolean {
-  if (invocation.status === 'Success') return STEPS_WITH_RESULTS.has(step);
+export function needsOutput(command: Pick<PendingCommand, 'step' | 'report'>, invocation: CommandInvocation): boolean {
+  if (invocation.status === 'Success') return readsResults(command);
   return !IN_FLIGHT.has(invocation.status);
 }
 const RESULT_PREFIX = 'KUBEHA_RESULT ';
@@ -378,7 +393,7 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
     if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
     return { status: 'InProgress', pending, pollAfterSeconds: nextPollSeconds(command.step, (now - command.sentAt) / 1000, command.pollEverySeconds) };
   }
-  const results = STEPS_WITH_RESULTS.has(command.step)
+  const results = readsResults(command)
     ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))
     : [];
   return { status: 'Success', finishedAt: now, results };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseResult } from '../../functions/core/commands.js';
 import type { SimInstance, SimulatedFleet } from '../../sim/fleet.js';
 import { bootstrappedCluster, expectNoSecretLeaked } from '../support/cluster.js';
 
@@ -51,6 +52,27 @@ describe('healing a master', () => {
     expect(documentsSince(fleet, before.invocations, 'ConfigureLoadBalancer')).toEqual([]);
     expect(fleet.items.has('cluster#demo|lock')).toBe(false);
     expectNoSecretLeaked(fleet, [...plane.runs.values()]);
+  });
+
+  it("asks a healthy master until a replacement master is Ready when the join's report found it waiting for its network plugin", async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    fleet.networkReadySeconds = 12;
+    const dead = fleet.byRole('master')[1]!;
+    const before = fleet.invocations.length;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const join = documentsSince(fleet, before, 'JoinControlPlane')[0]!;
+    const asked = documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= join.finishesAt);
+    expect(asked.at(-1)!.finishesAt).toBeGreaterThanOrEqual(join.finishesAt + 12_000);
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
   });
 
   it('starts a stopped master and waits for it to recover by itself, changing nothing in etcd', async () => {
@@ -118,8 +140,8 @@ describe('healing a master', () => {
     const { fleet, plane } = await bootstrappedCluster();
     const [, first, second] = fleet.byRole('master') as [SimInstance, SimInstance, SimInstance];
     let secondDelivery: Promise<unknown> | undefined;
-    fleet.commandSentHooks.push((document) => {
-      if (document === 'ClusterStatus' && replacementOf(fleet, first) && !secondDelivery && fleet.clusters.get('demo')!.etcdMembers.length === 3) {
+    fleet.commandFinishedHooks.push((invocation) => {
+      if (invocation.document === 'JoinControlPlane' && invocation.status === 'Success' && invocation.instanceId === replacementOf(fleet, first)?.instanceId && !secondDelivery) {
         fleet.stopInstance(second.instanceId);
         secondDelivery = plane.deliver(second.instanceId, 'stopped');
       }
@@ -282,6 +304,46 @@ describe('healing workers', () => {
     const nodes = fleet.clusters.get('demo')!.nodes;
     expect(nodes.some((node) => node.instanceId === dead.instanceId)).toBe(false);
     expect(nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
+  });
+
+  it("verifies a joined worker from the join's own report, asking no master again when it is Ready", async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('worker')[0]!;
+    const before = fleet.invocations.length;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const joinedAt = documentsSince(fleet, before, 'JoinWorker')[0]!.finishesAt;
+    expect(documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= joinedAt)).toEqual([]);
+    expect(heal!.tasks.filter((task) => task.state === "Is the worker's node Ready?")).toHaveLength(1);
+  });
+
+  it("asks a healthy master until the worker is Ready when the join's report found it waiting for its network plugin", async () => {
+    // Prepare: the network plugin's pod runs on a new node 12 s after its join.
+    const { fleet, plane } = await bootstrappedCluster();
+    fleet.networkReadySeconds = 12;
+    const dead = fleet.byRole('worker')[0]!;
+    const before = fleet.invocations.length;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const join = documentsSince(fleet, before, 'JoinWorker')[0]!;
+    expect(parseResult(join.stdout).nodes).toEqual([expect.objectContaining({ internalIp: replacementOf(fleet, dead)!.privateIp, ready: false })]);
+    const asked = documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= join.finishesAt);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.at(-1)!.finishesAt).toBeGreaterThanOrEqual(join.finishesAt + 12_000);
+    expect(fleet.clusters.get('demo')!.nodes.find((node) => node.instanceId === replacementOf(fleet, dead)!.instanceId)?.ready).toBe(true);
   });
 
   it('heals five workers terminated at once in parallel', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ClusterContext, type PendingCommand, buildCommand, interpretInvocations, parseResult } from '../../functions/core/commands.js';
+import { type ClusterContext, type PendingCommand, buildCommand, interpretInvocations, needsOutput, parseResult } from '../../functions/core/commands.js';
 import { CommandFailedError, CommandTimedOutError } from '../../functions/core/errors.js';
 
 const cluster: ClusterContext = {
@@ -89,6 +89,24 @@ describe('interpretInvocations', () => {
       results: [{ instanceId: 'i-0000000000000000a', caCertHash }],
     });
     expect(interpretInvocations(pending({ instanceIds: ['i-0000000000000000a'] }), done, 1)).toMatchObject({ status: 'Success', results: [] });
+  });
+
+  it("reads a join's report of its node only when the sender asked for it", () => {
+    // Prepare
+    const report = { changed: true, members: [], nodes: [{ name: 'ip-10-0-0-12', internalIp: '10.0.0.12', ready: true, controlPlane: false }] };
+    const done = [{ instanceId: 'i-0000000000000000a', status: 'Success' as const, stdout: `kubeha: joined\nKUBEHA_RESULT ${JSON.stringify(report)}\n` }];
+    const batch = pending({ step: 'join-worker', instanceIds: ['i-0000000000000000a'] });
+    const healing: PendingCommand = { ...batch, report: true };
+
+    // Act
+    const unasked = interpretInvocations(batch, done, 1);
+    const asked = interpretInvocations(healing, done, 1);
+
+    // Assess
+    expect(unasked).toMatchObject({ status: 'Success', results: [] });
+    expect(asked).toEqual({ status: 'Success', finishedAt: 1, results: [{ instanceId: 'i-0000000000000000a', ...report }] });
+    expect(needsOutput(batch, done[0]!)).toBe(false);
+    expect(needsOutput(healing, done[0]!)).toBe(true);
   });
 
   it('throws CommandFailedError naming the step, the instance and the tail of stderr, with join material masked', () => {

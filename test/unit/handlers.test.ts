@@ -102,10 +102,23 @@ describe('mint-join-material handler', () => {
 });
 
 describe('send-command handler', () => {
+  const CLUSTER = {
+    clusterName: 'prod-eu', kubernetesVersion: '1.36.4', podCidr: '192.168.0.0/16', serviceCidr: '10.96.0.0/12', cniVersion: 'v3.31.3',
+    loadBalancerPort: 6443, elasticIpAllocationId: 'eipalloc-0abc12345def67890', stepTimeoutMinutes: 30, endpoint: '203.0.113.10:6443',
+    certSans: [], masterIps: ['10.0.0.11'], loadBalancerIps: ['10.0.0.5'], workerCount: 0,
+  };
   it('rejects an unknown step before sending anything', async () => {
     const error = await rejectionOf(sendCommand({ step: 'rm-rf', instanceIds: ['i-0123456789abcdef0'], cluster: {} }, context));
     expect(error.name).toBe('InputValidationError');
     expect(error.message).toContain('step:');
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('rejects a report asked of a step that does not report its node, naming the field, before sending anything', async () => {
+    const error = await rejectionOf(sendCommand({ step: 'install-cni', report: true, instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER }, context));
+    expect(error.name).toBe('InputValidationError');
+    expect(error.message).toContain('report');
+    expect(error.message).toContain('only join-control-plane and join-worker report their node');
     expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
@@ -116,11 +129,7 @@ describe('send-command handler', () => {
         {
           step: 'install-cni',
           instanceIds: ['i-0123456789abcdef0'],
-          cluster: {
-            clusterName: 'prod-eu', kubernetesVersion: '1.36.4', podCidr: '192.168.0.0/16', serviceCidr: '10.96.0.0/12', cniVersion: 'v3.31.3',
-            loadBalancerPort: 6443, elasticIpAllocationId: 'eipalloc-0abc12345def67890', stepTimeoutMinutes: 30, endpoint: '203.0.113.10:6443',
-            certSans: [], masterIps: ['10.0.0.11'], loadBalancerIps: ['10.0.0.5'], workerCount: 0,
-          },
+          cluster: CLUSTER,
         },
         context,
       ),
