@@ -54,27 +54,6 @@ describe('healing a master', () => {
     expectNoSecretLeaked(fleet, [...plane.runs.values()]);
   });
 
-  it("asks a healthy master until a replacement master is Ready when the join's report found it waiting for its network plugin", async () => {
-    // Prepare
-    const { fleet, plane } = await bootstrappedCluster();
-    fleet.networkReadySeconds = 12;
-    const dead = fleet.byRole('master')[1]!;
-    const before = fleet.invocations.length;
-
-    // Act
-    fleet.terminateInstance(dead.instanceId);
-    await plane.deliver(dead.instanceId, 'terminated');
-    const [heal] = await plane.settle();
-
-    // Assess
-    expect(heal?.error).toBeUndefined();
-    const join = documentsSince(fleet, before, 'JoinControlPlane')[0]!;
-    const asked = documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= join.finishesAt);
-    expect(asked.at(-1)!.finishesAt).toBeGreaterThanOrEqual(join.finishesAt + 12_000);
-    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
-    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
-  });
-
   it('starts a stopped master and waits for it to recover by itself, changing nothing in etcd', async () => {
     const { fleet, plane } = await bootstrappedCluster();
     const master = fleet.byRole('master')[2]!;
@@ -306,46 +285,6 @@ describe('healing workers', () => {
     expect(nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
   });
 
-  it("verifies a joined worker from the join's own report, asking no master again when it is Ready", async () => {
-    // Prepare
-    const { fleet, plane } = await bootstrappedCluster();
-    const dead = fleet.byRole('worker')[0]!;
-    const before = fleet.invocations.length;
-
-    // Act
-    fleet.terminateInstance(dead.instanceId);
-    await plane.deliver(dead.instanceId, 'terminated');
-    const [heal] = await plane.settle();
-
-    // Assess
-    expect(heal?.error).toBeUndefined();
-    const joinedAt = documentsSince(fleet, before, 'JoinWorker')[0]!.finishesAt;
-    expect(documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= joinedAt)).toEqual([]);
-    expect(heal!.tasks.filter((task) => task.state === "Is the worker's node Ready?")).toHaveLength(1);
-  });
-
-  it("asks a healthy master until the worker is Ready when the join's report found it waiting for its network plugin", async () => {
-    // Prepare: the network plugin's pod runs on a new node 12 s after its join.
-    const { fleet, plane } = await bootstrappedCluster();
-    fleet.networkReadySeconds = 12;
-    const dead = fleet.byRole('worker')[0]!;
-    const before = fleet.invocations.length;
-
-    // Act
-    fleet.terminateInstance(dead.instanceId);
-    await plane.deliver(dead.instanceId, 'terminated');
-    const [heal] = await plane.settle();
-
-    // Assess
-    expect(heal?.error).toBeUndefined();
-    const join = documentsSince(fleet, before, 'JoinWorker')[0]!;
-    expect(parseResult(join.stdout).nodes).toEqual([expect.objectContaining({ internalIp: replacementOf(fleet, dead)!.privateIp, ready: false })]);
-    const asked = documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= join.finishesAt);
-    expect(asked.length).toBeGreaterThan(0);
-    expect(asked.at(-1)!.finishesAt).toBeGreaterThanOrEqual(join.finishesAt + 12_000);
-    expect(fleet.clusters.get('demo')!.nodes.find((node) => node.instanceId === replacementOf(fleet, dead)!.instanceId)?.ready).toBe(true);
-  });
-
   it('heals five workers terminated at once in parallel', async () => {
     const { fleet, plane } = await bootstrappedCluster({ workers: 6 });
     const dead = fleet.byRole('worker').slice(0, 5);
@@ -361,6 +300,52 @@ describe('healing workers', () => {
     const windows = plane.executionsOf('heal-worker').map((execution) => [execution.startedAt, execution.stoppedAt!] as const);
     const overlapping = windows.filter(([start], index) => windows.some(([otherStart, otherEnd], other) => other !== index && otherStart <= start && start < otherEnd));
     expect(overlapping.length).toBeGreaterThan(0);
+  });
+});
+
+describe("verifying a replacement from its join's own report", () => {
+  const CASES = [
+    { role: 'master', join: 'JoinControlPlane', check: 'Is the healed master healthy?' },
+    { role: 'worker', join: 'JoinWorker', check: "Is the worker's node Ready?" },
+  ] as const;
+
+  /** Terminates the second instance of the role on a bootstrapped cluster and heals it. */
+  async function replaceTheSecond(role: 'master' | 'worker', networkReadySeconds = 0) {
+    const { fleet, plane } = await bootstrappedCluster();
+    fleet.networkReadySeconds = networkReadySeconds;
+    const dead = fleet.byRole(role)[1]!;
+    const before = fleet.invocations.length;
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+    return { fleet, dead, before, heal };
+  }
+
+  it.each(CASES)('asks no master again when the joined $role reports itself Ready', async ({ role, join, check }) => {
+    // Prepare, Act
+    const { fleet, before, heal } = await replaceTheSecond(role);
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const joinedAt = documentsSince(fleet, before, join)[0]!.finishesAt;
+    expect(documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= joinedAt)).toEqual([]);
+    expect(heal!.tasks.filter((task) => task.state === check)).toHaveLength(1);
+  });
+
+  it.each(CASES)("asks a healthy master until the $role is Ready when the join's report found it waiting for its network plugin", async ({ role, join }) => {
+    // Prepare, Act: the network plugin's pod runs on a new node 12 s after its join.
+    const { fleet, dead, before, heal } = await replaceTheSecond(role, 12);
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const joined = documentsSince(fleet, before, join)[0]!;
+    const replacement = replacementOf(fleet, dead)!;
+    expect(parseResult(joined.stdout).nodes).toEqual([expect.objectContaining({ internalIp: replacement.privateIp, ready: false })]);
+    const asked = documentsSince(fleet, before, 'ClusterStatus').filter((invocation) => invocation.startedAt >= joined.finishesAt);
+    expect(asked.at(-1)!.finishesAt).toBeGreaterThanOrEqual(joined.finishesAt + 12_000);
+    expect(fleet.clusters.get('demo')!.nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
   });
 });
 
