@@ -20,6 +20,7 @@ export const pendingCommandSchema = z.object({
   nodes: z.literal('control-plane').optional(),
   pollAfterSeconds: z.number().int().min(1).max(3600).optional(),
   pollEverySeconds: z.number().int().min(1).max(15).optional(),
+  pollSlot: z.number().int().min(0).max(14).optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };
