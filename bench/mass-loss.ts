@@ -6,7 +6,7 @@
 import { consoleInput } from '../sim/bootstrap.js';
 import { LocalControlPlane } from '../sim/control-plane.js';
 import { SimulatedFleet } from '../sim/fleet.js';
-import { type Busiest, measureRates } from './rate-limits.js';
+import { type Busiest, RATE_LIMITS, limitKey, measureRates } from './rate-limits.js';
 import { label } from './scenarios.js';
 import { type BenchTable, markdownTable } from './table.js';
 
@@ -33,12 +33,18 @@ export interface MassLossFigures {
   readonly busiestSsmSecond: number;
   /** The polls (ListCommandInvocations and DescribeInstanceInformation together) in the busiest second. */
   readonly busiestPollSecond: number;
+  /** With AWS's throttling modelled: the calls answered ThrottlingException or RequestLimitExceeded. */
+  readonly throttledCalls: number;
 }
 
 const POLLS = new Set(['ListCommandInvocations', 'DescribeInstanceInformation']);
 
-/** Bootstraps a cluster of `workers`, terminates `lost` of them at once and waits until every heal has ended. */
-export async function measureMassLoss(workers: number, lost: number, seed = 7): Promise<MassLossFigures> {
+/**
+ * Bootstraps a cluster of `workers`, terminates `lost` of them at once and waits until every heal has ended.
+ * `throttled`: from the loss on, every API answers as AWS does past its token bucket (sim/fleet.ts limitRates).
+ */
+export async function measureMassLoss(workers: number, lost: number, options: { seed?: number; throttled?: boolean } = {}): Promise<MassLossFigures> {
+  const seed = options.seed ?? 7;
   const size = { ...CLUSTER, workers };
   const fleet = SimulatedFleet.standard({ ...size, vpcCidrPrefix: '10.0', seed });
   const plane = new LocalControlPlane(fleet).start().overlapCalls();
@@ -46,6 +52,7 @@ export async function measureMassLoss(workers: number, lost: number, seed = 7): 
     const bootstrap = await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
     if (bootstrap.error) throw new Error(`bootstrap ${label(size)} failed: ${bootstrap.error.message}`);
     plane.enableEventBridge();
+    if (options.throttled) fleet.limitRates((service, operation) => RATE_LIMITS[limitKey(service, operation)]);
     const origin = fleet.now();
     const before = fleet.calls.length;
     for (const worker of fleet.byRole('worker').slice(0, lost)) fleet.terminateInstance(worker.instanceId);
@@ -79,6 +86,7 @@ export async function measureMassLoss(workers: number, lost: number, seed = 7): 
       secondsOverLimit,
       busiestSsmSecond: Math.max(0, ...ssmPerSecond.values()),
       busiestPollSecond: Math.max(0, ...pollsPerSecond.values()),
+      throttledCalls: fleet.rateLimitedCalls,
     };
   } finally {
     plane.stop();
@@ -87,8 +95,13 @@ export async function measureMassLoss(workers: number, lost: number, seed = 7): 
 
 export async function run(): Promise<BenchTable> {
   const figures: MassLossFigures[] = [];
+  const throttled: MassLossFigures[] = [];
   for (const lost of LOSSES) figures.push(await measureMassLoss(CLUSTER.workers, lost));
+  for (const lost of LOSSES) throttled.push(await measureMassLoss(CLUSTER.workers, lost, { throttled: true }));
   const missedTargets: string[] = [];
+  for (const measured of throttled) {
+    if (measured.healed !== measured.lost) missedTargets.push(`${measured.lost} of ${measured.workers} workers lost, AWS throttling modelled: ${measured.healed} of ${measured.lost} healed`);
+  }
   for (const measured of figures) {
     const name = `${measured.lost} of ${measured.workers} workers lost`;
     if (measured.healed !== measured.lost) missedTargets.push(`${name}: ${measured.healed} of ${measured.lost} healed (${measured.heals} heals started)`);
@@ -111,9 +124,24 @@ export async function run(): Promise<BenchTable> {
       ]),
     ),
     '',
+    'The same losses with AWS\'s throttling modelled (every API answers ThrottlingException or RequestLimitExceeded past',
+    'its token bucket; the state machines retry AwsThrottledError with backoff):',
+    '',
+    markdownTable(
+      ['workers lost (of 90)', 'healed', 'calls throttled', 'last heal ended', 'one heal: median, slowest', 'AWS calls'],
+      throttled.map((measured) => [
+        measured.lost,
+        `${measured.healed} of ${measured.heals}`,
+        measured.throttledCalls,
+        seconds(measured.lastHealEndedSeconds),
+        `${seconds(measured.medianHealSeconds)}, ${seconds(measured.slowestHealSeconds)}`,
+        measured.calls,
+      ]),
+    ),
+    '',
     `A ${label(CLUSTER)} cluster bootstrapped, then that many workers terminated at the same moment; each heal runs`,
     'from its event (EventBridge\'s modelled delay, sometimes minutes) to its end. Rates per API as in the scaling',
     'table (bench/rate-limits.ts); a second past any of them is a missed target.',
   ].join('\n');
-  return { title: 'Mass loss: workers of one Availability Zone healed at once', markdown, json: figures, missedTargets };
+  return { title: 'Mass loss: workers of one Availability Zone healed at once', markdown, json: { figures, throttled }, missedTargets };
 }
