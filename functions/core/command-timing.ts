@@ -83,8 +83,9 @@ export function secondsUntilPollSlot(nowMs: number, share: PollShare): number {
 /**
  * The share of the `rank`-th (from 0) of `inFlight` heals of one cluster: each polls every
  * ⌈inFlight / POLLS_PER_SECOND⌉ s (as bootstrap spaces its batches), and the heals take the slots of that
- * period in turn, so that at most POLLS_PER_SECOND of them look in any one second instead of all twenty
- * of an Availability Zone's workers in the same one. One heal alone keeps looking every second. Beyond
+ * period in turn, so that at most POLLS_PER_SECOND of them share a second of the period (twice that when a
+ * poll's Lambda ends past a second boundary) instead of all twenty of an Availability Zone's workers looking in
+ * the same one. One heal alone keeps looking every second. Beyond
  * 15 × POLLS_PER_SECOND heals the interval stops at SLOW_POLL_SECONDS, the poll of a late command.
  */
 export function sharePolls(inFlight: number, rank: number): PollShare {
@@ -104,6 +105,7 @@ export function onPollSlot(seconds: number, nowMs: number, share?: { readonly po
   if (shift > every / 2) shift -= every;
   return Math.max(1, seconds + shift);
 }
+
 const BATCH_STEPS: ReadonlySet<StepName> = new Set(['install-prerequisites', 'join-worker', 'install-cni', 'deploy-test-app']);
 /** `every`: the sender's own interval (StepRequest.pollEverySeconds), e.g. 1 s for a healing's one node. */
 const fastPoll = (step: StepName, every?: number) => every ?? (BATCH_STEPS.has(step) ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
