@@ -85,8 +85,8 @@ export function secondsUntilPollSlot(nowMs: number, share: PollShare): number {
  * ⌈inFlight / POLLS_PER_SECOND⌉ s (as bootstrap spaces its batches), and the heals take the slots of that
  * period in turn, so that at most POLLS_PER_SECOND of them share a second of the period (twice that when a
  * poll's Lambda ends past a second boundary) instead of all twenty of an Availability Zone's workers looking in
- * the same one. One heal alone keeps looking every second. Beyond
- * 15 × POLLS_PER_SECOND heals the interval stops at SLOW_POLL_SECONDS, the poll of a late command.
+ * the same one. One heal alone keeps looking every second. Beyond 15 × POLLS_PER_SECOND heals the interval
+ * stops at SLOW_POLL_SECONDS, the poll of a late command.
  */
 export function sharePolls(inFlight: number, rank: number): PollShare {
   const pollEverySeconds = Math.min(SLOW_POLL_SECONDS, Math.max(FAST_POLL_SECONDS, Math.ceil(inFlight / POLLS_PER_SECOND)));
