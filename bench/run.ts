@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { BenchTable } from './table.js';
 
 /** The table modules, in the order they print. Each exports `run(): Promise<BenchTable>`. Add yours here. */
-const TABLES: readonly string[] = ['time', 'scaling', 'healing-drills', 'rotation', 'cold-start', 'cost', 'load-balancer', 'command-completion'];
+const TABLES: readonly string[] = ['time', 'scaling', 'mass-loss', 'healing-drills', 'rotation', 'cold-start', 'cost', 'load-balancer', 'command-completion'];
 
 process.env.KUBEHA_DOCUMENT_PREFIX ??= 'kubeha-bench-';
 process.env.AWS_REGION ??= 'eu-west-1';

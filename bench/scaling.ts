@@ -3,32 +3,11 @@
 // its default rate limit; the state payload stays far under 256 KB.
 import { SERVICE_LIMITS } from '../sim/state-machine.js';
 import { PAYLOAD_BUDGET_BYTES, batches, callBudget, invocationBudget, transitionBudget } from './budgets.js';
+import { RATE_LIMITS, measureRates } from './rate-limits.js';
 import { bootstrapRun } from './scenarios.js';
 import { type BenchTable, markdownTable } from './table.js';
 
 const WORKER_COUNTS = [3, 30, 300, 1000] as const;
-
-/**
- * Default sustained request rates per account and Region (requests per second), and where they are stated.
- * EC2 publishes its token buckets; for the others kubeha assumes the floor given here, below the defaults
- * AWS lists in Service Quotas for each API.
- */
-export const RATE_LIMITS: Record<string, { burst: number; perSecond: number; source: string }> = {
-  'ec2:non-mutating': { burst: 100, perSecond: 20, source: 'EC2 API throttling: non-mutating actions, bucket 100, refill 20/s (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html)' },
-  'ec2:mutating': { burst: 50, perSecond: 5, source: 'EC2 API throttling: mutating actions, bucket 50, refill 5/s (same page)' },
-  ssm: { burst: 10, perSecond: 10, source: 'Systems Manager API actions: floor assumed (no burst); SSM lists per-API rates in Service Quotas' },
-  secretsmanager: { burst: 50, perSecond: 50, source: 'Secrets Manager: PutSecretValue and other write APIs 50/s combined (Secrets Manager quotas)' },
-  states: { burst: 150, perSecond: 150, source: 'Step Functions StartExecution: refill 150/s outside the largest Regions (Step Functions quotas)' },
-  dynamodb: { burst: 100, perSecond: 100, source: 'DynamoDB on-demand table: floor assumed, far below its per-table throughput' },
-  sns: { burst: 30, perSecond: 30, source: 'SNS Publish: floor assumed, below the per-Region Publish quota' },
-  s3: { burst: 100, perSecond: 100, source: 'S3: 3,500 PUT / 5,500 GET per prefix per second; floor assumed' },
-};
-
-/** Token bucket: at most `burst` in any second, and `burst + 10 × perSecond` in any 10 s. */
-const WINDOW_SECONDS = 10;
-
-const limitKey = (service: string, operation: string) =>
-  service === 'ec2' ? (/^(Describe|Get)/.test(operation) ? 'ec2:non-mutating' : 'ec2:mutating') : service;
 
 interface Figures {
   readonly workers: number;
@@ -47,23 +26,11 @@ interface Figures {
 export async function measure(workers: number): Promise<Figures> {
   const { fleet, run, seconds } = await bootstrapRun({ masters: 3, loadBalancers: 2, workers });
   const callsByOperation: Record<string, number> = {};
-  const perSecond = new Map<string, number>();
-  const perWindow = new Map<string, number>();
-  let busiest = { operation: '-', calls: 0, limit: Infinity, share: 0 };
   for (const call of fleet.calls) {
     const key = `${call.service}:${call.operation}`;
     callsByOperation[key] = (callsByOperation[key] ?? 0) + 1;
-    const bucket = RATE_LIMITS[limitKey(call.service, call.operation)] ?? { burst: 1, perSecond: 1 };
-    const second = `${key}@${Math.floor(call.at / 1000)}`;
-    const count = (perSecond.get(second) ?? 0) + 1;
-    perSecond.set(second, count);
-    if (count / bucket.burst > busiest.share) busiest = { operation: `${key} (1 s)`, calls: count, limit: bucket.burst, share: count / bucket.burst };
-    const window = `${key}@${Math.floor(call.at / (WINDOW_SECONDS * 1000))}`;
-    const inWindow = (perWindow.get(window) ?? 0) + 1;
-    perWindow.set(window, inWindow);
-    const windowLimit = bucket.burst + WINDOW_SECONDS * bucket.perSecond;
-    if (inWindow / windowLimit > busiest.share) busiest = { operation: `${key} (10 s)`, calls: inWindow, limit: windowLimit, share: inWindow / windowLimit };
   }
+  const { busiest } = measureRates(fleet.calls);
   const sends = fleet.calls.filter((call) => call.operation === 'SendCommand').map((call) => ((call.input as { InstanceIds?: string[] }).InstanceIds ?? []).length);
   return {
     workers,

@@ -13,6 +13,8 @@ const schema = z.object({
   deadline: z.number(),
   boot: z.enum(['start', 'launch']).optional(),
   bootingSince: z.number().int('must be milliseconds since the epoch').nonnegative('must be milliseconds since the epoch').optional(),
+  pollEverySeconds: z.number().int('must be whole seconds').min(1, 'must be 1-15').max(15, 'must be 1-15').optional(),
+  pollSlot: z.number().int('must be a whole second').min(0, 'must be 0-14').max(14, 'must be 0-14').optional(),
   ...executionFields,
 });
 

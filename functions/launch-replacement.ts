@@ -11,10 +11,17 @@ import { task } from './lib/task.js';
 
 const ports = portsWith({ ec2, ssm, state: stateTable });
 
-const schema = z.object({ clusterName: clusterNameSchema, deadInstanceId: instanceId, role: z.enum(ROLES).optional(), executionArn: z.string().min(1) });
+const schema = z.object({
+  clusterName: clusterNameSchema,
+  deadInstanceId: instanceId,
+  role: z.enum(ROLES).optional(),
+  pollEverySeconds: z.number().int('must be whole seconds').min(1, 'must be 1-15').max(15, 'must be 1-15').optional(),
+  pollSlot: z.number().int('must be a whole second').min(0, 'must be 0-14').max(14, 'must be 0-14').optional(),
+  executionArn: z.string().min(1),
+});
 
 export const handler = task('launch-replacement', schema, async (input, log) => {
   const replacement = await launchReplacement(input, ports);
   log.info('launched a replacement', { deadInstanceId: input.deadInstanceId, ...replacement });
-  return { ...replacement, instanceIds: [replacement.instanceId], ...bootWait('launch', ports.clock.now()) };
+  return { ...replacement, instanceIds: [replacement.instanceId], ...bootWait('launch', ports.clock.now(), false, input) };
 });

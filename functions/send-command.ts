@@ -26,6 +26,7 @@ const schema = z.object({
   preparedImage: z.boolean().optional(),
   initializedBefore: z.boolean().optional(),
   pollEverySeconds: z.number().int().min(1).max(15).optional(),
+  pollSlot: z.number().int('must be a whole second').min(0, 'must be 0-14').max(14, 'must be 0-14').optional(),
   tokenTtlMinutes: z.number().int('must be a whole number').min(5, 'must be at least 5').max(1440, 'must be at most 1440 (24 h)').optional(),
   report: z.boolean().optional(),
   ...executionFields,

@@ -177,6 +177,9 @@ export interface DocumentFault {
   stderr: string;
 }
 
+/** An API's token bucket: how many requests it holds, and how many it gains a second (limitRates). */
+export type RateBucketOf = (service: string, operation: string) => { readonly burst: number; readonly perSecond: number } | undefined;
+
 export class AwsError extends Error {
   constructor(name: string, message: string) {
     super(message);
@@ -232,6 +235,8 @@ export class SimulatedFleet {
   readonly calls: RecordedCall[] = [];
   readonly faults: DocumentFault[] = [];
   readonly throttles = new Map<string, number>();
+  /** Opt-in (limitRates): each API's token bucket, and how many calls it answered with a throttling error. */
+  private rateBuckets?: { bucketOf: RateBucketOf; state: Map<string, { tokens: number; at: number }>; throttled: number };
   readonly slowCalls = new Map<string, number>();
   readonly executions = new Map<string, SimExecution>();
   /** AMIs made by CreateImage, by id. */
@@ -508,6 +513,38 @@ export class SimulatedFleet {
     this.throttles.set(operation, times);
   }
 
+  /**
+   * Opt-in: throttles every API as AWS does, with a token bucket per account, Region and API. EC2: "each
+   * API is evaluated individually ... each request removes one token from the API's bucket", the bucket
+   * refills at a set rate up to its maximum, and a request to an empty bucket fails with RequestLimitExceeded
+   * (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html); Systems Manager and the other services
+   * answer ThrottlingException ("Rate exceeded", docs.aws.amazon.com/general/latest/gr/ssm.html for its
+   * quotas). `bucketOf` gives each API's bucket (bench/rate-limits.ts); an API without one is not throttled.
+   */
+  limitRates(bucketOf: RateBucketOf): void {
+    this.rateBuckets = { bucketOf, state: new Map(), throttled: 0 };
+  }
+
+  /** Calls answered with a throttling error by limitRates' buckets. */
+  get rateLimitedCalls(): number {
+    return this.rateBuckets?.throttled ?? 0;
+  }
+
+  private takeToken(service: string, operation: string): void {
+    const limits = this.rateBuckets;
+    const bucket = limits?.bucketOf(service, operation);
+    if (!limits || !bucket) return;
+    const key = `${service}:${operation}`;
+    const before = limits.state.get(key) ?? { tokens: bucket.burst, at: this.clockMs };
+    const tokens = Math.min(bucket.burst, before.tokens + ((this.clockMs - before.at) / 1000) * bucket.perSecond);
+    if (tokens < 1) {
+      limits.state.set(key, { tokens, at: this.clockMs });
+      limits.throttled += 1;
+      throw new AwsError(service === 'ec2' ? 'RequestLimitExceeded' : 'ThrottlingException', `Rate exceeded for ${operation}`);
+    }
+    limits.state.set(key, { tokens: tokens - 1, at: this.clockMs });
+  }
+
   /** The instance has stopped (a test's act): stopping and stopped in one step. */
   stopInstance(instanceId: string): void {
     this.beginTakeDown(instanceId, 'stopped');
@@ -747,6 +784,7 @@ export class SimulatedFleet {
       this.throttles.set(operation, remaining - 1);
       throw new AwsError('ThrottlingException', `Rate exceeded for ${operation}`);
     }
+    this.takeToken(service, operation);
   }
 
   // ---- EC2 ----------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ async function describeOne(instanceId: string): Promise<Instance | undefined> {
 }
 
 export const ec2: Ec2Port = {
-  async findClusterInstances(clusterName) {
+  async findClusterInstances(clusterName, options) {
     const { sdk: aws, client } = await sdk();
     const instances: ClusterInstance[] = [];
     const pages = aws.paginateDescribeInstances(
@@ -84,7 +84,7 @@ export const ec2: Ec2Port = {
       {
         Filters: [
           { Name: `tag:${clusterTagKey(clusterName)}`, Values: [CLUSTER_TAG_VALUE] },
-          { Name: 'instance-state-name', Values: LIVE_STATES },
+          { Name: 'instance-state-name', Values: options?.terminated ? [...LIVE_STATES, 'terminated'] : LIVE_STATES },
         ],
       },
     );

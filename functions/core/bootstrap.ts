@@ -15,7 +15,7 @@ import {
 import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
-import { firstPollSeconds } from './command-timing.js';
+import { firstPollSeconds, onPollSlot } from './command-timing.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import type { NodeImage } from './node-image.js';
 import { type JoinKind, joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
@@ -167,7 +167,8 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ...(request.nodes ? { nodes: request.nodes } : {}),
     ...(request.pollEverySeconds ? { pollEverySeconds: request.pollEverySeconds } : {}),
     ...(request.report ? { report: true as const } : {}),
-    pollAfterSeconds: firstPollSeconds(request.step, request.preparedImage === true),
+    ...(request.pollEverySeconds && request.pollSlot !== undefined ? { pollSlot: request.pollSlot } : {}),
+    pollAfterSeconds: onPollSlot(firstPollSeconds(request.step, request.preparedImage === true), sentAt, request),
   };
 }
 

@@ -52,6 +52,60 @@ export const SLOW_AFTER_EXTRA_SECONDS = 5;
 export const FAST_POLL_SECONDS = 1;
 export const BATCH_POLL_SECONDS = 2;
 export const SLOW_POLL_SECONDS = 15;
+
+/**
+ * How many polls (ListCommandInvocations, DescribeInstanceInformation) kubeha lets one cluster's workflows
+ * land in one second: half the SSM request rate it budgets for (10 a second, bench/rate-limits.ts RATE_LIMITS:
+ * SSM publishes no per-API default, so the floor is assumed), leaving the other half for sends, outputs and
+ * everything else of that second. Bootstrap's prerequisite batches (plan.ts) and concurrent heals
+ * (sharePolls) each space their polls to stay within it.
+ */
+export const POLLS_PER_SECOND = 5;
+
+/**
+ * A heal's share of the cluster's polling rate: it looks every `pollEverySeconds` while a command or boot is
+ * likely to finish, in the seconds whose number modulo `pollEverySeconds` is `pollSlot`.
+ */
+export interface PollShare {
+  readonly pollEverySeconds: number;
+  readonly pollSlot: number;
+}
+
+/**
+ * Seconds from `nowMs` until the next second of the share's slot (0 within it): when a heal that is one of
+ * many sends its first command, so that an Availability Zone's heals, started by events that arrive within
+ * a few seconds of each other, do not all call SendCommand in the same one.
+ */
+export function secondsUntilPollSlot(nowMs: number, share: PollShare): number {
+  return (((share.pollSlot - Math.floor(nowMs / 1000)) % share.pollEverySeconds) + share.pollEverySeconds) % share.pollEverySeconds;
+}
+
+/**
+ * The share of the `rank`-th (from 0) of `inFlight` heals of one cluster: each polls every
+ * ⌈inFlight / POLLS_PER_SECOND⌉ s (as bootstrap spaces its batches), and the heals take the slots of that
+ * period in turn, so that at most POLLS_PER_SECOND of them share a second of the period (twice that when a
+ * poll's Lambda ends past a second boundary) instead of all twenty of an Availability Zone's workers looking in
+ * the same one. One heal alone keeps looking every second. Beyond 15 × POLLS_PER_SECOND heals the interval
+ * stops at SLOW_POLL_SECONDS, the poll of a late command.
+ */
+export function sharePolls(inFlight: number, rank: number): PollShare {
+  const pollEverySeconds = Math.min(SLOW_POLL_SECONDS, Math.max(FAST_POLL_SECONDS, Math.ceil(inFlight / POLLS_PER_SECOND)));
+  return { pollEverySeconds, pollSlot: ((Math.floor(rank) % pollEverySeconds) + pollEverySeconds) % pollEverySeconds };
+}
+
+/**
+ * `seconds` moved by at most half a period to land in the share's slot, counted from `nowMs`. Moving both
+ * ways keeps the mean interval: a poll whose Lambda ended past a second boundary waits one second less next
+ * time rather than a whole period more. Without a share (or with a period of 1 s) nothing moves.
+ */
+export function onPollSlot(seconds: number, nowMs: number, share?: { readonly pollEverySeconds?: number | undefined; readonly pollSlot?: number | undefined }): number {
+  const every = share?.pollEverySeconds ?? FAST_POLL_SECONDS;
+  if (every <= 1 || share?.pollSlot === undefined) return seconds;
+  let shift = (((share.pollSlot - (Math.floor(nowMs / 1000) + seconds)) % every) + every) % every;
+  if (shift > every / 2) shift -= every;
+  return Math.max(1, seconds + shift);
+}
+
 const BATCH_STEPS: ReadonlySet<StepName> = new Set(['install-prerequisites', 'join-worker', 'install-cni', 'deploy-test-app']);
 /** `every`: the sender's own interval (StepRequest.pollEverySeconds), e.g. 1 s for a healing's one node. */
 const fastPoll = (step: StepName, every?: number) => every ?? (BATCH_STEPS.has(step) ? BATCH_POLL_SECONDS : FAST_POLL_SECONDS);
@@ -124,18 +178,22 @@ export interface BootWait {
   readonly pollAfterSeconds: number;
 }
 
-/** The wait for an instance started or launched at `now`; one that was already booting is looked at again at once. */
-export function bootWait(kind: BootKind, now: number, alreadyBooting = false): BootWait {
-  return { readyBy: now + BOOT_DEADLINE_MS, boot: kind, bootingSince: now, pollAfterSeconds: alreadyBooting ? FAST_POLL_SECONDS : firstBootPollSeconds(kind) };
+/**
+ * The wait for an instance started or launched at `now`; one that was already booting is looked at again at
+ * once. With a heal's share of the polling rate, the first look lands in its slot (onPollSlot).
+ */
+export function bootWait(kind: BootKind, now: number, alreadyBooting = false, share?: { readonly pollEverySeconds?: number | undefined; readonly pollSlot?: number | undefined }): BootWait {
+  return { readyBy: now + BOOT_DEADLINE_MS, boot: kind, bootingSince: now, pollAfterSeconds: alreadyBooting ? FAST_POLL_SECONDS : onPollSlot(firstBootPollSeconds(kind), now, share) };
 }
 
 /**
  * Seconds to wait before looking again at an instance that has been booting `elapsedSeconds`: until the
  * fast end of a typical boot when the look came early (a launch whose address change kept the workflow
- * busy first), every second while it is likely to come up, every BOOT_SLOW_POLL_SECONDS once it is late.
+ * busy first), every second (or `every`, a heal's share of the rate) while it is likely to come up, every
+ * BOOT_SLOW_POLL_SECONDS once it is late.
  */
-export function nextBootPollSeconds(kind: BootKind, elapsedSeconds: number): number {
+export function nextBootPollSeconds(kind: BootKind, elapsedSeconds: number, every: number = FAST_POLL_SECONDS): number {
   const first = firstBootPollSeconds(kind);
-  if (elapsedSeconds < first - FAST_POLL_SECONDS) return Math.ceil(first - elapsedSeconds);
-  return elapsedSeconds < TYPICAL_READY_SECONDS[kind] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? FAST_POLL_SECONDS : BOOT_SLOW_POLL_SECONDS;
+  if (elapsedSeconds < first - every) return Math.ceil(first - elapsedSeconds);
+  return elapsedSeconds < TYPICAL_READY_SECONDS[kind] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS ? every : Math.max(every, BOOT_SLOW_POLL_SECONDS);
 }

@@ -6,7 +6,7 @@ import { CommandFailedError, CommandTimedOutError } from './errors.js';
 import { encryptionSecretName } from './encryption.js';
 import { kubeconfigSecretName } from './join-material.js';
 import type { LedgerKey } from './command-ledger.js';
-import { nextPollSeconds } from './command-timing.js';
+import { nextPollSeconds, onPollSlot } from './command-timing.js';
 import { mask } from './log.js';
 import { checkedParameter, endpointsParameter, externalServicesSchema, mountsParameter, nodeProfilesSchema } from './node-profile.js';
 import { documentParameter, documentParameterList } from './parameter-patterns.js';
@@ -101,6 +101,8 @@ export interface StepRequest {
    * that many Map iterations polling side by side stay inside SSM's request rate (plan.ts).
    */
   readonly pollEverySeconds?: number | undefined;
+  /** With pollEverySeconds: the second of each period in which this command's polls land (command-timing.ts sharePolls). */
+  readonly pollSlot?: number | undefined;
   /**
    * cluster-status: only control-plane Nodes travel on. The report of a 5,000-node cluster is ≈ 450 KB,
    * far beyond a state's 256 KB; healing a master needs only the masters' Nodes and every etcd member.
@@ -155,6 +157,8 @@ export interface PendingCommand {
   readonly pollEverySeconds?: number;
   /** Read the script's result on success although the step does not always need one (StepRequest.report). */
   readonly report?: true;
+  /** The second of each period its polls land in (StepRequest.pollSlot). */
+  readonly pollSlot?: number;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -391,7 +395,7 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
   if (failures.length > 0 && (pending.length === 0 || now > command.deadline)) throw new CommandFailedError(command.step, failures);
   if (pending.length > 0) {
     if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
-    return { status: 'InProgress', pending, pollAfterSeconds: nextPollSeconds(command.step, (now - command.sentAt) / 1000, command.pollEverySeconds) };
+    return { status: 'InProgress', pending, pollAfterSeconds: onPollSlot(nextPollSeconds(command.step, (now - command.sentAt) / 1000, command.pollEverySeconds), now, command) };
   }
   const results = readsResults(command)
     ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))

@@ -135,3 +135,26 @@ export function loadBalancerOrder(loadBalancers: readonly { instanceId: string; 
 export function isClusterTagged(tags: Readonly<Record<string, string>>, clusterName: string): boolean {
   return tags[clusterTagKey(clusterName)] === 'owned';
 }
+
+const GONE = new Set(['shutting-down', 'terminated']);
+
+/**
+ * The heals of one cluster under way, as EC2 shows them, each named by the instance it heals (sorted, so
+ * every heal ranks the others alike): a dead instance (shutting down, or terminated within the hour EC2
+ * still describes it) that no live instance tagged `kubeha:replaces` stands in for; a live replacement
+ * not yet joined (or, for a load balancer, configured); a stopped or stopping instance, or one pending
+ * that replaces nothing (being started), when the policy starts stopped instances. A replacement counts
+ * under the instance it replaces, so a heal is counted once whichever step it has reached. What it misses
+ * (a heal verifying a node already joined, a running node re-joining) polls for seconds, not minutes.
+ */
+export function healsUnderWay(instances: readonly ClusterInstance[], startsStoppedInstances: boolean): string[] {
+  const replaced = new Set(instances.filter((instance) => !GONE.has(instance.ec2State)).flatMap((instance) => instance.tags?.['kubeha:replaces'] ?? []));
+  const healing = instances.filter((instance) => {
+    if (!instance.role) return false;
+    const replaces = instance.tags?.['kubeha:replaces'];
+    if (GONE.has(instance.ec2State)) return !replaced.has(instance.instanceId);
+    if (replaces) return instance.nodeState !== (instance.role === 'lb' ? 'configured' : 'joined');
+    return startsStoppedInstances && ['stopping', 'stopped', 'pending'].includes(instance.ec2State);
+  });
+  return [...new Set(healing.map((instance) => instance.tags?.['kubeha:replaces'] ?? instance.instanceId))].sort();
+}

@@ -5,7 +5,7 @@ import { type ClusterInstance, type Role, UPSTREAMS_TAG, chunk, clusterTagKey, g
 import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
-import { BOOT_SLOW_POLL_SECONDS, type BootKind, nextBootPollSeconds } from './command-timing.js';
+import { BOOT_SLOW_POLL_SECONDS, type BootKind, type PollShare, nextBootPollSeconds, onPollSlot, secondsUntilPollSlot, sharePolls } from './command-timing.js';
 import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
@@ -14,6 +14,7 @@ import {
   HEALING_MACHINES,
   assessQuorum,
   clusterOfTags,
+  healsUnderWay,
   healthyStandby,
   loadBalancerOrder,
   triageEvent,
@@ -150,6 +151,14 @@ export interface HealScope {
   readonly standbyIds: string[];
   readonly policy: { startStoppedInstances: boolean; recoveryTimeoutMinutes: number };
   readonly snapshotLabel: string;
+  /**
+   * This heal's share of the cluster's polling rate among the heals under way (healsUnderWay): an
+   * Availability Zone's workers lost at once heal side by side and would otherwise each poll every second.
+   */
+  readonly polls: PollShare & {
+    /** How long to wait before the heal's first command so that it lands in its slot (secondsUntilPollSlot). */
+    readonly firstSendAfterSeconds: number;
+  };
 }
 
 export async function inspectForHealing(
@@ -158,12 +167,13 @@ export async function inspectForHealing(
 ): Promise<HealScope> {
   const settings = await readClusterSettings(input.clusterName, ports);
   if (!settings) throw new ClusterStateError(`cluster ${input.clusterName} has no recorded settings: bootstrap it with kubeha first`);
-  const [instances, described, record, address] = await Promise.all([
-    ports.ec2.findClusterInstances(input.clusterName),
+  const [everyInstance, described, record, address] = await Promise.all([
+    ports.ec2.findClusterInstances(input.clusterName, { terminated: true }),
     ports.ec2.describeInstance(input.instanceId),
     readLaunchRecord(input.clusterName, input.instanceId, ports),
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
   ]);
+  const instances = everyInstance.filter((instance) => instance.ec2State !== 'terminated');
   const target = deadOrAliveTarget(input.instanceId, described, record);
   if (!target) throw new InstanceGoneError(input.instanceId, 'is unknown to EC2 and has no launch record');
   if (!target.privateIp && target.ec2State !== 'running') {
@@ -190,8 +200,17 @@ export async function inspectForHealing(
     elasticIpHolderId: holderId,
     standbyIds: runningBalancers.filter((balancer) => balancer.instanceId !== input.instanceId).slice(0, 1).map((balancer) => balancer.instanceId),
     policy: settings.policy,
+    polls: shareOfPolls(input.instanceId, everyInstance, settings.policy.startStoppedInstances, ports.clock.now()),
     snapshotLabel: `heal-${input.instanceId}-${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}Z`,
   };
+}
+
+/** This heal's rank among the heals under way (itself included, last when EC2 does not show it as one), and so its share. */
+function shareOfPolls(instanceId: string, instances: readonly ClusterInstance[], startsStoppedInstances: boolean, now: number): HealScope['polls'] {
+  const underWay = healsUnderWay(instances, startsStoppedInstances);
+  const rank = underWay.indexOf(instanceId);
+  const share = rank >= 0 ? sharePolls(underWay.length, rank) : sharePolls(underWay.length + 1, underWay.length);
+  return { ...share, firstSendAfterSeconds: secondsUntilPollSlot(now, share) };
 }
 
 /**
@@ -356,7 +375,7 @@ export type InstanceReadiness =
  * gone or out of time is an error. `bootingSince` is when the start or launch was asked for.
  */
 export async function awaitInstance(
-  input: { instanceId: string; deadline: number; boot?: BootKind | undefined; bootingSince?: number | undefined },
+  input: { instanceId: string; deadline: number; boot?: BootKind | undefined; bootingSince?: number | undefined; pollEverySeconds?: number | undefined; pollSlot?: number | undefined },
   ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>,
 ): Promise<InstanceReadiness> {
   const instance = await ports.ec2.describeInstance(input.instanceId);
@@ -366,7 +385,7 @@ export async function awaitInstance(
   }
   const now = ports.clock.now();
   if (now > input.deadline) throw new NodeNotReadyError(`${input.instanceId} is ${instance.ec2State} without an online SSM agent past its deadline`);
-  const pollAfterSeconds = input.boot && input.bootingSince !== undefined ? nextBootPollSeconds(input.boot, (now - input.bootingSince) / 1000) : BOOT_SLOW_POLL_SECONDS;
+  const pollAfterSeconds = input.boot && input.bootingSince !== undefined ? onPollSlot(nextBootPollSeconds(input.boot, (now - input.bootingSince) / 1000, input.pollEverySeconds), now, input) : BOOT_SLOW_POLL_SECONDS;
   return { status: 'Waiting', ec2State: instance.ec2State, pollAfterSeconds };
 }
 

@@ -1,7 +1,7 @@
 // Turns a preflighted fleet into the bootstrap plan: who is initialized first, who still has to
 // join, in which batches. Nodes already recorded as done are left out, which is what makes a
 // re-run after a failure resume instead of start over.
-import { BATCH_POLL_SECONDS, SLOW_POLL_SECONDS, fastPollsAtMost } from './command-timing.js';
+import { BATCH_POLL_SECONDS, POLLS_PER_SECOND, SLOW_POLL_SECONDS, fastPollsAtMost } from './command-timing.js';
 import { type Fleet, type Member, type Role, allMembers, chunk, isKubernetesNodeDone } from './cluster.js';
 import type { ClusterConfig } from './config.js';
 import { ClusterStateError } from './errors.js';
@@ -40,19 +40,20 @@ export function controlPlaneEndpoint(config: ClusterConfig, elasticIpAddress: st
 /**
  * How many prerequisite batches are sent in one second. Every batch's Map iteration starts at once; 20 batches
  * of a 1,000-worker fleet sent in the same second would exceed the SSM request rate kubeha budgets for
- * (10 a second, bench/scaling.ts RATE_LIMITS: SSM publishes no per-API default, so the floor is assumed).
+ * (10 a second, bench/rate-limits.ts RATE_LIMITS: SSM publishes no per-API default, so the floor is assumed).
  * Eight leaves room for the other sends of that second; the last worker batch waits ⌊N/50/8⌋ s, off the
  * critical path, which runs through the masters' and load balancers' batches, sent first.
  */
 export const SEND_COMMANDS_PER_SECOND = 8;
 
 /**
- * How many prerequisite batches' polls (ListCommandInvocations) kubeha lets land in one second: every batch
- * installs at once and polls while it is likely to finish, so 20 batches polled every 2 s would ask 10 a
- * second, the whole assumed SSM rate. Beyond 10 batches each polls less often (every ⌈batches/5⌉ s), which
- * delays only when a worker's install is seen done, long before the workers' joins may start.
+ * How many prerequisite batches' polls (ListCommandInvocations) kubeha lets land in one second
+ * (command-timing.ts): every batch installs at once and polls while it is likely to finish, so 20 batches
+ * polled every 2 s would ask 10 a second, the whole assumed SSM rate. Beyond 10 batches each polls less
+ * often (every ⌈batches/5⌉ s), which delays only when a worker's install is seen done, long before the
+ * workers' joins may start.
  */
-export const POLLS_PER_SECOND = 5;
+export { POLLS_PER_SECOND };
 
 export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddress: string): BootstrapPlan {
   const initialized = fleet.masters.find((master) => master.nodeState === 'initialized');

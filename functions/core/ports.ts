@@ -54,8 +54,11 @@ export interface ElasticIp {
 }
 
 export interface Ec2Port {
-  /** Every non-terminated instance carrying the cluster's ownership tag. */
-  findClusterInstances(clusterName: string): Promise<ClusterInstance[]>;
+  /**
+   * Every non-terminated instance carrying the cluster's ownership tag; with `terminated`, also those
+   * terminated recently enough for EC2 to describe them (about an hour).
+   */
+  findClusterInstances(clusterName: string, options?: { readonly terminated?: boolean }): Promise<ClusterInstance[]>;
   subnetCidrs(subnetIds: readonly string[]): Promise<{ subnetId: string; vpcId: string; cidr: string }[]>;
   vpcCidrs(vpcIds: readonly string[]): Promise<{ vpcId: string; cidrs: string[] }[]>;
   /** Inbound rules of each security group, by group id. */

@@ -21,6 +21,7 @@ export const pendingCommandSchema = z.object({
   pollAfterSeconds: z.number().int().min(1).max(3600).optional(),
   pollEverySeconds: z.number().int().min(1).max(15).optional(),
   report: z.literal(true).optional(),
+  pollSlot: z.number().int().min(0).max(14).optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

@@ -2,8 +2,9 @@
 // SSM truncates, and what happens when healing keeps failing.
 import { describe, expect, it } from 'vitest';
 import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
+import { AwsThrottledError } from '../../functions/core/errors.js';
 import { launchRecordKey } from '../../functions/core/launch-records.js';
-import type { SimInstance, SimulatedFleet } from '../../sim/fleet.js';
+import { type SimInstance, SimulatedFleet } from '../../sim/fleet.js';
 import { sendCommand } from '../../sim/ssm.js';
 import { bootstrappedCluster } from '../support/cluster.js';
 
@@ -221,5 +222,39 @@ describe('documents pinned to the set the functions were built with', () => {
       expect(send.DocumentVersion).toBe('1');
     }
     expect(() => sendCommand(fleet, 'kubeha-local-ResetNode-0123456789', [dead.instanceId], {})).toThrow(/does not exist/);
+  });
+});
+
+describe('throttling, when the simulator is asked to meter rates as AWS does', () => {
+  it('answers a call to an empty bucket with the service\'s throttling error, and refills the bucket with time', () => {
+    // Prepare: ListCommandInvocations holds 2 requests and gains 1 a second; DescribeInstances 1 and 1.
+    const fleet = SimulatedFleet.standard({ workers: 1 });
+    fleet.limitRates((service, operation) => (operation === 'ListCommandInvocations' || operation === 'DescribeInstances' ? { burst: operation === 'DescribeInstances' ? 1 : 2, perSecond: 1 } : undefined));
+
+    // Act / Assess: each call takes 0.12 modelled seconds, so the third in a row finds the bucket empty.
+    fleet.record('ssm', 'ListCommandInvocations', {});
+    fleet.record('ssm', 'ListCommandInvocations', {});
+    expect(() => fleet.record('ssm', 'ListCommandInvocations', {})).toThrow(expect.objectContaining({ name: 'ThrottlingException' }));
+    fleet.record('ec2', 'DescribeInstances', {});
+    expect(() => fleet.record('ec2', 'DescribeInstances', {})).toThrow(expect.objectContaining({ name: 'RequestLimitExceeded' }));
+    // An API without a bucket is never throttled; a second later the bucket has a token again.
+    for (let call = 0; call < 20; call += 1) fleet.record('ssm', 'SendCommand', {});
+    fleet.advance(1);
+    expect(() => fleet.record('ssm', 'ListCommandInvocations', {})).not.toThrow();
+    expect(fleet.rateLimitedCalls).toBe(2);
+  });
+
+  it('reaches the handlers as AwsThrottledError, the name the state machines retry', async () => {
+    // Prepare
+    const { fleet } = await bootstrappedCluster({ workers: 1 });
+    fleet.limitRates((service, operation) => (operation === 'DescribeInstances' ? { burst: 1, perSecond: 0.01 } : undefined));
+    await ec2Adapter.findClusterInstances('demo');
+
+    // Act
+    const second = ec2Adapter.findClusterInstances('demo');
+
+    // Assess
+    await expect(second).rejects.toBeInstanceOf(AwsThrottledError);
+    await expect(second).rejects.toMatchObject({ cause: { name: 'RequestLimitExceeded' } });
   });
 });

@@ -71,6 +71,18 @@ describe('interpretInvocations', () => {
     expect(progress).toEqual({ status: 'InProgress', pending: ['i-0000000000000000b'], pollAfterSeconds: 2 });
   });
 
+  it('polls a heal\'s command at the heal\'s share of the rate, in its slot', () => {
+    // Prepare: a heal among 20 polls every 4 s in slot 3.
+    const invocations = [{ instanceId: 'i-0000000000000000a', status: 'InProgress' as const }];
+    const command = pending({ deadline: 600_000, pollEverySeconds: 4, pollSlot: 3 });
+
+    // Act: polled 30.2 s after the epoch; the next look would be second 34 (slot 2).
+    const progress = interpretInvocations(command, invocations, 30_200);
+
+    // Assess: moved to second 35, in slot 3.
+    expect(progress).toMatchObject({ status: 'InProgress', pollAfterSeconds: 5 });
+  });
+
   it('polls a running command briefly while it is likely to finish and slowly once it is late', () => {
     // join-worker typically runs 35 s: late from 35 × 1.2 + 5 = 47 s after it was sent.
     const invocations = [{ instanceId: 'i-0000000000000000a', status: 'InProgress' as const }];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QuorumLostError } from '../../functions/core/errors.js';
-import { assessQuorum, decideOnLock, healthyStandby, loadBalancerOrder, triageEvent } from '../../functions/core/healing-decisions.js';
+import { assessQuorum, decideOnLock, healsUnderWay, healthyStandby, loadBalancerOrder, triageEvent } from '../../functions/core/healing-decisions.js';
 import { instance } from '../support/instances.js';
 
 const TAGS = { 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:role': 'master' };
@@ -94,5 +94,44 @@ describe('load balancer choices', () => {
     ];
     expect(loadBalancerOrder(balancers, 'i-b')).toEqual(['10.0.16.5', '10.0.0.5']);
     expect(loadBalancerOrder(balancers, undefined)).toEqual(['10.0.0.5', '10.0.16.5']);
+  });
+});
+
+describe('healsUnderWay', () => {
+  it('counts dead instances not yet replaced and replacements not yet joined, each once, under the instance they heal', () => {
+    // Prepare: three workers of a zone dead; one replaced and joined, one replacement booting, one not launched yet.
+    const joinedWorker = instance('worker', { nodeState: 'joined' });
+    const deadReplaced = instance('worker', { ec2State: 'terminated', privateIp: undefined });
+    const deadBooting = instance('worker', { ec2State: 'terminated', privateIp: undefined });
+    const deadWaiting = instance('worker', { ec2State: 'shutting-down' });
+    const instances = [
+      joinedWorker,
+      deadReplaced,
+      deadBooting,
+      deadWaiting,
+      instance('worker', { nodeState: 'joined', tags: { 'kubeha:replaces': deadReplaced.instanceId } }),
+      instance('worker', { ec2State: 'pending', tags: { 'kubeha:replaces': deadBooting.instanceId } }),
+    ];
+
+    // Act
+    const underWay = healsUnderWay(instances, true);
+
+    // Assess
+    expect(underWay).toEqual([deadBooting.instanceId, deadWaiting.instanceId].sort());
+  });
+
+  it('counts a load balancer\'s replacement until it is configured, and a stopped instance only when the policy starts it', () => {
+    // Prepare
+    const deadBalancer = instance('lb', { ec2State: 'terminated' });
+    const stopped = instance('worker', { ec2State: 'stopped', nodeState: 'joined' });
+    const instances = [deadBalancer, stopped, instance('lb', { nodeState: 'prepared', tags: { 'kubeha:replaces': deadBalancer.instanceId } })];
+
+    // Act / Assess
+    expect(healsUnderWay(instances, true)).toEqual([deadBalancer.instanceId, stopped.instanceId].sort());
+    expect(healsUnderWay(instances, false)).toEqual([deadBalancer.instanceId]);
+  });
+
+  it('ignores instances without a kubeha role and a cluster with nothing to heal', () => {
+    expect(healsUnderWay([instance(undefined, { ec2State: 'terminated' }), ...Array.from({ length: 3 }, () => instance('worker', { nodeState: 'joined' }))], true)).toEqual([]);
   });
 });
