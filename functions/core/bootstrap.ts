@@ -268,7 +268,9 @@ export async function readClusterSettings(clusterName: string, ports: Pick<Ports
     const issue = checked.error.issues[0];
     throw new ClusterStateError(`the recorded settings of ${clusterName} are invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
   }
-  return { ...settings, policy: settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 } };
+  // Settings recorded before a policy field existed read as its default.
+  const policy = settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 };
+  return { ...settings, policy: { ...policy, standbys: policy.standbys ?? { master: 0, worker: 0 } } };
 }
 
 export function missingSecretReason(secretName: string, clusterName: string): string {
