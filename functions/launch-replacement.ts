@@ -14,7 +14,7 @@ const ports = portsWith({ ec2, ssm, state: stateTable });
 const schema = z.object({ clusterName: clusterNameSchema, deadInstanceId: instanceId, role: z.enum(ROLES).optional(), executionArn: z.string().min(1) });
 
 export const handler = task('launch-replacement', schema, async (input, log) => {
-  const replacement = await launchReplacement(input, ports);
-  log.info('launched a replacement', { deadInstanceId: input.deadInstanceId, ...replacement });
-  return { ...replacement, instanceIds: [replacement.instanceId], ...bootWait('launch', ports.clock.now()) };
+  const { boot, alreadyBooting, ...replacement } = await launchReplacement(input, ports);
+  log.info(boot === 'start' ? 'started a warm standby as the replacement' : 'launched a replacement', { deadInstanceId: input.deadInstanceId, ...replacement });
+  return { ...replacement, instanceIds: [replacement.instanceId], ...bootWait(boot, ports.clock.now(), alreadyBooting) };
 });
