@@ -289,10 +289,12 @@ export interface ClaimedStandby {
 
 /**
  * Takes a ready, stopped standby of the role for the dead instance, retags it as a member and starts it.
- * Masters take only a standby in the dead master's availability zone: kubeadm's etcd spreads one member
- * per zone, and a zone that lost its master should get it back, not leave two members in another zone,
- * where one zone outage would then cost quorum. Workers take the dead one's zone first, then any: pods
- * reschedule across zones and capacity matters more than placement.
+ * Masters take a standby in the dead master's availability zone, or in a zone where no other master
+ * runs, never one beside a live master: etcd members are spread one per zone so that a zone outage costs
+ * one vote, and a replacement beside another master would make that zone's outage cost two, quorum with
+ * three. With masters in three zones a master standby therefore serves its own zone only; a master lost
+ * elsewhere is launched as before. Workers take the dead one's zone first, then any: pods reschedule
+ * across zones, and capacity back sooner matters more than placement.
  *
  * Safe under concurrency: the claim is a create-only write keyed by the standby, so two heals never take
  * the same one (the loser tries the next, or launches). Idempotent per dead instance: a retried Task finds
@@ -308,10 +310,11 @@ export async function claimStandby(
   if (mine) return takeOver(mine.value.standbyId, input, ports);
 
   const taken = new Set(claims.map((claim) => claim.value.standbyId));
+  const masterZones = new Set(instances.filter((instance) => instance.role === 'master' && instance.instanceId !== input.deadInstanceId && ['pending', 'running', 'stopping', 'stopped'].includes(instance.ec2State)).map((instance) => instance.availabilityZone));
   const candidates = standbysOf(instances)
     .filter((standby) => standby.role === input.role && standby.readiness === 'ready' && standby.ec2State === 'stopped')
     .filter((standby) => standby.kubernetesVersion === input.kubernetesVersion && !taken.has(standby.instanceId))
-    .filter((standby) => input.role === 'worker' || (input.availabilityZone !== undefined && standby.availabilityZone === input.availabilityZone))
+    .filter((standby) => input.role === 'worker' || (standby.availabilityZone !== undefined && (standby.availabilityZone === input.availabilityZone || !masterZones.has(standby.availabilityZone))))
     .sort((a, b) => Number(b.availabilityZone === input.availabilityZone) - Number(a.availabilityZone === input.availabilityZone));
   for (const standby of candidates) {
     const claim: StandbyClaim = { standbyId: standby.instanceId, by: input.deadInstanceId, claimedAt: new Date(ports.clock.now()).toISOString() };
