@@ -307,7 +307,7 @@ export async function claimStandby(
 ): Promise<ClaimedStandby | undefined> {
   const claims = await ports.state.list<StandbyClaim>(input.clusterName, STANDBY_CLAIM_PREFIX);
   const mine = claims.find((claim) => claim.value.by === input.deadInstanceId);
-  if (mine) return takeOver(mine.value.standbyId, input, ports);
+  if (mine) return takeOver(await ports.ec2.describeInstance(mine.value.standbyId), input, ports);
 
   const taken = new Set(claims.map((claim) => claim.value.standbyId));
   const masterZones = new Set(instances.filter((instance) => instance.role === 'master' && instance.instanceId !== input.deadInstanceId && ['pending', 'running', 'stopping', 'stopped'].includes(instance.ec2State)).map((instance) => instance.availabilityZone));
@@ -318,22 +318,26 @@ export async function claimStandby(
     .sort((a, b) => Number(b.availabilityZone === input.availabilityZone) - Number(a.availabilityZone === input.availabilityZone));
   for (const standby of candidates) {
     const claim: StandbyClaim = { standbyId: standby.instanceId, by: input.deadInstanceId, claimedAt: new Date(ports.clock.now()).toISOString() };
-    if (await ports.state.put(input.clusterName, standbyClaimKey(standby.instanceId), claim, 'absent')) return takeOver(standby.instanceId, input, ports);
+    // Just listed as stopped: no second look before the start (a standby terminated meanwhile fails the start).
+    if (await ports.state.put(input.clusterName, standbyClaimKey(standby.instanceId), claim, 'absent')) return takeOver(instances.find((instance) => instance.instanceId === standby.instanceId), input, ports);
   }
   return undefined;
 }
 
-/** Retags a claimed standby as the dead instance's replacement and starts it; each step is skipped once done. */
-async function takeOver(standbyId: string, input: { deadInstanceId: string; role: StandbyRole }, ports: Pick<Ports, 'ec2'>): Promise<ClaimedStandby | undefined> {
-  const standby = await ports.ec2.describeInstance(standbyId);
+/**
+ * Retags a claimed standby as the dead instance's replacement and starts it; each step is skipped once done.
+ * The member tags first: from then on reconcile no longer counts it as a standby, and StartInstances is
+ * allowed (it needs kubeha:role). The standby tags go after the start, off the heal's critical path.
+ */
+async function takeOver(standby: ClusterInstance | undefined, input: { deadInstanceId: string; role: StandbyRole }, ports: Pick<Ports, 'ec2'>): Promise<ClaimedStandby | undefined> {
   // Gone since (terminated by hand): the heal launches instead.
   if (!standby || standby.ec2State === 'terminated' || standby.ec2State === 'shutting-down') return undefined;
-  // The member tags first: from then on reconcile no longer counts it as a standby.
+  const standbyId = standby.instanceId;
   if (standby.tags?.[ROLE_TAG] !== input.role || standby.tags['kubeha:replaces'] !== input.deadInstanceId) {
     await ports.ec2.tagInstances([standbyId], { [ROLE_TAG]: input.role, 'kubeha:replaces': input.deadInstanceId });
   }
+  if (standby.ec2State === 'stopped') await ports.ec2.startInstance(standbyId);
   const left = STANDBY_TAGS.filter((key) => standby.tags?.[key] !== undefined);
   if (left.length > 0) await ports.ec2.untagInstances([standbyId], left);
-  if (standby.ec2State === 'stopped') await ports.ec2.startInstance(standbyId);
   return { instanceId: standbyId, privateIp: standby.privateIp ?? '', alreadyBooting: standby.ec2State !== 'stopped' };
 }
