@@ -73,7 +73,7 @@ export interface ClusterView {
   /** What ProbeLoadBalancer saw on each running load balancer this run (absent: not probed). */
   readonly balancerProbes?: Readonly<Record<string, BalancerProbe>> | undefined;
   /** Warm standbys: those already claimed, and how each preparing one is doing (standbys.ts). */
-  readonly standbys?: { readonly claimed: ReadonlySet<string>; readonly progress: Readonly<Record<string, StandbyProgress>> } | undefined;
+  readonly standbys?: { readonly claimed: ReadonlySet<string>; readonly claims?: readonly StandbyClaim[]; readonly progress: Readonly<Record<string, StandbyProgress>> } | undefined;
   readonly now: number;
 }
 
@@ -179,7 +179,7 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
 
   // Warm standbys after the heals: a heal started now claims a ready one before any is retired or replaced.
   if (view.standbys) {
-    const standbys = planStandbys({ settings: view.settings, instances: view.instances, records: view.records, claimed: view.standbys.claimed, progress: view.standbys.progress, now: view.now });
+    const standbys = planStandbys({ settings: view.settings, instances: view.instances, records: view.records, claimed: view.standbys.claimed, claims: view.standbys.claims, progress: view.standbys.progress, now: view.now });
     actions.push(...standbys.actions, ...standbys.findings.map((finding) => ({ kind: 'report' as const, finding })));
   }
   return { actions, state: { unhealthySince, ...(heldBackSince !== undefined ? { heldBackSince } : {}) } };
@@ -261,7 +261,7 @@ async function readStandbys(
   if (wanted.master + wanted.worker === 0 && !any) return undefined;
   const claims = await ports.state.list<StandbyClaim>(settings.cluster.clusterName, STANDBY_CLAIM_PREFIX);
   const claimed = new Set(claims.map((claim) => claim.value.standbyId));
-  return { claimed, progress: await standbyProgress(instances, claimed, ports) };
+  return { claimed, claims: claims.map((claim) => claim.value), progress: await standbyProgress(instances, claimed, ports) };
 }
 
 /** What reconcile remembers between runs, in the state table: an item holds 400 KB, enough for any cluster. */
@@ -396,8 +396,9 @@ async function apply(
     case 'prepare-standby':
     case 'finish-standby':
     case 'retire-standby':
+    case 'forget-standby-claim':
       await applyStandbyAction(action, view, ports, environment);
-      log.info('kept the warm standbys', { clusterName, action: action.kind, ...('instanceId' in action ? { instanceId: action.instanceId } : { role: action.role }) });
+      log.info('kept the warm standbys', { clusterName, action: action.kind, ...('instanceId' in action ? { instanceId: action.instanceId } : 'role' in action ? { role: action.role } : { standbyId: action.standbyId }) });
       return;
   }
 }

@@ -86,7 +86,11 @@ export type StandbyAction =
   | { readonly kind: 'launch-standby'; readonly role: StandbyRole; readonly sourceInstanceId: string; readonly subnetId: string }
   | { readonly kind: 'prepare-standby'; readonly instanceId: string }
   | { readonly kind: 'finish-standby'; readonly instanceId: string }
-  | { readonly kind: 'retire-standby'; readonly instanceId: string; readonly reason: string };
+  | { readonly kind: 'retire-standby'; readonly instanceId: string; readonly reason: string }
+  | { readonly kind: 'forget-standby-claim'; readonly standbyId: string };
+
+/** A claim outlives its instance by this much before reconcile deletes it (a retried heal may still look for it). */
+export const CLAIM_KEPT_AFTER_INSTANCE_MS = 60 * 60_000;
 
 export interface StandbyView {
   readonly settings: Pick<ClusterSettings, 'cluster' | 'launchTemplates'> & { readonly policy?: Partial<ClusterSettings['policy']> | undefined };
@@ -94,6 +98,8 @@ export interface StandbyView {
   readonly records: readonly LaunchRecord[];
   /** Standbys some heal (or an earlier run) has claimed: theirs, not this plan's. */
   readonly claimed: ReadonlySet<string>;
+  /** The claims themselves, so that those of instances long gone are deleted (absent: none looked at). */
+  readonly claims?: readonly StandbyClaim[] | undefined;
   readonly progress: Readonly<Record<string, StandbyProgress>>;
   readonly now: number;
 }
@@ -141,6 +147,11 @@ export function planStandbys(view: StandbyView): { actions: StandbyAction[]; fin
       actions.push({ kind: 'launch-standby', role, sourceInstanceId: source.instanceId, subnetId: source.subnetId });
     }
   }
+  // A claim keeps a heal idempotent while its instance lives; once EC2 no longer lists it, it only takes room.
+  const live = new Set(view.instances.map((instance) => instance.instanceId));
+  for (const claim of view.claims ?? []) {
+    if (!live.has(claim.standbyId) && view.now - Date.parse(claim.claimedAt) > CLAIM_KEPT_AFTER_INSTANCE_MS) actions.push({ kind: 'forget-standby-claim', standbyId: claim.standbyId });
+  }
   return { actions, findings };
 }
 
@@ -153,6 +164,8 @@ function standbyVerdict(standby: Standby, progress: StandbyProgress | undefined,
     // Prepared, but the stop did not happen (or someone started it): stop it again.
     return standby.ec2State === 'running' || standby.ec2State === 'pending' ? { kind: 'finish-standby', instanceId } : { kind: 'keep' };
   }
+  // Launched for a version the cluster has since left: preparing it would install the wrong one.
+  if (standby.kubernetesVersion !== undefined && standby.kubernetesVersion !== version) return { kind: 'retire-standby', instanceId, reason: `launched for Kubernetes ${standby.kubernetesVersion}, the cluster runs ${version}` };
   if (standby.ec2State === 'pending') return { kind: 'keep' };
   if (standby.ec2State !== 'running') return { kind: 'retire-standby', instanceId, reason: `it is ${standby.ec2State} before it was prepared` };
   const preparation = progress?.preparation;
@@ -233,6 +246,10 @@ export async function applyStandbyAction(
       const taken = await ports.state.put<StandbyClaim>(clusterName, standbyClaimKey(action.instanceId), { standbyId: action.instanceId, by: 'reconcile', claimedAt: new Date(ports.clock.now()).toISOString() }, 'absent');
       const claim = taken ? undefined : await ports.state.get<StandbyClaim>(clusterName, standbyClaimKey(action.instanceId));
       if (taken || claim?.value.by === 'reconcile') await ports.ec2.terminateTaggedInstances([action.instanceId], STANDBY_FOR_TAG);
+      return;
+    }
+    case 'forget-standby-claim': {
+      await ports.state.remove(clusterName, standbyClaimKey(action.standbyId));
       return;
     }
   }

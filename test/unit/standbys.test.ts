@@ -104,6 +104,12 @@ describe('planStandbys', () => {
     ]);
   });
 
+  it('retires a preparing standby launched for a version the cluster has since left, before preparing it', () => {
+    const preparing = standby('master', { readiness: 'preparing', version: '1.36.3' });
+    const plan = planStandbys({ ...view(masters(), [preparing]), progress: { [preparing.instanceId]: { online: true } } });
+    expect(plan.actions[0]).toEqual({ kind: 'retire-standby', instanceId: preparing.instanceId, reason: 'launched for Kubernetes 1.36.3, the cluster runs 1.36.4' });
+  });
+
   it('stops a ready standby that is running again', () => {
     const started = standby('master', { ec2State: 'running' });
     expect(planStandbys(view(masters(), [started])).actions).toEqual([{ kind: 'finish-standby', instanceId: started.instanceId }]);
@@ -126,6 +132,23 @@ describe('planStandbys', () => {
     const claimed = standby('master');
     const plan = planStandbys(view(masters(), [claimed], { claimed: new Set([claimed.instanceId]) }));
     expect(plan.actions).toEqual([expect.objectContaining({ kind: 'launch-standby' })]);
+  });
+
+  it('deletes a claim an hour after EC2 stopped listing its instance, and keeps those of live instances', () => {
+    // Prepare
+    const member = standby('master', { ec2State: 'running', tags: { 'kubeha:role': 'master' } });
+    const old = new Date(NOW - 2 * 3600_000).toISOString();
+    const claims = [
+      { standbyId: 'i-0gone', by: 'i-dead-1', claimedAt: old },
+      { standbyId: 'i-0justgone', by: 'i-dead-2', claimedAt: new Date(NOW - 60_000).toISOString() },
+      { standbyId: member.instanceId, by: 'i-dead-3', claimedAt: old },
+    ];
+
+    // Act
+    const plan = planStandbys(view(masters(), [member], { claims, claimed: new Set(claims.map((claim) => claim.standbyId)), settings: settings({ master: 0, worker: 0 }) }));
+
+    // Assess
+    expect(plan.actions).toEqual([{ kind: 'forget-standby-claim', standbyId: 'i-0gone' }]);
   });
 
   it('reports instead of launching when no running member has a launch record and no template is named', () => {
