@@ -1,5 +1,5 @@
 // The bootstrap use cases, one per state-machine Task. Each takes plain input and the ports it needs.
-import { type ClusterInstance, NODE_STATE_TAG, UPSTREAMS_TAG, groupFleet } from './cluster.js';
+import { type ClusterInstance, NODE_STATE_TAG, UPSTREAMS_TAG, groupFleet, isStandby } from './cluster.js';
 import {
   type ClusterContext,
   type CommandEnvironment,
@@ -33,8 +33,9 @@ export function validateBootstrapInput(raw: unknown, ports: Pick<Ports, 'clock'>
   return parseBootstrapInput(raw, new Date(ports.clock.now()));
 }
 
+/** The cluster's members: its warm standbys carry the cluster tag too, but are kubeha's spares, not nodes to bootstrap or check. */
 export async function discoverCluster(config: ClusterConfig, ports: Pick<Ports, 'ec2'>): Promise<ClusterInstance[]> {
-  return ports.ec2.findClusterInstances(config.clusterName);
+  return (await ports.ec2.findClusterInstances(config.clusterName)).filter((instance) => !isStandby(instance));
 }
 
 export interface PreflightOutcome {

@@ -3,7 +3,7 @@
 // longer match the masters send nothing. Reconcile looks at each cluster every few minutes, fixes
 // small drift itself, and starts a healing workflow for what needs one. When nothing is wrong it
 // starts no workflow at all, so an idle cluster costs a few Lambda-seconds per run.
-import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cluster.js';
+import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet, isStandby } from './cluster.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
@@ -257,7 +257,7 @@ async function readStandbys(
   ports: Pick<Ports, 'ssm' | 'state'>,
 ): Promise<ClusterView['standbys']> {
   const wanted = settings.policy.standbys ?? { master: 0, worker: 0 };
-  const any = instances.some((instance) => instance.tags?.['kubeha:standby-for'] !== undefined && !instance.role);
+  const any = instances.some(isStandby);
   if (wanted.master + wanted.worker === 0 && !any) return undefined;
   const claims = await ports.state.list<StandbyClaim>(settings.cluster.clusterName, STANDBY_CLAIM_PREFIX);
   const claimed = new Set(claims.map((claim) => claim.value.standbyId));

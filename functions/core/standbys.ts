@@ -11,7 +11,7 @@
 // claims one (claimStandby) with a create-only write keyed by the standby, so two heals never take the
 // same one, and reconcile claims one the same way before it terminates it.
 import { createHash } from 'node:crypto';
-import { type ClusterInstance, ROLE_TAG, byLaunchThenId, clusterTagKey } from './cluster.js';
+import { type ClusterInstance, ROLE_TAG, STANDBY_FOR_TAG, byLaunchThenId, clusterTagKey } from './cluster.js';
 import type { ClusterSettings } from './bootstrap.js';
 import { type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
 import { LaunchFailedError } from './errors.js';
@@ -19,7 +19,7 @@ import { type LaunchRecord, replacementSpec } from './launch-records.js';
 import { preparedImageFor } from './node-image.js';
 import type { InvocationStatus, Ports } from './ports.js';
 
-export const STANDBY_FOR_TAG = 'kubeha:standby-for';
+export { STANDBY_FOR_TAG };
 export const STANDBY_STATE_TAG = 'kubeha:standby-state';
 /** The Kubernetes version a standby was prepared for: one prepared for another is replaced. */
 export const STANDBY_VERSION_TAG = 'kubeha:standby-version';

@@ -159,6 +159,24 @@ describe('warm standbys', () => {
     expect(standby.tags['kubeha:role']).toBeUndefined();
   }, 120_000);
 
+  it('let bootstrap run again beside a standby, which preflight does not count, and a lowered setting then retires it', async () => {
+    // Prepare
+    const { fleet, plane: control } = await clusterWanting({ master: 1 });
+    await reconcileUntilReady(fleet, control, 1);
+    const [standby] = liveStandbys(fleet) as [SimInstance];
+    const commandsBefore = fleet.invocations.length;
+
+    // Act: the documented way to change the setting.
+    const again = await control.execute('bootstrap-cluster', 'bootstrap-demo-again', consoleInput(fleet, { healing: { standbys: { master: 0, worker: 0 } } }));
+    await control.reconcile();
+    fleet.advance(60);
+
+    // Assess
+    expect(again.error).toBeUndefined();
+    expect(fleet.invocations.slice(commandsBefore).filter((invocation) => invocation.instanceId === standby.instanceId)).toEqual([]);
+    expect(['shutting-down', 'terminated']).toContain(standby.state);
+  }, 120_000);
+
   it('are retired when the setting is lowered, replaced when prepared for another version, and replaced after a failed preparation', async () => {
     // Prepare
     const { fleet, plane: control } = await clusterWanting({ worker: 2 });
