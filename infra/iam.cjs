@@ -225,12 +225,13 @@ function functionStatements(stage, clusters, options = {}) {
       { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
       readSettings,
       readState,
-      // A warm standby: claimed with a create-only write, made a member, its standby tags dropped, then
-      // started (StartInstances above needs kubeha:role, which it carries by then).
+      // A warm standby: claimed with a create-only write, made a member, started, then its standby tags
+      // dropped. Start and DeleteTags ask only for the standby tag, which it still carries then: neither
+      // depends on how soon the new kubeha:role tag is seen, and no member can be started from here.
       stateTableStatement(['dynamodb:UpdateItem'], clusters),
       { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { ...STANDBY, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:role', 'kubeha:replaces'] } } },
+      { Effect: 'Allow', Action: ['ec2:StartInstances'], Resource: ARN.instances, Condition: { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false' } } },
       { Effect: 'Allow', Action: ['ec2:DeleteTags'], Resource: ARN.instances, Condition: { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': STANDBY_TAG_KEYS } } },
-      { Effect: 'Allow', Action: ['ec2:StartInstances'], Resource: ARN.instances, Condition: KUBEHA_INSTANCE },
       {
         Effect: 'Allow',
         Action: ['ec2:RunInstances'],

@@ -343,8 +343,8 @@ export async function claimStandby(
 
 /**
  * Retags a claimed standby as the dead instance's replacement and starts it; each step is skipped once done.
- * The member tags first: from then on reconcile no longer counts it as a standby, and StartInstances is
- * allowed (it needs kubeha:role). The standby tags go after the start, off the heal's critical path.
+ * The member tags first: from then on reconcile no longer counts it as a standby. The standby tags go after
+ * the start, off the heal's critical path (and the start is allowed by the standby tag, infra/iam.cjs).
  */
 async function takeOver(standby: ClusterInstance | undefined, input: { deadInstanceId: string; role: StandbyRole }, ports: Pick<Ports, 'ec2'>): Promise<ClaimedStandby | undefined> {
   // Gone since (terminated by hand): the heal launches instead.

@@ -172,6 +172,8 @@ describe('the packaged policies, in an IAM policy simulator', () => {
     expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:standby-for', 'kubeha:standby-state', 'kubeha:standby-version'] })).toBe('Allowed');
     expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
     expect(await verdict('launchReplacement', 'ec2:StopInstances', instance, standby)).toBe('ImplicitlyDenied');
+    expect(await verdict('launchReplacement', 'ec2:StartInstances', instance, { ...standby, 'ec2:ResourceTag/kubeha:role': 'master' })).toBe('Allowed');
+    expect(await verdict('launchReplacement', 'ec2:StartInstances', instance, { 'ec2:ResourceTag/kubeha:role': 'master' })).toBe('ImplicitlyDenied');
   });
 
   it('let the functions that hold the state table reach a served cluster\'s items', async () => {
