@@ -161,8 +161,9 @@ function standbyVerdict(standby: Standby, progress: StandbyProgress | undefined,
   const { instanceId } = standby;
   if (standby.readiness === 'ready') {
     if (standby.kubernetesVersion !== version) return { kind: 'retire-standby', instanceId, reason: `prepared for Kubernetes ${standby.kubernetesVersion ?? 'unknown'}, the cluster runs ${version}` };
-    // Prepared, but the stop did not happen (or someone started it): stop it again.
-    return standby.ec2State === 'running' || standby.ec2State === 'pending' ? { kind: 'finish-standby', instanceId } : { kind: 'keep' };
+    // Prepared, but the stop did not happen (or someone started it): stop it again once it runs (a pending
+    // instance cannot be stopped yet).
+    return standby.ec2State === 'running' ? { kind: 'finish-standby', instanceId } : { kind: 'keep' };
   }
   // Launched for a version the cluster has since left: preparing it would install the wrong one.
   if (standby.kubernetesVersion !== undefined && standby.kubernetesVersion !== version) return { kind: 'retire-standby', instanceId, reason: `launched for Kubernetes ${standby.kubernetesVersion}, the cluster runs ${version}` };
