@@ -36,6 +36,7 @@ export const PRICES = {
   snsPublish: { usd: 0.5 / 1e6, unit: 'SNS publish', source: 'https://aws.amazon.com/sns/pricing/' },
   snsEmail: { usd: 2 / 100_000, unit: 'SNS email delivery', source: 'https://aws.amazon.com/sns/pricing/' },
   eksControlPlaneHour: { usd: 0.1, unit: 'EKS cluster-hour (standard support)', source: 'https://aws.amazon.com/eks/pricing/' },
+  ebsGp3GbMonth: { usd: 0.08, unit: 'EBS gp3 GB-month (a stopped instance pays only for its volumes)', source: 'https://aws.amazon.com/ebs/pricing/' },
 } as const;
 
 /** AWS bills a month as 730 hours. */
@@ -291,6 +292,18 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
   const eksUsd = HOURS_PER_MONTH * PRICES.eksControlPlaneHour.usd;
   const missedTargets = idleUsd > IDLE_TARGET_USD ? [`cost: one idle cluster-month costs ${usd(idleUsd)} all-in (target ≤ $${IDLE_TARGET_USD})`] : [];
 
+  // Warm standbys (healing.standbys), apart from the idle total, which keeps none: a stopped instance is billed
+  // for its EBS volumes only ("For stopped instances, you pay only for the volumes you use",
+  // https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html), each the size of
+  // the member it copies; the state-table Query reconcile adds per run is counted in the line below.
+  const sized = SimulatedFleet.standard();
+  const volumeGb = (role: 'master' | 'worker') => sized.byRole(role)[0]!.volumes.reduce((sum, volume) => sum + volume.size, 0);
+  const standbyLines: Record<string, number> = {
+    [`one master standby (${volumeGb('master')} GB gp3)`]: volumeGb('master') * PRICES.ebsGp3GbMonth.usd,
+    [`one worker standby (${volumeGb('worker')} GB gp3)`]: volumeGb('worker') * PRICES.ebsGp3GbMonth.usd,
+    'reconcile reading the standby claims (one Query a run)': runsPerMonth * PRICES.dynamoRead.usd,
+  };
+
   const priced = workflows.map(({ workflow, usage }) => ({ workflow, usage, ...price(usage) }));
   const callCount = (usage: Usage) => Object.values(usage.calls).reduce((sum, calls) => sum + calls, 0);
   const lines = [
@@ -311,6 +324,12 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
     ...Object.entries(clusterLines).map(([item, value]) => `| per cluster | ${item} | ${usd(value)} |`),
     `| **total, one cluster** | stack ${usd(stackUsd)} + cluster ${usd(clusterUsd)} | **${usd(idleUsd)}** (target ≤ $${IDLE_TARGET_USD}; EKS control plane ${usd(eksUsd)}) |`,
     '',
+    'Warm standbys, per standby-month on top of the idle total (which keeps none; `healing.standbys`):',
+    '',
+    '| item | per month |',
+    '| --- | --- |',
+    ...Object.entries(standbyLines).map(([item, value]) => `| ${item} | ${usd(value)} |`),
+    '',
     'Prices (US East list prices, free tiers ignored):',
     '',
     '| price | per | source |',
@@ -325,6 +344,7 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
       assumptions: { computeMsPerInvocation: COMPUTE_MS_PER_INVOCATION, platformLogBytes: PLATFORM_LOG_BYTES, snapshotBytes: SNAPSHOT_BYTES, hoursPerMonth: HOURS_PER_MONTH },
       workflows: priced,
       idle: { reconcileRunsPerMonth: runsPerMonth, stack: stackLines, perCluster: clusterLines, stackUsd, clusterUsd, oneClusterUsd: idleUsd, eksUsd, targetUsd: IDLE_TARGET_USD },
+      standbys: standbyLines,
     },
     missedTargets,
   };

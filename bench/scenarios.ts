@@ -4,8 +4,9 @@
 import { setLogSink } from '../functions/core/log.js';
 import { consoleInput } from '../sim/bootstrap.js';
 import { LocalControlPlane } from '../sim/control-plane.js';
-import { type Dag, type HealScenario, bootstrapDag, healDag } from '../sim/dag.js';
-import { type SimExecution, SimulatedFleet } from '../sim/fleet.js';
+import { STANDBY_FOR_TAG, STANDBY_STATE_TAG } from '../functions/core/standbys.js';
+import { type Dag, type HealScenario, WARM_STANDBY_SUFFIX, bootstrapDag, healDag } from '../sim/dag.js';
+import { type SimExecution, type SimInstance, SimulatedFleet } from '../sim/fleet.js';
 import type { LocalRun } from '../sim/state-machine.js';
 
 setLogSink(() => undefined);
@@ -40,6 +41,8 @@ export async function bootstrapRun(size: Size, seed = 7): Promise<BootstrapRun> 
 }
 
 export const HEAL_SCENARIOS: readonly HealScenario[] = ['terminate master', 'stop master', 'terminate worker', 'stop worker', 'terminate lb', 'stop lb'];
+/** The replacements with a warm standby of the role kept ready by reconcile (functions/core/standbys.ts). */
+export const STANDBY_SCENARIOS: readonly HealScenario[] = ['terminate master, warm standby', 'terminate worker, warm standby'];
 
 export interface HealRun {
   readonly fleet: SimulatedFleet;
@@ -57,18 +60,22 @@ export async function healRun(scenario: HealScenario, seed = 7, options: { prepa
   const fleet = SimulatedFleet.standard({ seed });
   const plane = new LocalControlPlane(fleet).start().overlapCalls();
   try {
-    const bootstrap = await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet));
+    const fromStandby = scenario.endsWith(WARM_STANDBY_SUFFIX);
+    const [action, role] = scenario.replace(WARM_STANDBY_SUFFIX, '').split(' ') as ['terminate' | 'stop', 'master' | 'worker' | 'lb'];
+    const standbys = fromStandby ? { standbys: { master: 0, worker: 0, [role]: 1 } } : {};
+    const bootstrap = await plane.execute('bootstrap-cluster', 'bench-bootstrap', consoleInput(fleet, fromStandby ? { healing: standbys } : {}));
     if (bootstrap.error) throw new Error(`bootstrap failed: ${bootstrap.error.message}`);
     if (options.preparedImage) {
       // `kubeha image build`: replacements then launch from the image and skip what it holds.
       const build = await plane.execute('build-node-image', 'bench-image', { clusterName: 'demo' });
       if (build.error) throw new Error(`image build failed: ${build.error.message}`);
     }
+    const standby = fromStandby ? await readyStandby(fleet, plane) : undefined;
     plane.enableEventBridge();
-    const [action, role] = scenario.split(' ') as ['terminate' | 'stop', 'master' | 'worker' | 'lb'];
-    // The primary load balancer (it holds the Elastic IP), a master that is not the first, a worker.
+    // The primary load balancer (it holds the Elastic IP), a master that is not the first, a worker; with a
+    // standby, the member of the standby's zone (a master standby serves its own zone, standbys.ts).
     const targets = fleet.byRole(role);
-    const target = role === 'lb' ? targets[0]! : targets[1] ?? targets[0]!;
+    const target = standby ? targets.find((member) => member.availabilityZone === standby.availabilityZone)! : role === 'lb' ? targets[0]! : targets[1] ?? targets[0]!;
     const origin = fleet.now();
     const callsBefore = fleet.calls.length;
     if (action === 'terminate') fleet.terminateInstance(target.instanceId);
@@ -85,4 +92,15 @@ export async function healRun(scenario: HealScenario, seed = 7, options: { prepa
   } finally {
     plane.stop();
   }
+}
+
+/** Reconciles once a modelled minute until the cluster's one standby is prepared and stopped (as the schedule would). */
+async function readyStandby(fleet: SimulatedFleet, plane: LocalControlPlane): Promise<SimInstance> {
+  for (let run = 0; run < 15; run += 1) {
+    await plane.reconcile();
+    fleet.advance(60);
+    const ready = [...fleet.instances.values()].find((instance) => instance.tags[STANDBY_FOR_TAG] && instance.tags[STANDBY_STATE_TAG] === 'ready' && instance.state === 'stopped');
+    if (ready) return ready;
+  }
+  throw new Error('the warm standby never became ready');
 }

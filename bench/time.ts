@@ -1,7 +1,7 @@
 // Time: how long bootstrap and each healing take in modelled time, against the critical-path lower bound
 // computed from the same run's latencies and the DAG in sim/dag.ts, and whether the run kept every edge.
 import { checkOrder, criticalPath } from '../sim/dag.js';
-import { HEAL_SCENARIOS, type Size, bootstrapRun, healRun, label } from './scenarios.js';
+import { HEAL_SCENARIOS, STANDBY_SCENARIOS, type Size, bootstrapRun, healRun, label } from './scenarios.js';
 import { type BenchTable, markdownTable } from './table.js';
 
 /** Targets of issue 14. */
@@ -10,6 +10,8 @@ export const TARGETS = {
   bootstrapSmallSeconds: 6 * 60,
   terminatedMasterSeconds: 3 * 60,
   terminatedMasterPreparedImageSeconds: 2 * 60,
+  /** Not issue 14's: the warm standby's own row is held to the prepared image's 2 minutes. */
+  terminatedMasterWarmStandbySeconds: 2 * 60,
 } as const;
 
 export const BOOTSTRAP_SIZES: readonly Size[] = [
@@ -57,6 +59,12 @@ export async function run(): Promise<BenchTable> {
     rows.push(row(`heal: ${scenario}, prepared image`, measured.seconds, measured.dag));
   }
 
+  // A warm standby kept prepared and stopped by reconcile: started instead of launched (standbys.ts).
+  for (const scenario of STANDBY_SCENARIOS) {
+    const measured = await healRun(scenario);
+    rows.push(row(`heal: ${scenario}`, measured.seconds, measured.dag));
+  }
+
   const missedTargets: string[] = [];
   for (const measured of rows) {
     if (measured.ratio > TARGETS.ratio) missedTargets.push(`${measured.scenario}: ${measured.ratio.toFixed(3)}× its lower bound (target ≤ ${TARGETS.ratio}×)`);
@@ -72,6 +80,17 @@ export async function run(): Promise<BenchTable> {
   if (preparedMaster.seconds > TARGETS.terminatedMasterPreparedImageSeconds) {
     missedTargets.push(`terminated master healed from a prepared image in ${minutes(preparedMaster.seconds)} (target ≤ 2 min; lower bound ${minutes(preparedMaster.boundSeconds)})`);
   }
+
+  const standbyMaster = rows.find((measured) => measured.scenario === 'heal: terminate master, warm standby')!;
+  if (standbyMaster.seconds > TARGETS.terminatedMasterWarmStandbySeconds) {
+    missedTargets.push(`terminated master healed from a warm standby in ${minutes(standbyMaster.seconds)} (target ≤ 2 min; lower bound ${minutes(standbyMaster.boundSeconds)})`);
+  }
+  // Which configuration meets which absolute target: each row is held to its own, none stands in for another.
+  const meets = (seconds: number, target: number) => (seconds <= target ? 'met' : 'missed');
+  const targetLines = [
+    `terminated master ≤ 3 min: launched ${meets(master.seconds, TARGETS.terminatedMasterSeconds)} (${minutes(master.seconds)}); prepared image ${meets(preparedMaster.seconds, TARGETS.terminatedMasterSeconds)} (${minutes(preparedMaster.seconds)}); warm standby ${meets(standbyMaster.seconds, TARGETS.terminatedMasterSeconds)} (${minutes(standbyMaster.seconds)})`,
+    `terminated master ≤ 2 min: prepared image ${meets(preparedMaster.seconds, TARGETS.terminatedMasterPreparedImageSeconds)}; warm standby ${meets(standbyMaster.seconds, TARGETS.terminatedMasterWarmStandbySeconds)}`,
+  ];
 
   const markdown = [
     markdownTable(
@@ -89,6 +108,8 @@ export async function run(): Promise<BenchTable> {
     'Lower bound: the longest path through sim/dag.ts, each node lasting what the latency model made it last in that very run',
     '(documents ±15 % around sim/latency.ts, boot and agent registration, the EventBridge delivery of the event); no Lambda,',
     'no poll, no API call is counted in it. Healing is measured from the failure to the end of the last healing execution.',
+    '',
+    ...targetLines,
   ].join('\n');
   return { title: 'Time: modelled end to end against the critical path', markdown, json: rows, missedTargets };
 }

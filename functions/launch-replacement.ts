@@ -21,7 +21,7 @@ const schema = z.object({
 });
 
 export const handler = task('launch-replacement', schema, async (input, log) => {
-  const replacement = await launchReplacement(input, ports);
-  log.info('launched a replacement', { deadInstanceId: input.deadInstanceId, ...replacement });
-  return { ...replacement, instanceIds: [replacement.instanceId], ...bootWait('launch', ports.clock.now(), false, input) };
+  const { boot, alreadyBooting, ...replacement } = await launchReplacement(input, ports);
+  log.info(boot === 'start' ? 'started a warm standby as the replacement' : 'launched a replacement', { deadInstanceId: input.deadInstanceId, ...replacement });
+  return { ...replacement, instanceIds: [replacement.instanceId], ...bootWait(boot, ports.clock.now(), alreadyBooting, input) };
 });

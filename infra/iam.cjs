@@ -53,6 +53,13 @@ const MOVE_ELASTIC_IP = [
   { Effect: 'Allow', Action: ['ec2:AssociateAddress'], Resource: ARN.elasticIps },
 ];
 const MANAGED_INSTANCE = { Null: { 'ssm:resourceTag/kubeha:role': 'false' } };
+/**
+ * A warm standby carries kubeha:standby-for and no kubeha:role (functions/core/standbys.ts): reconcile may
+ * launch, tag, stop and terminate only such instances, so it can never stop or terminate a member; a heal
+ * may make one a member (kubeha:role, kubeha:replaces) and drop its standby tags.
+ */
+const STANDBY = { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false', 'ec2:ResourceTag/kubeha:role': 'true' } };
+const STANDBY_TAG_KEYS = ['kubeha:standby-for', 'kubeha:standby-state', 'kubeha:standby-version'];
 /** A node image builder carries kubeha:image-build (and no kubeha:role: healing and reconcile never see it). */
 const IMAGE_BUILDER = { Null: { 'ec2:ResourceTag/kubeha:image-build': 'false' } };
 
@@ -218,6 +225,13 @@ function functionStatements(stage, clusters, options = {}) {
       { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeVolumes'], Resource: '*' },
       readSettings,
       readState,
+      // A warm standby: claimed with a create-only write, made a member, started, then its standby tags
+      // dropped. Start and DeleteTags ask only for the standby tag, which it still carries then: neither
+      // depends on how soon the new kubeha:role tag is seen, and no member can be started from here.
+      stateTableStatement(['dynamodb:UpdateItem'], clusters),
+      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { ...STANDBY, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:role', 'kubeha:replaces'] } } },
+      { Effect: 'Allow', Action: ['ec2:StartInstances'], Resource: ARN.instances, Condition: { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false' } } },
+      { Effect: 'Allow', Action: ['ec2:DeleteTags'], Resource: ARN.instances, Condition: { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': STANDBY_TAG_KEYS } } },
       {
         Effect: 'Allow',
         Action: ['ec2:RunInstances'],
@@ -308,6 +322,18 @@ function functionStatements(stage, clusters, options = {}) {
       ...MOVE_ELASTIC_IP,
       ...triggerHealing,
       stateTableStatement(['dynamodb:DeleteItem'], clusters),
+      // Warm standbys: launched only with the standby tag and without kubeha:role; prepared (PrepareNodeImage
+      // on an instance that carries the standby tag; ListCommands finds the preparation again), tagged ready,
+      // stopped, and terminated, each only while it is a standby.
+      { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ARN.instances, Condition: { Null: { 'aws:RequestTag/kubeha:standby-for': 'false', 'aws:RequestTag/kubeha:role': 'true' } } },
+      { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: [ARN.images, ...['subnet', 'network-interface', 'volume', 'security-group', 'key-pair', 'launch-template'].map(ARN.ec2)] },
+      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: [ARN.instances, ARN.ec2('volume'), ARN.ec2('network-interface')], Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } } },
+      { Effect: 'Allow', Action: ['iam:PassRole'], Resource: nodeRoleArns, Condition: { StringEquals: { 'iam:PassedToService': EC2_PRINCIPAL } } },
+      ...volumeKeyStatements(volumeKmsKeyArns),
+      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ARN.instances, Condition: { Null: { 'ssm:resourceTag/kubeha:standby-for': 'false' } } },
+      { Effect: 'Allow', Action: ['ssm:ListCommands'], Resource: '*' },
+      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { ...STANDBY, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:standby-state', 'kubeha:standby-version'] } } },
+      { Effect: 'Allow', Action: ['ec2:StopInstances', 'ec2:TerminateInstances'], Resource: ARN.instances, Condition: STANDBY },
     ],
   };
 }

@@ -136,7 +136,18 @@ export function bootstrapDag(fleet: SimulatedFleet, origin: number, clusterName 
 
 // ---- healing -----------------------------------------------------------------------------------
 
-export type HealScenario = 'terminate master' | 'stop master' | 'terminate worker' | 'stop worker' | 'terminate lb' | 'stop lb';
+export type HealScenario =
+  | 'terminate master'
+  | 'stop master'
+  | 'terminate worker'
+  | 'stop worker'
+  | 'terminate lb'
+  | 'stop lb'
+  | 'terminate master, warm standby'
+  | 'terminate worker, warm standby';
+
+/** A replacement started from a warm standby (functions/core/standbys.ts) rather than launched. */
+export const WARM_STANDBY_SUFFIX = ', warm standby';
 
 /**
  * Healing after `scenario` hit `targetId` at `origin` (the failure). The event's delivery is physics
@@ -149,7 +160,8 @@ export type HealScenario = 'terminate master' | 'stop master' | 'terminate worke
  */
 export function healDag(fleet: SimulatedFleet, scenario: HealScenario, origin: number, healStartedAt: number): Dag {
   const since = origin;
-  const [action, role] = scenario.split(' ') as ['terminate' | 'stop', 'master' | 'worker' | 'lb'];
+  const fromStandby = scenario.endsWith(WARM_STANDBY_SUFFIX);
+  const [action, role] = scenario.replace(WARM_STANDBY_SUFFIX, '').split(' ') as ['terminate' | 'stop', 'master' | 'worker' | 'lb'];
   const nodes: DagNode[] = [{ id: 'event delivered', after: {}, span: { start: origin, end: healStartedAt } }];
   const decided = { 'event delivered': 'healing starts when the event arrives' };
   if (action === 'stop') {
@@ -166,16 +178,26 @@ export function healDag(fleet: SimulatedFleet, scenario: HealScenario, origin: n
     }
     return { name: `heal: ${scenario}`, origin, nodes };
   }
-  const replacement = [...fleet.instances.values()].find((instance) => instance.launchTime.getTime() >= origin && instance.tags['kubeha:role'] === role);
+  // A warm standby was prepared and stopped before the failure: started, it boots with its agent registered.
+  const started = fromStandby ? callSpan(fleet, since, 'StartInstances') : undefined;
+  const startedId = fromStandby ? (fleet.calls.find((call) => call.at >= since && call.operation === 'StartInstances')?.input as { InstanceIds?: string[] } | undefined)?.InstanceIds?.[0] : undefined;
+  const replacement = fromStandby
+    ? (startedId ? fleet.instances.get(startedId) : undefined)
+    : [...fleet.instances.values()].find((instance) => instance.launchTime.getTime() >= origin && instance.tags['kubeha:role'] === role);
   const status = documentRuns(fleet, since, 'ClusterStatus');
   const launch = callSpan(fleet, since, 'RunInstances', (input) => !('PrivateIpAddress' in input) || replacement === undefined || input.PrivateIpAddress === replacement.privateIp);
-  const launched = replacement ? { start: replacement.launchTime.getTime() - API_CALL_MS, end: replacement.launchTime.getTime() } : launch;
+  const launched = fromStandby ? started : replacement ? { start: replacement.launchTime.getTime() - API_CALL_MS, end: replacement.launchTime.getTime() } : launch;
   if (role === 'master') nodes.push({ id: 'cluster status', after: decided, span: spanOf(status.slice(0, 1)) });
   // A master is replaced only once a healthy master has told how etcd stands; a worker or a load
   // balancer as soon as EC2 says it is gone.
   const decision = role === 'master' ? { 'cluster status': 'replace only what etcd reports lost' } : decided;
-  nodes.push({ id: 'launch', after: decision, span: launched });
-  nodes.push({ id: 'boot', after: { launch: 'an instance boots once launched' }, span: replacement && launched ? { start: launched.end, end: (replacement.ssmRegisteredAt ?? launched.end) } : undefined });
+  const launchId = fromStandby ? 'claim and start the standby' : 'launch';
+  nodes.push({ id: launchId, after: decision, span: launched });
+  nodes.push(
+    fromStandby
+      ? { id: 'boot', after: { [launchId]: 'a stopped instance boots once started; its agent registered when it was prepared' }, span: launched ? { start: launched.end, end: launched.end + BOOT_SECONDS * 1000 } : undefined }
+      : { id: 'boot', after: { launch: 'an instance boots once launched' }, span: replacement && launched ? { start: launched.end, end: (replacement.ssmRegisteredAt ?? launched.end) } : undefined },
+  );
   const onReplacement = (invocation: Invocation) => invocation.instanceId === replacement?.instanceId;
   nodes.push({ id: 'prerequisites', after: { boot: 'documents run once the agent has registered' }, span: spanOf(documentRuns(fleet, since, 'InstallPrerequisites', onReplacement)) });
   if (role === 'master') {
@@ -205,7 +227,7 @@ export function healDag(fleet: SimulatedFleet, scenario: HealScenario, origin: n
   const pointed = documentRuns(fleet, since, 'ConfigureLoadBalancer');
   nodes.push({
     id: 'configure the load balancers',
-    after: role === 'lb' ? { prerequisites: 'nginx and keepalived must be installed' } : { launch: "the replacement's address is known once it is launched" },
+    after: role === 'lb' ? { prerequisites: 'nginx and keepalived must be installed' } : { [launchId]: `the replacement's address is known once it is ${fromStandby ? 'claimed' : 'launched'}` },
     span: spanOf(pointed),
     optional: role !== 'lb',
   });

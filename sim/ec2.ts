@@ -6,11 +6,15 @@
 // - StartInstances on `stopping` fails IncorrectInstanceState; Stop/Terminate take time (`stopping`,
 //   `shutting-down`) before `stopped`/`terminated`;
 // - RunInstances with a dead node's address fails InvalidIPAddress.InUse until its ENI is released;
-//   ClientToken returns the first instance on a retry.
+//   ClientToken returns the first instance on a retry;
+// - tags live on an instance whatever its state (a stopped warm standby is found by its tags); DeleteTags
+//   with a key and no value deletes the tag whatever its value, and a key the instance lacks is no error
+//   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteTags.html).
 import {
   AssociateAddressCommand,
   CreateImageCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeImagesCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
@@ -255,6 +259,12 @@ export function installEc2(fleet: SimulatedFleet) {
   ec2.on(CreateTagsCommand).callsFake(
     route(fleet, 'ec2', 'CreateTags', (input: { Resources?: string[]; Tags?: { Key?: string; Value?: string }[] }) => {
       fleet.createTags(input.Resources ?? [], Object.fromEntries((input.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])));
+      return {};
+    }),
+  );
+  ec2.on(DeleteTagsCommand).callsFake(
+    route(fleet, 'ec2', 'DeleteTags', (input: { Resources?: string[]; Tags?: { Key?: string; Value?: string }[] }) => {
+      fleet.deleteTags(input.Resources ?? [], (input.Tags ?? []).map((tag) => ({ key: tag.Key ?? '', ...(tag.Value !== undefined ? { value: tag.Value } : {}) })));
       return {};
     }),
   );

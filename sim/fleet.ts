@@ -842,6 +842,15 @@ export class SimulatedFleet {
     }
   }
 
+  /** DeleteTags: a tag given without a value goes whatever its value; with one, only when it matches. */
+  deleteTags(resourceIds: string[], tags: { key: string; value?: string }[]): void {
+    for (const resourceId of resourceIds) {
+      const instance = this.instances.get(resourceId);
+      if (!instance) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${resourceId}' does not exist`);
+      for (const tag of tags) if (tag.value === undefined || instance.tags[tag.key] === tag.value) delete instance.tags[tag.key];
+    }
+  }
+
   // ---- Secrets Manager (the Lambda side never reads values; instances do, below) ------------
 
   createSecret(name: string, tags: Record<string, string>): Secret {

@@ -13,7 +13,9 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     const kubernetesVersion = param(parameters, 'KubernetesVersion');
     instance.node.prerequisites = { kubernetesVersion, role: 'node' };
     instance.node.imagesPulled = kubernetesVersion;
-    return `kubeha: node image prepared for kubernetes ${kubernetesVersion}; identity cleaned\nKUBEHA_RESULT ${JSON.stringify({ kubernetesVersion, changed: true })}\n`;
+    // A warm standby keeps its identity (CleanIdentity false): its registered agent answers again when it is started.
+    const what = parameters.CleanIdentity === 'false' ? `standby prepared for kubernetes ${kubernetesVersion}; identity kept` : `node image prepared for kubernetes ${kubernetesVersion}; identity cleaned`;
+    return `kubeha: ${what}\nKUBEHA_RESULT ${JSON.stringify({ kubernetesVersion, changed: true })}\n`;
   }
   const clusterName = fleet.clusterNameOf(instance);
   const hostname = `ip-${instance.privateIp.replaceAll('.', '-')}`;

@@ -1,3 +1,4 @@
+import { isStandby } from '../../functions/core/cluster.js';
 import { readLock } from '../../functions/core/cluster-lock.js';
 import { HEALING_MACHINES } from '../../functions/core/healing-decisions.js';
 import { checkExternalServices } from '../../functions/core/external-services.js';
@@ -37,13 +38,15 @@ async function readStatus(clusterName: string, backend: Backend) {
   const members = instances.map((instance) => {
     const node = report?.nodes.find((candidate) => candidate.internalIp === instance.privateIp);
     const member = report?.members.find((candidate) => candidate.peerIp === instance.privateIp);
+    // A warm standby is no node: it is shown as one, with nothing to report about a Node or an etcd member.
+    const standby = isStandby(instance);
     return {
-      role: instance.role ?? '?',
+      role: instance.role ?? (standby ? 'standby' : '?'),
       instanceId: instance.instanceId,
       state: instance.ec2State,
       privateIp: instance.privateIp ?? '',
       zone: instance.availabilityZone ?? '',
-      nodeReady: instance.role === 'lb' ? '-' : node ? (node.ready ? 'Ready' : 'NotReady') : report ? 'absent' : 'unknown',
+      nodeReady: instance.role === 'lb' || standby ? '-' : node ? (node.ready ? 'Ready' : 'NotReady') : report ? 'absent' : 'unknown',
       etcd: instance.role !== 'master' ? '-' : member ? (member.healthy ? 'healthy' : 'unhealthy') : report ? 'absent' : 'unknown',
       elasticIp: instance.instanceId === address?.instanceId ? address.publicIp : '',
     };

@@ -238,6 +238,17 @@ export const ec2: Ec2Port = {
     await call('ec2:StartInstances', () => client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] })));
   },
 
+  async stopInstance(instanceId) {
+    const { sdk: aws, client } = await sdk();
+    await call('ec2:StopInstances', () => client.send(new aws.StopInstancesCommand({ InstanceIds: [instanceId] })));
+  },
+
+  async untagInstances(instanceIds, keys) {
+    const { sdk: aws, client } = await sdk();
+    // A key without a value deletes the tag whatever its value (EC2 API reference, DeleteTags).
+    await call('ec2:DeleteTags', () => client.send(new aws.DeleteTagsCommand({ Resources: [...instanceIds], Tags: keys.map((Key) => ({ Key })) })));
+  },
+
   async retireInstance(instanceId) {
     const { sdk: aws, client } = await sdk();
     await call('ec2:CreateTags', () => client.send(new aws.CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: RETIRING_TAG, Value: 'replaced-after-failed-rejoin' }] })));

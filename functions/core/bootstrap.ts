@@ -1,5 +1,5 @@
 // The bootstrap use cases, one per state-machine Task. Each takes plain input and the ports it needs.
-import { type ClusterInstance, NODE_STATE_TAG, UPSTREAMS_TAG, groupFleet } from './cluster.js';
+import { type ClusterInstance, NODE_STATE_TAG, UPSTREAMS_TAG, groupFleet, isStandby } from './cluster.js';
 import {
   type ClusterContext,
   type CommandEnvironment,
@@ -33,8 +33,9 @@ export function validateBootstrapInput(raw: unknown, ports: Pick<Ports, 'clock'>
   return parseBootstrapInput(raw, new Date(ports.clock.now()));
 }
 
+/** The cluster's members: its warm standbys carry the cluster tag too, but are kubeha's spares, not nodes to bootstrap or check. */
 export async function discoverCluster(config: ClusterConfig, ports: Pick<Ports, 'ec2'>): Promise<ClusterInstance[]> {
-  return ports.ec2.findClusterInstances(config.clusterName);
+  return (await ports.ec2.findClusterInstances(config.clusterName)).filter((instance) => !isStandby(instance));
 }
 
 export interface PreflightOutcome {
@@ -270,7 +271,9 @@ export async function readClusterSettings(clusterName: string, ports: Pick<Ports
     const issue = checked.error.issues[0];
     throw new ClusterStateError(`the recorded settings of ${clusterName} are invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
   }
-  return { ...settings, policy: settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 } };
+  // Settings recorded before a policy field existed read as its default.
+  const policy = settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 };
+  return { ...settings, policy: { ...policy, standbys: policy.standbys ?? { master: 0, worker: 0 } } };
 }
 
 export function missingSecretReason(secretName: string, clusterName: string): string {

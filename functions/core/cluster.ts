@@ -6,6 +6,13 @@ export const NODE_STATE_TAG = 'kubeha:node-state';
 /** Set on a load balancer and a worker: the master addresses its nginx or local API proxy was last rendered with (reconcile compares). */
 export const UPSTREAMS_TAG = 'kubeha:upstreams';
 export const CLUSTER_TAG_VALUE = 'owned';
+/** A warm standby's role-to-be (standbys.ts): it carries this and the cluster tag, never ROLE_TAG. */
+export const STANDBY_FOR_TAG = 'kubeha:standby-for';
+
+/** A warm standby, not a member: kubeha's own spare, prepared and stopped until a heal claims it. */
+export function isStandby(instance: { readonly tags?: Readonly<Record<string, string>> | undefined }): boolean {
+  return instance.tags?.[STANDBY_FOR_TAG] !== undefined && instance.tags[ROLE_TAG] === undefined;
+}
 export const clusterTagKey = (clusterName: string): string => `kubernetes.io/cluster/${clusterName}`;
 
 export const ROLES = ['master', 'worker', 'lb'] as const;

@@ -90,6 +90,8 @@ export interface StepRequest {
   readonly encryptionKeysVersionId?: string | undefined;
   /** The targets boot from the prepared node image: the step is expected to end sooner (command-timing.ts). */
   readonly preparedImage?: boolean | undefined;
+  /** prepare-node-image on a warm standby: the instance stays itself (no identity clean-up). */
+  readonly keepIdentity?: boolean | undefined;
   /** init-first-master: kubeha recorded this cluster as initialized, so a partial state is reported, never reset. */
   readonly initializedBefore?: boolean | undefined;
   /** refresh-join-material: how long the token lives (default JOIN_TOKEN_TTL). */
@@ -327,7 +329,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
       return { UserName: access.user, UserSecretId: access.secretName, Region: region, ExecutionTimeout: executionTimeout };
     }
     case 'prepare-node-image':
-      return { KubernetesVersion: cluster.kubernetesVersion, ExecutionTimeout: executionTimeout };
+      return { KubernetesVersion: cluster.kubernetesVersion, CleanIdentity: String(request.keepIdentity !== true), ExecutionTimeout: executionTimeout };
   }
 }
 

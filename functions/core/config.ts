@@ -45,8 +45,15 @@ export const bootstrapInputSchema = z.strictObject({
     .strictObject({
       startStoppedInstances: z.boolean('must be true or false').default(true),
       recoveryTimeoutMinutes: z.number().int('must be a whole number').min(2, 'must be at least 2').max(60, 'must be at most 60').default(10),
+      /** Warm standbys (standbys.ts): prepared, stopped instances a heal starts instead of launching one. */
+      standbys: z
+        .strictObject({
+          master: z.number().int('must be a whole number').min(0, 'must be 0 or 1').max(1, 'must be 0 or 1: one stopped master waits per cluster').default(0),
+          worker: z.number().int('must be a whole number').min(0, 'must be between 0 and 3').max(3, 'must be at most 3').default(0),
+        })
+        .default({ master: 0, worker: 0 }),
     })
-    .default({ startStoppedInstances: true, recoveryTimeoutMinutes: 10 }),
+    .default({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, standbys: { master: 0, worker: 0 } }),
   launchTemplates: z
     .strictObject({
       master: launchTemplateSchema.optional(),

@@ -21,6 +21,7 @@ import {
 } from './healing-decisions.js';
 import { type HealingOutcome, startHealing } from './incidents.js';
 import { type LaunchRecord, readLaunchRecord, recordLaunchFacts, replacementSpec } from './launch-records.js';
+import { STANDBY_FOR_TAG, claimStandby } from './standbys.js';
 import type { Logger } from './log.js';
 import type { Ports, SendCommandRequest } from './ports.js';
 
@@ -393,8 +394,12 @@ export interface Replacement {
   readonly instanceId: string;
   readonly privateIp: string;
   readonly sameAddress: boolean;
-  /** It boots from the cluster's prepared node image. */
+  /** It boots from the cluster's prepared node image, or is a warm standby prepared the same way. */
   readonly preparedImage: boolean;
+  /** `start`: a warm standby was started (its agent registered long ago); `launch`: a new instance. */
+  readonly boot: BootKind;
+  /** The instance was already booting when this call found it (a retried Task): look at it at once. */
+  readonly alreadyBooting: boolean;
 }
 
 /**
@@ -405,7 +410,7 @@ export interface Replacement {
  */
 export async function launchReplacement(
   input: { clusterName: string; deadInstanceId: string; role?: Role | undefined; executionArn: string },
-  ports: Pick<Ports, 'ec2' | 'ssm' | 'state'>,
+  ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'clock'>,
 ): Promise<Replacement> {
   const [record, settings, instances] = await Promise.all([
     readLaunchRecord(input.clusterName, input.deadInstanceId, ports),
@@ -418,8 +423,20 @@ export async function launchReplacement(
   // Whether the replacement boots from the prepared node image: its prerequisites and joins then take a
   // fraction of their usual time, and the workflow looks at them that much sooner (command-timing.ts).
   const preparedImage = preparedImageFor(settings, role) !== undefined;
+  // A warm standby first (standbys.ts): claimed for this dead instance, or found claimed by a retried Task.
+  // Asked only where the cluster wants standbys or has (or had) one: without, a heal makes the calls it always made.
+  const standbysInPlay = (wanted: number) => wanted > 0 || instances.some((instance) => instance.tags?.[STANDBY_FOR_TAG] !== undefined || instance.tags?.['kubeha:replaces'] === input.deadInstanceId);
+  if (role !== 'lb' && settings && standbysInPlay(settings.policy.standbys?.[role] ?? 0)) {
+    const standby = await claimStandby(
+      { clusterName: input.clusterName, deadInstanceId: input.deadInstanceId, role, availabilityZone: record?.availabilityZone, kubernetesVersion: settings.cluster.kubernetesVersion },
+      instances,
+      ports,
+    );
+    // Its address is its own: sameAddress false sends heal-master down the path that re-points the load balancers.
+    if (standby) return { instanceId: standby.instanceId, privateIp: standby.privateIp, sameAddress: false, preparedImage: true, boot: 'start', alreadyBooting: standby.alreadyBooting };
+  }
   const earlier = instances.find((instance) => instance.tags?.['kubeha:replaces'] === input.deadInstanceId && (instance.ec2State === 'pending' || instance.ec2State === 'running'));
-  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp, preparedImage };
+  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false };
 
   const spec = replacementSpec({
     deadInstanceId: input.deadInstanceId,
@@ -434,7 +451,7 @@ export async function launchReplacement(
   const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
   const launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
-  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage };
+  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false };
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------

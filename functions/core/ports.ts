@@ -75,6 +75,10 @@ export interface Ec2Port {
    */
   launchFactsOf(instanceIds: readonly string[]): Promise<LaunchFacts[]>;
   startInstance(instanceId: string): Promise<void>;
+  /** StopInstances of one instance: a warm standby once it is prepared (a stopped one is left as it is). */
+  stopInstance(instanceId: string): Promise<void>;
+  /** DeleteTags by key, whatever the values: a claimed standby drops its standby tags. */
+  untagInstances(instanceIds: readonly string[], keys: readonly string[]): Promise<void>;
   /**
    * Terminates a managed instance kubeha gives up on (escalation), tagged kubeha:retiring first so its
    * own state-change events start nothing.

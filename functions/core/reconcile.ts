@@ -3,7 +3,7 @@
 // longer match the masters send nothing. Reconcile looks at each cluster every few minutes, fixes
 // small drift itself, and starts a healing workflow for what needs one. When nothing is wrong it
 // starts no workflow at all, so an idle cluster costs a few Lambda-seconds per run.
-import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet } from './cluster.js';
+import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet, isStandby } from './cluster.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
@@ -15,6 +15,7 @@ import { startHealing } from './incidents.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
+import { STANDBY_CLAIM_PREFIX, type StandbyAction, type StandbyClaim, type StandbyProgress, applyStandbyAction, planStandbys, standbyProgress } from './standbys.js';
 
 export interface ReconcileOptions {
   /** How long a node may be NotReady (or its member unhealthy) before a workflow heals it. */
@@ -51,7 +52,8 @@ export type ReconcileAction =
   | { readonly kind: 'start-healing'; readonly instanceId: string; readonly role: Role; readonly state: string; readonly reason: string }
   | { readonly kind: 'mark-replaced'; readonly deadInstanceId: string; readonly replacementId: string }
   | { readonly kind: 'report'; readonly finding: string }
-  | { readonly kind: 'alert'; readonly subject: string; readonly message: string };
+  | { readonly kind: 'alert'; readonly subject: string; readonly message: string }
+  | StandbyAction;
 
 /** probe-load-balancer.sh's answer: did a live API server answer /livez through this load balancer's nginx? */
 export interface BalancerProbe {
@@ -70,6 +72,8 @@ export interface ClusterView {
   readonly records: readonly LaunchRecord[];
   /** What ProbeLoadBalancer saw on each running load balancer this run (absent: not probed). */
   readonly balancerProbes?: Readonly<Record<string, BalancerProbe>> | undefined;
+  /** Warm standbys: those already claimed, and how each preparing one is doing (standbys.ts). */
+  readonly standbys?: { readonly claimed: ReadonlySet<string>; readonly claims?: readonly StandbyClaim[]; readonly progress: Readonly<Record<string, StandbyProgress>> } | undefined;
   readonly now: number;
 }
 
@@ -172,6 +176,12 @@ export function planReconcile(view: ClusterView, options: ReconcileOptions): { a
   // Dead instances first (they serve nobody), then the sick; the rest wait for the next runs.
   heals.sort((a, b) => Number(a.state === 'running') - Number(b.state === 'running'));
   actions.push(...heals.slice(0, options.maxHealsPerRun ?? DEFAULT_MAX_HEALS_PER_RUN));
+
+  // Warm standbys after the heals: a heal started now claims a ready one before any is retired or replaced.
+  if (view.standbys) {
+    const standbys = planStandbys({ settings: view.settings, instances: view.instances, records: view.records, claimed: view.standbys.claimed, claims: view.standbys.claims, progress: view.standbys.progress, now: view.now });
+    actions.push(...standbys.actions, ...standbys.findings.map((finding) => ({ kind: 'report' as const, finding })));
+  }
   return { actions, state: { unhealthySince, ...(heldBackSince !== undefined ? { heldBackSince } : {}) } };
 }
 
@@ -226,14 +236,32 @@ export async function reconcileCluster(
     })),
   ]);
   const balancerProbes = probing ? await readBalancerProbes(probing, ports, options) : undefined;
+  const standbys = await readStandbys(settings, instances, ports);
 
-  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records, balancerProbes, now: ports.clock.now() }, options);
+  const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records, balancerProbes, standbys, now: ports.clock.now() }, options);
   plan.actions.push(...externalFindings(external).map((finding) => ({ kind: 'report' as const, finding })));
-  for (const action of plan.actions) await apply(action, { settings, instances, elasticIpHolder: address?.instanceId }, ports, environment, log);
+  for (const action of plan.actions) await apply(action, { settings, instances, records, elasticIpHolder: address?.instanceId }, ports, environment, log);
   // Conditional: a reconcile that overlapped this one and saved first keeps its view.
   if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.state.put(clusterName, RECONCILE_STATE_KEY, plan.state, storedState?.version ?? 'absent');
   if (plan.actions.length > 0) log.info('reconciled drift', { clusterName, actions: plan.actions.map((action) => action.kind) });
   return { clusterName, actions: plan.actions, deepChecks: status !== undefined, ...(external ? { externalServices: external } : {}) };
+}
+
+/**
+ * The claims on standbys and each preparing standby's progress, read only when the cluster wants standbys
+ * or has some (a setting lowered to zero still retires them): an idle cluster without any pays nothing.
+ */
+async function readStandbys(
+  settings: ClusterSettings,
+  instances: readonly ClusterInstance[],
+  ports: Pick<Ports, 'ssm' | 'state'>,
+): Promise<ClusterView['standbys']> {
+  const wanted = settings.policy.standbys ?? { master: 0, worker: 0 };
+  const any = instances.some(isStandby);
+  if (wanted.master + wanted.worker === 0 && !any) return undefined;
+  const claims = await ports.state.list<StandbyClaim>(settings.cluster.clusterName, STANDBY_CLAIM_PREFIX);
+  const claimed = new Set(claims.map((claim) => claim.value.standbyId));
+  return { claimed, claims: claims.map((claim) => claim.value), progress: await standbyProgress(instances, claimed, ports) };
 }
 
 /** What reconcile remembers between runs, in the state table: an item holds 400 KB, enough for any cluster. */
@@ -313,7 +341,7 @@ export async function readBalancerProbes(
 
 async function apply(
   action: ReconcileAction,
-  view: { settings: ClusterSettings; instances: readonly ClusterInstance[]; elasticIpHolder: string | undefined },
+  view: { settings: ClusterSettings; instances: readonly ClusterInstance[]; records: readonly LaunchRecord[]; elasticIpHolder: string | undefined },
   ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'workflows' | 'notifier' | 'clock'>,
   environment: HealingEnvironment & CommandEnvironment,
   log: Logger,
@@ -363,6 +391,14 @@ async function apply(
       return;
     case 'alert':
       await ports.notifier.publish(action.subject, action.message);
+      return;
+    case 'launch-standby':
+    case 'prepare-standby':
+    case 'finish-standby':
+    case 'retire-standby':
+    case 'forget-standby-claim':
+      await applyStandbyAction(action, view, ports, environment);
+      log.info('kept the warm standbys', { clusterName, action: action.kind, ...('instanceId' in action ? { instanceId: action.instanceId } : 'role' in action ? { role: action.role } : { standbyId: action.standbyId }) });
       return;
   }
 }

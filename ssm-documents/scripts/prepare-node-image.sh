@@ -16,7 +16,11 @@
 # CreateImage then shuts the builder down before it snapshots (NoReboot false), so the image holds this
 # state and not the one of a later boot.
 #
-# Environment: KUBEHA_KUBERNETES_VERSION (e.g. 1.36.4).
+# A warm standby (functions/core/standbys.ts) runs the same preparation and keeps its identity
+# (KUBEHA_CLEAN_IDENTITY=false): it is this instance, stopped until a heal starts it, and its registered agent
+# is what lets the heal send its next command as soon as it boots.
+#
+# Environment: KUBEHA_KUBERNETES_VERSION (e.g. 1.36.4), KUBEHA_CLEAN_IDENTITY (true for an image, false for a standby).
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -36,14 +40,19 @@ clean_identity() {
 }
 
 main() {
-  require_env KUBEHA_KUBERNETES_VERSION
+  require_env KUBEHA_KUBERNETES_VERSION KUBEHA_CLEAN_IDENTITY
   [[ "${KUBEHA_KUBERNETES_VERSION}" =~ ^1\.[0-9]+\.[0-9]+$ ]] || fail "KUBEHA_KUBERNETES_VERSION must look like 1.36.4"
+  [[ "${KUBEHA_CLEAN_IDENTITY}" == true || "${KUBEHA_CLEAN_IDENTITY}" == false ]] || fail "KUBEHA_CLEAN_IDENTITY must be true or false"
   # A node that joined a cluster holds its credentials: it must never become an image.
   [[ ! -e "${KUBELET_KUBECONFIG}" && ! -e "${ADMIN_KUBECONFIG}" ]] || fail "this instance holds kubeadm credentials (/etc/kubernetes/*.conf): a node image is made from a fresh builder only"
   [[ -f "${KUBEHA_STATE_DIR}/prerequisites-node-${KUBEHA_KUBERNETES_VERSION}" ]] || fail "install-prerequisites.sh has not prepared this instance for ${KUBEHA_KUBERNETES_VERSION}"
   pull_images "${KUBEHA_KUBERNETES_VERSION}"
-  clean_identity
-  log "node image prepared for kubernetes ${KUBEHA_KUBERNETES_VERSION}; identity cleaned"
+  if [[ "${KUBEHA_CLEAN_IDENTITY}" == true ]]; then
+    clean_identity
+    log "node image prepared for kubernetes ${KUBEHA_KUBERNETES_VERSION}; identity cleaned"
+  else
+    log "standby prepared for kubernetes ${KUBEHA_KUBERNETES_VERSION}; identity kept"
+  fi
   result "{\"kubernetesVersion\":\"${KUBEHA_KUBERNETES_VERSION}\",\"changed\":true}"
 }
 

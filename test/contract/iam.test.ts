@@ -54,8 +54,8 @@ describe('infra/iam.cjs', () => {
     it('gives no other function any volume key', () => {
       const all = iam.functionStatements('ci', ['demo'], { volumeKmsKeyArns: [KEY] });
       for (const [fn, statements] of Object.entries(all)) {
-        // A replacement, and an image builder launched from a base image on encrypted volumes.
-        if (fn === 'launchReplacement' || fn === 'launchImageBuilder') continue;
+        // A replacement, a warm standby (reconcile) and an image builder launched on encrypted volumes.
+        if (fn === 'launchReplacement' || fn === 'launchImageBuilder' || fn === 'reconcile') continue;
         expect(JSON.stringify(statements), fn).not.toContain(KEY);
       }
     });

@@ -219,7 +219,8 @@ describe('sls package', () => {
         'ReleaseLockRole',
         'SendCommandRole',
       ]);
-      expect(holders('dynamodb:UpdateItem')).toEqual(['AcquireLockRole', 'AwaitCommandRole', 'OnInstanceStateChangeRole', 'ReconcileRole', 'RecordClusterRole', 'SendCommandRole']);
+      // launchReplacement: the create-only claim of a warm standby.
+      expect(holders('dynamodb:UpdateItem')).toEqual(['AcquireLockRole', 'AwaitCommandRole', 'LaunchReplacementRole', 'OnInstanceStateChangeRole', 'ReconcileRole', 'RecordClusterRole', 'SendCommandRole']);
       expect(holders('dynamodb:BatchWriteItem')).toEqual(['OnInstanceStateChangeRole', 'ReconcileRole', 'RecordClusterRole']);
       expect(holders('dynamodb:DeleteItem')).toEqual(['ReconcileRole', 'ReleaseLockRole']);
       expect(holders('dynamodb:PutItem')).toEqual([]);
@@ -412,9 +413,11 @@ describe('sls package', () => {
     const expected = CLUSTERS.flatMap((cluster) => names.NODE_ROLES.map((role) => `GetAtt:${iam.nodeRoleId(cluster, role)}.Arn`));
     expect(resourcesOf(passRole!).sort()).toEqual(expected.sort());
     expect(passRole!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': { 'Fn::Sub': 'ec2.${AWS::URLSuffix}' } } });
-    // The image builder launches with a node's instance profile too, under the same condition.
-    expect(typed('AWS::IAM::Role').filter(([id]) => grants(id, 'iam:PassRole').length > 0).map(([id]) => id).sort()).toEqual(['LaunchImageBuilderRole', 'LaunchReplacementRole']);
+    // The image builder and reconcile's warm standbys launch with a node's instance profile too, under the same condition.
+    expect(typed('AWS::IAM::Role').filter(([id]) => grants(id, 'iam:PassRole').length > 0).map(([id]) => id).sort()).toEqual(['LaunchImageBuilderRole', 'LaunchReplacementRole', 'ReconcileRole']);
     expect(grants('LaunchImageBuilderRole', 'iam:PassRole').map((statement) => statement.Condition)).toEqual([passRole!.Condition]);
+    expect(grants('ReconcileRole', 'iam:PassRole').map((statement) => statement.Condition)).toEqual([passRole!.Condition]);
+    expect(grants('ReconcileRole', 'iam:PassRole').flatMap((statement) => resourcesOf(statement)).sort()).toEqual(expected.sort());
   });
 
   it('grants launchReplacement no KMS key when no volume keys are configured', () => {

@@ -143,6 +143,39 @@ describe('the packaged policies, in an IAM policy simulator', () => {
     }
   });
 
+  it('let reconcile launch, tag, stop and terminate warm standbys, and never a member', async () => {
+    // Prepare
+    const instance = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0123456789abcdef0`;
+    const standby = { 'ec2:ResourceTag/kubeha:standby-for': 'master' };
+    const member = { 'ec2:ResourceTag/kubeha:role': 'master' };
+    const claimed = { ...standby, ...member };
+
+    // Act and Assess
+    expect(await verdict('reconcile', 'ec2:RunInstances', instance, { 'aws:RequestTag/kubeha:standby-for': 'master', 'aws:TagKeys': ['kubeha:standby-for'] })).toBe('Allowed');
+    expect(await verdict('reconcile', 'ec2:RunInstances', instance, { 'aws:RequestTag/kubeha:standby-for': 'master', 'aws:RequestTag/kubeha:role': 'master', 'aws:TagKeys': ['kubeha:standby-for', 'kubeha:role'] })).toBe('ImplicitlyDenied');
+    expect(await verdict('reconcile', 'ec2:RunInstances', instance, { 'aws:RequestTag/kubeha:role': 'master', 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
+    for (const action of ['ec2:StopInstances', 'ec2:TerminateInstances']) {
+      expect(await verdict('reconcile', action, instance, standby), action).toBe('Allowed');
+      expect(await verdict('reconcile', action, instance, member), action).toBe('ImplicitlyDenied');
+      expect(await verdict('reconcile', action, instance, claimed), action).toBe('ImplicitlyDenied');
+    }
+    expect(await verdict('reconcile', 'ec2:CreateTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:standby-state', 'kubeha:standby-version'] })).toBe('Allowed');
+    expect(await verdict('reconcile', 'ec2:CreateTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
+  });
+
+  it('let launchReplacement make a standby a member and drop its standby tags, and tag nothing else so', async () => {
+    const instance = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0123456789abcdef0`;
+    const standby = { 'ec2:ResourceTag/kubeha:standby-for': 'master' };
+    expect(await verdict('launchReplacement', 'ec2:CreateTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role', 'kubeha:replaces'] })).toBe('Allowed');
+    expect(await verdict('launchReplacement', 'ec2:CreateTags', instance, { 'ec2:ResourceTag/kubeha:role': 'worker', 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
+    expect(await verdict('launchReplacement', 'ec2:CreateTags', instance, { 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
+    expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:standby-for', 'kubeha:standby-state', 'kubeha:standby-version'] })).toBe('Allowed');
+    expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
+    expect(await verdict('launchReplacement', 'ec2:StopInstances', instance, standby)).toBe('ImplicitlyDenied');
+    expect(await verdict('launchReplacement', 'ec2:StartInstances', instance, { ...standby, 'ec2:ResourceTag/kubeha:role': 'master' })).toBe('Allowed');
+    expect(await verdict('launchReplacement', 'ec2:StartInstances', instance, { 'ec2:ResourceTag/kubeha:role': 'master' })).toBe('ImplicitlyDenied');
+  });
+
   it('let the functions that hold the state table reach a served cluster\'s items', async () => {
     const table = `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/StateTable`;
     expect(await verdict('acquireLock', 'dynamodb:UpdateItem', table, { 'dynamodb:LeadingKeys': ['cluster#demo'] })).toBe('Allowed');
@@ -157,6 +190,8 @@ describe('the packaged policies, in an IAM policy simulator', () => {
  */
 const SHARED_TABLE = 'the state-table statement shared by the functions that record launches; not called on this run';
 const EXTERNAL_CHECK = 'checking the external services from a worker, only when the cluster names some (issue 12)';
+const WARM_STANDBY = 'claiming, retagging and starting a warm standby, only when the cluster keeps some';
+const STANDBY_UPKEEP = 'keeping warm standbys (launch, find the preparation, stop, retire), only when the cluster wants some';
 const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
   sendCommand: { 'ssm:ListCommands': "a retried send finding its first attempt's command by its comment" },
   awaitCommand: { 'ssm:CancelCommand': 'a command past its deadline', 's3:GetObject': 'output past the 24,000-character cut' },
@@ -190,6 +225,9 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'dynamodb:Query': 'reading every launch record of the cluster',
     'ec2:CreateTags': 'authorized inside RunInstances (tags on create), not a call of its own',
     'iam:PassRole': 'authorized inside RunInstances (the instance profile), not a call of its own',
+    'dynamodb:UpdateItem': WARM_STANDBY,
+    'ec2:DeleteTags': WARM_STANDBY,
+    'ec2:StartInstances': WARM_STANDBY,
   },
   ensureElasticIp: { 'ec2:DescribeInstances': 'finding the healthy load balancer', 'ec2:AssociateAddress': 'an Elastic IP on no healthy load balancer' },
   reconcile: {
@@ -203,6 +241,11 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'kms:GenerateDataKey': 'publishing to the encrypted alerts topic',
     'kms:Decrypt': 'publishing to the encrypted alerts topic',
     'dynamodb:DeleteItem': 'a stale lock',
+    'ec2:RunInstances': STANDBY_UPKEEP,
+    'ec2:StopInstances': STANDBY_UPKEEP,
+    'ec2:TerminateInstances': STANDBY_UPKEEP,
+    'ssm:ListCommands': STANDBY_UPKEEP,
+    'iam:PassRole': 'authorized inside RunInstances (a standby\'s instance profile), not a call of its own',
   },
 };
 

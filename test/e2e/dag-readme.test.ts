@@ -7,7 +7,7 @@ import type { HealScenario } from '../../sim/dag.js';
 import { dagTable } from '../../sim/dag-table.js';
 
 const README = new URL('../../README.md', import.meta.url);
-const HEALS: readonly HealScenario[] = ['terminate master', 'terminate worker', 'terminate lb', 'stop master', 'stop lb'];
+const HEALS: readonly HealScenario[] = ['terminate master', 'terminate worker', 'terminate lb', 'stop master', 'stop lb', 'terminate master, warm standby'];
 
 async function generated(): Promise<Map<string, string>> {
   const tables = new Map<string, string>();
@@ -15,7 +15,7 @@ async function generated(): Promise<Map<string, string>> {
   tables.set('bootstrap', dagTable(bootstrap.dag, bootstrap.fleet));
   for (const scenario of HEALS) {
     const heal = await healRun(scenario);
-    tables.set(scenario.replace(' ', '-'), dagTable(heal.dag, heal.fleet));
+    tables.set(scenario.replace(/,? /g, '-'), dagTable(heal.dag, heal.fleet));
   }
   return tables;
 }

@@ -415,7 +415,7 @@ describe('prepare-node-image.sh', () => {
     sandbox = builder();
 
     // Act
-    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4' });
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_CLEAN_IDENTITY: 'true' });
 
     // Assess
     expect(run.stderr).toBe('');
@@ -432,11 +432,38 @@ describe('prepare-node-image.sh', () => {
     expect(run.result).toEqual({ kubernetesVersion: '1.36.4', changed: true });
   });
 
+  it('should pull the images and keep the machine id, SSH host keys and SSM registration on a warm standby', () => {
+    // Prepare
+    sandbox = builder();
+
+    // Act
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_CLEAN_IDENTITY: 'false' });
+
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.calls).toEqual(['kubeadm config images pull --kubernetes-version v1.36.4 --cri-socket unix:///run/containerd/containerd.sock']);
+    expect(sandbox.read('etc/machine-id')).toBe('0123456789abcdef0123456789abcdef\n');
+    expect(sandbox.exists('etc/ssh/ssh_host_ed25519_key')).toBe(true);
+    expect(sandbox.exists('var/lib/amazon/ssm/registration')).toBe(true);
+    expect(run.result).toEqual({ kubernetesVersion: '1.36.4', changed: true });
+  });
+
+  it('should refuse to run without being told whether to clean the identity', () => {
+    sandbox = builder();
+
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4' });
+
+    expect(run.status).toBe(1);
+    expect(run.calls).toEqual([]);
+    expect(sandbox.read('etc/machine-id')).not.toBe('');
+  });
+
   it('should refuse an instance that holds kubeadm credentials, touching nothing', () => {
     sandbox = builder();
     sandbox.file('etc/kubernetes/kubelet.conf', 'apiVersion: v1\n');
 
-    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4' });
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.36.4', KUBEHA_CLEAN_IDENTITY: 'true' });
 
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('a node image is made from a fresh builder only');
@@ -447,7 +474,7 @@ describe('prepare-node-image.sh', () => {
   it('should refuse a builder install-prerequisites.sh has not prepared for that version', () => {
     sandbox = builder();
 
-    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.35.2' });
+    const run = sandbox.run('prepare-node-image.sh', { KUBEHA_KUBERNETES_VERSION: '1.35.2', KUBEHA_CLEAN_IDENTITY: 'true' });
 
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('install-prerequisites.sh has not prepared this instance for 1.35.2');

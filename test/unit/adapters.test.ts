@@ -1,7 +1,7 @@
 // The adapters against the exact response shapes of the EC2 and SSM API references, for the
 // answers that broke our first release: a terminated instance, one that is stopping, one EC2 has
 // forgotten, and command output cut at GetCommandInvocation's limits.
-import { DescribeInstancesCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteTagsCommand, DescribeInstancesCommand, DescribeVolumesCommand, EC2Client, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CancelCommandCommand, GetCommandInvocationCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -132,6 +132,22 @@ describe('starting a stopped instance', () => {
     expect(outcome).toEqual({ ec2State: 'stopping', started: false });
     expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(1);
     expect(ec2.calls()).toHaveLength(1);
+  });
+});
+
+describe('ec2 adapter: warm standbys', () => {
+  it('drops tags by key alone, so DeleteTags removes them whatever their values, and stops one instance', async () => {
+    // Prepare
+    ec2.on(DeleteTagsCommand).resolves({});
+    ec2.on(StopInstancesCommand).resolves({ StoppingInstances: [{ InstanceId: 'i-0aaaaaaaaaaaaaaa1' }] });
+
+    // Act
+    await ec2Adapter.untagInstances(['i-0aaaaaaaaaaaaaaa1'], ['kubeha:standby-for', 'kubeha:standby-state']);
+    await ec2Adapter.stopInstance('i-0aaaaaaaaaaaaaaa1');
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandWith(DeleteTagsCommand, { Resources: ['i-0aaaaaaaaaaaaaaa1'], Tags: [{ Key: 'kubeha:standby-for' }, { Key: 'kubeha:standby-state' }] });
+    expect(ec2).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: ['i-0aaaaaaaaaaaaaaa1'] });
   });
 });
 

@@ -27,6 +27,25 @@ describe('parseBootstrapInput', () => {
     });
   });
 
+  it('keeps no warm standbys unless asked, and accepts one master and three workers', () => {
+    // Act
+    const defaults = parseBootstrapInput(bootstrapInput(), TODAY);
+    const asked = parseBootstrapInput(bootstrapInput({ healing: { standbys: { master: 1, worker: 3 } } } as never), TODAY);
+
+    // Assess
+    expect(defaults.healing.standbys).toEqual({ master: 0, worker: 0 });
+    expect(asked.healing).toEqual({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, standbys: { master: 1, worker: 3 } });
+  });
+
+  it.each([
+    [{ master: 2 }, 'healing.standbys.master', 'must be 0 or 1'],
+    [{ worker: 4 }, 'healing.standbys.worker', 'must be at most 3'],
+    [{ worker: 1.5 }, 'healing.standbys.worker', 'must be a whole number'],
+    [{ lb: 1 }, 'healing.standbys.lb', 'is not a known field'],
+  ])('rejects healing.standbys %j, naming the field', (standbys, field, reason) => {
+    expect(issuesOf(bootstrapInput({ healing: { standbys } } as never))).toContainEqual({ field, reason: expect.stringContaining(reason) });
+  });
+
   it('names every unknown field', () => {
     expect(issuesOf(bootstrapInput({ podSubnet: '10.0.0.0/18', extra: 1 } as never))).toEqual(
       expect.arrayContaining([

@@ -1,0 +1,324 @@
+import { describe, expect, it } from 'vitest';
+import type { ClusterSettings } from '../../functions/core/bootstrap.js';
+import type { ClusterInstance } from '../../functions/core/cluster.js';
+import type { LaunchRecord } from '../../functions/core/launch-records.js';
+import type { Ec2Port, StatePort, StoredItem } from '../../functions/core/ports.js';
+import { planReconcile } from '../../functions/core/reconcile.js';
+import { type StandbyView, claimStandby, planStandbys, standbysOf } from '../../functions/core/standbys.js';
+import { instance } from '../support/instances.js';
+
+const NOW = Date.parse('2026-11-24T09:00:00Z');
+const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
+
+const settings = (standbys: { master: number; worker: number }) =>
+  ({ cluster: { clusterName: 'prod-eu', kubernetesVersion: '1.36.4' }, policy: { startStoppedInstances: true, recoveryTimeoutMinutes: 10, standbys } }) as unknown as ClusterSettings;
+
+function masters(): ClusterInstance[] {
+  return ZONES.map((zone, index) => instance('master', { availabilityZone: zone, subnetId: `subnet-${index}`, nodeState: 'joined' }));
+}
+
+function standby(role: 'master' | 'worker', overrides: Partial<ClusterInstance> & { readiness?: 'preparing' | 'ready'; version?: string } = {}): ClusterInstance {
+  const { readiness = 'ready', version = '1.36.4', ...rest } = overrides;
+  return instance(undefined, {
+    ec2State: readiness === 'ready' ? 'stopped' : 'running',
+    // A preparing standby was launched a minute ago unless a test says otherwise.
+    ...(readiness === 'preparing' ? { launchTime: new Date(NOW - 60_000).toISOString() } : {}),
+    tags: { 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:standby-for': role, 'kubeha:standby-state': readiness, 'kubeha:standby-version': version },
+    ...rest,
+  });
+}
+
+const recordOf = (member: ClusterInstance) => ({ instanceId: member.instanceId, role: member.role, subnetId: member.subnetId, availabilityZone: member.availabilityZone }) as LaunchRecord;
+
+function view(members: ClusterInstance[], standbys: ClusterInstance[], overrides: Partial<StandbyView> = {}): StandbyView {
+  return {
+    settings: settings({ master: 1, worker: 0 }),
+    instances: [...members, ...standbys],
+    records: members.map(recordOf),
+    claimed: new Set(),
+    progress: {},
+    now: NOW,
+    ...overrides,
+  };
+}
+
+describe('planStandbys', () => {
+  it('launches a master standby copying the first master, in a zone that has none yet', () => {
+    // Prepare
+    const fleet = masters();
+
+    // Act
+    const plan = planStandbys(view(fleet, []));
+
+    // Assess
+    expect(plan.actions).toEqual([{ kind: 'launch-standby', role: 'master', sourceInstanceId: fleet[0]!.instanceId, subnetId: 'subnet-0' }]);
+  });
+
+  it('spreads three worker standbys over three zones', () => {
+    const workers = ZONES.map((zone, index) => instance('worker', { availabilityZone: zone, subnetId: `subnet-${index}` }));
+    const plan = planStandbys(view(workers, [], { settings: settings({ master: 0, worker: 3 }) }));
+    expect(plan.actions.map((action) => (action.kind === 'launch-standby' ? action.subnetId : action.kind)).sort()).toEqual(['subnet-0', 'subnet-1', 'subnet-2']);
+  });
+
+  it('does nothing for a cluster that wants no standbys and has none, and nothing once the wanted one is ready', () => {
+    expect(planStandbys(view(masters(), [], { settings: settings({ master: 0, worker: 0 }) })).actions).toEqual([]);
+    expect(planStandbys(view(masters(), [standby('master')])).actions).toEqual([]);
+  });
+
+  it('waits for a preparing standby\'s agent, prepares it once online, and finishes it once the preparation succeeded', () => {
+    // Prepare
+    const preparing = standby('master', { readiness: 'preparing', launchTime: new Date(NOW - 60_000).toISOString() });
+    const base = view(masters(), [preparing]);
+
+    // Act
+    const offline = planStandbys(base);
+    const online = planStandbys({ ...base, progress: { [preparing.instanceId]: { online: true } } });
+    const running = planStandbys({ ...base, progress: { [preparing.instanceId]: { online: true, preparation: { commandId: 'c-1', status: 'InProgress' } } } });
+    const done = planStandbys({ ...base, progress: { [preparing.instanceId]: { online: true, preparation: { commandId: 'c-1', status: 'Success' } } } });
+
+    // Assess
+    expect(offline.actions).toEqual([]);
+    expect(online.actions).toEqual([{ kind: 'prepare-standby', instanceId: preparing.instanceId }]);
+    expect(running.actions).toEqual([]);
+    expect(done.actions).toEqual([{ kind: 'finish-standby', instanceId: preparing.instanceId }]);
+  });
+
+  it('retires a standby whose preparation failed, says so, and launches another in the same run', () => {
+    const preparing = standby('master', { readiness: 'preparing' });
+    const plan = planStandbys({ ...view(masters(), [preparing]), progress: { [preparing.instanceId]: { online: true, preparation: { commandId: 'c-1', status: 'Failed' } } } });
+    expect(plan.actions.map((action) => action.kind)).toEqual(['retire-standby', 'launch-standby']);
+    expect(plan.findings).toEqual([expect.stringContaining('its preparation ended Failed (command c-1)')]);
+  });
+
+  it('retires a standby whose agent never registered', () => {
+    const stuck = standby('master', { readiness: 'preparing', launchTime: new Date(NOW - 16 * 60_000).toISOString() });
+    expect(planStandbys(view(masters(), [stuck])).actions[0]).toEqual({ kind: 'retire-standby', instanceId: stuck.instanceId, reason: 'its SSM agent never registered' });
+  });
+
+  it('replaces a ready standby prepared for another Kubernetes version', () => {
+    const outdated = standby('master', { version: '1.36.3' });
+    const plan = planStandbys(view(masters(), [outdated]));
+    expect(plan.actions).toEqual([
+      { kind: 'retire-standby', instanceId: outdated.instanceId, reason: 'prepared for Kubernetes 1.36.3, the cluster runs 1.36.4' },
+      expect.objectContaining({ kind: 'launch-standby', role: 'master' }),
+    ]);
+  });
+
+  it('retires a preparing standby launched for a version the cluster has since left, before preparing it', () => {
+    const preparing = standby('master', { readiness: 'preparing', version: '1.36.3' });
+    const plan = planStandbys({ ...view(masters(), [preparing]), progress: { [preparing.instanceId]: { online: true } } });
+    expect(plan.actions[0]).toEqual({ kind: 'retire-standby', instanceId: preparing.instanceId, reason: 'launched for Kubernetes 1.36.3, the cluster runs 1.36.4' });
+  });
+
+  it('stops a ready standby that is running again', () => {
+    const started = standby('master', { ec2State: 'running' });
+    expect(planStandbys(view(masters(), [started])).actions).toEqual([{ kind: 'finish-standby', instanceId: started.instanceId }]);
+  });
+
+  it('retires the extra standbys when the setting is lowered, preparing ones first, and only those', () => {
+    // Prepare
+    const ready = standby('worker');
+    const preparing = standby('worker', { readiness: 'preparing' });
+    const workers = ZONES.map((zone) => instance('worker', { availabilityZone: zone }));
+
+    // Act
+    const plan = planStandbys(view(workers, [ready, preparing], { settings: settings({ master: 0, worker: 1 }) }));
+
+    // Assess
+    expect(plan.actions).toEqual([{ kind: 'retire-standby', instanceId: preparing.instanceId, reason: 'more worker standbys than the 1 wanted' }]);
+  });
+
+  it('leaves a claimed standby alone and counts it as gone', () => {
+    const claimed = standby('master');
+    const plan = planStandbys(view(masters(), [claimed], { claimed: new Set([claimed.instanceId]) }));
+    expect(plan.actions).toEqual([expect.objectContaining({ kind: 'launch-standby' })]);
+  });
+
+  it('deletes a claim an hour after EC2 stopped listing its instance, and keeps those of live instances', () => {
+    // Prepare
+    const member = standby('master', { ec2State: 'running', tags: { 'kubeha:role': 'master' } });
+    const old = new Date(NOW - 2 * 3600_000).toISOString();
+    const claims = [
+      { standbyId: 'i-0gone', by: 'i-dead-1', claimedAt: old },
+      { standbyId: 'i-0justgone', by: 'i-dead-2', claimedAt: new Date(NOW - 60_000).toISOString() },
+      { standbyId: member.instanceId, by: 'i-dead-3', claimedAt: old },
+    ];
+
+    // Act
+    const plan = planStandbys(view(masters(), [member], { claims, claimed: new Set(claims.map((claim) => claim.standbyId)), settings: settings({ master: 0, worker: 0 }) }));
+
+    // Assess
+    expect(plan.actions).toEqual([{ kind: 'forget-standby-claim', standbyId: 'i-0gone' }]);
+  });
+
+  it('reports instead of launching when no running member has a launch record and no template is named', () => {
+    const plan = planStandbys(view(masters(), [], { records: [] }));
+    expect(plan.actions).toEqual([]);
+    expect(plan.findings).toEqual(['no master standby can be launched: no running master has a launch record and the settings name no launchTemplates.master']);
+  });
+});
+
+describe('planReconcile with a standby', () => {
+  it('starts no healing for a standby, stopped past the grace period or running, and leaves upstreams as they are', () => {
+    // Prepare: upstreams name the three masters; a stopped and a running standby, no launch record of either.
+    const fleet = masters();
+    const masterIps = fleet.map((master) => master.privateIp!).join(' ');
+    const balancers = [instance('lb', { tags: { 'kubeha:upstreams': masterIps } }), instance('lb', { tags: { 'kubeha:upstreams': masterIps } })];
+    const standbys = [standby('master'), standby('worker', { readiness: 'preparing', ec2State: 'running' })];
+    const status = {
+      members: fleet.map((master, index) => ({ id: `m${index}`, name: `m${index}`, peerIp: master.privateIp!, healthy: true })),
+      nodes: fleet.map((master, index) => ({ name: `m${index}`, internalIp: master.privateIp!, ready: true, controlPlane: true })),
+    };
+    const base = {
+      settings: settings({ master: 1, worker: 1 }),
+      instances: [...fleet, ...balancers, ...standbys],
+      elasticIpHolder: balancers[0]!.instanceId,
+      lock: undefined,
+      status,
+      records: fleet.map(recordOf),
+      standbys: { claimed: new Set<string>(), progress: {} },
+    };
+
+    // Act
+    const first = planReconcile({ ...base, state: { unhealthySince: {} }, now: NOW }, { graceMinutes: 10, statusTimeoutSeconds: 30 });
+    const later = planReconcile({ ...base, state: first.state, now: NOW + 11 * 60_000 }, { graceMinutes: 10, statusTimeoutSeconds: 30 });
+
+    // Assess
+    const membership = ['start-healing', 'reconfigure-load-balancers', 'reconfigure-node-proxies', 'mark-replaced'];
+    for (const plan of [first, later]) {
+      expect(plan.actions.filter((action) => membership.includes(action.kind))).toEqual([]);
+      expect(plan.state).toEqual({ unhealthySince: {} });
+    }
+  });
+});
+
+/** A state table as DynamoDB's conditional writes behave: each put is atomic; calls interleave at their awaits. */
+function memoryState(): StatePort & { items: Map<string, StoredItem<unknown>> } {
+  const items = new Map<string, StoredItem<unknown>>();
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+  return {
+    items,
+    async get<T>(_cluster: string, key: string) {
+      await tick();
+      return items.get(key) as StoredItem<T> | undefined;
+    },
+    async list<T>(_cluster: string, prefix: string) {
+      await tick();
+      return [...items.values()].filter((item) => item.key.startsWith(prefix)) as StoredItem<T>[];
+    },
+    async put(_cluster, key, value, expected) {
+      await tick();
+      const current = items.get(key);
+      if (expected === 'absent' ? current !== undefined : expected !== 'any' && current?.version !== expected) return false;
+      items.set(key, { key, value, version: (current?.version ?? 0) + 1 });
+      return true;
+    },
+    async remove(_cluster, key) {
+      return items.delete(key);
+    },
+    async putMany() {},
+  };
+}
+
+/** EC2 as far as a claim uses it: tags and states of the given instances, calls recorded. */
+function memoryEc2(instances: ClusterInstance[]) {
+  const byId = new Map(instances.map((candidate) => [candidate.instanceId, { ...candidate, tags: { ...candidate.tags } }]));
+  const calls: string[] = [];
+  const ec2 = {
+    async describeInstance(instanceId: string) {
+      return byId.get(instanceId);
+    },
+    async tagInstances(ids: readonly string[], tags: Record<string, string>) {
+      calls.push(`tag ${ids.join()} ${Object.keys(tags).join()}`);
+      for (const id of ids) Object.assign(byId.get(id)!.tags!, tags);
+    },
+    async untagInstances(ids: readonly string[], keys: readonly string[]) {
+      calls.push(`untag ${ids.join()}`);
+      for (const id of ids) for (const key of keys) delete (byId.get(id)!.tags as Record<string, string>)[key];
+    },
+    async startInstance(id: string) {
+      calls.push(`start ${id}`);
+      byId.set(id, { ...byId.get(id)!, ec2State: 'pending' });
+    },
+  } as unknown as Ec2Port;
+  return { ec2, calls, byId };
+}
+
+describe('claimStandby', () => {
+  const clock = { now: () => NOW, sleep: async () => undefined };
+  const input = (deadInstanceId: string, role: 'master' | 'worker', availabilityZone: string) => ({ clusterName: 'prod-eu', deadInstanceId, role, availabilityZone, kubernetesVersion: '1.36.4' });
+
+  it('gives one standby to one of two concurrent heals; the other gets none and launches', async () => {
+    // Prepare: two dead workers, one ready worker standby.
+    const only = standby('worker', { availabilityZone: 'eu-west-1a' });
+    const state = memoryState();
+    const { ec2, calls } = memoryEc2([only]);
+
+    // Act
+    const [first, second] = await Promise.all([
+      claimStandby(input('i-dead-1', 'worker', 'eu-west-1a'), [only], { ec2, state, clock }),
+      claimStandby(input('i-dead-2', 'worker', 'eu-west-1b'), [only], { ec2, state, clock }),
+    ]);
+
+    // Assess
+    expect([first?.instanceId, second?.instanceId].filter(Boolean)).toEqual([only.instanceId]);
+    expect(calls.filter((call) => call.startsWith('start'))).toEqual([`start ${only.instanceId}`]);
+    expect(state.items.size).toBe(1);
+  });
+
+  it('gives two concurrent heals two different standbys when there are two', async () => {
+    const standbys = [standby('worker', { availabilityZone: 'eu-west-1a' }), standby('worker', { availabilityZone: 'eu-west-1b' })];
+    const state = memoryState();
+    const { ec2 } = memoryEc2(standbys);
+
+    const claims = await Promise.all([
+      claimStandby(input('i-dead-1', 'worker', 'eu-west-1a'), standbys, { ec2, state, clock }),
+      claimStandby(input('i-dead-2', 'worker', 'eu-west-1a'), standbys, { ec2, state, clock }),
+    ]);
+
+    expect(new Set(claims.map((claim) => claim?.instanceId)).size).toBe(2);
+    expect(claims.every((claim) => claim !== undefined)).toBe(true);
+  });
+
+  it('finds its own claim again on a retry, starting nothing twice, and retags the standby as the replacement', async () => {
+    // Prepare
+    const ready = standby('master', { availabilityZone: 'eu-west-1b' });
+    const state = memoryState();
+    const { ec2, calls, byId } = memoryEc2([ready]);
+    const first = await claimStandby(input('i-dead-1', 'master', 'eu-west-1b'), [ready], { ec2, state, clock });
+
+    // Act: the retried Task sees the standby already pending and retagged.
+    const retried = await claimStandby(input('i-dead-1', 'master', 'eu-west-1b'), [byId.get(ready.instanceId)!], { ec2, state, clock });
+
+    // Assess
+    expect(retried).toEqual({ instanceId: ready.instanceId, privateIp: ready.privateIp, alreadyBooting: true });
+    expect(first?.alreadyBooting).toBe(false);
+    expect(calls.filter((call) => call.startsWith('start'))).toHaveLength(1);
+    expect(byId.get(ready.instanceId)!.tags).toEqual({ 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:role': 'master', 'kubeha:replaces': 'i-dead-1' });
+    expect(standbysOf([...byId.values()])).toEqual([]);
+  });
+
+  it('never gives a master a standby beside another live master, but one in its own zone or a zone without a master', async () => {
+    // Prepare: live masters in zones a and c; the dead one was in b.
+    const live = [instance('master', { availabilityZone: 'eu-west-1a' }), instance('master', { availabilityZone: 'eu-west-1c' })];
+    const besideA = standby('master', { availabilityZone: 'eu-west-1a' });
+    const inB = standby('master', { availabilityZone: 'eu-west-1b' });
+    const inD = standby('master', { availabilityZone: 'eu-west-1d' });
+
+    // Act
+    const none = await claimStandby(input('i-dead-b', 'master', 'eu-west-1b'), [...live, besideA], { ...memoryEc2([besideA]), state: memoryState(), clock });
+    const own = await claimStandby(input('i-dead-b', 'master', 'eu-west-1b'), [...live, besideA, inD, inB], { ...memoryEc2([besideA, inB, inD]), state: memoryState(), clock });
+    const empty = await claimStandby(input('i-dead-b', 'master', 'eu-west-1b'), [...live, besideA, inD], { ...memoryEc2([besideA, inD]), state: memoryState(), clock });
+
+    // Assess
+    expect(none).toBeUndefined();
+    expect(own?.instanceId).toBe(inB.instanceId);
+    expect(empty?.instanceId).toBe(inD.instanceId);
+  });
+
+  it('takes no standby that is still preparing, stopping, or prepared for another version', async () => {
+    const unusable = [standby('worker', { readiness: 'preparing' }), standby('worker', { ec2State: 'stopping' }), standby('worker', { version: '1.36.3' })];
+    const claim = await claimStandby(input('i-dead-1', 'worker', 'eu-west-1a'), unusable, { ...memoryEc2(unusable), state: memoryState(), clock });
+    expect(claim).toBeUndefined();
+  });
+});
