@@ -199,7 +199,8 @@ export function healDag(fleet: SimulatedFleet, scenario: HealScenario, origin: n
       : { id: 'boot', after: { launch: 'an instance boots once launched' }, span: replacement && launched ? { start: launched.end, end: (replacement.ssmRegisteredAt ?? launched.end) } : undefined },
   );
   const onReplacement = (invocation: Invocation) => invocation.instanceId === replacement?.instanceId;
-  nodes.push({ id: 'prerequisites', after: { boot: 'documents run once the agent has registered' }, span: spanOf(documentRuns(fleet, since, 'InstallPrerequisites', onReplacement)) });
+  // A warm standby installed its prerequisites before it was stopped: the heal sends none (optional then).
+  nodes.push({ id: 'prerequisites', after: { boot: 'documents run once the agent has registered' }, span: spanOf(documentRuns(fleet, since, 'InstallPrerequisites', onReplacement)), ...(fromStandby ? { optional: true } : {}) });
   if (role === 'master') {
     const join = documentRuns(fleet, since, 'JoinControlPlane', onReplacement);
     const version = join.at(-1)?.parameters.JoinSecretVersionId;

@@ -400,6 +400,12 @@ export interface Replacement {
   readonly boot: BootKind;
   /** The instance was already booting when this call found it (a retried Task): look at it at once. */
   readonly alreadyBooting: boolean;
+  /**
+   * Its prerequisites are installed at the cluster's version: a warm standby, whose version tag is written
+   * only after its preparation succeeded and was checked when it was claimed. The workflow skips the
+   * prerequisites command (a check that would take a command's round trip) and goes on to the join.
+   */
+  readonly prerequisitesInstalled: boolean;
 }
 
 /**
@@ -433,10 +439,10 @@ export async function launchReplacement(
       ports,
     );
     // Its address is its own: sameAddress false sends heal-master down the path that re-points the load balancers.
-    if (standby) return { instanceId: standby.instanceId, privateIp: standby.privateIp, sameAddress: false, preparedImage: true, boot: 'start', alreadyBooting: standby.alreadyBooting };
+    if (standby) return { instanceId: standby.instanceId, privateIp: standby.privateIp, sameAddress: false, preparedImage: true, boot: 'start', alreadyBooting: standby.alreadyBooting, prerequisitesInstalled: true };
   }
   const earlier = instances.find((instance) => instance.tags?.['kubeha:replaces'] === input.deadInstanceId && (instance.ec2State === 'pending' || instance.ec2State === 'running'));
-  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false };
+  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false };
 
   const spec = replacementSpec({
     deadInstanceId: input.deadInstanceId,
@@ -451,7 +457,7 @@ export async function launchReplacement(
   const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
   const launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
-  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false };
+  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false };
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------
