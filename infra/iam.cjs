@@ -179,6 +179,9 @@ function functionStatements(stage, clusters, options = {}) {
     ],
     awaitCommand: [
       ...POLL_COMMANDS,
+      // An invocation SSM holds as Delayed: is its node stopped or gone (then the step fails and the command is
+      // cancelled there)? DescribeInstances takes no resource-level permission.
+      { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
       // The poll closes the send's ledger record with one write, reading nothing (command-ledger.ts).
       stateTableStatement(['dynamodb:UpdateItem'], clusters),
       {

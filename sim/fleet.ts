@@ -33,6 +33,8 @@ export interface SimInstance {
   ssmOnline: boolean;
   /** When the SSM agent registered; before that SSM does not know the instance at all. */
   ssmRegisteredAt?: number;
+  /** When the agent last connected (the instance finished booting): a Delayed command is delivered then. */
+  onlineSince?: number;
   /** When the instance reached `terminated`: EC2 describes it for a while, then forgets it. */
   terminatedAt?: number;
   /** Modelled time at which a stopping or shutting-down instance reaches stopped or terminated. */
@@ -116,7 +118,9 @@ export interface Invocation {
   instanceId: string;
   document: string;
   parameters: Record<string, string>;
-  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Undeliverable' | 'TimedOut' | 'Cancelled';
+  status: 'Pending' | 'Delayed' | 'InProgress' | 'Success' | 'Failed' | 'Undeliverable' | 'TimedOut' | 'Cancelled';
+  /** Delayed: the node was not connected when the command was sent; it runs for durationMs once the node is, unless deliverBy passes first. */
+  delivery?: { durationMs: number; deliverBy: number };
   comment?: string;
   /** OutputS3BucketName and OutputS3KeyPrefix, where the command asked for its output in S3. */
   output?: { bucket: string; prefix: string };
@@ -610,7 +614,8 @@ export class SimulatedFleet {
     }
     for (const invocation of this.invocations) {
       if (invocation.instanceId !== instanceId) continue;
-      if (invocation.status === 'Pending') invocation.status = 'Undeliverable';
+      // A stopped node's commands stay Delayed (SSM tries again when it is back); a terminated one's cannot be delivered.
+      if ((invocation.status === 'Pending' || invocation.status === 'Delayed') && state !== 'stopped') invocation.status = 'Undeliverable';
       if (invocation.status === 'InProgress') {
         invocation.status = 'Failed';
         invocation.stderr = `the instance ${state === 'stopped' ? 'stopped' : 'was terminated'} while the command ran`;
@@ -668,6 +673,7 @@ export class SimulatedFleet {
       if (instance.state === 'pending' && instance.bootsAt !== undefined && instance.bootsAt <= this.clockMs) {
         instance.state = 'running';
         instance.ssmOnline = true;
+        instance.onlineSince = instance.bootsAt;
         delete instance.bootsAt;
         if (instance.node.kubeadm && !this.neverRecovers.has(instance.instanceId)) instance.recoversAt = this.clockMs + KUBELET_RECOVERY_SECONDS * 1000;
       }

@@ -46,13 +46,13 @@ export function installSsm(fleet: SimulatedFleet) {
       fleet,
       'ssm',
       'SendCommand',
-      (input: { DocumentName?: string; DocumentVersion?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; OutputS3BucketName?: string; OutputS3KeyPrefix?: string; Comment?: string }) => {
+      (input: { DocumentName?: string; DocumentVersion?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; OutputS3BucketName?: string; OutputS3KeyPrefix?: string; Comment?: string; TimeoutSeconds?: number }) => {
         if ((input.Comment ?? '').length > 100) throw new AwsError('ValidationException', 'Comment must be at most 100 characters');
         // Each digest-named document has one version (SendCommand API reference: a number, $DEFAULT or $LATEST).
         if (input.DocumentVersion !== undefined && !['1', '$DEFAULT', '$LATEST'].includes(input.DocumentVersion)) throw new AwsError('InvalidDocumentVersion', `Document version ${input.DocumentVersion} does not exist`);
         const parameters = Object.fromEntries(Object.entries(input.Parameters ?? {}).map(([key, values]) => [key, values[0] ?? '']));
         const output = input.OutputS3BucketName ? { bucket: input.OutputS3BucketName, prefix: input.OutputS3KeyPrefix ?? '' } : undefined;
-        return { Command: { CommandId: sendCommand(fleet, input.DocumentName ?? '', input.InstanceIds ?? [], parameters, output, input.Comment) } };
+        return { Command: { CommandId: sendCommand(fleet, input.DocumentName ?? '', input.InstanceIds ?? [], parameters, output, input.Comment, input.TimeoutSeconds) } };
       },
     ),
   );
@@ -95,8 +95,8 @@ export function installSsm(fleet: SimulatedFleet) {
     }),
   );
   ssm.on(CancelCommandCommand).callsFake(
-    route(fleet, 'ssm', 'CancelCommand', (input: { CommandId?: string }) => {
-      cancelCommand(fleet, input.CommandId ?? '');
+    route(fleet, 'ssm', 'CancelCommand', (input: { CommandId?: string; InstanceIds?: string[] }) => {
+      cancelCommand(fleet, input.CommandId ?? '', input.InstanceIds);
       return {};
     }),
   );
@@ -132,7 +132,10 @@ export function isOnline(fleet: SimulatedFleet, instance: SimInstance): boolean 
   return instance.state === 'running' && instance.ssmOnline && isRegistered(fleet, instance);
 }
 
-export function sendCommand(fleet: SimulatedFleet, documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }, comment?: string): string {
+/** SendCommand's default delivery timeout (TimeoutSeconds), in seconds. */
+export const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 3600;
+
+export function sendCommand(fleet: SimulatedFleet, documentName: string, instanceIds: string[], parameters: Record<string, string>, output?: { bucket: string; prefix: string }, comment?: string, deliveryTimeoutSeconds = DEFAULT_DELIVERY_TIMEOUT_SECONDS): string {
   // Deployed names end with the document set's digest (infra/names.cjs): kubeha-<stage>-<Name>-<digest>.
   const document = DOCUMENT_BY_SUFFIX.find((name) => documentName.replace(/-[0-9a-f]{10}$/, '').endsWith(name));
   if (fleet.deployedDocumentSuffix && !documentName.endsWith(fleet.deployedDocumentSuffix)) throw new AwsError('InvalidDocument', `Document ${documentName} does not exist`);
@@ -149,16 +152,22 @@ export function sendCommand(fleet: SimulatedFleet, documentName: string, instanc
     const instance = fleet.instances.get(instanceId);
     const deliverable = instance !== undefined && isOnline(fleet, instance);
     const duration = jittered(instance ? documentSeconds(document, instance.node, parameters) : (DOCUMENT_SECONDS[document] ?? 10), fleet.randomSource) * 1000;
+    // A registered node that is not connected (stopped, booting): SSM holds the invocation as Delayed, "the node
+    // was stopped ... The system will try to send the command again", and delivers it once the agent connects,
+    // or gives up (Delivery Timed Out, Status TimedOut) after the delivery timeout plus the execution timeout
+    // (Systems Manager User Guide, "Understanding command statuses"; GetCommandInvocation StatusDetails).
+    const executionTimeout = Number(parameters.ExecutionTimeout ?? 3600);
     fleet.invocations.push({
       commandId,
       instanceId,
       document,
       parameters: { ...parameters },
-      status: deliverable ? 'InProgress' : 'Undeliverable',
+      status: deliverable ? 'InProgress' : 'Delayed',
       startedAt: fleet.now(),
-      finishesAt: fleet.now() + duration,
+      finishesAt: deliverable ? fleet.now() + duration : Number.POSITIVE_INFINITY,
+      ...(deliverable ? {} : { delivery: { durationMs: duration, deliverBy: fleet.now() + (deliveryTimeoutSeconds + executionTimeout) * 1000 } }),
       stdout: '',
-      stderr: deliverable ? '' : 'the SSM agent on this instance is not reachable',
+      stderr: '',
       ...(output ? { output } : {}),
       ...(comment ? { comment } : {}),
     });
@@ -177,11 +186,12 @@ export function pollCommand(fleet: SimulatedFleet, commandId: string): Invocatio
 }
 
 /** CancelCommand: what has not finished stops; finished invocations keep their status. */
-export function cancelCommand(fleet: SimulatedFleet, commandId: string): void {
-  const invocations = fleet.invocations.filter((invocation) => invocation.commandId === commandId);
+export function cancelCommand(fleet: SimulatedFleet, commandId: string, instanceIds?: readonly string[]): void {
+  // CancelCommand's InstanceIds: only those nodes' invocations (all of the command's without them).
+  const invocations = fleet.invocations.filter((invocation) => invocation.commandId === commandId && (!instanceIds || instanceIds.includes(invocation.instanceId)));
   if (invocations.length === 0) throw new AwsError('InvalidCommandId', `command ${commandId} does not exist`);
   settleInvocations(fleet);
-  for (const invocation of invocations) if (invocation.status === 'Pending' || invocation.status === 'InProgress') invocation.status = 'Cancelled';
+  for (const invocation of invocations) if (invocation.status === 'Pending' || invocation.status === 'Delayed' || invocation.status === 'InProgress') invocation.status = 'Cancelled';
 }
 
 /** Where the agent uploads an invocation's streams (bucket/prefix/command/instance/plugin/step/stream). */
@@ -197,8 +207,26 @@ export function getInvocation(fleet: SimulatedFleet, commandId: string, instance
   return invocation;
 }
 
+/** Delivers each Delayed invocation whose node has connected since, and times out those past their delivery timeout. */
+function deliverDelayed(fleet: SimulatedFleet): void {
+  for (const invocation of fleet.invocations) {
+    if (invocation.status !== 'Delayed' || !invocation.delivery) continue;
+    const instance = fleet.instances.get(invocation.instanceId);
+    const connectedAt = instance && isOnline(fleet, instance) ? Math.max(invocation.startedAt, instance.onlineSince ?? fleet.now()) : undefined;
+    if (connectedAt !== undefined && connectedAt <= invocation.delivery.deliverBy) {
+      invocation.status = 'InProgress';
+      invocation.startedAt = connectedAt;
+      invocation.finishesAt = connectedAt + invocation.delivery.durationMs;
+    } else if (fleet.now() > invocation.delivery.deliverBy) {
+      invocation.status = 'TimedOut';
+      invocation.stderr = 'Delivery Timed Out: the command was not delivered to the managed node before the delivery timeout';
+    }
+  }
+}
+
 /** Finishes, in modelled-time order, every invocation whose time has come. */
 export function settleInvocations(fleet: SimulatedFleet): void {
+  deliverDelayed(fleet);
   const due = fleet.invocations
     .filter((invocation) => invocation.status === 'InProgress' && invocation.finishesAt <= fleet.now())
     .sort((a, b) => a.finishesAt - b.finishesAt);

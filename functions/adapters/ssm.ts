@@ -130,10 +130,10 @@ export const ssm: SsmPort = {
     return found;
   },
 
-  async cancelCommand(commandId) {
+  async cancelCommand(commandId, instanceIds) {
     const { sdk: aws, client } = await sdk();
     try {
-      await call('ssm:CancelCommand', () => client.send(new aws.CancelCommandCommand({ CommandId: commandId })));
+      await call('ssm:CancelCommand', () => client.send(new aws.CancelCommandCommand({ CommandId: commandId, ...(instanceIds ? { InstanceIds: [...instanceIds] } : {}) })));
     } catch (error: unknown) {
       // A command that finished meanwhile cannot be cancelled, and need not be.
       if (errorName(error) !== 'InvalidCommandId' && errorName(error) !== 'DuplicateInstanceId') throw error;

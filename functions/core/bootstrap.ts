@@ -24,7 +24,7 @@ import type { Logger } from './log.js';
 import { type BootstrapPlan, HISTORY_EVENT_BUDGET, HISTORY_EVENTS_PER_WORKER_BATCH, HISTORY_EVENT_LIMIT, planBootstrap, worstCaseHistoryEvents } from './plan.js';
 import { recordLaunchFacts } from './launch-records.js';
 import { documentParameter } from './parameter-patterns.js';
-import type { Ports, SecretRef } from './ports.js';
+import type { CommandInvocation, Ports, SecretRef } from './ports.js';
 import { type Finding, blockingFindings, preflightFindings } from './preflight.js';
 
 export type { CommandEnvironment as Environment } from './commands.js';
@@ -174,11 +174,32 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
 }
 
 /** Polls a command once. On success it records the node state tag so that a re-run skips these nodes. */
+/**
+ * SSM holds a command for a node that is not connected as Delayed and delivers it once the node is back, for
+ * up to the delivery timeout plus the execution timeout (Systems Manager User Guide, "Understanding command
+ * statuses"): a node that stopped or went away would keep the step waiting that long, and a restart would run
+ * the command late. Such an invocation counts as undeliverable now, and is cancelled on that node.
+ */
+async function failDelayedOnStoppedNodes(commandId: string, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2'>): Promise<CommandInvocation[]> {
+  const delayed = statuses.filter((invocation) => invocation.status === 'Delayed');
+  if (delayed.length === 0) return [...statuses];
+  const states = new Map(await Promise.all(delayed.map(async (invocation) => [invocation.instanceId, (await ports.ec2.describeInstance(invocation.instanceId))?.ec2State ?? 'gone'] as const)));
+  const gone = delayed.filter((invocation) => ['stopping', 'stopped', 'shutting-down', 'terminated', 'gone'].includes(states.get(invocation.instanceId) ?? ''));
+  if (gone.length === 0) return [...statuses];
+  await ports.ssm.cancelCommand(commandId, gone.map((invocation) => invocation.instanceId));
+  return statuses.map((invocation) =>
+    gone.includes(invocation)
+      ? { ...invocation, status: 'Undeliverable' as const, stderr: `the instance is ${states.get(invocation.instanceId)}: SSM held the command as Delayed; cancelled there` }
+      : invocation,
+  );
+}
+
 export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm' | 'ec2' | 'state' | 'clock'>, log: Logger): Promise<CommandProgress> {
-  const statuses = await ports.ssm.commandInvocations(command.commandId);
+  const statuses = await failDelayedOnStoppedNodes(command.commandId, await ports.ssm.commandInvocations(command.commandId), ports);
   const invocations = await Promise.all(
     statuses.map(async (invocation) =>
-      needsOutput(command, invocation) ? { ...invocation, ...(await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)) } : invocation,
+      // An invocation judged here (a Delayed one on a stopped node) carries its own reason already.
+      needsOutput(command, invocation) && invocation.stderr === undefined ? { ...invocation, ...(await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)) } : invocation,
     ),
   );
   let progress: CommandProgress;

@@ -150,7 +150,8 @@ export interface SsmPort {
   /** The id of a command sent to the instance since `since` whose Comment carries `token`, if any. */
   findCommand(instanceId: string, token: string, since: number): Promise<string | undefined>;
   /** Stops a command kubeha gave up on, so a retry never overlaps it. A finished command is left alone. */
-  cancelCommand(commandId: string): Promise<void>;
+  /** Cancels the command, on these nodes only when given. */
+  cancelCommand(commandId: string, instanceIds?: readonly string[]): Promise<void>;
   getParameter(name: string): Promise<string | undefined>;
   putParameter(name: string, value: string): Promise<void>;
 }

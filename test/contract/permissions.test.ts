@@ -194,7 +194,7 @@ const WARM_STANDBY = 'claiming, retagging and starting a warm standby, only when
 const STANDBY_UPKEEP = 'keeping warm standbys (launch, find the preparation, stop, retire), only when the cluster wants some';
 const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
   sendCommand: { 'ssm:ListCommands': "a retried send finding its first attempt's command by its comment" },
-  awaitCommand: { 'ssm:CancelCommand': 'a command past its deadline', 's3:GetObject': 'output past the 24,000-character cut' },
+  awaitCommand: { 'ssm:CancelCommand': 'a command past its deadline, or held as Delayed for a stopped node', 's3:GetObject': 'output past the 24,000-character cut', 'ec2:DescribeInstances': 'an invocation SSM holds as Delayed: is its node stopped or gone?' },
   recordCluster: {
     'dynamodb:GetItem': SHARED_TABLE,
     'dynamodb:UpdateItem': SHARED_TABLE,

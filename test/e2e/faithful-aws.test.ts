@@ -5,7 +5,11 @@ import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
 import { AwsThrottledError } from '../../functions/core/errors.js';
 import { launchRecordKey } from '../../functions/core/launch-records.js';
 import { type SimInstance, SimulatedFleet } from '../../sim/fleet.js';
-import { sendCommand } from '../../sim/ssm.js';
+import { pollCommand, sendCommand } from '../../sim/ssm.js';
+import { ports } from '../../functions/adapters/index.js';
+import { awaitStep } from '../../functions/core/bootstrap.js';
+import { createLogger } from '../../functions/core/log.js';
+import { STOP_SECONDS, BOOT_SECONDS } from '../../sim/fleet.js';
 import { bootstrappedCluster } from '../support/cluster.js';
 
 function replacementsOf(fleet: SimulatedFleet, dead: SimInstance): SimInstance[] {
@@ -256,5 +260,61 @@ describe('throttling, when the simulator is asked to meter rates as AWS does', (
     // Assess
     await expect(second).rejects.toBeInstanceOf(AwsThrottledError);
     await expect(second).rejects.toMatchObject({ cause: { name: 'RequestLimitExceeded' } });
+  });
+});
+
+describe('a command for a node that is not connected', () => {
+  const install = { KubernetesVersion: '1.36.4', Role: 'worker', ExecutionTimeout: '600' };
+
+  it('is held as Delayed, runs once the node is started and its agent connects, and times out on a node that stays stopped', () => {
+    // Prepare: two registered workers, both stopped.
+    const fleet = SimulatedFleet.standard({ workers: 2 });
+    const [started, stopped] = fleet.byRole('worker') as [SimInstance, SimInstance];
+    for (const worker of [started, stopped]) fleet.stopInstance(worker.instanceId);
+    fleet.advance(STOP_SECONDS + 1);
+
+    // Act
+    const toStarted = sendCommand(fleet, 'kubeha-local-InstallPrerequisites', [started.instanceId], install, undefined, undefined, 600);
+    const toStopped = sendCommand(fleet, 'kubeha-local-InstallPrerequisites', [stopped.instanceId], install, undefined, undefined, 600);
+    const whileStopped = pollCommand(fleet, toStarted)[0]!.status;
+    fleet.startInstance(started.instanceId);
+    fleet.advance(BOOT_SECONDS + 200);
+    const delivered = pollCommand(fleet, toStarted)[0]!;
+    const beforeTimeout = pollCommand(fleet, toStopped)[0]!.status;
+    fleet.advance(1200);
+    const timedOut = pollCommand(fleet, toStopped)[0]!;
+
+    // Assess
+    expect(whileStopped).toBe('Delayed');
+    expect(delivered.status).toBe('Success');
+    expect(delivered.startedAt).toBe(started.onlineSince);
+    expect(started.node.prerequisites?.kubernetesVersion).toBe('1.36.4');
+    expect(beforeTimeout).toBe('Delayed');
+    expect(timedOut.status).toBe('TimedOut');
+    expect(stopped.node.prerequisites).toBeUndefined();
+  });
+
+  it('fails the step at its next poll, naming the stopped node, and cancels the command there so a restart never runs it late', async () => {
+    // Prepare: a joined worker stops; a step's command is sent to it anyway (it was running when the step began).
+    const { fleet } = await bootstrappedCluster({ workers: 2 });
+    const [worker, other] = fleet.byRole('worker') as [SimInstance, SimInstance];
+    fleet.stopInstance(worker.instanceId);
+    fleet.advance(STOP_SECONDS + 1);
+    const sentAt = fleet.now();
+    const commandId = await ports.ssm.sendCommand({ documentName: `kubeha-local-ResetNode${fleet.deployedDocumentSuffix ?? ''}`, instanceIds: [worker.instanceId, other.instanceId], parameters: { ExecutionTimeout: '600' }, comment: 'kubeha demo reset-node', timeoutSeconds: 600 });
+    fleet.advance(30);
+    const command = { commandId, step: 'reset-node' as const, instanceIds: [worker.instanceId, other.instanceId], deadline: sentAt + 1_800_000, sentAt };
+
+    // Act
+    const polled = awaitStep(command, ports, createLogger());
+
+    // Assess
+    await expect(polled).rejects.toMatchObject({ name: 'CommandFailedError', message: expect.stringMatching(new RegExp(`${worker.instanceId} \\(Undeliverable\\): the instance is stopped: SSM held the command as Delayed`)) });
+    fleet.startInstance(worker.instanceId);
+    fleet.advance(BOOT_SECONDS + 60);
+    const [onWorker, onOther] = [worker, other].map((instance) => pollCommand(fleet, commandId).find((invocation) => invocation.instanceId === instance.instanceId)!);
+    expect(onWorker!.status).toBe('Cancelled');
+    expect(onOther!.status).toBe('Success');
+    expect(worker.node.documentsRun).not.toContain('ResetNode');
   });
 });
