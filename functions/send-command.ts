@@ -29,6 +29,7 @@ const schema = z.object({
   pollSlot: z.number().int('must be a whole second').min(0, 'must be 0-14').max(14, 'must be 0-14').optional(),
   tokenTtlMinutes: z.number().int('must be a whole number').min(5, 'must be at least 5').max(1440, 'must be at most 1440 (24 h)').optional(),
   report: z.boolean().optional(),
+  bootingSince: z.number().int('must be a time in milliseconds').positive('must be a time in milliseconds').optional(),
   ...executionFields,
 }).refine((input) => !input.report || STEPS_THAT_REPORT.has(input.step), { path: ['report'], message: `only ${[...STEPS_THAT_REPORT].join(' and ')} report their node` });
 

@@ -266,6 +266,12 @@ export class SimulatedFleet {
   /** A new instance's SSM agent registers 30-90 s after the instance is running. */
   agentRegistrationSeconds = 40;
   /**
+   * Instances whose agent cannot reach SSM once they run (no route to its endpoints, a broken agent): they
+   * stay ConnectionLost, and commands sent to them stay Delayed until their delivery timeout ("Troubleshooting
+   * managed node availability", Systems Manager User Guide).
+   */
+  readonly agentsThatNeverConnect = new Set<string>();
+  /**
    * A joined node turns Ready only once the network plugin's pod runs on it: until then the kubelet reports
    * NetworkReady=false and its Node Ready False (pkg/kubelet/nodestatus/setters.go, ReadyCondition). 0 models
    * a plugin whose image the node holds already; a test about the wait sets more.
@@ -672,8 +678,8 @@ export class SimulatedFleet {
       if (instance.settlesAt !== undefined && instance.settlesAt <= this.clockMs) this.finishTakeDown(instance.instanceId);
       if (instance.state === 'pending' && instance.bootsAt !== undefined && instance.bootsAt <= this.clockMs) {
         instance.state = 'running';
-        instance.ssmOnline = true;
-        instance.onlineSince = instance.bootsAt;
+        instance.ssmOnline = !this.agentsThatNeverConnect.has(instance.instanceId);
+        if (instance.ssmOnline) instance.onlineSince = instance.bootsAt;
         delete instance.bootsAt;
         if (instance.node.kubeadm && !this.neverRecovers.has(instance.instanceId)) instance.recoversAt = this.clockMs + KUBELET_RECOVERY_SECONDS * 1000;
       }

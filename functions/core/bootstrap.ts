@@ -15,7 +15,7 @@ import {
 import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
-import { firstPollSeconds, onPollSlot } from './command-timing.js';
+import { BOOT_DEADLINE_MS, firstPollSeconds, onPollSlot, secondsUntilBooted } from './command-timing.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import type { NodeImage } from './node-image.js';
 import { type JoinKind, joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
@@ -152,6 +152,8 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ? await sendOnce(ledger, request.instanceIds, (token) => ports.ssm.sendCommand({ ...command, comment: `${command.comment.slice(0, 80)} ${token}` }), ports)
     : { commandId: await ports.ssm.sendCommand(command), sentAt: ports.clock.now() };
   const mark = markFor(request.step);
+  // A started standby may still be booting: SSM delivers the command once its agent reconnects.
+  const bootSeconds = request.bootingSince !== undefined ? secondsUntilBooted('start', (sentAt - request.bootingSince) / 1000) : 0;
   // What a load balancer's nginx or a worker's local API proxy was rendered with (reconcile compares).
   const recordTags = request.step === 'configure-load-balancer' || request.step === 'join-worker' ? { [UPSTREAMS_TAG]: request.cluster.masterIps.join(' ') } : undefined;
   return {
@@ -169,7 +171,8 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ...(request.pollEverySeconds ? { pollEverySeconds: request.pollEverySeconds } : {}),
     ...(request.report ? { report: true as const } : {}),
     ...(request.pollEverySeconds && request.pollSlot !== undefined ? { pollSlot: request.pollSlot } : {}),
-    pollAfterSeconds: onPollSlot(firstPollSeconds(request.step, request.preparedImage === true), sentAt, request),
+    ...(request.bootingSince !== undefined ? { bootingSince: request.bootingSince, expectedDeliveryAt: sentAt + bootSeconds * 1000 } : {}),
+    pollAfterSeconds: onPollSlot(bootSeconds + firstPollSeconds(request.step, request.preparedImage === true), sentAt, request),
   };
 }
 
@@ -180,22 +183,27 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
  * statuses"): a node that stopped or went away would keep the step waiting that long, and a restart would run
  * the command late. Such an invocation counts as undeliverable now, and is cancelled on that node.
  */
-async function failDelayedOnStoppedNodes(commandId: string, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2'>): Promise<CommandInvocation[]> {
+async function failDelayedOnStoppedNodes(command: Pick<PendingCommand, 'commandId' | 'bootingSince'>, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>): Promise<CommandInvocation[]> {
   const delayed = statuses.filter((invocation) => invocation.status === 'Delayed');
   if (delayed.length === 0) return [...statuses];
+  // A node started for this command (a warm standby) that is still not connected past the boot deadline
+  // will not be: its agent is broken, or it never finished booting. awaitInstance gives up at the same point.
+  const bootOverdue = command.bootingSince !== undefined && ports.clock.now() > command.bootingSince + BOOT_DEADLINE_MS;
   const states = new Map(await Promise.all(delayed.map(async (invocation) => [invocation.instanceId, (await ports.ec2.describeInstance(invocation.instanceId))?.ec2State ?? 'gone'] as const)));
-  const gone = delayed.filter((invocation) => ['stopping', 'stopped', 'shutting-down', 'terminated', 'gone'].includes(states.get(invocation.instanceId) ?? ''));
+  const reasonFor = (state: string | undefined): string | undefined =>
+    ['stopping', 'stopped', 'shutting-down', 'terminated', 'gone'].includes(state ?? '')
+      ? `the instance is ${state}: SSM held the command as Delayed; cancelled there`
+      : bootOverdue
+        ? `the instance is ${state} but its SSM agent has not connected ${BOOT_DEADLINE_MS / 60_000} minutes after it was started: cancelled there`
+        : undefined;
+  const gone = delayed.filter((invocation) => reasonFor(states.get(invocation.instanceId)) !== undefined);
   if (gone.length === 0) return [...statuses];
-  await ports.ssm.cancelCommand(commandId, gone.map((invocation) => invocation.instanceId));
-  return statuses.map((invocation) =>
-    gone.includes(invocation)
-      ? { ...invocation, status: 'Undeliverable' as const, stderr: `the instance is ${states.get(invocation.instanceId)}: SSM held the command as Delayed; cancelled there` }
-      : invocation,
-  );
+  await ports.ssm.cancelCommand(command.commandId, gone.map((invocation) => invocation.instanceId));
+  return statuses.map((invocation) => (gone.includes(invocation) ? { ...invocation, status: 'Undeliverable' as const, stderr: reasonFor(states.get(invocation.instanceId)) } : invocation));
 }
 
 export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm' | 'ec2' | 'state' | 'clock'>, log: Logger): Promise<CommandProgress> {
-  const statuses = await failDelayedOnStoppedNodes(command.commandId, await ports.ssm.commandInvocations(command.commandId), ports);
+  const statuses = await failDelayedOnStoppedNodes(command, await ports.ssm.commandInvocations(command.commandId), ports);
   const invocations = await Promise.all(
     statuses.map(async (invocation) =>
       // An invocation judged here (a Delayed one on a stopped node) carries its own reason already.

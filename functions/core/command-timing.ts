@@ -167,6 +167,14 @@ export function firstBootPollSeconds(kind: BootKind): number {
   return Math.max(1, Math.floor(TYPICAL_READY_SECONDS[kind] * FAST_END));
 }
 
+/**
+ * Seconds until an instance booting for `elapsedSeconds` is expected up (the fast end of its typical boot, 0 once
+ * past it): a command sent to a started standby as it boots (StepRequest.bootingSince) runs from then on.
+ */
+export function secondsUntilBooted(kind: BootKind, elapsedSeconds: number): number {
+  return Math.max(0, Math.ceil(firstBootPollSeconds(kind) - elapsedSeconds));
+}
+
 /** How long an instance may take to boot and register its agent before waiting for it fails (NodeNotReadyError). */
 export const BOOT_DEADLINE_MS = 15 * 60_000;
 

@@ -106,6 +106,14 @@ export interface StepRequest {
   /** With pollEverySeconds: the second of each period in which this command's polls land (command-timing.ts sharePolls). */
   readonly pollSlot?: number | undefined;
   /**
+   * The node is a warm standby started at this time (ms) and may still be booting. Its agent registered long
+   * ago, so SSM takes the command and holds it as Delayed until the agent reconnects (Systems Manager User
+   * Guide, "Understanding command statuses"): sent at once, it runs the moment the node is up, without a
+   * boot poll and a round trip before it. The first poll waits for the boot as well, and a node whose agent
+   * has not connected by the boot deadline fails the step (command-timing.ts).
+   */
+  readonly bootingSince?: number | undefined;
+  /**
    * cluster-status: only control-plane Nodes travel on. The report of a 5,000-node cluster is ≈ 450 KB,
    * far beyond a state's 256 KB; healing a master needs only the masters' Nodes and every etcd member.
    */
@@ -161,6 +169,10 @@ export interface PendingCommand {
   readonly report?: true;
   /** The second of each period its polls land in (StepRequest.pollSlot). */
   readonly pollSlot?: number;
+  /** Sent to a node still booting (StepRequest.bootingSince): when it started. */
+  readonly bootingSince?: number;
+  /** When the node is expected to pick the command up (sentAt unless it was still booting): polls count from here. */
+  readonly expectedDeliveryAt?: number;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -397,7 +409,7 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
   if (failures.length > 0 && (pending.length === 0 || now > command.deadline)) throw new CommandFailedError(command.step, failures);
   if (pending.length > 0) {
     if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
-    return { status: 'InProgress', pending, pollAfterSeconds: onPollSlot(nextPollSeconds(command.step, (now - command.sentAt) / 1000, command.pollEverySeconds), now, command) };
+    return { status: 'InProgress', pending, pollAfterSeconds: onPollSlot(nextPollSeconds(command.step, (now - Math.max(command.sentAt, command.expectedDeliveryAt ?? 0)) / 1000, command.pollEverySeconds), now, command) };
   }
   const results = readsResults(command)
     ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))

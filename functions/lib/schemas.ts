@@ -22,6 +22,8 @@ export const pendingCommandSchema = z.object({
   pollEverySeconds: z.number().int().min(1).max(15).optional(),
   report: z.literal(true).optional(),
   pollSlot: z.number().int().min(0).max(14).optional(),
+  bootingSince: z.number().optional(),
+  expectedDeliveryAt: z.number().optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

@@ -1,7 +1,7 @@
 // The state machines against the DAG of sim/dag.ts: in recorded runs, no work starts before what it
 // depends on has ended, and each run stays near the critical path the same DAG gives.
 import { describe, expect, it } from 'vitest';
-import { HEAL_SCENARIOS, bootstrapRun, healRun } from '../../bench/scenarios.js';
+import { HEAL_SCENARIOS, STANDBY_SCENARIOS, bootstrapRun, healRun } from '../../bench/scenarios.js';
 import { checkOrder, criticalPath } from '../../sim/dag.js';
 
 describe('bootstrap-cluster against its DAG', () => {
@@ -36,5 +36,19 @@ describe.each(HEAL_SCENARIOS)('healing (%s) against its DAG', (scenario) => {
     const { dag } = await healRun(scenario);
     expect(checkOrder(dag)).toEqual([]);
     expect(criticalPath(dag).path[0]).toBe('event delivered');
+  });
+});
+
+describe.each(STANDBY_SCENARIOS)('healing (%s) against its DAG', (scenario) => {
+  it('starts no step before everything it depends on has ended, and runs the first command the moment the standby is up', async () => {
+    // Prepare / Act
+    const { dag } = await healRun(scenario);
+    // Assess: the command was sent while the standby booted and SSM delivered it when its agent reconnected.
+    expect(checkOrder(dag)).toEqual([]);
+    const span = (id: string) => dag.nodes.find((node) => node.id === id)?.span;
+    const boot = span('boot')!;
+    const first = scenario.startsWith('terminate master') ? span('join')! : span('mounts')!;
+    expect(first.start - boot.end).toBeGreaterThanOrEqual(0);
+    expect(first.start - boot.end).toBeLessThan(100);
   });
 });

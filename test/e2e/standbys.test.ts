@@ -119,6 +119,34 @@ describe('warm standbys', () => {
     expect(next?.tags[STANDBY_FOR_TAG]).toBe('master');
   }, 120_000);
 
+  it('halt a heal safely, naming the standby, when its agent never connects: the join sent as it booted is cancelled there and a human is told', async () => {
+    // Prepare: the standby boots, but its agent cannot reach SSM.
+    const { fleet, plane: control } = await clusterWanting({ master: 1 });
+    await reconcileUntilReady(fleet, control, 1);
+    const [standby] = liveStandbys(fleet) as [SimInstance];
+    const dead = fleet.byRole('master').find((master) => master.availabilityZone === standby.availabilityZone)!;
+    fleet.agentsThatNeverConnect.add(standby.instanceId);
+    const terminatedAt = fleet.now();
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await control.deliver(dead.instanceId, 'terminated');
+    const [heal] = await control.settle();
+
+    // Assess: given up at the boot deadline (15 min after the start), not at the command's own 40 min.
+    expect(heal?.error?.name).toBe('CommandFailedError');
+    expect(heal?.error?.message).toContain(`${standby.instanceId} (Undeliverable): the instance is running but its SSM agent has not connected 15 minutes after it was started`);
+    expect((fleet.now() - terminatedAt) / 60_000).toBeLessThan(17);
+    expect(fleet.notifications.at(-1)?.subject).toBe('kubeha demo: healing failed (CommandFailedError)');
+    const joins = fleet.invocations.filter((invocation) => invocation.instanceId === standby.instanceId && invocation.document.includes('JoinControlPlane'));
+    expect(joins.length).toBeGreaterThan(0);
+    expect(joins.map((invocation) => invocation.status)).toEqual(joins.map(() => 'Cancelled'));
+    // Quorum is intact: the dead member was removed, and the two live masters still hold etcd.
+    const members = fleet.clusters.get('demo')!.etcdMembers;
+    expect(members.filter((member) => member.healthy)).toHaveLength(2);
+    expectNoSecretLeaked(fleet, [...control.runs.values()]);
+  }, 120_000);
+
   it('heal a terminated worker from a worker standby in another zone', async () => {
     // Prepare
     const { fleet, plane: control } = await clusterWanting({ worker: 1 });

@@ -1,6 +1,6 @@
-import { AssociateAddressCommand, CreateTagsCommand, DescribeAddressesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { AssociateAddressCommand, CreateTagsCommand, DescribeAddressesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetCommandInvocationCommand, ListCommandInvocationsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { CancelCommandCommand, GetCommandInvocationCommand, ListCommandInvocationsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -122,6 +122,28 @@ describe('send-command handler', () => {
     expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
+  it('sends to a started standby at once and looks first once its boot and the command are likely done', async () => {
+    // Prepare: a standby started 10 s ago; its boot's fast end is 38 s after the start (command-timing.ts).
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-join' } });
+    const bootingSince = Date.now() - 10_000;
+
+    // Act
+    const sent = (await sendCommand({ step: 'apply-node-profile', role: 'worker', instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER, bootingSince }, context)) as { pollAfterSeconds: number; sentAt: number; expectedDeliveryAt: number; bootingSince: number };
+
+    // Assess: 28 s of boot left plus the fast end of the step's own run (8 s × 0.85 → 6 s).
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    expect(sent.pollAfterSeconds).toBe(28 + 6);
+    expect(sent.expectedDeliveryAt - sent.sentAt).toBe(28_000);
+    expect(sent.bootingSince).toBe(bootingSince);
+  });
+
+  it('rejects a boot start that is not a time, naming the field, before sending anything', async () => {
+    const error = await rejectionOf(sendCommand({ step: 'apply-node-profile', instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER, bootingSince: 'soon' }, context));
+    expect(error.name).toBe('InputValidationError');
+    expect(error.message).toContain('bootingSince');
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
   it('turns throttling that outlived the SDK retries into AwsThrottledError for the state machine to back off', async () => {
     ssm.on(SendCommandCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     const error = await rejectionOf(
@@ -156,6 +178,43 @@ describe('await-command handler', () => {
     expect(error.name).toBe('CommandFailedError');
     expect(error.message).toContain('kubeadm join failed');
     expect(ec2).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+});
+
+describe('await-command handler and a standby that was sent its command as it booted', () => {
+  const delayed = { CommandInvocations: [{ InstanceId: 'i-0123456789abcdef0', Status: 'Delayed' as const }] };
+  const running = { Reservations: [{ Instances: [{ InstanceId: 'i-0123456789abcdef0', State: { Name: 'running' as const }, Tags: [] }] }] };
+
+  it('keeps waiting while the running standby has not connected within its boot deadline', async () => {
+    // Prepare
+    ssm.on(ListCommandInvocationsCommand).resolves(delayed);
+    ec2.on(DescribeInstancesCommand).resolves(running);
+    const now = Date.now();
+    const command = { commandId: 'cmd-2', step: 'join-worker', instanceIds: ['i-0123456789abcdef0'], deadline: now + 3_600_000, sentAt: now - 60_000, bootingSince: now - 61_000, expectedDeliveryAt: now - 23_000 };
+
+    // Act
+    const output = await awaitCommand({ command }, context);
+
+    // Assess
+    expect(output).toMatchObject({ status: 'InProgress', pending: ['i-0123456789abcdef0'] });
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('fails the step naming the standby, and cancels the command there, once its agent has not connected 15 minutes after the start', async () => {
+    // Prepare
+    ssm.on(ListCommandInvocationsCommand).resolves(delayed);
+    ssm.on(CancelCommandCommand).resolves({});
+    ec2.on(DescribeInstancesCommand).resolves(running);
+    const now = Date.now();
+    const command = { commandId: 'cmd-3', step: 'join-worker', instanceIds: ['i-0123456789abcdef0'], deadline: now + 3_600_000, sentAt: now - 900_000, bootingSince: now - 901_000, expectedDeliveryAt: now - 863_000 };
+
+    // Act
+    const error = await rejectionOf(awaitCommand({ command }, context));
+
+    // Assess
+    expect(error.name).toBe('CommandFailedError');
+    expect(error.message).toContain('i-0123456789abcdef0 (Undeliverable): the instance is running but its SSM agent has not connected 15 minutes after it was started');
+    expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'cmd-3', InstanceIds: ['i-0123456789abcdef0'] });
   });
 });
 
