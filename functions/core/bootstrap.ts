@@ -15,7 +15,7 @@ import {
 import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
-import { BOOT_DEADLINE_MS, firstPollSeconds, onPollSlot, secondsUntilBooted } from './command-timing.js';
+import { BOOT_DEADLINE_MS, firstPollSeconds, onPollSlot, secondsUntilBootIsLate, secondsUntilBooted } from './command-timing.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import type { NodeImage } from './node-image.js';
 import { type JoinKind, joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
@@ -153,7 +153,8 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     : { commandId: await ports.ssm.sendCommand(command), sentAt: ports.clock.now() };
   const mark = markFor(request.step);
   // A started standby may still be booting: SSM delivers the command once its agent reconnects.
-  const bootSeconds = request.bootingSince !== undefined ? secondsUntilBooted('start', (sentAt - request.bootingSince) / 1000) : 0;
+  const bootingFor = request.bootingSince !== undefined ? (sentAt - request.bootingSince) / 1000 : undefined;
+  const bootSeconds = bootingFor !== undefined ? secondsUntilBooted('start', bootingFor) : 0;
   // What a load balancer's nginx or a worker's local API proxy was rendered with (reconcile compares).
   const recordTags = request.step === 'configure-load-balancer' || request.step === 'join-worker' ? { [UPSTREAMS_TAG]: request.cluster.masterIps.join(' ') } : undefined;
   return {
@@ -171,7 +172,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
     ...(request.pollEverySeconds ? { pollEverySeconds: request.pollEverySeconds } : {}),
     ...(request.report ? { report: true as const } : {}),
     ...(request.pollEverySeconds && request.pollSlot !== undefined ? { pollSlot: request.pollSlot } : {}),
-    ...(request.bootingSince !== undefined ? { bootingSince: request.bootingSince, expectedDeliveryAt: sentAt + bootSeconds * 1000 } : {}),
+    ...(request.bootingSince !== undefined && bootingFor !== undefined ? { bootingSince: request.bootingSince, timedFrom: sentAt + secondsUntilBootIsLate('start', bootingFor) * 1000 } : {}),
     pollAfterSeconds: onPollSlot(bootSeconds + firstPollSeconds(request.step, request.preparedImage === true), sentAt, request),
   };
 }

@@ -175,6 +175,14 @@ export function secondsUntilBooted(kind: BootKind, elapsedSeconds: number): numb
   return Math.max(0, Math.ceil(firstBootPollSeconds(kind) - elapsedSeconds));
 }
 
+/**
+ * Seconds until that boot is late (0 once it is): the step's own timing (nextPollSeconds) counts from there, so
+ * a short step behind a boot of usual length is still polled every second rather than slowly.
+ */
+export function secondsUntilBootIsLate(kind: BootKind, elapsedSeconds: number): number {
+  return Math.max(0, Math.ceil(TYPICAL_READY_SECONDS[kind] * SLOW_END + SLOW_AFTER_EXTRA_SECONDS - elapsedSeconds));
+}
+
 /** How long an instance may take to boot and register its agent before waiting for it fails (NodeNotReadyError). */
 export const BOOT_DEADLINE_MS = 15 * 60_000;
 

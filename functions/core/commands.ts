@@ -171,8 +171,11 @@ export interface PendingCommand {
   readonly pollSlot?: number;
   /** Sent to a node still booting (StepRequest.bootingSince): when it started. */
   readonly bootingSince?: number;
-  /** When the node is expected to pick the command up (sentAt unless it was still booting): polls count from here. */
-  readonly expectedDeliveryAt?: number;
+  /**
+   * Sent to a node still booting: when that boot would be late (command-timing.ts secondsUntilBootIsLate). The
+   * step's own timing counts from here rather than from sentAt, so it is not polled slowly behind a usual boot.
+   */
+  readonly timedFrom?: number;
 }
 
 const MARKS: Partial<Record<StepName, NodeState>> = {
@@ -409,7 +412,7 @@ export function interpretInvocations(command: PendingCommand, invocations: reado
   if (failures.length > 0 && (pending.length === 0 || now > command.deadline)) throw new CommandFailedError(command.step, failures);
   if (pending.length > 0) {
     if (now > command.deadline) throw new CommandTimedOutError(command.step, pending);
-    return { status: 'InProgress', pending, pollAfterSeconds: onPollSlot(nextPollSeconds(command.step, (now - Math.max(command.sentAt, command.expectedDeliveryAt ?? 0)) / 1000, command.pollEverySeconds), now, command) };
+    return { status: 'InProgress', pending, pollAfterSeconds: onPollSlot(nextPollSeconds(command.step, (now - Math.max(command.sentAt, command.timedFrom ?? 0)) / 1000, command.pollEverySeconds), now, command) };
   }
   const results = readsResults(command)
     ? command.instanceIds.map((instanceId) => trimResult(command, { ...parseResult(byInstance.get(instanceId)?.stdout ?? ''), instanceId }))

@@ -23,7 +23,7 @@ export const pendingCommandSchema = z.object({
   report: z.literal(true).optional(),
   pollSlot: z.number().int().min(0).max(14).optional(),
   bootingSince: z.number().optional(),
-  expectedDeliveryAt: z.number().optional(),
+  timedFrom: z.number().optional(),
 });
 
 export { clusterContextSchema, instanceId, secretRefSchema };

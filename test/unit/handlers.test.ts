@@ -128,12 +128,13 @@ describe('send-command handler', () => {
     const bootingSince = Date.now() - 10_000;
 
     // Act
-    const sent = (await sendCommand({ step: 'apply-node-profile', role: 'worker', instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER, bootingSince }, context)) as { pollAfterSeconds: number; sentAt: number; expectedDeliveryAt: number; bootingSince: number };
+    const sent = (await sendCommand({ step: 'apply-node-profile', role: 'worker', instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER, bootingSince }, context)) as { pollAfterSeconds: number; sentAt: number; timedFrom: number; bootingSince: number };
 
-    // Assess: 28 s of boot left plus the fast end of the step's own run (8 s × 0.85 → 6 s).
+    // Assess: 28 s of boot left plus the fast end of the step's own run (8 s × 0.85 → 6 s); the step is
+    // timed from the point where the boot would be late (45 s × 1.2 + 5 s = 59 s after the start).
     expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(sent.pollAfterSeconds).toBe(28 + 6);
-    expect(sent.expectedDeliveryAt - sent.sentAt).toBe(28_000);
+    expect(sent.timedFrom - sent.sentAt).toBe(49_000);
     expect(sent.bootingSince).toBe(bootingSince);
   });
 
@@ -190,7 +191,7 @@ describe('await-command handler and a standby that was sent its command as it bo
     ssm.on(ListCommandInvocationsCommand).resolves(delayed);
     ec2.on(DescribeInstancesCommand).resolves(running);
     const now = Date.now();
-    const command = { commandId: 'cmd-2', step: 'join-worker', instanceIds: ['i-0123456789abcdef0'], deadline: now + 3_600_000, sentAt: now - 60_000, bootingSince: now - 61_000, expectedDeliveryAt: now - 23_000 };
+    const command = { commandId: 'cmd-2', step: 'join-worker', instanceIds: ['i-0123456789abcdef0'], deadline: now + 3_600_000, sentAt: now - 60_000, bootingSince: now - 61_000, timedFrom: now - 2_000 };
 
     // Act
     const output = await awaitCommand({ command }, context);
@@ -206,7 +207,7 @@ describe('await-command handler and a standby that was sent its command as it bo
     ssm.on(CancelCommandCommand).resolves({});
     ec2.on(DescribeInstancesCommand).resolves(running);
     const now = Date.now();
-    const command = { commandId: 'cmd-3', step: 'join-worker', instanceIds: ['i-0123456789abcdef0'], deadline: now + 3_600_000, sentAt: now - 900_000, bootingSince: now - 901_000, expectedDeliveryAt: now - 863_000 };
+    const command = { commandId: 'cmd-3', step: 'join-worker', instanceIds: ['i-0123456789abcdef0'], deadline: now + 3_600_000, sentAt: now - 900_000, bootingSince: now - 901_000, timedFrom: now - 842_000 };
 
     // Act
     const error = await rejectionOf(awaitCommand({ command }, context));
