@@ -151,8 +151,13 @@ export function planStandbys(view: StandbyView): { actions: StandbyAction[]; fin
       placed.push(source.availabilityZone);
       actions.push({ kind: 'launch-standby', role, sourceInstanceId: source.instanceId, subnetId: source.subnetId });
     }
-    if (sourceless.length > 0) {
-      findings.push(`no ${role} standby can be launched in ${sourceless.join(', ')}: no running ${role} there has a launch record${view.settings.launchTemplates?.[role] ? ' or a subnet' : ` and the settings name no launchTemplates.${role}`}`);
+    // A zone whose master is being replaced has none running to copy until its replacement runs: a later run launches.
+    const running = new Set(view.instances.filter((instance) => instance.role === role && instance.ec2State === 'running').map((instance) => instance.availabilityZone));
+    const empty = sourceless.filter((zone) => !running.has(zone));
+    const unrecorded = sourceless.filter((zone) => running.has(zone));
+    if (empty.length > 0) findings.push(`no ${role} standby can be launched in ${empty.join(', ')} yet: no ${role} runs there to copy`);
+    if (unrecorded.length > 0) {
+      findings.push(`no ${role} standby can be launched in ${unrecorded.join(', ')}: no running ${role} there has a launch record${view.settings.launchTemplates?.[role] ? ' or a subnet' : ` and the settings name no launchTemplates.${role}`}`);
     }
   }
   // A claim keeps a heal idempotent while its instance lives; once EC2 no longer lists it, it only takes room.
@@ -231,14 +236,14 @@ export function standbyLayout(role: StandbyRole, wanted: number, standbys: reado
 }
 
 /** Why some master standbys wanted are not launched: the setting asks for more than the masters have zones. */
-export function unplacedFinding(unplaced: number, wanted: number, zones: readonly string[]): string {
+function unplacedFinding(unplaced: number, wanted: number, zones: readonly string[]): string {
   return `${unplaced} of the ${wanted} master standbys wanted (healing.standbys.master) ${unplaced === 1 ? 'has' : 'have'} no zone to wait in: the masters hold ${zones.length} zone(s)${zones.length ? ` (${zones.join(', ')})` : ''}, and a master standby waits only in a master's zone, one per zone`;
 }
 
-type Verdict = StandbyAction | { readonly kind: 'keep' };
+export type StandbyVerdict = StandbyAction | { readonly kind: 'keep' };
 
 /** What one standby needs this run, from its tags and what reconcile learnt of its preparation (none: as far as tags tell). */
-export function standbyVerdict(standby: Standby, progress: StandbyProgress | undefined, version: string, now: number): Verdict {
+export function standbyVerdict(standby: Standby, progress: StandbyProgress | undefined, version: string, now: number): StandbyVerdict {
   const { instanceId } = standby;
   if (standby.readiness === 'ready') {
     if (standby.kubernetesVersion !== version) return { kind: 'retire-standby', instanceId, reason: `prepared for Kubernetes ${standby.kubernetesVersion ?? 'unknown'}, the cluster runs ${version}` };

@@ -228,6 +228,7 @@ describe('planStandbys across availability zones', () => {
     // Assess
     expect(awaiting.actions).toEqual([]);
     expect(launching.actions).toEqual([]);
+    expect(awaiting.findings).toEqual([]);
   });
 
   it('retires the surplus when the setting is lowered from three to one, preparing ones first, then the newest', () => {
@@ -260,6 +261,19 @@ describe('planStandbys across availability zones', () => {
     // Assess
     expect(launches(plan).map((action) => action.kind === 'launch-standby' && action.subnetId)).toEqual(['subnet-0', 'subnet-1']);
     expect(plan.findings).toEqual([expect.stringMatching(/^1 of the 3 master standbys wanted \(healing\.standbys\.master\) has no zone to wait in: the masters hold 2 zone\(s\)/)]);
+  });
+
+  it("launches no standby into a dead master's zone until its replacement runs there, and says so", () => {
+    // Prepare: zone c's master terminated, its heal not yet launched; no standby anywhere.
+    const fleet = masters();
+    const [inA, inB] = fleet as [ClusterInstance, ClusterInstance];
+
+    // Act
+    const plan = planStandbys(view([inA, inB], [], { settings: settings({ master: 3, worker: 0 }), records: fleet.map(recordOf) }));
+
+    // Assess
+    expect(launches(plan).map((action) => action.kind === 'launch-standby' && action.sourceInstanceId)).toEqual([inA.instanceId, inB.instanceId]);
+    expect(plan.findings).toEqual(['no master standby can be launched in eu-west-1c yet: no master runs there to copy']);
   });
 
   it('launches where a master can be copied and names the zone where none can', () => {
