@@ -168,6 +168,26 @@ describe('warm standbys', () => {
     expect(refilled.map((standby) => standby.instanceId)).not.toContain(secondStandby.instanceId);
   }, 180_000);
 
+  it("keep a dead master's zone standby through a reconcile that runs before its heal, which then takes it", async () => {
+    // Prepare
+    const { fleet, plane: control } = await clusterWanting({ master: 3 });
+    await reconcileUntilReady(fleet, control, 3);
+    const [dead] = fleet.byRole('master') as [SimInstance];
+    const standby = liveStandbys(fleet).find((candidate) => candidate.availabilityZone === dead.availabilityZone)!;
+
+    // Act: EC2 terminates it; reconcile runs before the event is delivered.
+    fleet.terminateInstance(dead.instanceId);
+    fleet.advance(60);
+    const report = (await control.reconcile()) as { clusters: { actions: { kind: string; instanceId?: string }[] }[] };
+    await control.deliver(dead.instanceId, 'terminated');
+    const [heal] = await control.settle();
+
+    // Assess
+    expect(report.clusters[0]!.actions.filter((action) => action.kind === 'retire-standby')).toEqual([]);
+    expect(heal?.error).toBeUndefined();
+    expect(standby.tags).toMatchObject({ 'kubeha:role': 'master', 'kubeha:replaces': dead.instanceId, 'kubeha:node-state': 'joined' });
+  }, 120_000);
+
   it('heal a terminated worker from a worker standby in another zone', async () => {
     // Prepare
     const { fleet, plane: control } = await clusterWanting({ worker: 1 });
