@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { discoverCluster, preflightReport, validateBootstrapInput } from '../../functions/core/bootstrap.js';
+import { isStandby } from '../../functions/core/cluster.js';
 import type { ClusterConfig } from '../../functions/core/config.js';
 import { InputValidationError } from '../../functions/core/errors.js';
-import type { BootstrapPlan } from '../../functions/core/plan.js';
+import { type BootstrapPlan, standbyRows } from '../../functions/core/plan.js';
 import type { Backend } from '../backend.js';
 import { CliError, EXIT } from '../errors.js';
 import { DEFAULT_COLUMNS, type Output, table, wrap } from '../format.js';
@@ -71,8 +72,11 @@ export async function plan(options: { clusterName: string; inputPath: string | u
   const config = validated(readInput(options.inputPath, options.clusterName));
   backend.prepareCluster?.(options.clusterName, config.elasticIpAllocationId);
   const { instances, report, blocking, findingsText, steps: planned } = await planOf(config, backend, out.columns);
+  // discoverCluster leaves the standbys out (they are no members): asked for apart, read-only like the rest.
+  const spares = (await backend.ports.ec2.findClusterInstances(config.clusterName)).filter(isStandby);
+  const standbys = standbyRows(config.healing.standbys, [...instances, ...spares], config.kubernetesVersion, backend.now());
   if (out.json) {
-    out.write(`${JSON.stringify({ cluster: config.clusterName, instances, findings: report.findings, plan: report.outcome?.plan, steps: planned ?? [] }, null, 2)}\n`);
+    out.write(`${JSON.stringify({ cluster: config.clusterName, instances, standbys, findings: report.findings, plan: report.outcome?.plan, steps: planned ?? [] }, null, 2)}\n`);
     return blocking.length > 0 ? EXIT.blocked : EXIT.ok;
   }
   out.write(`Cluster ${config.clusterName}: ${instances.length} tagged instance(s)\n\n`);
@@ -83,6 +87,17 @@ export async function plan(options: { clusterName: string; inputPath: string | u
       { width: out.columns, optional: ['zone'] },
     )}\n\n`,
   );
+  if (standbys.length > 0) {
+    const { master, worker } = config.healing.standbys;
+    out.write(`Warm standbys (healing.standbys: ${master} master, ${worker} worker), kept by reconcile:\n\n`);
+    out.write(
+      `${table(
+        ['role', 'zone', 'state', 'instance', 'note'],
+        standbys.map((row) => [row.role, row.zone, row.state, row.instanceId, row.note ?? '']),
+        { width: out.columns, optional: ['instance'] },
+      )}\n\n`,
+    );
+  }
   out.write(findingsText);
   if (!planned) return EXIT.blocked;
   out.write('Bootstrap would:\n');

@@ -48,7 +48,7 @@ export const bootstrapInputSchema = z.strictObject({
       /** Warm standbys (standbys.ts): prepared, stopped instances a heal starts instead of launching one. */
       standbys: z
         .strictObject({
-          master: z.number().int('must be a whole number').min(0, 'must be 0 or 1').max(1, 'must be 0 or 1: one stopped master waits per cluster').default(0),
+          master: z.number().int('must be a whole number').min(0, 'must be between 0 and 3').max(3, 'must be at most 3: master standbys wait one per availability zone of the masters').default(0),
           worker: z.number().int('must be a whole number').min(0, 'must be between 0 and 3').max(3, 'must be at most 3').default(0),
         })
         .default({ master: 0, worker: 0 }),

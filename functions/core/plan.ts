@@ -2,9 +2,10 @@
 // join, in which batches. Nodes already recorded as done are left out, which is what makes a
 // re-run after a failure resume instead of start over.
 import { BATCH_POLL_SECONDS, POLLS_PER_SECOND, SLOW_POLL_SECONDS, fastPollsAtMost } from './command-timing.js';
-import { type Fleet, type Member, type Role, allMembers, chunk, isKubernetesNodeDone } from './cluster.js';
+import { type ClusterInstance, type Fleet, type Member, type Role, allMembers, chunk, isKubernetesNodeDone } from './cluster.js';
 import type { ClusterConfig } from './config.js';
 import { ClusterStateError } from './errors.js';
+import { STANDBY_ROLES, type StandbyRole, masterZones, standbyLayout, standbyVerdict, standbysOf } from './standbys.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -97,6 +98,45 @@ export function planBootstrap(config: ClusterConfig, fleet: Fleet, elasticIpAddr
       workers: fleet.workers.length - pendingWorkers.length,
     },
   };
+}
+
+/** One warm standby the cluster wants or has: `missing` ones reconcile launches, `retiring` ones it terminates. */
+export interface StandbyRow {
+  readonly role: StandbyRole;
+  /** Where it waits or will wait; undefined for a wanted one with no zone to go to. */
+  readonly zone: string | undefined;
+  readonly state: 'ready' | 'preparing' | 'missing' | 'retiring';
+  readonly instanceId?: string | undefined;
+  /** Why it is retired, or why a missing one cannot be placed. */
+  readonly note?: string | undefined;
+}
+
+/**
+ * The warm standbys `healing.standbys` asks for and those the cluster has, per role and zone, laid out as
+ * reconcile keeps them (standbys.ts). From EC2's view alone: a standby a heal has just claimed, or one whose
+ * preparation failed, shows as it is tagged until the next reconcile; a dead master's zone counts only once
+ * a replacement runs there (its launch record is not read).
+ */
+export function standbyRows(wanted: Readonly<Record<StandbyRole, number>>, instances: readonly ClusterInstance[], kubernetesVersion: string, now: number): StandbyRow[] {
+  const rows: StandbyRow[] = [];
+  for (const role of STANDBY_ROLES) {
+    const kept = [];
+    for (const standby of standbysOf(instances).filter((candidate) => candidate.role === role)) {
+      // No SSM is read here: a preparing standby counts as on its way (reconcile judges its agent and preparation).
+      const verdict = standbyVerdict(standby, { online: true }, kubernetesVersion, now);
+      if (verdict.kind === 'retire-standby') rows.push({ role, zone: standby.availabilityZone, state: 'retiring', instanceId: standby.instanceId, note: verdict.reason });
+      else kept.push(standby);
+    }
+    const layout = standbyLayout(role, wanted[role], kept, instances, []);
+    for (const standby of layout.kept) rows.push({ role, zone: standby.availabilityZone, state: standby.readiness, instanceId: standby.instanceId });
+    for (const { standby, reason } of layout.surplus) rows.push({ role, zone: standby.availabilityZone, state: 'retiring', instanceId: standby.instanceId, note: reason });
+    for (const zone of layout.missing) rows.push({ role, zone, state: 'missing', note: zone ? 'reconcile launches it' : `no running ${role} to copy` });
+    for (let index = 0; index < layout.unplaced; index += 1) rows.push({ role, zone: undefined, state: 'missing', note: `no zone left: the masters hold ${masterZones(instances, []).length}, one standby in each` });
+  }
+  const order = { ready: 0, preparing: 1, missing: 2, retiring: 3 };
+  // Per role, by zone (a wanted one with none last), then ready, preparing, missing, retiring.
+  const byZone = (a: StandbyRow, b: StandbyRow) => Number(a.zone === undefined) - Number(b.zone === undefined) || (a.zone ?? '').localeCompare(b.zone ?? '');
+  return rows.sort((a, b) => a.role.localeCompare(b.role) || byZone(a, b) || order[a.state] - order[b.state]);
 }
 
 /**

@@ -7,9 +7,10 @@
 //
 // A standby carries the cluster tag and STANDBY_FOR_TAG, never kubeha:role: everything that finds the
 // cluster's members by role (load-balancer upstreams, quorum, preflight, node proxies, healing, launch
-// records) never sees it. Reconcile keeps the wanted number of each role ready (planStandbys); a heal
-// claims one (claimStandby) with a create-only write keyed by the standby, so two heals never take the
-// same one, and reconcile claims one the same way before it terminates it.
+// records) never sees it. Reconcile keeps the wanted number of each role ready (planStandbys), master
+// standbys one per zone of the masters (standbyLayout); a heal claims one (claimStandby) with a
+// create-only write keyed by the standby, so two heals never take the same one, and reconcile claims one
+// the same way before it terminates it.
 import { createHash } from 'node:crypto';
 import { type ClusterInstance, ROLE_TAG, STANDBY_FOR_TAG, byLaunchThenId, clusterTagKey } from './cluster.js';
 import type { ClusterSettings } from './bootstrap.js';
@@ -106,8 +107,8 @@ export interface StandbyView {
 
 /**
  * Pure: what to do so that each role has the wanted number of ready, stopped standbys of the cluster's
- * version. Retires the failed, the outdated and the extra (preparing ones first); prepares and stops those
- * on their way; launches what is missing, one per availability zone of the role's live members first.
+ * version. Retires the failed, the outdated and the surplus (standbyLayout); prepares and stops those on
+ * their way; launches what is missing where standbyLayout puts it, copying a running member of that zone.
  */
 export function planStandbys(view: StandbyView): { actions: StandbyAction[]; findings: string[] } {
   const actions: StandbyAction[] = [];
@@ -127,24 +128,36 @@ export function planStandbys(view: StandbyView): { actions: StandbyAction[]; fin
       if (verdict.kind !== 'keep') actions.push(verdict);
       kept.push(standby);
     }
-    // Too many (the setting was lowered): the least advanced go first, then the newest.
-    const extra = [...kept].sort((a, b) => Number(a.readiness === 'ready') - Number(b.readiness === 'ready') || (b.launchTime ?? '').localeCompare(a.launchTime ?? '')).slice(0, Math.max(0, kept.length - wanted[role]));
-    for (const standby of extra) {
+    const layout = standbyLayout(role, wanted[role], kept, view.instances, view.records);
+    for (const { standby, reason } of layout.surplus) {
+      // Its preparation or stop, planned above, is moot.
       const at = actions.findIndex((action) => 'instanceId' in action && action.instanceId === standby.instanceId);
       if (at >= 0) actions.splice(at, 1);
-      actions.push({ kind: 'retire-standby', instanceId: standby.instanceId, reason: `more ${role} standbys than the ${wanted[role]} wanted` });
+      actions.push({ kind: 'retire-standby', instanceId: standby.instanceId, reason });
     }
-    const missing = wanted[role] - (kept.length - extra.length);
-    if (missing <= 0) continue;
-    const placed = kept.filter((standby) => !extra.includes(standby)).map((standby) => standby.availabilityZone);
-    for (let index = 0; index < missing; index += 1) {
-      const source = standbySource(role, view, placed);
+    if (layout.unplaced > 0) findings.push(unplacedFinding(layout.unplaced, wanted[role], masterZones(view.instances, view.records)));
+    const placed = layout.kept.map((standby) => standby.availabilityZone);
+    const sourceless: string[] = [];
+    for (const zone of layout.missing) {
+      const source = standbySource(role, view, placed, zone);
       if (!source) {
-        findings.push(`no ${role} standby can be launched: no running ${role} has a launch record${view.settings.launchTemplates?.[role] ? ' or a subnet' : ` and the settings name no launchTemplates.${role}`}`);
-        break;
+        if (zone !== undefined) sourceless.push(zone);
+        else {
+          findings.push(`no ${role} standby can be launched: no running ${role} has a launch record${view.settings.launchTemplates?.[role] ? ' or a subnet' : ` and the settings name no launchTemplates.${role}`}`);
+          break;
+        }
+        continue;
       }
       placed.push(source.availabilityZone);
       actions.push({ kind: 'launch-standby', role, sourceInstanceId: source.instanceId, subnetId: source.subnetId });
+    }
+    // A zone whose master is being replaced has none running to copy until its replacement runs: a later run launches.
+    const running = new Set(view.instances.filter((instance) => instance.role === role && instance.ec2State === 'running').map((instance) => instance.availabilityZone));
+    const empty = sourceless.filter((zone) => !running.has(zone));
+    const unrecorded = sourceless.filter((zone) => running.has(zone));
+    if (empty.length > 0) findings.push(`no ${role} standby can be launched in ${empty.join(', ')} yet: no ${role} runs there to copy`);
+    if (unrecorded.length > 0) {
+      findings.push(`no ${role} standby can be launched in ${unrecorded.join(', ')}: no running ${role} there has a launch record${view.settings.launchTemplates?.[role] ? ' or a subnet' : ` and the settings name no launchTemplates.${role}`}`);
     }
   }
   // A claim keeps a heal idempotent while its instance lives; once EC2 no longer lists it, it only takes room.
@@ -155,9 +168,82 @@ export function planStandbys(view: StandbyView): { actions: StandbyAction[]; fin
   return { actions, findings };
 }
 
-type Verdict = StandbyAction | { readonly kind: 'keep' };
+/** Where a role's standbys belong: those kept, those to retire (and why), the zones the missing ones go to. */
+export interface StandbyLayout {
+  /** The standbys that stay, most advanced and oldest first. */
+  readonly kept: readonly Standby[];
+  readonly surplus: readonly { readonly standby: Standby; readonly reason: string }[];
+  /** One entry per standby to launch: its zone, or undefined where no member of the role runs to copy. */
+  readonly missing: readonly (string | undefined)[];
+  /** Wanted standbys with no zone to wait in: master standbys beyond the masters' zones. */
+  readonly unplaced: number;
+}
 
-function standbyVerdict(standby: Standby, progress: StandbyProgress | undefined, version: string, now: number): Verdict {
+/** States in which a master holds its zone: alive, or stopped and to be started again. */
+const HOLDING_STATES = new Set(['pending', 'running', 'stopping', 'stopped']);
+
+/**
+ * The availability zones the masters hold, in the order their masters were launched: those of live masters,
+ * and of dead ones that no replacement has taken over yet (EC2 lists a terminated instance for about an hour
+ * at most, so their launch records tell): the heal launches the replacement in the dead one's zone, or is
+ * about to claim that zone's standby, which must not be retired meanwhile.
+ */
+export function masterZones(instances: readonly ClusterInstance[], records: readonly LaunchRecord[]): string[] {
+  const live = instances.filter((instance) => instance.role === 'master' && HOLDING_STATES.has(instance.ec2State)).sort(byLaunchThenId);
+  const liveIds = new Set(live.map((instance) => instance.instanceId));
+  const takenOver = new Set(instances.filter((instance) => HOLDING_STATES.has(instance.ec2State)).flatMap((instance) => instance.tags?.['kubeha:replaces'] ?? []));
+  const awaiting = records.filter((record) => record.role === 'master' && !record.replacedBy && !liveIds.has(record.instanceId) && !takenOver.has(record.instanceId));
+  return [...new Set([...live.map((instance) => instance.availabilityZone), ...awaiting.map((record) => record.availabilityZone)].filter((zone): zone is string => zone !== undefined && zone !== ''))];
+}
+
+/**
+ * Pure: which of a role's standbys (those still worth keeping) stay, which go, and where the missing ones are
+ * launched. Master standbys wait one per zone of the masters (masterZones), never two in one zone and never
+ * in a zone without a master: a heal may take a master standby only in the dead master's zone or in a zone
+ * no other master holds (claimStandby), so one per master zone is what lets every master's loss be healed
+ * from a standby, and a second in the same zone would serve nobody the first cannot. Worker standbys go to
+ * the zones of the running workers, the emptiest first. When there are more than wanted, the least advanced
+ * go first, then the newest.
+ */
+export function standbyLayout(role: StandbyRole, wanted: number, standbys: readonly Standby[], instances: readonly ClusterInstance[], records: readonly LaunchRecord[]): StandbyLayout {
+  const preference = [...standbys].sort((a, b) => Number(b.readiness === 'ready') - Number(a.readiness === 'ready') || (a.launchTime ?? '').localeCompare(b.launchTime ?? '') || a.instanceId.localeCompare(b.instanceId));
+  const surplus: { standby: Standby; reason: string }[] = [];
+  let kept: Standby[] = [];
+  const zones = role === 'master' ? masterZones(instances, records) : [];
+  for (const standby of preference) {
+    const zone = standby.availabilityZone;
+    if (role === 'master' && (zone === undefined || !zones.includes(zone))) surplus.push({ standby, reason: `no master runs in ${zone ?? 'its zone'}: a master standby waits in a zone of the masters` });
+    else if (role === 'master' && kept.some((other) => other.availabilityZone === zone)) surplus.push({ standby, reason: `a second master standby in ${zone}: one waits in each zone of the masters` });
+    else kept.push(standby);
+  }
+  for (const standby of kept.slice(wanted).reverse()) surplus.push({ standby, reason: `more ${role} standbys than the ${wanted} wanted` });
+  kept = kept.slice(0, wanted);
+  const count = wanted - kept.length;
+  if (count <= 0) return { kept, surplus, missing: [], unplaced: 0 };
+  if (role === 'master') {
+    const free = zones.filter((zone) => !kept.some((standby) => standby.availabilityZone === zone));
+    return { kept, surplus, missing: free.slice(0, count), unplaced: Math.max(0, count - free.length) };
+  }
+  const workerZones = [...new Set(instances.filter((instance) => instance.role === role && instance.ec2State === 'running').sort(byLaunchThenId).map((instance) => instance.availabilityZone))];
+  const placed = kept.map((standby) => standby.availabilityZone);
+  const missing: (string | undefined)[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const emptiest = [...workerZones].sort((a, b) => placed.filter((zone) => zone === a).length - placed.filter((zone) => zone === b).length)[0];
+    placed.push(emptiest);
+    missing.push(emptiest);
+  }
+  return { kept, surplus, missing, unplaced: 0 };
+}
+
+/** Why some master standbys wanted are not launched: the setting asks for more than the masters have zones. */
+function unplacedFinding(unplaced: number, wanted: number, zones: readonly string[]): string {
+  return `${unplaced} of the ${wanted} master standbys wanted (healing.standbys.master) ${unplaced === 1 ? 'has' : 'have'} no zone to wait in: the masters hold ${zones.length} zone(s)${zones.length ? ` (${zones.join(', ')})` : ''}, and a master standby waits only in a master's zone, one per zone`;
+}
+
+export type StandbyVerdict = StandbyAction | { readonly kind: 'keep' };
+
+/** What one standby needs this run, from its tags and what reconcile learnt of its preparation (none: as far as tags tell). */
+export function standbyVerdict(standby: Standby, progress: StandbyProgress | undefined, version: string, now: number): StandbyVerdict {
   const { instanceId } = standby;
   if (standby.readiness === 'ready') {
     if (standby.kubernetesVersion !== version) return { kind: 'retire-standby', instanceId, reason: `prepared for Kubernetes ${standby.kubernetesVersion ?? 'unknown'}, the cluster runs ${version}` };
@@ -182,16 +268,18 @@ function standbyVerdict(standby: Standby, progress: StandbyProgress | undefined,
 }
 
 /**
- * The running member of the role whose launch record a new standby copies: one in an availability zone
- * with no standby yet (so a heal in any zone finds one), else in the zone with the fewest.
+ * The running member of the role whose launch record a new standby copies. A master standby copies a master
+ * of the zone standbyLayout chose, or none (it must wait in that zone). A worker standby prefers that zone,
+ * else the zone with the fewest standbys, so a heal in any zone finds one nearby.
  */
-function standbySource(role: StandbyRole, view: StandbyView, placed: readonly (string | undefined)[]): { instanceId: string; subnetId: string; availabilityZone: string | undefined } | undefined {
+function standbySource(role: StandbyRole, view: StandbyView, placed: readonly (string | undefined)[], zone: string | undefined): { instanceId: string; subnetId: string; availabilityZone: string | undefined } | undefined {
   const records = new Map(view.records.map((record) => [record.instanceId, record]));
   const template = view.settings.launchTemplates?.[role];
   const members = view.instances
     .filter((instance) => instance.role === role && instance.ec2State === 'running' && instance.subnetId && (records.has(instance.instanceId) || template))
+    .filter((instance) => role === 'worker' || instance.availabilityZone === zone)
     .sort(byLaunchThenId);
-  const count = (zone: string | undefined) => placed.filter((candidate) => candidate === zone).length;
+  const count = (candidate: string | undefined) => (candidate === zone ? -1 : placed.filter((other) => other === candidate).length);
   const best = [...members].sort((a, b) => count(a.availabilityZone) - count(b.availabilityZone))[0];
   return best ? { instanceId: best.instanceId, subnetId: best.subnetId as string, availabilityZone: best.availabilityZone } : undefined;
 }
@@ -310,8 +398,9 @@ export interface ClaimedStandby {
  * Masters take a standby in the dead master's availability zone, or in a zone where no other master
  * runs, never one beside a live master: etcd members are spread one per zone so that a zone outage costs
  * one vote, and a replacement beside another master would make that zone's outage cost two, quorum with
- * three. With masters in three zones a master standby therefore serves its own zone only; a master lost
- * elsewhere is launched as before. Workers take the dead one's zone first, then any: pods reschedule
+ * three. A master standby therefore serves the master of its own zone only: reconcile keeps one per zone of
+ * the masters (healing.standbys.master up to 3, standbyLayout), and a master lost in a zone without one is
+ * launched as before. Workers take the dead one's zone first, then any: pods reschedule
  * across zones, and capacity back sooner matters more than placement.
  *
  * Safe under concurrency: the claim is a create-only write keyed by the standby, so two heals never take

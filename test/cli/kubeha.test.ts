@@ -38,6 +38,32 @@ describe('kubeha plan', () => {
     expect(widest(run.stdout)).toBeLessThanOrEqual(80);
   });
 
+  it('lists the warm standbys the input asks for, one master standby per zone of the masters, within 80 columns and in --json', async () => {
+    // Act
+    const input = inputFile(directory, { healing: { standbys: { master: 3, worker: 1 } } });
+    const run = await kubeha(['plan', '--cluster', 'prod-eu', '--input', input, '--simulate', '--profile', 'plan'], { env });
+    const json = await kubeha(['plan', '--cluster', 'prod-eu', '--input', input, '--simulate', '--profile', 'plan', '--json'], { env });
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Warm standbys (healing.standbys: 3 master, 1 worker), kept by reconcile:');
+    for (const zone of ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']) expect(run.stdout).toMatch(new RegExp(`^master +${zone} +missing +- +reconcile launches it$`, 'm'));
+    expect(run.stdout).toMatch(/^worker +eu-west-1a +missing/m);
+    expect(widest(run.stdout)).toBeLessThanOrEqual(80);
+    const parsed = JSON.parse(json.stdout) as { standbys: { role: string; zone: string; state: string }[] };
+    expect(parsed.standbys.map((row) => [row.role, row.zone, row.state])).toEqual([
+      ['master', 'eu-west-1a', 'missing'],
+      ['master', 'eu-west-1b', 'missing'],
+      ['master', 'eu-west-1c', 'missing'],
+      ['worker', 'eu-west-1a', 'missing'],
+    ]);
+  });
+
+  it('lists no standbys where the input asks for none', async () => {
+    const run = await kubeha(['plan', '--cluster', 'prod-eu', '--input', EXAMPLE, '--simulate', '--profile', 'plan', '--json'], { env });
+    expect((JSON.parse(run.stdout) as { standbys: unknown[] }).standbys).toEqual([]);
+  });
+
   it("blocks the overlapping CIDRs of the default simulated network with exit 3, each finding with its fix", async () => {
     const run = await kubeha(['plan', '--cluster', 'prod-eu', '--input', inputFile(directory, { podCidr: '10.0.0.0/18', serviceCidr: '10.96.0.0/12' }), '--simulate', '--profile', 'plan'], { env });
     expect(run.code).toBe(3);

@@ -147,6 +147,75 @@ describe('warm standbys', () => {
     expectNoSecretLeaked(fleet, [...control.runs.values()]);
   }, 120_000);
 
+  it('one per zone of the masters: two masters of different zones die one after another, each heals from its own zone\'s standby, and reconcile refills both zones', async () => {
+    // Prepare: three masters in zones a, b and c, a master standby wanted in each.
+    const { fleet, plane: control } = await clusterWanting({ master: 3 });
+    await reconcileUntilReady(fleet, control, 3);
+    const zoneOf = (instance: SimInstance) => instance.availabilityZone;
+    const masterZones = fleet.byRole('master').map(zoneOf).sort();
+    expect(liveStandbys(fleet).map(zoneOf).sort()).toEqual(masterZones);
+    const [first, second] = fleet.byRole('master') as [SimInstance, SimInstance];
+    const standbyIn = (zone: string) => liveStandbys(fleet).find((standby) => standby.availabilityZone === zone)!;
+    const firstStandby = standbyIn(first.availabilityZone);
+    const secondStandby = standbyIn(second.availabilityZone);
+    const callsBefore = fleet.calls.length;
+
+    // Act: the first dies and heals, then the second.
+    const healSeconds: number[] = [];
+    const heal = async (dead: SimInstance) => {
+      const terminatedAt = fleet.now();
+      fleet.terminateInstance(dead.instanceId);
+      await control.deliver(dead.instanceId, 'terminated');
+      const [execution] = await control.settle();
+      healSeconds.push((fleet.now() - terminatedAt) / 1000);
+      return execution;
+    };
+    const firstHeal = await heal(first);
+    const secondHeal = await heal(second);
+
+    // Assess: each replaced by its own zone's standby, nothing launched, etcd back to three healthy members one per zone.
+    expect(firstHeal?.error).toBeUndefined();
+    expect(secondHeal?.error).toBeUndefined();
+    for (const seconds of healSeconds) expect(seconds).toBeLessThanOrEqual(120);
+    expect(firstStandby.tags).toMatchObject({ 'kubeha:role': 'master', 'kubeha:replaces': first.instanceId, 'kubeha:node-state': 'joined' });
+    expect(secondStandby.tags).toMatchObject({ 'kubeha:role': 'master', 'kubeha:replaces': second.instanceId, 'kubeha:node-state': 'joined' });
+    const healCalls = fleet.calls.slice(callsBefore);
+    expect(healCalls.filter((call) => call.operation === 'RunInstances')).toEqual([]);
+    expect(healCalls.filter((call) => call.operation === 'StartInstances').map((call) => call.input)).toEqual([{ InstanceIds: [firstStandby.instanceId] }, { InstanceIds: [secondStandby.instanceId] }]);
+    const members = fleet.clusters.get('demo')!.etcdMembers;
+    expect(members.filter((member) => member.healthy)).toHaveLength(3);
+    expect(fleet.byRole('master').filter((master) => master.state === 'running').map(zoneOf).sort()).toEqual(masterZones);
+
+    // Act: the next reconciles launch a standby in each of the two zones that used theirs.
+    await reconcileUntilReady(fleet, control, 3);
+
+    // Assess: one per zone again, none of them the ones used.
+    const refilled = liveStandbys(fleet);
+    expect(refilled.map(zoneOf).sort()).toEqual(masterZones);
+    expect(refilled.map((standby) => standby.instanceId)).not.toContain(firstStandby.instanceId);
+    expect(refilled.map((standby) => standby.instanceId)).not.toContain(secondStandby.instanceId);
+  }, 180_000);
+
+  it("keep a dead master's zone standby through a reconcile that runs before its heal, which then takes it", async () => {
+    // Prepare
+    const { fleet, plane: control } = await clusterWanting({ master: 3 });
+    await reconcileUntilReady(fleet, control, 3);
+    const [dead] = fleet.byRole('master') as [SimInstance];
+    const standby = liveStandbys(fleet).find((candidate) => candidate.availabilityZone === dead.availabilityZone)!;
+
+    // Act: EC2 terminates it; reconcile runs before the event is delivered.
+    fleet.terminateInstance(dead.instanceId);
+    fleet.advance(60);
+    const report = (await control.reconcile()) as { clusters: { actions: { kind: string; instanceId?: string }[] }[] };
+    await control.deliver(dead.instanceId, 'terminated');
+    const [heal] = await control.settle();
+
+    // Assess
+    expect(report.clusters[0]!.actions.filter((action) => action.kind === 'retire-standby')).toEqual([]);
+    expect(heal?.error).toBeUndefined();
+    expect(standby.tags).toMatchObject({ 'kubeha:role': 'master', 'kubeha:replaces': dead.instanceId, 'kubeha:node-state': 'joined' });
+  }, 120_000);
+
   it('heal a terminated worker from a worker standby in another zone', async () => {
     // Prepare
     const { fleet, plane: control } = await clusterWanting({ worker: 1 });

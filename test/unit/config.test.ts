@@ -27,18 +27,19 @@ describe('parseBootstrapInput', () => {
     });
   });
 
-  it('keeps no warm standbys unless asked, and accepts one master and three workers', () => {
+  it('keeps no warm standbys unless asked, and accepts a master standby in each of three zones and three workers', () => {
     // Act
     const defaults = parseBootstrapInput(bootstrapInput(), TODAY);
-    const asked = parseBootstrapInput(bootstrapInput({ healing: { standbys: { master: 1, worker: 3 } } } as never), TODAY);
+    const asked = parseBootstrapInput(bootstrapInput({ healing: { standbys: { master: 3, worker: 3 } } } as never), TODAY);
 
     // Assess
     expect(defaults.healing.standbys).toEqual({ master: 0, worker: 0 });
-    expect(asked.healing).toEqual({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, standbys: { master: 1, worker: 3 } });
+    expect(asked.healing).toEqual({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, standbys: { master: 3, worker: 3 } });
   });
 
   it.each([
-    [{ master: 2 }, 'healing.standbys.master', 'must be 0 or 1'],
+    [{ master: 4 }, 'healing.standbys.master', 'must be at most 3: master standbys wait one per availability zone of the masters'],
+    [{ master: -1 }, 'healing.standbys.master', 'must be between 0 and 3'],
     [{ worker: 4 }, 'healing.standbys.worker', 'must be at most 3'],
     [{ worker: 1.5 }, 'healing.standbys.worker', 'must be a whole number'],
     [{ lb: 1 }, 'healing.standbys.lb', 'is not a known field'],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { groupFleet } from '../../functions/core/cluster.js';
 import { parseBootstrapInput } from '../../functions/core/config.js';
-import { POLLS_PER_SECOND, SEND_COMMANDS_PER_SECOND, planBootstrap } from '../../functions/core/plan.js';
+import { POLLS_PER_SECOND, SEND_COMMANDS_PER_SECOND, planBootstrap, standbyRows } from '../../functions/core/plan.js';
 import { TODAY, bootstrapInput } from '../support/inputs.js';
 import { instance, standardInstances } from '../support/instances.js';
 
@@ -78,5 +78,66 @@ describe('planBootstrap', () => {
   it('leaves stopped instances out of the fleet it plans for', () => {
     const fleet = groupFleet([...standardInstances(), instance('worker', { ec2State: 'stopped' })]);
     expect(fleet.workers).toHaveLength(3);
+  });
+});
+
+describe('standbyRows', () => {
+  const NOW = Date.parse('2026-11-24T09:00:00Z');
+  const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
+  const masters = () => ZONES.map((zone) => instance('master', { availabilityZone: zone }));
+  const standby = (role: 'master' | 'worker', zone: string, state: 'ready' | 'preparing', version = '1.36.4') =>
+    instance(undefined, {
+      availabilityZone: zone,
+      ec2State: state === 'ready' ? 'stopped' : 'running',
+      launchTime: new Date(NOW - 60_000).toISOString(),
+      tags: { 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:standby-for': role, 'kubeha:standby-state': state, 'kubeha:standby-version': version },
+    });
+
+  it('lists one row per wanted standby, per role and zone: ready, preparing, and missing where reconcile will launch one', () => {
+    // Prepare: three master standbys wanted, one ready in a, one preparing in b; one worker wanted, none yet.
+    const ready = standby('master', 'eu-west-1a', 'ready');
+    const preparing = standby('master', 'eu-west-1b', 'preparing');
+    const workers = [instance('worker', { availabilityZone: 'eu-west-1c' })];
+
+    // Act
+    const rows = standbyRows({ master: 3, worker: 1 }, [...masters(), ...workers, ready, preparing], '1.36.4', NOW);
+
+    // Assess
+    expect(rows).toEqual([
+      { role: 'master', zone: 'eu-west-1a', state: 'ready', instanceId: ready.instanceId },
+      { role: 'master', zone: 'eu-west-1b', state: 'preparing', instanceId: preparing.instanceId },
+      { role: 'master', zone: 'eu-west-1c', state: 'missing', note: 'reconcile launches it' },
+      { role: 'worker', zone: 'eu-west-1c', state: 'missing', note: 'reconcile launches it' },
+    ]);
+  });
+
+  it('shows as retiring a standby of another version, a second one in a zone and the surplus, each with why', () => {
+    // Prepare
+    const outdated = standby('master', 'eu-west-1a', 'ready', '1.36.3');
+    const kept = standby('master', 'eu-west-1b', 'ready');
+    const second = standby('master', 'eu-west-1b', 'preparing');
+    const extraWorker = standby('worker', 'eu-west-1a', 'ready');
+
+    // Act
+    const rows = standbyRows({ master: 1, worker: 0 }, [...masters(), outdated, kept, second, extraWorker], '1.36.4', NOW);
+
+    // Assess
+    expect(rows).toEqual([
+      { role: 'master', zone: 'eu-west-1a', state: 'retiring', instanceId: outdated.instanceId, note: 'prepared for Kubernetes 1.36.3, the cluster runs 1.36.4' },
+      { role: 'master', zone: 'eu-west-1b', state: 'ready', instanceId: kept.instanceId },
+      { role: 'master', zone: 'eu-west-1b', state: 'retiring', instanceId: second.instanceId, note: 'a second master standby in eu-west-1b: one waits in each zone of the masters' },
+      { role: 'worker', zone: 'eu-west-1a', state: 'retiring', instanceId: extraWorker.instanceId, note: 'more worker standbys than the 0 wanted' },
+    ]);
+  });
+
+  it('lists a wanted master standby that has no zone to go to when the masters hold fewer zones than asked for', () => {
+    const twoZones = [instance('master', { availabilityZone: 'eu-west-1a' }), instance('master', { availabilityZone: 'eu-west-1b' }), instance('master', { availabilityZone: 'eu-west-1a' })];
+    const rows = standbyRows({ master: 3, worker: 0 }, twoZones, '1.36.4', NOW);
+    expect(rows.map((row) => [row.zone, row.state])).toEqual([['eu-west-1a', 'missing'], ['eu-west-1b', 'missing'], [undefined, 'missing']]);
+    expect(rows[2]!.note).toBe('no zone left: the masters hold 2, one standby in each');
+  });
+
+  it('lists nothing for a cluster that wants none and has none', () => {
+    expect(standbyRows({ master: 0, worker: 0 }, masters(), '1.36.4', NOW)).toEqual([]);
   });
 });

@@ -154,7 +154,133 @@ describe('planStandbys', () => {
   it('reports instead of launching when no running member has a launch record and no template is named', () => {
     const plan = planStandbys(view(masters(), [], { records: [] }));
     expect(plan.actions).toEqual([]);
-    expect(plan.findings).toEqual(['no master standby can be launched: no running master has a launch record and the settings name no launchTemplates.master']);
+    expect(plan.findings).toEqual(['no master standby can be launched in eu-west-1a: no running master there has a launch record and the settings name no launchTemplates.master']);
+  });
+});
+
+describe('planStandbys across availability zones', () => {
+  const launches = (plan: ReturnType<typeof planStandbys>) => plan.actions.filter((action) => action.kind === 'launch-standby');
+  const retirements = (plan: ReturnType<typeof planStandbys>) => plan.actions.filter((action) => action.kind === 'retire-standby');
+
+  it('launches three master standbys one per zone, each copying the master of its zone', () => {
+    // Prepare
+    const fleet = masters();
+
+    // Act
+    const plan = planStandbys(view(fleet, [], { settings: settings({ master: 3, worker: 0 }) }));
+
+    // Assess
+    expect(plan.actions).toEqual(fleet.map((master, index) => ({ kind: 'launch-standby', role: 'master', sourceInstanceId: master.instanceId, subnetId: `subnet-${index}` })));
+    expect(plan.findings).toEqual([]);
+  });
+
+  it('with two wanted, keeps the ones it has and launches only in a zone that has none', () => {
+    // Prepare: one ready in zone b already.
+    const fleet = masters();
+    const inB = standby('master', { availabilityZone: 'eu-west-1b' });
+
+    // Act
+    const plan = planStandbys(view(fleet, [inB], { settings: settings({ master: 2, worker: 0 }) }));
+
+    // Assess: the new one goes to zone a, copying zone a's master; b's is left alone.
+    expect(plan.actions).toEqual([{ kind: 'launch-standby', role: 'master', sourceInstanceId: fleet[0]!.instanceId, subnetId: 'subnet-0' }]);
+  });
+
+  it('never keeps two master standbys in one zone: the less advanced one is retired and another zone gets one', () => {
+    // Prepare
+    const ready = standby('master', { availabilityZone: 'eu-west-1a' });
+    const preparing = standby('master', { availabilityZone: 'eu-west-1a', readiness: 'preparing' });
+
+    // Act
+    const plan = planStandbys(view(masters(), [ready, preparing], { settings: settings({ master: 2, worker: 0 }) }));
+
+    // Assess
+    expect(retirements(plan)).toEqual([{ kind: 'retire-standby', instanceId: preparing.instanceId, reason: 'a second master standby in eu-west-1a: one waits in each zone of the masters' }]);
+    expect(launches(plan)).toEqual([expect.objectContaining({ subnetId: 'subnet-1' })]);
+  });
+
+  it('retires the standby of a zone whose master is gone for good, and launches none there', () => {
+    // Prepare: zone c's master replaced into zone a (its record says replacedBy), three wanted.
+    const [inA, inB] = masters();
+    const movedIn = instance('master', { availabilityZone: 'eu-west-1a', subnetId: 'subnet-0', tags: { 'kubeha:replaces': 'i-0deadc' } });
+    const standbys = [standby('master', { availabilityZone: 'eu-west-1a' }), standby('master', { availabilityZone: 'eu-west-1b' }), standby('master', { availabilityZone: 'eu-west-1c' })];
+    const deadRecord = { instanceId: 'i-0deadc', role: 'master', availabilityZone: 'eu-west-1c', subnetId: 'subnet-2', replacedBy: movedIn.instanceId } as LaunchRecord;
+
+    // Act
+    const plan = planStandbys(view([inA!, inB!, movedIn], standbys, { settings: settings({ master: 3, worker: 0 }), records: [inA!, inB!, movedIn].map(recordOf).concat(deadRecord) }));
+
+    // Assess
+    expect(plan.actions).toEqual([{ kind: 'retire-standby', instanceId: standbys[2]!.instanceId, reason: 'no master runs in eu-west-1c: a master standby waits in a zone of the masters' }]);
+    expect(plan.findings).toEqual(['1 of the 3 master standbys wanted (healing.standbys.master) has no zone to wait in: the masters hold 2 zone(s) (eu-west-1a, eu-west-1b), and a master standby waits only in a master\'s zone, one per zone']);
+  });
+
+  it("keeps a dead master's zone standby while its heal has yet to replace it, and once a replacement is on its way", () => {
+    // Prepare: zone c's master terminated (EC2 no longer lists it), its launch record not yet replaced.
+    const fleet = masters();
+    const [inA, inB, gone] = fleet as [ClusterInstance, ClusterInstance, ClusterInstance];
+    const standbys = ZONES.map((zone) => standby('master', { availabilityZone: zone }));
+    const replacement = instance('master', { ec2State: 'pending', availabilityZone: 'eu-west-1c', tags: { 'kubeha:replaces': gone.instanceId } });
+
+    // Act
+    const awaiting = planStandbys(view([inA, inB], standbys, { settings: settings({ master: 3, worker: 0 }), records: fleet.map(recordOf) }));
+    const launching = planStandbys(view([inA, inB, replacement], standbys, { settings: settings({ master: 3, worker: 0 }), records: fleet.map(recordOf) }));
+
+    // Assess
+    expect(awaiting.actions).toEqual([]);
+    expect(launching.actions).toEqual([]);
+    expect(awaiting.findings).toEqual([]);
+  });
+
+  it('retires the surplus when the setting is lowered from three to one, preparing ones first, then the newest', () => {
+    // Prepare
+    const oldest = standby('master', { availabilityZone: 'eu-west-1a', launchTime: new Date(NOW - 3 * 3600_000).toISOString() });
+    const newer = standby('master', { availabilityZone: 'eu-west-1b', launchTime: new Date(NOW - 3600_000).toISOString() });
+    const preparing = standby('master', { availabilityZone: 'eu-west-1c', readiness: 'preparing' });
+
+    // Act
+    const plan = planStandbys(view(masters(), [newer, preparing, oldest], { settings: settings({ master: 1, worker: 0 }) }));
+
+    // Assess
+    expect(plan.actions).toEqual([
+      { kind: 'retire-standby', instanceId: preparing.instanceId, reason: 'more master standbys than the 1 wanted' },
+      { kind: 'retire-standby', instanceId: newer.instanceId, reason: 'more master standbys than the 1 wanted' },
+    ]);
+  });
+
+  it('launches one per zone and reports the rest when more are wanted than the masters hold zones', () => {
+    // Prepare: three masters in two zones.
+    const fleet = [
+      instance('master', { availabilityZone: 'eu-west-1a', subnetId: 'subnet-0' }),
+      instance('master', { availabilityZone: 'eu-west-1b', subnetId: 'subnet-1' }),
+      instance('master', { availabilityZone: 'eu-west-1a', subnetId: 'subnet-0' }),
+    ];
+
+    // Act
+    const plan = planStandbys(view(fleet, [], { settings: settings({ master: 3, worker: 0 }) }));
+
+    // Assess
+    expect(launches(plan).map((action) => action.kind === 'launch-standby' && action.subnetId)).toEqual(['subnet-0', 'subnet-1']);
+    expect(plan.findings).toEqual([expect.stringMatching(/^1 of the 3 master standbys wanted \(healing\.standbys\.master\) has no zone to wait in: the masters hold 2 zone\(s\)/)]);
+  });
+
+  it("launches no standby into a dead master's zone until its replacement runs there, and says so", () => {
+    // Prepare: zone c's master terminated, its heal not yet launched; no standby anywhere.
+    const fleet = masters();
+    const [inA, inB] = fleet as [ClusterInstance, ClusterInstance];
+
+    // Act
+    const plan = planStandbys(view([inA, inB], [], { settings: settings({ master: 3, worker: 0 }), records: fleet.map(recordOf) }));
+
+    // Assess
+    expect(launches(plan).map((action) => action.kind === 'launch-standby' && action.sourceInstanceId)).toEqual([inA.instanceId, inB.instanceId]);
+    expect(plan.findings).toEqual(['no master standby can be launched in eu-west-1c yet: no master runs there to copy']);
+  });
+
+  it('launches where a master can be copied and names the zone where none can', () => {
+    const fleet = masters();
+    const plan = planStandbys(view(fleet, [], { settings: settings({ master: 3, worker: 0 }), records: fleet.slice(0, 2).map(recordOf) }));
+    expect(launches(plan)).toHaveLength(2);
+    expect(plan.findings).toEqual(['no master standby can be launched in eu-west-1c: no running master there has a launch record and the settings name no launchTemplates.master']);
   });
 });
 
