@@ -271,6 +271,8 @@ export class SimulatedFleet {
    * managed node availability", Systems Manager User Guide).
    */
   readonly agentsThatNeverConnect = new Set<string>();
+  /** Availability Zones short of on-demand capacity for now: RunInstances and StartInstances there fail (refuseWithoutCapacity). */
+  readonly zonesShortOfCapacity = new Set<string>();
   /**
    * A joined node turns Ready only once the network plugin's pod runs on it: until then the kubelet reports
    * NetworkReady=false and its Node Ready False (pkg/kubelet/nodestatus/setters.go, ReadyCondition). 0 models
@@ -647,6 +649,7 @@ export class SimulatedFleet {
       throw new AwsError('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be started.`);
     }
     if (instance.state !== 'stopped') return;
+    this.refuseWithoutCapacity(instance.instanceType, instance.availabilityZone);
     instance.state = 'pending';
     instance.bootsAt = this.clockMs + BOOT_SECONDS * 1000;
     this.history.push({ at: this.clockMs, what: `started ${instanceId}` });
@@ -693,6 +696,23 @@ export class SimulatedFleet {
     }
   }
 
+  /**
+   * EC2 refuses to launch or to start an instance in a zone short of its type's on-demand capacity, and the
+   * instance stays stopped ("If you get an InsufficientInstanceCapacity error when you try to launch an instance
+   * or restart a stopped instance, AWS does not currently have enough available On-Demand capacity", EC2 User
+   * Guide, "Troubleshoot Amazon EC2 instance launch issues"; AWS Instance Scheduler, "Handling EC2 Insufficient
+   * Capacity Errors", a start that fails for capacity). The message is EC2's.
+   */
+  private refuseWithoutCapacity(instanceType: string, availabilityZone: string): void {
+    if (!this.zonesShortOfCapacity.has(availabilityZone)) return;
+    const error = new AwsError(
+      'InsufficientInstanceCapacity',
+      `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${availabilityZone}). Our system will be working on provisioning additional capacity. You can currently get ${instanceType} capacity by not specifying an Availability Zone in your request or choosing a different Availability Zone.`,
+    );
+    // A server error, with a 5xx status (EC2 API reference, "Error codes for the Amazon EC2 API").
+    throw Object.assign(error, { $metadata: { httpStatusCode: 500 } });
+  }
+
   /** RunInstances: a fresh instance from a spec; the client token returns the same instance on a retry. */
   runInstance(request: {
     imageId: string;
@@ -710,6 +730,7 @@ export class SimulatedFleet {
     if (known) return this.requireInstance(known);
     const subnet = this.subnets.get(request.subnetId);
     if (!subnet) throw new AwsError('InvalidSubnetID.NotFound', `The subnet ID '${request.subnetId}' does not exist`);
+    this.refuseWithoutCapacity(request.instanceType, subnet.availabilityZone);
     const holdsAddress = (instance: SimInstance) => instance.state !== 'terminated' || this.clockMs - (instance.terminatedAt ?? 0) < this.addressReleaseSeconds * 1000;
     if (request.privateIp && [...this.instances.values()].some((instance) => instance.privateIp === request.privateIp && holdsAddress(instance))) {
       throw new AwsError('InvalidIPAddress.InUse', `Address ${request.privateIp} is in use.`);

@@ -8,6 +8,7 @@ export const AWS_ERROR = {
   invocationDoesNotExist: 'InvocationDoesNotExist',
   instanceNotFound: 'InvalidInstanceID.NotFound',
   addressInUse: 'InvalidIPAddress.InUse',
+  insufficientCapacity: 'InsufficientInstanceCapacity',
   executionExists: 'ExecutionAlreadyExists',
   executionNotFound: 'ExecutionDoesNotExist',
 } as const;

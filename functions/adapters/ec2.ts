@@ -1,6 +1,6 @@
 import type { Instance, Volume } from '@aws-sdk/client-ec2';
 import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, chunk, clusterTagKey } from '../core/cluster.js';
-import { LaunchFailedError } from '../core/errors.js';
+import { InsufficientCapacityError, LaunchFailedError } from '../core/errors.js';
 import { RETIRING_TAG } from '../core/healing-decisions.js';
 import type { Ec2Port } from '../core/ports.js';
 import type { IngressRule } from '../core/preflight.js';
@@ -235,7 +235,16 @@ export const ec2: Ec2Port = {
 
   async startInstance(instanceId) {
     const { sdk: aws, client } = await sdk();
-    await call('ec2:StartInstances', () => client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] })));
+    // Told apart before call() sees it: EC2 lists InsufficientInstanceCapacity among its server errors (a 5xx),
+    // which call() would turn into AwsThrottledError, and a heal should not back off a start that can go elsewhere.
+    await call('ec2:StartInstances', async () => {
+      try {
+        await client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] }));
+      } catch (error: unknown) {
+        if (errorName(error) === AWS_ERROR.insufficientCapacity) throw new InsufficientCapacityError(instanceId, { cause: error });
+        throw error;
+      }
+    });
   },
 
   async stopInstance(instanceId) {
@@ -307,6 +316,10 @@ export const ec2: Ec2Port = {
       return { instanceId: launched.InstanceId, privateIp: launched.PrivateIpAddress ?? '' };
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.addressInUse) return 'addressInUse';
+      // A zone short of capacity answers with a server error, which call() took for a transient fault: it is
+      // a launch that failed (retried on LaunchFailedError's longer schedule), and says so to a human.
+      const cause = errorName(error) === 'AwsThrottledError' && error instanceof Error ? error.cause : error;
+      if (errorName(cause) === AWS_ERROR.insufficientCapacity) throw new LaunchFailedError(`could not launch a replacement: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       if (error instanceof LaunchFailedError || errorName(error) === 'AwsThrottledError') throw error;
       throw new LaunchFailedError(`could not launch a replacement: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

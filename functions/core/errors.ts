@@ -106,6 +106,21 @@ export class LaunchFailedError extends KubehaError {
   readonly retryable = true;
 }
 
+/**
+ * EC2 has too little on-demand capacity of the instance's type in its zone to start it (InsufficientInstanceCapacity);
+ * the instance stays stopped. A warm standby that cannot start is given back and the heal takes another or launches.
+ */
+export class InsufficientCapacityError extends KubehaError {
+  override readonly name = 'InsufficientCapacityError';
+  readonly retryable = true;
+  constructor(
+    readonly instanceId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`EC2 has too little capacity to start ${instanceId} in its Availability Zone now`, options);
+  }
+}
+
 /** A drill that could do real harm (break quorum, leave no standby, take the only worker) is refused. Final. */
 export class DrillRefusedError extends KubehaError {
   override readonly name = 'DrillRefusedError';

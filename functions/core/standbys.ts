@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { type ClusterInstance, ROLE_TAG, STANDBY_FOR_TAG, byLaunchThenId, clusterTagKey } from './cluster.js';
 import type { ClusterSettings } from './bootstrap.js';
 import { type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
-import { LaunchFailedError } from './errors.js';
+import { InsufficientCapacityError, LaunchFailedError } from './errors.js';
 import { type LaunchRecord, replacementSpec } from './launch-records.js';
 import { preparedImageFor } from './node-image.js';
 import type { InvocationStatus, Ports } from './ports.js';
@@ -414,9 +414,16 @@ export async function claimStandby(
 ): Promise<ClaimedStandby | undefined> {
   const claims = await ports.state.list<StandbyClaim>(input.clusterName, STANDBY_CLAIM_PREFIX);
   const mine = claims.find((claim) => claim.value.by === input.deadInstanceId);
-  if (mine) return takeOver(await ports.ec2.describeInstance(mine.value.standbyId), input, ports);
+  // Standbys EC2 would not start in this call: not tried twice.
+  const refused = new Set<string>();
+  if (mine) {
+    const standby = await ports.ec2.describeInstance(mine.value.standbyId);
+    const outcome = await startOrGiveBack(standby, input, ports);
+    if (outcome !== 'refused') return outcome;
+    refused.add(mine.value.standbyId);
+  }
 
-  const taken = new Set(claims.map((claim) => claim.value.standbyId));
+  const taken = new Set([...claims.filter((claim) => claim !== mine).map((claim) => claim.value.standbyId), ...refused]);
   const masterZones = new Set(instances.filter((instance) => instance.role === 'master' && instance.instanceId !== input.deadInstanceId && ['pending', 'running', 'stopping', 'stopped'].includes(instance.ec2State)).map((instance) => instance.availabilityZone));
   const candidates = standbysOf(instances)
     .filter((standby) => standby.role === input.role && standby.readiness === 'ready' && standby.ec2State === 'stopped')
@@ -426,9 +433,32 @@ export async function claimStandby(
   for (const standby of candidates) {
     const claim: StandbyClaim = { standbyId: standby.instanceId, by: input.deadInstanceId, claimedAt: new Date(ports.clock.now()).toISOString() };
     // Just listed as stopped: no second look before the start (a standby terminated meanwhile fails the start).
-    if (await ports.state.put(input.clusterName, standbyClaimKey(standby.instanceId), claim, 'absent')) return takeOver(instances.find((instance) => instance.instanceId === standby.instanceId), input, ports);
+    if (!(await ports.state.put(input.clusterName, standbyClaimKey(standby.instanceId), claim, 'absent'))) continue;
+    const outcome = await startOrGiveBack(instances.find((instance) => instance.instanceId === standby.instanceId), input, ports);
+    if (outcome !== 'refused') return outcome;
   }
   return undefined;
+}
+
+/**
+ * Takes a claimed standby over, or gives it back when EC2 has no capacity to start it in its zone now
+ * (InsufficientCapacityError): it stays a stopped standby, its member tags and the claim go (its standby tags
+ * were never removed), and the heal takes the next one (a worker's, in another zone) or launches. Waiting on
+ * the zone would hold the heal up.
+ */
+async function startOrGiveBack(
+  standby: ClusterInstance | undefined,
+  input: { clusterName: string; deadInstanceId: string; role: StandbyRole },
+  ports: Pick<Ports, 'ec2' | 'state'>,
+): Promise<ClaimedStandby | undefined | 'refused'> {
+  try {
+    return await takeOver(standby, input, ports);
+  } catch (error: unknown) {
+    if (!(error instanceof InsufficientCapacityError) || !standby) throw error;
+    await ports.ec2.untagInstances([standby.instanceId], [ROLE_TAG, 'kubeha:replaces']);
+    await ports.state.remove(input.clusterName, standbyClaimKey(standby.instanceId));
+    return 'refused';
+  }
 }
 
 /**

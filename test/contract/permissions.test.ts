@@ -163,14 +163,17 @@ describe('the packaged policies, in an IAM policy simulator', () => {
     expect(await verdict('reconcile', 'ec2:CreateTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
   });
 
-  it('let launchReplacement make a standby a member and drop its standby tags, and tag nothing else so', async () => {
+  it('let launchReplacement make a standby a member and drop its standby tags (or, given back, its member tags), and tag nothing else so', async () => {
     const instance = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0123456789abcdef0`;
     const standby = { 'ec2:ResourceTag/kubeha:standby-for': 'master' };
     expect(await verdict('launchReplacement', 'ec2:CreateTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role', 'kubeha:replaces'] })).toBe('Allowed');
     expect(await verdict('launchReplacement', 'ec2:CreateTags', instance, { 'ec2:ResourceTag/kubeha:role': 'worker', 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
     expect(await verdict('launchReplacement', 'ec2:CreateTags', instance, { 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
     expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:standby-for', 'kubeha:standby-state', 'kubeha:standby-version'] })).toBe('Allowed');
-    expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
+    // A standby EC2 cannot start is given back: its member tags go, while it still carries the standby tag.
+    expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubeha:role', 'kubeha:replaces'] })).toBe('Allowed');
+    expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { 'ec2:ResourceTag/kubeha:role': 'master', 'aws:TagKeys': ['kubeha:role'] })).toBe('ImplicitlyDenied');
+    expect(await verdict('launchReplacement', 'ec2:DeleteTags', instance, { ...standby, 'aws:TagKeys': ['kubernetes.io/cluster/demo'] })).toBe('ImplicitlyDenied');
     expect(await verdict('launchReplacement', 'ec2:StopInstances', instance, standby)).toBe('ImplicitlyDenied');
     expect(await verdict('launchReplacement', 'ec2:StartInstances', instance, { ...standby, 'ec2:ResourceTag/kubeha:role': 'master' })).toBe('Allowed');
     expect(await verdict('launchReplacement', 'ec2:StartInstances', instance, { 'ec2:ResourceTag/kubeha:role': 'master' })).toBe('ImplicitlyDenied');
@@ -228,6 +231,7 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'dynamodb:UpdateItem': WARM_STANDBY,
     'ec2:DeleteTags': WARM_STANDBY,
     'ec2:StartInstances': WARM_STANDBY,
+    'dynamodb:DeleteItem': 'giving back a warm standby EC2 has no capacity to start (its claim), only when the cluster keeps some',
   },
   ensureElasticIp: { 'ec2:DescribeInstances': 'finding the healthy load balancer', 'ec2:AssociateAddress': 'an Elastic IP on no healthy load balancer' },
   reconcile: {

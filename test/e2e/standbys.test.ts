@@ -216,6 +216,54 @@ describe('warm standbys', () => {
     expect(standby.tags).toMatchObject({ 'kubeha:role': 'master', 'kubeha:replaces': dead.instanceId, 'kubeha:node-state': 'joined' });
   }, 120_000);
 
+  it('give back a standby EC2 has no capacity to start: the worker heals from the next zone\'s standby', async () => {
+    // Prepare: two worker standbys in different zones; the dead worker's zone is short of capacity.
+    const { fleet, plane: control } = await clusterWanting({ worker: 2 });
+    await reconcileUntilReady(fleet, control, 2);
+    const dead = fleet.byRole('worker')[0]!;
+    const [sameZone, otherZone] = [liveStandbys(fleet).find((standby) => standby.availabilityZone === dead.availabilityZone)!, liveStandbys(fleet).find((standby) => standby.availabilityZone !== dead.availabilityZone)!];
+    const standbyTags = { ...sameZone.tags };
+    fleet.zonesShortOfCapacity.add(dead.availabilityZone);
+    const callsBefore = fleet.calls.length;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await control.deliver(dead.instanceId, 'terminated');
+    const [heal] = await control.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    expect(otherZone.tags).toMatchObject({ 'kubeha:role': 'worker', 'kubeha:replaces': dead.instanceId, 'kubeha:node-state': 'joined' });
+    expect(sameZone.state).toBe('stopped');
+    expect(sameZone.tags).toEqual(standbyTags);
+    const starts = fleet.calls.slice(callsBefore).filter((call) => call.operation === 'StartInstances');
+    expect(starts.map((call) => call.input)).toEqual([{ InstanceIds: [sameZone.instanceId] }, { InstanceIds: [otherZone.instanceId] }]);
+    expect(fleet.calls.slice(callsBefore).filter((call) => call.operation === 'RunInstances')).toEqual([]);
+  }, 120_000);
+
+  it('give back the only master standby EC2 cannot start and launch instead; with the zone still short, tell a human why, quorum intact', async () => {
+    // Prepare
+    const { fleet, plane: control } = await clusterWanting({ master: 1 });
+    await reconcileUntilReady(fleet, control, 1);
+    const [standby] = liveStandbys(fleet) as [SimInstance];
+    const standbyTags = { ...standby.tags };
+    const dead = fleet.byRole('master').find((master) => master.availabilityZone === standby.availabilityZone)!;
+    fleet.zonesShortOfCapacity.add(dead.availabilityZone);
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await control.deliver(dead.instanceId, 'terminated');
+    const [heal] = await control.settle();
+
+    // Assess
+    expect(heal?.error?.name).toBe('LaunchFailedError');
+    expect(fleet.notifications.at(-1)?.message).toContain(`We currently do not have sufficient t3.medium capacity in the Availability Zone you requested (${dead.availabilityZone})`);
+    expect(standby.state).toBe('stopped');
+    expect(standby.tags).toEqual(standbyTags);
+    expect(fleet.clusters.get('demo')!.etcdMembers.filter((member) => member.healthy)).toHaveLength(2);
+    expectNoSecretLeaked(fleet, [...control.runs.values()]);
+  }, 120_000);
+
   it('heal a terminated worker from a worker standby in another zone', async () => {
     // Prepare
     const { fleet, plane: control } = await clusterWanting({ worker: 1 });

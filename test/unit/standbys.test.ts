@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterSettings } from '../../functions/core/bootstrap.js';
 import type { ClusterInstance } from '../../functions/core/cluster.js';
+import { InsufficientCapacityError } from '../../functions/core/errors.js';
 import type { LaunchRecord } from '../../functions/core/launch-records.js';
 import type { Ec2Port, StatePort, StoredItem } from '../../functions/core/ports.js';
 import { planReconcile } from '../../functions/core/reconcile.js';
@@ -347,7 +348,7 @@ function memoryState(): StatePort & { items: Map<string, StoredItem<unknown>> } 
 }
 
 /** EC2 as far as a claim uses it: tags and states of the given instances, calls recorded. */
-function memoryEc2(instances: ClusterInstance[]) {
+function memoryEc2(instances: ClusterInstance[], zonesShortOfCapacity: readonly string[] = []) {
   const byId = new Map(instances.map((candidate) => [candidate.instanceId, { ...candidate, tags: { ...candidate.tags } }]));
   const calls: string[] = [];
   const ec2 = {
@@ -364,6 +365,7 @@ function memoryEc2(instances: ClusterInstance[]) {
     },
     async startInstance(id: string) {
       calls.push(`start ${id}`);
+      if (zonesShortOfCapacity.includes(byId.get(id)!.availabilityZone ?? '')) throw new InsufficientCapacityError(id);
       byId.set(id, { ...byId.get(id)!, ec2State: 'pending' });
     },
   } as unknown as Ec2Port;
@@ -422,6 +424,53 @@ describe('claimStandby', () => {
     expect(calls.filter((call) => call.startsWith('start'))).toHaveLength(1);
     expect(byId.get(ready.instanceId)!.tags).toEqual({ 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:role': 'master', 'kubeha:replaces': 'i-dead-1' });
     expect(standbysOf([...byId.values()])).toEqual([]);
+  });
+
+  it('gives back a standby EC2 has no capacity to start, and takes the next one in another zone', async () => {
+    // Prepare: the dead worker's own zone is short of capacity; another zone has a standby too.
+    const inA = standby('worker', { availabilityZone: 'eu-west-1a' });
+    const inB = standby('worker', { availabilityZone: 'eu-west-1b' });
+    const state = memoryState();
+    const { ec2, calls, byId } = memoryEc2([inA, inB], ['eu-west-1a']);
+
+    // Act
+    const claimed = await claimStandby(input('i-dead-1', 'worker', 'eu-west-1a'), [inA, inB], { ec2, state, clock });
+
+    // Assess: a is a ready standby again, unclaimed and without member tags; b is the replacement.
+    expect(claimed?.instanceId).toBe(inB.instanceId);
+    expect(calls.filter((call) => call.startsWith('start'))).toEqual([`start ${inA.instanceId}`, `start ${inB.instanceId}`]);
+    expect(byId.get(inA.instanceId)!.tags).toEqual(inA.tags);
+    expect(standbysOf([byId.get(inA.instanceId)!]).map((view) => view.readiness)).toEqual(['ready']);
+    expect([...state.items.keys()].some((key) => key.includes(inA.instanceId))).toBe(false);
+    expect(byId.get(inB.instanceId)!.tags).toMatchObject({ 'kubeha:role': 'worker', 'kubeha:replaces': 'i-dead-1' });
+  });
+
+  it('gives back the only standby EC2 cannot start, so the heal launches; a retried Task does the same without a second claim left behind', async () => {
+    // Prepare
+    const only = standby('master', { availabilityZone: 'eu-west-1b' });
+    const state = memoryState();
+    const { ec2, byId } = memoryEc2([only], ['eu-west-1b']);
+
+    // Act
+    const first = await claimStandby(input('i-dead-1', 'master', 'eu-west-1b'), [only], { ec2, state, clock });
+    const retried = await claimStandby(input('i-dead-1', 'master', 'eu-west-1b'), [byId.get(only.instanceId)!], { ec2, state, clock });
+
+    // Assess
+    expect(first).toBeUndefined();
+    expect(retried).toBeUndefined();
+    expect(byId.get(only.instanceId)!.ec2State).toBe('stopped');
+    expect(byId.get(only.instanceId)!.tags).toEqual(only.tags);
+    expect(state.items.size).toBe(0);
+  });
+
+  it('passes on any other failure to start a claimed standby', async () => {
+    // Prepare
+    const only = standby('worker', { availabilityZone: 'eu-west-1a' });
+    const { ec2 } = memoryEc2([only]);
+    const failing = { ...ec2, startInstance: async () => Promise.reject(new Error('UnauthorizedOperation')) } as unknown as Ec2Port;
+
+    // Act / Assess
+    await expect(claimStandby(input('i-dead-1', 'worker', 'eu-west-1a'), [only], { ec2: failing, state: memoryState(), clock })).rejects.toThrow('UnauthorizedOperation');
   });
 
   it('never gives a master a standby beside another live master, but one in its own zone or a zone without a master', async () => {
