@@ -222,7 +222,8 @@ describe('sls package', () => {
       // launchReplacement: the create-only claim of a warm standby.
       expect(holders('dynamodb:UpdateItem')).toEqual(['AcquireLockRole', 'AwaitCommandRole', 'LaunchReplacementRole', 'OnInstanceStateChangeRole', 'ReconcileRole', 'RecordClusterRole', 'SendCommandRole']);
       expect(holders('dynamodb:BatchWriteItem')).toEqual(['OnInstanceStateChangeRole', 'ReconcileRole', 'RecordClusterRole']);
-      expect(holders('dynamodb:DeleteItem')).toEqual(['ReconcileRole', 'ReleaseLockRole']);
+      // launchReplacement: giving back the claim of a warm standby EC2 had no capacity to start.
+      expect(holders('dynamodb:DeleteItem')).toEqual(['LaunchReplacementRole', 'ReconcileRole', 'ReleaseLockRole']);
       expect(holders('dynamodb:PutItem')).toEqual([]);
     });
 
