@@ -180,7 +180,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
  * statuses"): a node that stopped or went away would keep the step waiting that long, and a restart would run
  * the command late. Such an invocation counts as undeliverable now, and is cancelled on that node.
  */
-async function failDelayedOnStoppedNodes(commandId: string, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2'>): Promise<CommandInvocation[]> {
+export async function failDelayedOnStoppedNodes(commandId: string, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2'>): Promise<CommandInvocation[]> {
   const delayed = statuses.filter((invocation) => invocation.status === 'Delayed');
   if (delayed.length === 0) return [...statuses];
   const states = new Map(await Promise.all(delayed.map(async (invocation) => [invocation.instanceId, (await ports.ec2.describeInstance(invocation.instanceId))?.ec2State ?? 'gone'] as const)));
