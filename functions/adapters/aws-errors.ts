@@ -10,6 +10,10 @@ export const AWS_ERROR = {
   addressInUse: 'InvalidIPAddress.InUse',
   executionExists: 'ExecutionAlreadyExists',
   executionNotFound: 'ExecutionDoesNotExist',
+  imageNotFound: 'InvalidAMIID.NotFound',
+  imageUnavailable: 'InvalidAMIID.Unavailable',
+  snapshotNotFound: 'InvalidSnapshot.NotFound',
+  snapshotInUse: 'InvalidSnapshot.InUse',
 } as const;
 
 // Transient faults by the names the SDK gives them, per the services' API error references: throttling,

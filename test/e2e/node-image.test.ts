@@ -9,6 +9,7 @@ import { bootstrappedCluster } from '../support/cluster.js';
 type Cluster = Awaited<ReturnType<typeof bootstrappedCluster>>;
 
 const builders = ({ fleet }: Cluster) => [...fleet.instances.values()].filter((instance) => instance.tags[IMAGE_BUILD_TAG] !== undefined);
+const registered = ({ fleet }: Cluster) => [...fleet.images.values()].filter((image) => image.state !== 'deregistered');
 
 describe('build-node-image', () => {
   it('bakes the image from the base image, records it with its version and digest, and terminates the builder', async () => {
@@ -66,9 +67,62 @@ describe('build-node-image', () => {
 
     // Assess
     expect(run.error?.name).toBe('NodeImageFailedError');
-    expect([...cluster.fleet.images.values()].map((image) => image.state)).toEqual(['failed']);
+    // CreateImage took a snapshot of the builder's volume; the failed AMI and that snapshot are gone again.
+    expect(cluster.fleet.calls.filter((call) => call.operation === 'CreateImage')).toHaveLength(1);
+    expect([...cluster.fleet.images.values()].map((image) => image.state)).toEqual(['deregistered']);
+    expect(registered(cluster)).toEqual([]);
+    expect([...cluster.fleet.ebsSnapshots.keys()]).toEqual([]);
     expect(builders(cluster).every((builder) => builder.state === 'shutting-down' || builder.state === 'terminated')).toBe(true);
     expect((await readClusterSettings('demo', ports))?.nodeImage).toBeUndefined();
+    cluster.plane.stop();
+  });
+
+  it('discards the available image and its snapshots when recording it fails, and keeps the first error', async () => {
+    // Prepare: from the builder's preparation on, Parameter Store refuses every write for longer than the
+    // record's retries last (the record is the build's first write).
+    const cluster = await bootstrappedCluster();
+    const settingsBefore = await readClusterSettings('demo', ports);
+    cluster.fleet.commandSentHooks.push((document) => {
+      if (document === 'PrepareNodeImage') cluster.fleet.throttle('PutParameter', 1000);
+    });
+
+    // Act
+    const run = await cluster.plane.execute('build-node-image', 'image-record-fails', { clusterName: 'demo' });
+
+    // Assess
+    expect(run.error?.name).toBe('AwsThrottledError');
+    const [image] = [...cluster.fleet.images.values()];
+    expect(image?.state).toBe('deregistered');
+    expect(image?.snapshotIds.length).toBeGreaterThan(0);
+    expect([...cluster.fleet.ebsSnapshots.keys()]).toEqual([]);
+    expect((await readClusterSettings('demo', ports))?.nodeImage).toEqual(settingsBefore?.nodeImage);
+    cluster.plane.stop();
+  });
+
+  it('keeps the recorded image and the one before it, and removes older images with their snapshots', async () => {
+    // Prepare
+    const cluster = await bootstrappedCluster();
+    const build = async (name: string) => {
+      const run = await cluster.plane.execute('build-node-image', name, { clusterName: 'demo' });
+      expect(run.error).toBeUndefined();
+      return run.output as { imageId: string; removedImageIds: string[] };
+    };
+
+    // Act
+    const first = await build('image-first');
+    const second = await build('image-second');
+    const snapshotsOfFirst = cluster.fleet.images.get(first.imageId)!.snapshotIds;
+    const third = await build('image-third');
+
+    // Assess
+    expect(first.removedImageIds).toEqual([]);
+    expect(second.removedImageIds).toEqual([]);
+    expect(third.removedImageIds).toEqual([first.imageId]);
+    expect(registered(cluster).map((image) => image.imageId).sort()).toEqual([second.imageId, third.imageId].sort());
+    for (const snapshotId of snapshotsOfFirst) expect(cluster.fleet.ebsSnapshots.has(snapshotId)).toBe(false);
+    const kept = [second, third].flatMap(({ imageId }) => cluster.fleet.images.get(imageId)!.snapshotIds);
+    expect([...cluster.fleet.ebsSnapshots.keys()].sort()).toEqual(kept.sort());
+    expect((await readClusterSettings('demo', ports))?.nodeImage?.imageId).toBe(third.imageId);
     cluster.plane.stop();
   });
 
