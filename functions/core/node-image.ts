@@ -185,10 +185,11 @@ export function planImagePrune(input: {
   for (const image of ours) if (image.state === 'pending' && input.now - image.createdAt < ABANDONED_IMAGE_MS) kept.add(image.imageId);
   const keptImages = ours.filter((image) => kept.has(image.imageId));
   const deregister = ours.filter((image) => !kept.has(image.imageId));
-  const keptSnapshots = new Set(keptImages.flatMap((image) => image.snapshotIds));
+  // Every image that stays registered (a foreign one too) holds its snapshots: EC2 would refuse them (InUse).
+  const keptSnapshots = new Set(input.images.filter((image) => !deregister.includes(image)).flatMap((image) => image.snapshotIds));
   const keptBuilds = new Set(keptImages.map((image) => image.tags[IMAGE_BUILD_TAG]));
   const ofRemoved = new Set(deregister.flatMap((image) => image.snapshotIds));
-  const listed = new Set(ours.flatMap((image) => image.snapshotIds));
+  const listed = new Set(input.images.flatMap((image) => image.snapshotIds));
   const deleteSnapshots = input.snapshots
     .filter((snapshot) => !keptSnapshots.has(snapshot.snapshotId) && !keptBuilds.has(snapshot.tags[IMAGE_BUILD_TAG]))
     .filter((snapshot) => ofRemoved.has(snapshot.snapshotId) || (!listed.has(snapshot.snapshotId) && input.now - snapshot.startedAt >= ORPHAN_SNAPSHOT_MS))
