@@ -273,7 +273,8 @@ function functionStatements(stage, clusters, options = {}) {
     ],
     // Node image builds (build-node-image): a builder launched only with the build tag, imaged only while
     // it carries it, terminated only by it; the image and its snapshots tagged as they are made.
-    prepareImageBuild: [readSettings, readState],
+    // Launch records are read with a Query only.
+    prepareImageBuild: [readSettings, stateTableStatement(['dynamodb:Query'], clusters)],
     launchImageBuilder: [
       { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ARN.instances, Condition: { Null: { 'aws:RequestTag/kubeha:image-build': 'false' } } },
       { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: [ARN.images, ...['subnet', 'network-interface', 'volume', 'security-group'].map(ARN.ec2)] },
