@@ -213,7 +213,6 @@ describe('sls package', () => {
         'LaunchReplacementRole',
         'OnInstanceStateChangeRole',
         'PrepareDrillRole',
-        'PrepareImageBuildRole',
         'ReconcileRole',
         'RecordClusterRole',
         'ReleaseLockRole',
@@ -224,6 +223,8 @@ describe('sls package', () => {
       expect(holders('dynamodb:BatchWriteItem')).toEqual(['OnInstanceStateChangeRole', 'ReconcileRole', 'RecordClusterRole']);
       expect(holders('dynamodb:DeleteItem')).toEqual(['ReconcileRole', 'ReleaseLockRole']);
       expect(holders('dynamodb:PutItem')).toEqual([]);
+      // prepareImageBuild reads launch records only, with a Query.
+      expect(holders('dynamodb:Query')).toContain('PrepareImageBuildRole');
     });
 
     it('limits every function to the items of the clusters this stage serves', () => {
