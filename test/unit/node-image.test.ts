@@ -1,4 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { handler as discardNodeImage } from '../../functions/discard-node-image.js';
 import { ABANDONED_IMAGE_MS, IMAGE_BUILD_TAG, IMAGE_CLUSTER_TAG, KEPT_NODE_IMAGES, ORPHAN_SNAPSHOT_MS, planImagePrune } from '../../functions/core/node-image.js';
 import type { ImageFacts } from '../../functions/core/ports.js';
 
@@ -97,5 +102,44 @@ describe('planImagePrune', () => {
 
     expect(plan.kept).toEqual(['ami-current']);
     expect(plan.deregister).toEqual(['ami-previous']);
+  });
+});
+
+describe('discard-node-image handler', () => {
+  const ec2 = mockClient(EC2Client);
+  const ssm = mockClient(SSMClient);
+  const context = { awsRequestId: 'test-request' } as never;
+  const awsError = (name: string) => Object.assign(new Error(name), { name });
+
+  beforeEach(() => {
+    ec2.reset();
+    ssm.reset();
+    ssm.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
+  });
+
+  it('refuses a malformed build id, naming the field, before any EC2 call', async () => {
+    // Act
+    const run = discardNodeImage({ buildId: 'not-a-build', clusterName: 'demo', executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:x:y' }, context);
+
+    // Assess
+    await expect(run).rejects.toMatchObject({ name: 'InputValidationError', message: expect.stringContaining('buildId') });
+    expect(ec2.calls()).toHaveLength(0);
+  });
+
+  it('deregisters the image first, and fails with SnapshotInUseError for Step Functions to retry while EC2 still holds its snapshot', async () => {
+    // Prepare: EC2 still reports the snapshot in use just after the deregistration.
+    const tags = [{ Key: IMAGE_BUILD_TAG, Value: '0123456789abcdef' }, { Key: IMAGE_CLUSTER_TAG, Value: 'demo' }];
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-0123456789abcdef0', State: 'failed', CreationDate: '2026-11-30T11:00:00.000Z', BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: 'snap-0123456789abcdef0' } }], Tags: tags }] });
+    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-0123456789abcdef0', Tags: tags }] });
+    ec2.on(DeregisterImageCommand).resolves({});
+    ec2.on(DeleteSnapshotCommand).rejects(awsError('InvalidSnapshot.InUse'));
+
+    // Act
+    const run = discardNodeImage({ buildId: '0123456789abcdef', clusterName: 'demo', executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:x:y' }, context);
+
+    // Assess
+    await expect(run).rejects.toMatchObject({ name: 'SnapshotInUseError', message: expect.stringContaining('snap-0123456789abcdef0') });
+    expect(ec2).toHaveReceivedCommandWith(DeregisterImageCommand, { ImageId: 'ami-0123456789abcdef0' });
+    expect(ec2).toHaveReceivedCommandWith(DescribeImagesCommand, { Owners: ['self'], Filters: [{ Name: `tag:${IMAGE_BUILD_TAG}`, Values: ['0123456789abcdef'] }] });
   });
 });
