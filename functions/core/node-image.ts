@@ -188,13 +188,17 @@ export function planImagePrune(input: {
   // Every image that stays registered (a foreign one too) holds its snapshots: EC2 would refuse them (InUse).
   const keptSnapshots = new Set(input.images.filter((image) => !deregister.includes(image)).flatMap((image) => image.snapshotIds));
   const keptBuilds = new Set(keptImages.map((image) => image.tags[IMAGE_BUILD_TAG]));
-  const ofRemoved = new Set(deregister.flatMap((image) => image.snapshotIds));
   const listed = new Set(input.images.flatMap((image) => image.snapshotIds));
-  const deleteSnapshots = input.snapshots
-    .filter((snapshot) => !keptSnapshots.has(snapshot.snapshotId) && !keptBuilds.has(snapshot.tags[IMAGE_BUILD_TAG]))
-    .filter((snapshot) => ofRemoved.has(snapshot.snapshotId) || (!listed.has(snapshot.snapshotId) && input.now - snapshot.startedAt >= ORPHAN_SNAPSHOT_MS))
+  // The removed images' snapshots, and snapshots no image lists that are old enough not to be a new image's.
+  const ofRemoved = deregister.flatMap((image) => image.snapshotIds).filter((snapshotId) => !keptSnapshots.has(snapshotId));
+  const orphans = input.snapshots
+    .filter((snapshot) => !listed.has(snapshot.snapshotId) && !keptBuilds.has(snapshot.tags[IMAGE_BUILD_TAG]) && input.now - snapshot.startedAt >= ORPHAN_SNAPSHOT_MS)
     .map((snapshot) => snapshot.snapshotId);
-  return { kept: [...kept].filter((imageId) => ours.some((image) => image.imageId === imageId)), deregister: deregister.map((image) => image.imageId), deleteSnapshots: [...new Set([...ofRemoved].filter((id) => !keptSnapshots.has(id)).concat(deleteSnapshots))] };
+  return {
+    kept: keptImages.map((image) => image.imageId),
+    deregister: deregister.map((image) => image.imageId),
+    deleteSnapshots: [...new Set([...ofRemoved, ...orphans])],
+  };
 }
 
 /** Deregisters the images, then deletes the snapshots; a snapshot EC2 still reports in use fails the Task to retry it. */
