@@ -169,8 +169,9 @@ export interface ImagePrunePlan {
  * `keep` available images, never a pending image of a build still running, never a snapshot a kept image lists.
  * Instances launched from a removed image are unaffected: deregistering an AMI "has no effect on any instances
  * that were launched from the AMI" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html), and
- * their volumes are copies, not the snapshot (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-deleting-snapshot.html):
- * so neither a running or stopped member nor a warm standby holds an image back, and the cost stays bounded.
+ * the only thing DeleteSnapshot refuses is a snapshot a registered AMI lists (InvalidSnapshot.InUse; DeleteSnapshot,
+ * EC2 API reference), not one volumes were created from: a created volume holds its own blocks. So neither a
+ * running or stopped member nor a warm standby holds an image back, and the cost stays bounded.
  */
 export function planImagePrune(input: {
   images: readonly ImageFacts[];
