@@ -37,6 +37,7 @@ export const PRICES = {
   snsEmail: { usd: 2 / 100_000, unit: 'SNS email delivery', source: 'https://aws.amazon.com/sns/pricing/' },
   eksControlPlaneHour: { usd: 0.1, unit: 'EKS cluster-hour (standard support)', source: 'https://aws.amazon.com/eks/pricing/' },
   ebsGp3GbMonth: { usd: 0.08, unit: 'EBS gp3 GB-month (a stopped instance pays only for its volumes)', source: 'https://aws.amazon.com/ebs/pricing/' },
+  ebsSnapshotGbMonth: { usd: 0.05, unit: 'EBS snapshot GB-month, standard tier (billed for the blocks stored)', source: 'https://aws.amazon.com/ebs/pricing/' },
 } as const;
 
 /** AWS bills a month as 730 hours. */
@@ -48,6 +49,12 @@ const COMPUTE_MS_PER_INVOCATION = 50;
 const PLATFORM_LOG_BYTES = 350;
 /** An etcd snapshot of a small cluster (etcd's db of a few hundred objects; the default quota is 2 GiB). */
 const SNAPSHOT_BYTES = 20 * 1024 * 1024;
+/**
+ * What a prepared node image's snapshot stores: EBS bills the blocks written, not the volume's size. Ubuntu 24.04
+ * server (≈ 2.5 GB) + containerd, kubelet, kubeadm and the CNI (≈ 0.6 GB) + the images kubeadm pulls (≈ 0.8 GB)
+ * + logs and apt caches, rounded up. The bound is the builder's whole volume.
+ */
+const IMAGE_USED_GB = 5;
 /** Each SNS message to a KMS-encrypted topic costs SNS one GenerateDataKey; each snapshot upload one (bucket key). */
 const KMS_PER_ENCRYPTED_WRITE = 1;
 
@@ -194,6 +201,7 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
   }
 
   const workflows: { workflow: string; usage: Usage }[] = [];
+  const images = { kept: 0, made: 0, snapshotGb: 0 };
   try {
     {
       const fleet = SimulatedFleet.standard({ masters: 3, loadBalancers: 2, workers: 3 });
@@ -234,7 +242,29 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
         plane.stop();
       }
     }
-    // Idle: one reconcile run over a healthy cluster, as the schedule invokes it.
+    // Prepared node images: two builds, then a third, which removes the first image and its snapshots.
+    {
+      const fleet = SimulatedFleet.standard();
+      const plane = new LocalControlPlane(fleet).start();
+      try {
+        await plane.execute('bootstrap-cluster', 'cost-bootstrap', consoleInput(fleet));
+        for (const name of ['cost-image-1', 'cost-image-2']) {
+          const build = await plane.execute('build-node-image', name, { clusterName: 'demo' });
+          if (build.error) throw new Error(`image build failed: ${build.error.cause}`);
+        }
+        const usage = await measure(fleet, plane, async () => {
+          const build = await plane.execute('build-node-image', 'cost-image-3', { clusterName: 'demo' });
+          if (build.error) throw new Error(`image build failed: ${build.error.cause}`);
+        });
+        workflows.push({ workflow: 'image build (the third: it removes the first image)', usage });
+        images.kept = [...fleet.images.values()].filter((image) => image.state !== 'deregistered').length;
+        images.made = fleet.images.size;
+        images.snapshotGb = [...fleet.ebsSnapshots.values()].reduce((sum, snapshot) => sum + snapshot.volumeSize, 0);
+      } finally {
+        plane.stop();
+      }
+    }
+    // Idle: one reconcile run over a healthy cluster, as the schedule invokes it (last: the idle figures read it).
     {
       const fleet = SimulatedFleet.standard();
       const plane = new LocalControlPlane(fleet).start();
@@ -304,6 +334,13 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
     'reconcile reading the standby claims (one Query a run)': runsPerMonth * PRICES.dynamoRead.usd,
   };
 
+  // Prepared node images (kubeha image build), apart from the idle total, which has none: their EBS snapshots,
+  // as many as the builds keep (functions/core/node-image.ts KEPT_NODE_IMAGES), however many builds there were.
+  const imageLines: Record<string, number> = {
+    [`${images.kept} images kept of ${images.made} built, typical (${IMAGE_USED_GB} GB of blocks each)`]: images.kept * IMAGE_USED_GB * PRICES.ebsSnapshotGbMonth.usd,
+    [`${images.kept} images kept, at most (every block of their ${images.snapshotGb} GB of volumes)`]: images.snapshotGb * PRICES.ebsSnapshotGbMonth.usd,
+  };
+
   const priced = workflows.map(({ workflow, usage }) => ({ workflow, usage, ...price(usage) }));
   const callCount = (usage: Usage) => Object.values(usage.calls).reduce((sum, calls) => sum + calls, 0);
   const lines = [
@@ -330,6 +367,12 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
     '| --- | --- |',
     ...Object.entries(standbyLines).map(([item, value]) => `| ${item} | ${usd(value)} |`),
     '',
+    'Prepared node images, per month on top of the idle total (which has none; `kubeha image build`), whatever the number of builds:',
+    '',
+    '| item | per month |',
+    '| --- | --- |',
+    ...Object.entries(imageLines).map(([item, value]) => `| ${item} | ${usd(value)} |`),
+    '',
     'Prices (US East list prices, free tiers ignored):',
     '',
     '| price | per | source |',
@@ -345,6 +388,7 @@ export async function run(): Promise<{ title: string; markdown: string; json: un
       workflows: priced,
       idle: { reconcileRunsPerMonth: runsPerMonth, stack: stackLines, perCluster: clusterLines, stackUsd, clusterUsd, oneClusterUsd: idleUsd, eksUsd, targetUsd: IDLE_TARGET_USD },
       standbys: standbyLines,
+      nodeImages: { ...images, imageUsedGb: IMAGE_USED_GB, lines: imageLines },
     },
     missedTargets,
   };

@@ -36,6 +36,8 @@ import { handler as launchImageBuilder } from './launch-image-builder.js';
 import { handler as ensureNodeImage } from './ensure-node-image.js';
 import { handler as recordNodeImage } from './record-node-image.js';
 import { handler as terminateImageBuilder } from './terminate-image-builder.js';
+import { handler as discardNodeImage } from './discard-node-image.js';
+import { handler as pruneNodeImages } from './prune-node-images.js';
 
 export const handlers = {
   ensureEncryptionKey,
@@ -46,6 +48,8 @@ export const handlers = {
   ensureNodeImage,
   recordNodeImage,
   terminateImageBuilder,
+  discardNodeImage,
+  pruneNodeImages,
   validateInput,
   discoverCluster,
   preflightCluster,

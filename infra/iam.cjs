@@ -40,6 +40,7 @@ const ARN = {
   executions: (stage, machines) => machines.map((machine) => regional('states', `execution:${names.stateMachineName(stage, machine)}:*`)),
   ec2: (type) => regional('ec2', `${type}/*`),
   images: sub('arn:${AWS::Partition}:ec2:${AWS::Region}::image/*'),
+  snapshots: sub('arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*'),
   stateTable: { 'Fn::GetAtt': ['StateTable', 'Arn'] },
   commandOutput: sub(`\${CommandOutputBucket.Arn}/${OUTPUT_PREFIX}*`),
   alertsKey: { 'Fn::GetAtt': ['AlertsTopicKey', 'Arn'] },
@@ -62,6 +63,20 @@ const STANDBY = { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false', 'ec2:Re
 const STANDBY_TAG_KEYS = ['kubeha:standby-for', 'kubeha:standby-state', 'kubeha:standby-version'];
 /** A node image builder carries kubeha:image-build (and no kubeha:role: healing and reconcile never see it). */
 const IMAGE_BUILDER = { Null: { 'ec2:ResourceTag/kubeha:image-build': 'false' } };
+/**
+ * Removing prepared node images: DeregisterImage (resource `image`) and DeleteSnapshot (resource `snapshot`)
+ * both take ec2:ResourceTag conditions (Service Authorization Reference, Amazon EC2,
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html). CreateImage tags the
+ * image and its snapshots with the build and the cluster (functions/adapters/ec2.ts), so only images a kubeha
+ * build made for a served cluster, and their snapshots, can go.
+ */
+const BUILT_IMAGE_OF = (clusters) => ({ Null: { 'ec2:ResourceTag/kubeha:image-build': 'false' }, StringEquals: { 'ec2:ResourceTag/kubeha:image-cluster': clusters } });
+const REMOVE_BUILT_IMAGES = (clusters) => [
+  // DescribeImages and DescribeSnapshots have no resource-level permissions.
+  { Effect: 'Allow', Action: ['ec2:DescribeImages', 'ec2:DescribeSnapshots'], Resource: '*' },
+  { Effect: 'Allow', Action: ['ec2:DeregisterImage'], Resource: ARN.images, Condition: BUILT_IMAGE_OF(clusters) },
+  { Effect: 'Allow', Action: ['ec2:DeleteSnapshot'], Resource: ARN.snapshots, Condition: BUILT_IMAGE_OF(clusters) },
+];
 
 /**
  * CancelCommand is the one mutating action granted on "*": the Service Authorization Reference lists no
@@ -259,7 +274,8 @@ function functionStatements(stage, clusters, options = {}) {
     ],
     // Node image builds (build-node-image): a builder launched only with the build tag, imaged only while
     // it carries it, terminated only by it; the image and its snapshots tagged as they are made.
-    prepareImageBuild: [readSettings, readState],
+    // Launch records are read with a Query only.
+    prepareImageBuild: [readSettings, stateTableStatement(['dynamodb:Query'], clusters)],
     launchImageBuilder: [
       { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: ARN.instances, Condition: { Null: { 'aws:RequestTag/kubeha:image-build': 'false' } } },
       { Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: [ARN.images, ...['subnet', 'network-interface', 'volume', 'security-group'].map(ARN.ec2)] },
@@ -270,8 +286,8 @@ function functionStatements(stage, clusters, options = {}) {
     ensureNodeImage: [
       { Effect: 'Allow', Action: ['ec2:DescribeImages'], Resource: '*' },
       { Effect: 'Allow', Action: ['ec2:CreateImage'], Resource: ARN.instances, Condition: IMAGE_BUILDER },
-      { Effect: 'Allow', Action: ['ec2:CreateImage'], Resource: [ARN.images, sub('arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*')], Condition: { Null: { 'aws:RequestTag/kubeha:image-build': 'false' } } },
-      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: [ARN.images, sub('arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*')], Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } } },
+      { Effect: 'Allow', Action: ['ec2:CreateImage'], Resource: [ARN.images, ARN.snapshots], Condition: { Null: { 'aws:RequestTag/kubeha:image-build': 'false' } } },
+      { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: [ARN.images, ARN.snapshots], Condition: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } } },
     ],
     recordNodeImage: [
       { Effect: 'Allow', Action: ['ec2:DescribeImages'], Resource: '*' },
@@ -281,6 +297,10 @@ function functionStatements(stage, clusters, options = {}) {
       { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
       { Effect: 'Allow', Action: ['ec2:TerminateInstances'], Resource: ARN.instances, Condition: IMAGE_BUILDER },
     ],
+    // A failed build's own image and snapshots; after a recorded build, the cluster's older ones. Both read the
+    // settings, so the recorded image is never the one removed.
+    discardNodeImage: [readSettings, ...REMOVE_BUILT_IMAGES(clusters)],
+    pruneNodeImages: [readSettings, ...REMOVE_BUILT_IMAGES(clusters)],
     refreshAddresses: [READ_FLEET],
     // ConfigureNodeProxy to the workers, and the tag recording what each was sent (reconcile compares).
     pointNodeProxies: [

@@ -9,13 +9,17 @@
 //   ClientToken returns the first instance on a retry;
 // - tags live on an instance whatever its state (a stopped warm standby is found by its tags); DeleteTags
 //   with a key and no value deletes the tag whatever its value, and a key the instance lacks is no error
-//   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteTags.html).
+//   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteTags.html);
+// - images and their snapshots: see CreateImage, DeregisterImage and DeleteSnapshot below.
 import {
   AssociateAddressCommand,
   CreateImageCommand,
   CreateTagsCommand,
+  DeleteSnapshotCommand,
   DeleteTagsCommand,
+  DeregisterImageCommand,
   DescribeImagesCommand,
+  DescribeSnapshotsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
@@ -29,7 +33,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AwsError, type SimImage, type SimInstance, type SimulatedFleet } from './fleet.js';
+import { AwsError, type SimEbsSnapshot, type SimImage, type SimInstance, type SimulatedFleet } from './fleet.js';
 import { IMAGE_PENDING_SECONDS } from './latency.js';
 import { route, tagList } from './service.js';
 
@@ -136,35 +140,98 @@ export function installEc2(fleet: SimulatedFleet) {
       // An injected fault: this image ends `failed` (DescribeImages State; StateReason says why).
       const fails = fleet.imageFaults > 0;
       if (fails) fleet.imageFaults -= 1;
-      const imageTags = input.TagSpecifications?.find((spec) => spec.ResourceType === 'image')?.Tags ?? [];
+      const tagsFor = (type: string) => Object.fromEntries((input.TagSpecifications?.find((spec) => spec.ResourceType === type)?.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+      // One snapshot of each of the instance's volumes, tagged by the `snapshot` TagSpecification (CreateImage
+      // API reference: "To tag the snapshots that are created of the root volume and of other Amazon EBS
+      // volumes that are attached to the instance ... the same tag is applied to all of the snapshots").
+      // A failed image keeps the snapshots it took: they cost until someone deletes them.
+      const snapshots: SimEbsSnapshot[] = instance.volumes
+        .filter((volume) => !volume.deleted)
+        .map((volume) => ({ snapshotId: `snap-${fleet.hex(17)}`, volumeSize: volume.size, startedAt: fleet.now(), tags: tagsFor('snapshot') }));
+      for (const snapshot of snapshots) fleet.ebsSnapshots.set(snapshot.snapshotId, snapshot);
       const image: SimImage = {
         imageId: `ami-${fleet.hex(17)}`,
         name: input.Name,
         state: 'pending',
+        snapshotIds: snapshots.map((snapshot) => snapshot.snapshotId),
         settlesTo: fails ? 'failed' : 'available',
         sourceInstanceId: instance.instanceId,
         createdAt: fleet.now(),
         availableAt: fleet.now() + IMAGE_PENDING_SECONDS * 1000,
-        tags: Object.fromEntries(imageTags.map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+        tags: tagsFor('image'),
         baked: structuredClone({ prerequisites: instance.node.prerequisites, imagesPulled: instance.node.imagesPulled }),
       };
       fleet.images.set(image.imageId, image);
       return { ImageId: image.imageId };
     }),
   );
-  // DescribeImages by id or by tag filter (`tag:KEY`); the state as of now.
+  // DescribeImages by id or by tag filter (`tag:KEY`); the state as of now, the snapshots in BlockDeviceMappings.
+  // "Recently deregistered images appear in the returned results for a short interval and then return empty
+  // results" (DescribeImages, EC2 API reference): State `deregistered` for DEREGISTERED_VISIBLE_SECONDS, then
+  // gone (by id: InvalidAMIID.NotFound).
   ec2.on(DescribeImagesCommand).callsFake(
     route(fleet, 'ec2', 'DescribeImages', (input: { ImageIds?: string[]; Filters?: { Name?: string; Values?: string[] }[] }) => {
       for (const imageId of input.ImageIds ?? []) {
-        if (!fleet.images.has(imageId)) throw new AwsError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
+        const image = fleet.images.get(imageId);
+        if (!image || isForgottenImage(fleet, image)) throw new AwsError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
       }
       const images = [...fleet.images.values()].filter(
         (image) =>
+          !isForgottenImage(fleet, image) &&
           (!input.ImageIds?.length || input.ImageIds.includes(image.imageId)) &&
           (input.Filters ?? []).every((filter) => !filter.Name?.startsWith('tag:') || (filter.Values ?? []).includes(image.tags[filter.Name.slice(4)] ?? '')),
       );
-      for (const image of images) if (image.state === 'pending' && image.availableAt <= fleet.now()) image.state = image.settlesTo;
-      return { Images: images.map((image) => ({ ImageId: image.imageId, Name: image.name, State: image.state, CreationDate: new Date(image.createdAt).toISOString(), Tags: tagList(image.tags) })) };
+      for (const image of images) settleImage(fleet, image);
+      return {
+        Images: images.map((image) => ({
+          ImageId: image.imageId,
+          Name: image.name,
+          State: image.state,
+          CreationDate: new Date(image.createdAt).toISOString(),
+          Tags: tagList(image.tags),
+          BlockDeviceMappings: image.snapshotIds.map((SnapshotId, index) => ({ DeviceName: index === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode(98 + index)}`, Ebs: { SnapshotId, VolumeSize: fleet.ebsSnapshots.get(SnapshotId)?.volumeSize } })),
+        })),
+      };
+    }),
+  );
+  // DeregisterImage: the AMI can no longer launch instances (RunInstances: InvalidAMIID.Unavailable); instances
+  // launched from it keep running, and its snapshots stay until DeleteSnapshot (EC2 API reference,
+  // DeregisterImage: "Deregistering an AMI does not delete ... Instances already launched from the AMI";
+  // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html). A second call on a deregistered
+  // image fails InvalidAMIID.Unavailable while it is still listed, InvalidAMIID.NotFound after.
+  ec2.on(DeregisterImageCommand).callsFake(
+    route(fleet, 'ec2', 'DeregisterImage', (input: { ImageId?: string }) => {
+      const image = fleet.images.get(input.ImageId ?? '');
+      if (!image || isForgottenImage(fleet, image)) throw new AwsError('InvalidAMIID.NotFound', `The image id '[${input.ImageId}]' does not exist`);
+      if (image.state === 'deregistered') throw new AwsError('InvalidAMIID.Unavailable', `The image id '[${input.ImageId}]' is no longer available`);
+      image.state = 'deregistered';
+      image.deregisteredAt = fleet.now();
+      return { Return: true };
+    }),
+  );
+  // DescribeSnapshots by id or tag filter; snapshots are kept until DeleteSnapshot, whatever became of the image.
+  ec2.on(DescribeSnapshotsCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeSnapshots', (input: { SnapshotIds?: string[]; Filters?: { Name?: string; Values?: string[] }[] }) => {
+      for (const snapshotId of input.SnapshotIds ?? []) if (!fleet.ebsSnapshots.has(snapshotId)) throw new AwsError('InvalidSnapshot.NotFound', `The snapshot '${snapshotId}' does not exist.`);
+      const snapshots = [...fleet.ebsSnapshots.values()].filter(
+        (snapshot) =>
+          (!input.SnapshotIds?.length || input.SnapshotIds.includes(snapshot.snapshotId)) &&
+          (input.Filters ?? []).every((filter) => !filter.Name?.startsWith('tag:') || (filter.Values ?? []).includes(snapshot.tags[filter.Name.slice(4)] ?? '')),
+      );
+      return { Snapshots: snapshots.map((snapshot) => ({ SnapshotId: snapshot.snapshotId, VolumeSize: snapshot.volumeSize, State: 'completed', StartTime: new Date(snapshot.startedAt), Tags: tagList(snapshot.tags) })) };
+    }),
+  );
+  // DeleteSnapshot: "You cannot delete a snapshot of the root device of an EBS volume used by a registered AMI.
+  // You must first deregister the AMI" (EC2 API reference, DeleteSnapshot): InvalidSnapshot.InUse while any
+  // image that is not deregistered (pending, available or failed) lists it. Volumes made from it are unaffected.
+  ec2.on(DeleteSnapshotCommand).callsFake(
+    route(fleet, 'ec2', 'DeleteSnapshot', (input: { SnapshotId?: string }) => {
+      const snapshotId = input.SnapshotId ?? '';
+      if (!fleet.ebsSnapshots.has(snapshotId)) throw new AwsError('InvalidSnapshot.NotFound', `The snapshot '${snapshotId}' does not exist.`);
+      const user = [...fleet.images.values()].find((image) => image.state !== 'deregistered' && image.snapshotIds.includes(snapshotId));
+      if (user) throw new AwsError('InvalidSnapshot.InUse', `The snapshot ${snapshotId} is currently in use by ${user.imageId}`);
+      fleet.ebsSnapshots.delete(snapshotId);
+      return {};
     }),
   );
   ec2.on(RunInstancesCommand).callsFake(
@@ -186,6 +253,9 @@ export function installEc2(fleet: SimulatedFleet) {
         MetadataOptions?: { HttpTokens?: string; HttpPutResponseHopLimit?: number; HttpEndpoint?: string };
       }) => {
         if (!input.LaunchTemplate && (!input.ImageId || !input.InstanceType)) throw new AwsError('MissingParameter', 'The request must contain the parameter ImageId');
+        // A deregistered AMI "can't be used to launch new instances" (DeregisterImage, EC2 API reference).
+        const image = fleet.images.get(input.ImageId ?? '');
+        if (image?.state === 'deregistered') throw new AwsError('InvalidAMIID.Unavailable', `The image id '[${image.imageId}]' is no longer available`);
         const instance = fleet.runInstance({
           imageId: input.ImageId ?? `ami-from-${input.LaunchTemplate?.LaunchTemplateId ?? 'template'}`,
           instanceType: input.InstanceType ?? 't3.medium',
@@ -269,4 +339,16 @@ export function installEc2(fleet: SimulatedFleet) {
     }),
   );
   return ec2;
+}
+
+/** How long DescribeImages still lists a deregistered image (the reference says "a short interval"). */
+export const DEREGISTERED_VISIBLE_SECONDS = 120;
+
+function isForgottenImage(fleet: SimulatedFleet, image: SimImage): boolean {
+  return image.state === 'deregistered' && fleet.now() - (image.deregisteredAt ?? 0) > DEREGISTERED_VISIBLE_SECONDS * 1000;
+}
+
+/** A pending image whose time has come becomes what it settles to (available, or failed for an injected fault). */
+function settleImage(fleet: SimulatedFleet, image: SimImage): void {
+  if (image.state === 'pending' && image.availableAt <= fleet.now()) image.state = image.settlesTo;
 }

@@ -146,7 +146,11 @@ export interface SimExecution {
 export interface SimImage {
   imageId: string;
   name: string;
-  state: 'pending' | 'available' | 'failed';
+  /** `deregistered`: DeregisterImage was called (sim/ec2.ts shows it for a short while, then forgets it). */
+  state: 'pending' | 'available' | 'failed' | 'deregistered';
+  deregisteredAt?: number;
+  /** The EBS snapshots CreateImage took of the builder's volumes (its BlockDeviceMappings). */
+  snapshotIds: string[];
   /** Where it goes from pending: `failed` for an injected fault (imageFaults). */
   settlesTo: 'available' | 'failed';
   sourceInstanceId: string;
@@ -154,6 +158,14 @@ export interface SimImage {
   availableAt: number;
   tags: Record<string, string>;
   baked: Pick<SimInstance['node'], 'prerequisites' | 'imagesPulled'>;
+}
+
+/** An EBS snapshot, billed per GB-month while it exists (bench/cost.ts). */
+export interface SimEbsSnapshot {
+  snapshotId: string;
+  volumeSize: number;
+  startedAt: number;
+  tags: Record<string, string>;
 }
 
 export const BOOT_SECONDS = 45;
@@ -247,6 +259,8 @@ export class SimulatedFleet {
   readonly images = new Map<string, SimImage>();
   /** How many of the next CreateImage calls make an image that ends `failed` instead of `available`. */
   imageFaults = 0;
+  /** EBS snapshots (CreateImage takes one per volume of the instance), by id; DeleteSnapshot removes them. */
+  readonly ebsSnapshots = new Map<string, SimEbsSnapshot>();
   readonly notifications: { subject: string; message: string; at: number }[] = [];
   readonly snapshots: { bucket: string; key: string; at: number }[] = [];
   /** What happened to the fleet, in modelled time: the demo's timeline. */

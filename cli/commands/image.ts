@@ -12,7 +12,7 @@ export const IMAGE_PHASES: readonly { name: string; states: RegExp }[] = [
   { name: 'Launch the builder', states: /image builder|builder time to boot|builder on the network|builder booted/ },
   { name: 'Prepare the builder', states: /Prepare the node image|builder time to prepare|Check on the builder|builder prepared/ },
   { name: 'Create the image', states: /Create the image|image available|time to make the image/ },
-  { name: 'Record and clean up', states: /Record the image|Terminate the builder|Report the image/ },
+  { name: 'Record and clean up', states: /Record the image|Terminate the builder|older images|Discard the build's image|Report the image/ },
 ];
 
 interface BuiltImage {
@@ -21,6 +21,8 @@ interface BuiltImage {
   readonly kubernetesVersion: string;
   readonly documentDigest: string;
   readonly builderId: string;
+  /** Older images of the cluster the build deregistered, with their snapshots (all but the previous one). */
+  readonly removedImageIds: readonly string[];
 }
 
 export async function imageBuild(options: { clusterName: string } & ChangeOptions, backend: Backend, out: Output & Following, asker: Asker): Promise<number> {
@@ -31,7 +33,8 @@ export async function imageBuild(options: { clusterName: string } & ChangeOption
     `Install containerd, kubelet and kubeadm ${version}, pull the images kubeadm ${version} needs, clean the builder's identity`,
     'Create the image, wait until it is available, tag it with the Kubernetes version and the document digest',
     `Record it in ${options.clusterName}'s settings: replacements of masters and workers launch from it`,
-    'Terminate the builder, also when a step fails',
+    'Terminate the builder, also when a step fails; then deregister a failed build\'s image and delete its snapshots',
+    `Keep the new image and the one before it; deregister ${options.clusterName}'s older images and delete their snapshots`,
   ];
   if (!(await confirmChange({ verb: `Image build for ${options.clusterName}`, plan, cluster: options.clusterName }, options, out, asker))) return EXIT.ok;
   const { executionArn, result } = await startAndFollow(backend, out, {
@@ -45,6 +48,9 @@ export async function imageBuild(options: { clusterName: string } & ChangeOption
   if (result.status !== 'SUCCEEDED') throw failure(result, backend, executionArn, 'The image build');
   const image = result.output as BuiltImage;
   if (out.json) out.write(`${JSON.stringify({ ...image, executionArn }, null, 2)}\n`);
-  else out.write(`\n${wrap(`Image ${image.imageId} (Kubernetes ${image.kubernetesVersion}, documents ${image.documentDigest}) is recorded for ${image.clusterName}; builder ${image.builderId} is terminated.`, out.columns)}\n`);
+  else {
+    const removed = image.removedImageIds.length > 0 ? ` Removed older image${image.removedImageIds.length > 1 ? 's' : ''} ${image.removedImageIds.join(', ')} and ${image.removedImageIds.length > 1 ? 'their' : 'its'} snapshots.` : '';
+    out.write(`\n${wrap(`Image ${image.imageId} (Kubernetes ${image.kubernetesVersion}, documents ${image.documentDigest}) is recorded for ${image.clusterName}; builder ${image.builderId} is terminated.${removed}`, out.columns)}\n`);
+  }
   return EXIT.ok;
 }

@@ -11,6 +11,10 @@ export const AWS_ERROR = {
   insufficientCapacity: 'InsufficientInstanceCapacity',
   executionExists: 'ExecutionAlreadyExists',
   executionNotFound: 'ExecutionDoesNotExist',
+  imageNotFound: 'InvalidAMIID.NotFound',
+  imageUnavailable: 'InvalidAMIID.Unavailable',
+  snapshotNotFound: 'InvalidSnapshot.NotFound',
+  snapshotInUse: 'InvalidSnapshot.InUse',
 } as const;
 
 // Transient faults by the names the SDK gives them, per the services' API error references: throttling,

@@ -2,7 +2,7 @@ import type { Instance, Volume } from '@aws-sdk/client-ec2';
 import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, ROLES, ROLE_TAG, type NodeState, type Role, chunk, clusterTagKey } from '../core/cluster.js';
 import { InsufficientCapacityError, LaunchFailedError } from '../core/errors.js';
 import { RETIRING_TAG } from '../core/healing-decisions.js';
-import type { Ec2Port } from '../core/ports.js';
+import type { Ec2Port, ImageFacts } from '../core/ports.js';
 import type { IngressRule } from '../core/preflight.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
@@ -356,11 +356,62 @@ export const ec2: Ec2Port = {
 
   async findImages(tags) {
     const { sdk: aws, client } = await sdk();
-    const answer = await call('ec2:DescribeImages', () =>
-      client.send(new aws.DescribeImagesCommand({ Owners: ['self'], Filters: Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })) })),
-    );
-    return (answer.Images ?? [])
-      .filter((image) => image.ImageId)
-      .map((image) => ({ imageId: image.ImageId!, state: image.State === 'available' ? 'available' : image.State === 'pending' || image.State === 'transient' ? 'pending' : 'failed' }));
+    const images: ImageFacts[] = [];
+    const pages = aws.paginateDescribeImages({ client }, { Owners: ['self'], Filters: Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })) });
+    await call('ec2:DescribeImages', async () => {
+      for await (const page of pages) {
+        for (const image of page.Images ?? []) {
+          // Recently deregistered images are still listed for a while (DescribeImages, EC2 API reference): not ours any more.
+          if (!image.ImageId || image.State === 'deregistered') continue;
+          images.push({
+            imageId: image.ImageId,
+            state: image.State === 'available' ? 'available' : image.State === 'pending' || image.State === 'transient' ? 'pending' : 'failed',
+            createdAt: image.CreationDate ? Date.parse(image.CreationDate) : 0,
+            snapshotIds: (image.BlockDeviceMappings ?? []).map((mapping) => mapping.Ebs?.SnapshotId).filter((id): id is string => Boolean(id)),
+            tags: Object.fromEntries(Object.entries(tagsOf(image.Tags)).filter(([key]) => isReadTag(key))),
+          });
+        }
+      }
+    });
+    return images;
+  },
+
+  async findSnapshots(tags) {
+    const { sdk: aws, client } = await sdk();
+    const found: { snapshotId: string; startedAt: number; tags: Record<string, string> }[] = [];
+    const pages = aws.paginateDescribeSnapshots({ client }, { OwnerIds: ['self'], Filters: Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })) });
+    await call('ec2:DescribeSnapshots', async () => {
+      for await (const page of pages) {
+        for (const snapshot of page.Snapshots ?? []) {
+          if (snapshot.SnapshotId) found.push({ snapshotId: snapshot.SnapshotId, startedAt: snapshot.StartTime?.getTime() ?? 0, tags: Object.fromEntries(Object.entries(tagsOf(snapshot.Tags)).filter(([key]) => isReadTag(key))) });
+        }
+      }
+    });
+    return found;
+  },
+
+  async deregisterImage(imageId) {
+    const { sdk: aws, client } = await sdk();
+    try {
+      await call('ec2:DeregisterImage', () => client.send(new aws.DeregisterImageCommand({ ImageId: imageId })));
+      return 'deregistered';
+    } catch (error: unknown) {
+      const name = errorName(error);
+      if (name === AWS_ERROR.imageNotFound || name === AWS_ERROR.imageUnavailable) return 'gone';
+      throw error;
+    }
+  },
+
+  async deleteSnapshot(snapshotId) {
+    const { sdk: aws, client } = await sdk();
+    try {
+      await call('ec2:DeleteSnapshot', () => client.send(new aws.DeleteSnapshotCommand({ SnapshotId: snapshotId })));
+      return 'deleted';
+    } catch (error: unknown) {
+      const name = errorName(error);
+      if (name === AWS_ERROR.snapshotNotFound) return 'gone';
+      if (name === AWS_ERROR.snapshotInUse) return 'inUse';
+      throw error;
+    }
   },
 };

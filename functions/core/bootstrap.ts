@@ -184,7 +184,7 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
  * statuses"): a node that stopped or went away would keep the step waiting that long, and a restart would run
  * the command late. Such an invocation counts as undeliverable now, and is cancelled on that node.
  */
-async function failDelayedOnStoppedNodes(command: Pick<PendingCommand, 'commandId' | 'bootingSince'>, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>): Promise<CommandInvocation[]> {
+export async function failDelayedOnStoppedNodes(command: Pick<PendingCommand, 'commandId' | 'bootingSince'>, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>): Promise<CommandInvocation[]> {
   const delayed = statuses.filter((invocation) => invocation.status === 'Delayed');
   if (delayed.length === 0) return [...statuses];
   // A node started for this command (a warm standby) that is still not connected past the boot deadline

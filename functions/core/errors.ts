@@ -157,3 +157,12 @@ export class NodeImageFailedError extends KubehaError {
   override readonly name = 'NodeImageFailedError';
   readonly retryable = false;
 }
+
+/**
+ * A snapshot of an image kubeha just deregistered is still reported in use (InvalidSnapshot.InUse): EC2 lets a
+ * snapshot go only once no registered image lists it. Retryable: the Task runs again and finds the rest done.
+ */
+export class SnapshotInUseError extends KubehaError {
+  override readonly name = 'SnapshotInUseError';
+  readonly retryable = true;
+}

@@ -2,6 +2,7 @@
 // where the applications run? One worker connects to each configured endpoint (CheckExternalServices);
 // each endpoint is reported on its own, and one that does not answer is a finding, never a failure of
 // verify, reconcile or status.
+import { failDelayedOnStoppedNodes } from './bootstrap.js';
 import type { ClusterInstance } from './cluster.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight, parseResult } from './commands.js';
 import type { ExternalService } from './node-profile.js';
@@ -21,7 +22,7 @@ export type ExternalCheckReport =
 export async function checkExternalServices(
   cluster: ClusterContext,
   instances: readonly ClusterInstance[],
-  ports: Pick<Ports, 'ssm' | 'clock'>,
+  ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>,
   environment: CommandEnvironment,
   options: { timeoutSeconds: number },
 ): Promise<ExternalCheckReport | undefined> {
@@ -36,7 +37,8 @@ export async function checkExternalServices(
   const deadline = ports.clock.now() + options.timeoutSeconds * 1000;
   while (ports.clock.now() <= deadline) {
     await ports.clock.sleep(2000);
-    const [invocation] = await ports.ssm.commandInvocations(commandId);
+    // Delayed on a worker that stopped since it answered as online: given up on now and cancelled there (bootstrap.ts).
+    const [invocation] = await failDelayedOnStoppedNodes({ commandId }, await ports.ssm.commandInvocations(commandId), ports);
     if (!invocation || isInFlight(invocation.status)) continue;
     if (invocation.status !== 'Success') return { checkedFrom: worker.instanceId, unknown: `the check failed on ${worker.instanceId} (${invocation.status})`, endpoints: services };
     const reported = parseResult((await ports.ssm.invocationOutput(commandId, worker.instanceId)).stdout).endpoints;

@@ -97,8 +97,24 @@ export interface Ec2Port {
   terminateTaggedInstances(instanceIds: readonly string[], key: string): Promise<void>;
   /** CreateImage of an instance, tagged as it is made; returns the new AMI's id. */
   createImage(instanceId: string, name: string, tags: Readonly<Record<string, string>>): Promise<string>;
-  /** This account's images carrying every given tag, with their state. */
-  findImages(tags: Readonly<Record<string, string>>): Promise<{ imageId: string; state: 'pending' | 'available' | 'failed' }[]>;
+  /** This account's registered images carrying every given tag (a deregistered one, still listed for a while, is left out). */
+  findImages(tags: Readonly<Record<string, string>>): Promise<ImageFacts[]>;
+  /** This account's EBS snapshots carrying every given tag. */
+  findSnapshots(tags: Readonly<Record<string, string>>): Promise<{ snapshotId: string; startedAt: number; tags: Record<string, string> }[]>;
+  /** DeregisterImage; `gone` when EC2 no longer has it registered (deregistered already, or unknown). */
+  deregisterImage(imageId: string): Promise<'deregistered' | 'gone'>;
+  /** DeleteSnapshot; `gone` when it does not exist, `inUse` while a registered image still lists it. */
+  deleteSnapshot(snapshotId: string): Promise<'deleted' | 'gone' | 'inUse'>;
+}
+
+/** An image as DescribeImages gives it: its state, when it was made, its snapshots and kubeha's tags. */
+export interface ImageFacts {
+  readonly imageId: string;
+  readonly state: 'pending' | 'available' | 'failed';
+  /** Epoch ms of CreationDate. */
+  readonly createdAt: number;
+  readonly snapshotIds: readonly string[];
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 export type InvocationStatus =

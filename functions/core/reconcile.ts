@@ -4,7 +4,7 @@
 // small drift itself, and starts a healing workflow for what needs one. When nothing is wrong it
 // starts no workflow at all, so an idle cluster costs a few Lambda-seconds per run.
 import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet, isStandby } from './cluster.js';
-import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
+import { type ClusterSettings, failDelayedOnStoppedNodes, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { buildCommand, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
 import { clearStaleLock, readLock } from './cluster-lock.js';
@@ -274,7 +274,7 @@ export const RECONCILE_STATE_KEY = 'reconcile';
 export async function readClusterStatus(
   settings: ClusterSettings,
   instances: readonly ClusterInstance[],
-  ports: Pick<Ports, 'ssm' | 'clock'>,
+  ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>,
   environment: CommandEnvironment,
   options: Pick<ReconcileOptions, 'statusTimeoutSeconds'>,
 ): Promise<ClusterStatusReport | undefined> {
@@ -287,7 +287,9 @@ export async function readClusterStatus(
   const deadline = ports.clock.now() + options.statusTimeoutSeconds * 1000;
   while (ports.clock.now() <= deadline) {
     await ports.clock.sleep(2000);
-    const [invocation] = await ports.ssm.commandInvocations(commandId);
+    // Delayed on a master that stopped since it answered as online: given up on (and cancelled there) now,
+    // as a workflow's step does (bootstrap.ts), not held until this loop's deadline.
+    const [invocation] = await failDelayedOnStoppedNodes({ commandId }, await ports.ssm.commandInvocations(commandId), ports);
     if (!invocation || isInFlight(invocation.status)) continue;
     if (invocation.status !== 'Success') return undefined;
     const report = parseResult((await ports.ssm.invocationOutput(commandId, asker.instanceId)).stdout) as Partial<ClusterStatusReport>;
@@ -321,14 +323,17 @@ async function sendBalancerProbes(
 /** Each load balancer's probe result; a probe that did not finish in time reports nothing about it. */
 export async function readBalancerProbes(
   probing: { commandId: string; instanceIds: string[] },
-  ports: Pick<Ports, 'ssm' | 'clock'>,
+  ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>,
   options: Pick<ReconcileOptions, 'statusTimeoutSeconds'>,
 ): Promise<Record<string, BalancerProbe>> {
   const deadline = ports.clock.now() + options.statusTimeoutSeconds * 1000;
-  let invocations = await ports.ssm.commandInvocations(probing.commandId);
+  // A probe Delayed on a load balancer that stopped since it answered as online ends now (cancelled there,
+  // bootstrap.ts), so the other's probe is read without waiting for the deadline.
+  const poll = async () => failDelayedOnStoppedNodes({ commandId: probing.commandId }, await ports.ssm.commandInvocations(probing.commandId), ports);
+  let invocations = await poll();
   while (invocations.some((invocation) => isInFlight(invocation.status)) && ports.clock.now() <= deadline) {
     await ports.clock.sleep(2000);
-    invocations = await ports.ssm.commandInvocations(probing.commandId);
+    invocations = await poll();
   }
   if (invocations.some((invocation) => isInFlight(invocation.status))) await ports.ssm.cancelCommand(probing.commandId);
   const probes: Record<string, BalancerProbe> = {};

@@ -259,7 +259,8 @@ describe('kubeha status, kubeconfig, rotate, heal and drill on a bootstrapped si
     expect(dryRun.code).toBe(0);
     expect(JSON.parse(dryRun.stdout)).toMatchObject({ dryRun: true, cluster: 'prod-eu', plan: expect.arrayContaining([expect.stringContaining('Terminate the builder')]) });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ clusterName: 'prod-eu', imageId: expect.stringMatching(/^ami-/), kubernetesVersion: expect.any(String), builderId: expect.stringMatching(/^i-/) });
+    expect(JSON.parse(dryRun.stdout).plan).toEqual(expect.arrayContaining([expect.stringContaining("deregister prod-eu's older images and delete their snapshots")]));
+    expect(JSON.parse(run.stdout)).toMatchObject({ clusterName: 'prod-eu', imageId: expect.stringMatching(/^ami-/), kubernetesVersion: expect.any(String), builderId: expect.stringMatching(/^i-/), removedImageIds: [] });
   });
 
   it('drill --dry-run names the instance it would break and breaks nothing', async () => {

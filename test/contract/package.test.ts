@@ -213,7 +213,6 @@ describe('sls package', () => {
         'LaunchReplacementRole',
         'OnInstanceStateChangeRole',
         'PrepareDrillRole',
-        'PrepareImageBuildRole',
         'ReconcileRole',
         'RecordClusterRole',
         'ReleaseLockRole',
@@ -225,6 +224,8 @@ describe('sls package', () => {
       // launchReplacement: giving back the claim of a warm standby EC2 had no capacity to start.
       expect(holders('dynamodb:DeleteItem')).toEqual(['LaunchReplacementRole', 'ReconcileRole', 'ReleaseLockRole']);
       expect(holders('dynamodb:PutItem')).toEqual([]);
+      // prepareImageBuild reads launch records only, with a Query.
+      expect(holders('dynamodb:Query')).toContain('PrepareImageBuildRole');
     });
 
     it('limits every function to the items of the clusters this stage serves', () => {

@@ -179,6 +179,27 @@ describe('the packaged policies, in an IAM policy simulator', () => {
     expect(await verdict('launchReplacement', 'ec2:StartInstances', instance, { 'ec2:ResourceTag/kubeha:role': 'master' })).toBe('ImplicitlyDenied');
   });
 
+  it('let only the image clean-up functions deregister images and delete snapshots, and only those a build made for a served cluster', async () => {
+    // Prepare: CreateImage tags the image and its snapshots with the build and the cluster (functions/adapters/ec2.ts).
+    const image = `arn:aws:ec2:${REGION}::image/ami-0123456789abcdef0`;
+    const snapshot = `arn:aws:ec2:${REGION}::snapshot/snap-0123456789abcdef0`;
+    const built = { 'ec2:ResourceTag/kubeha:image-build': '0123456789abcdef', 'ec2:ResourceTag/kubeha:image-cluster': 'demo' };
+    const unserved = { ...built, 'ec2:ResourceTag/kubeha:image-cluster': 'staging' };
+    const untracked = { 'ec2:ResourceTag/kubeha:image-cluster': 'demo' };
+    const removals = [['ec2:DeregisterImage', image], ['ec2:DeleteSnapshot', snapshot]] as const;
+
+    // Act and Assess
+    for (const fn of ['discardNodeImage', 'pruneNodeImages']) {
+      for (const [action, resource] of removals) {
+        expect(await verdict(fn, action, resource, built), `${fn} ${action}`).toBe('Allowed');
+        for (const context of [unserved, untracked, {}]) expect(await verdict(fn, action, resource, context), `${fn} ${action} ${JSON.stringify(context)}`).toBe('ImplicitlyDenied');
+      }
+    }
+    for (const fn of functionNames().filter((name) => name !== 'discardNodeImage' && name !== 'pruneNodeImages')) {
+      for (const [action, resource] of removals) expect(await verdict(fn, action, resource, built), `${fn} ${action}`).toBe('ImplicitlyDenied');
+    }
+  });
+
   it('let the functions that hold the state table reach a served cluster\'s items', async () => {
     const table = `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/StateTable`;
     expect(await verdict('acquireLock', 'dynamodb:UpdateItem', table, { 'dynamodb:LeadingKeys': ['cluster#demo'] })).toBe('Allowed');
@@ -233,6 +254,11 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'ec2:StartInstances': WARM_STANDBY,
     'dynamodb:DeleteItem': 'giving back a warm standby EC2 has no capacity to start (its claim), only when the cluster keeps some',
   },
+  launchImageBuilder: {
+    'ec2:CreateTags': 'authorized inside RunInstances (tags on create), not a call of its own',
+    'iam:PassRole': "authorized inside RunInstances (the builder's instance profile), not a call of its own",
+  },
+  ensureNodeImage: { 'ec2:CreateTags': 'authorized inside CreateImage (the image and its snapshots tagged on create), not a call of its own' },
   ensureElasticIp: { 'ec2:DescribeInstances': 'finding the healthy load balancer', 'ec2:AssociateAddress': 'an Elastic IP on no healthy load balancer' },
   reconcile: {
     'ssm:CancelCommand': 'a status command past its deadline',
@@ -254,7 +280,7 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
 };
 
 describe('each function, against the calls its code makes in the simulator', () => {
-  it('is allowed every call it made while bootstrapping and healing, and granted nothing else but the calls listed with their reason', async () => {
+  it('is allowed every call it made while bootstrapping, healing and building node images, and granted nothing else but the calls listed with their reason', async () => {
     // Prepare: a bootstrap, then a master, a worker and the load balancer holding the EIP lost, and reconcile.
     const fleet = SimulatedFleet.standard({ workers: 2 });
     const plane = new LocalControlPlane(fleet).start();
@@ -269,6 +295,12 @@ describe('each function, against the calls its code makes in the simulator', () 
         await plane.settle();
       }
       await plane.reconcile();
+      // Node images: a build, one whose image fails (discarded), and two more (the fourth removes the first).
+      for (const [name, imageFault] of [['image-1', 0], ['image-2', 1], ['image-3', 0], ['image-4', 0]] as const) {
+        fleet.imageFaults = imageFault;
+        const build = await plane.execute('build-node-image', name, { clusterName: 'demo' });
+        expect(build.error?.name).toBe(imageFault ? 'NodeImageFailedError' : undefined);
+      }
 
       // Act: the IAM action of every call, by the function that made it (sim/handler-time.ts).
       const made = new Map<string, Set<string>>();
@@ -280,7 +312,7 @@ describe('each function, against the calls its code makes in the simulator', () 
       }
 
       // Assess
-      expect([...made.keys()]).toEqual(expect.arrayContaining(['mintJoinMaterial', 'sendCommand', 'awaitCommand', 'launchReplacement', 'onInstanceStateChange', 'reconcile']));
+      expect([...made.keys()]).toEqual(expect.arrayContaining(['mintJoinMaterial', 'sendCommand', 'awaitCommand', 'launchReplacement', 'onInstanceStateChange', 'reconcile', 'discardNodeImage', 'pruneNodeImages']));
       for (const [fn, actions] of made) {
         const granted = new Set(resolvedPolicy(roles.get(fn)!, template).Statement.flatMap((statement) => ([] as string[]).concat(statement.Action)));
         for (const action of actions) expect(granted.has(action), `${fn} made ${action}, which its role does not grant`).toBe(true);

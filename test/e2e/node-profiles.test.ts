@@ -2,6 +2,8 @@
 // fleet, with the runbook's GlusterFS pair and services around it (sim/runbook-services.ts).
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { swapPorts } from '../../functions/adapters/index.js';
+import { ssm as ssmAdapter } from '../../functions/adapters/ssm.js';
 import { consoleInput } from '../../sim/bootstrap.js';
 import { LocalControlPlane } from '../../sim/control-plane.js';
 import { SimulatedFleet } from '../../sim/fleet.js';
@@ -118,5 +120,42 @@ describe('external service checks', () => {
     const result = (await control.reconcile()) as { clusters: { actions: { kind: string; finding?: string }[] }[] };
 
     expect(result.clusters[0]!.actions).toContainEqual({ kind: 'report', finding: 'external services not checked: no joined worker with an online SSM agent to check from' });
+  });
+
+  it('give up at once, as a finding, when the checking worker stops after it answered as online (SSM holds the check as Delayed)', async () => {
+    // Prepare: the worker stops in the race between the online check and SendCommand.
+    const { fleet, plane: control } = await bootstrapWithProfile();
+    const workers = new Set(fleet.byRole('worker').map((worker) => worker.instanceId));
+    let stopped: string | undefined;
+    const restore = swapPorts({
+      ssm: {
+        ...ssmAdapter,
+        async onlineInstanceIds(instanceIds) {
+          const online = await ssmAdapter.onlineInstanceIds(instanceIds);
+          const worker = [...online].find((id) => workers.has(id));
+          if (!stopped && worker && [...instanceIds].every((id) => workers.has(id))) {
+            stopped = worker;
+            fleet.requestStop(worker);
+          }
+          return online;
+        },
+      },
+    });
+    const startedAt = fleet.now();
+
+    // Act
+    let result: { clusters: { actions: { kind: string; finding?: string }[] }[] };
+    try {
+      result = (await control.reconcile()) as typeof result;
+    } finally {
+      restore();
+    }
+
+    // Assess
+    expect(stopped).toBeDefined();
+    expect(result.clusters[0]!.actions).toContainEqual({ kind: 'report', finding: `external services not checked: the check failed on ${stopped} (Undeliverable)` });
+    expect(fleet.invocations.find((invocation) => invocation.document === 'CheckExternalServices' && invocation.instanceId === stopped && invocation.startedAt >= startedAt)?.status).toBe('Cancelled');
+    // Reconcile's deadline for the check is 40 s.
+    expect(fleet.now() - startedAt).toBeLessThan(15_000);
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { SimInstance } from '../../sim/fleet.js';
+import { swapPorts } from '../../functions/adapters/index.js';
+import { ssm as ssmAdapter } from '../../functions/adapters/ssm.js';
+import type { SimInstance, SimulatedFleet } from '../../sim/fleet.js';
 import { settleInvocations } from '../../sim/ssm.js';
 import { bootstrappedCluster } from '../support/cluster.js';
 
@@ -15,6 +17,30 @@ async function balancersNamingAGoneMaster() {
     balancer.tags['kubeha:upstreams'] = balancer.node.nginx!.upstreams.join(' ');
   }
   return { fleet, plane, balancers, masterIps };
+}
+
+/**
+ * DescribeInstanceInformation answers for the nodes of `role` as usual, and then the first of them that it
+ * called online begins to stop: the race between reconcile's online check and its SendCommand, after which
+ * SSM holds the command as Delayed for that node (sim/ssm.ts).
+ */
+function stopAfterOnlineCheck(fleet: SimulatedFleet, pick: (online: string[]) => string | undefined): { stopped: () => string | undefined; restore: () => void } {
+  let stopped: string | undefined;
+  const restore = swapPorts({
+    ssm: {
+      ...ssmAdapter,
+      async onlineInstanceIds(instanceIds) {
+        const online = await ssmAdapter.onlineInstanceIds(instanceIds);
+        const victim = stopped === undefined ? pick([...online]) : undefined;
+        if (victim) {
+          stopped = victim;
+          fleet.requestStop(victim);
+        }
+        return online;
+      },
+    },
+  });
+  return { stopped: () => stopped, restore };
 }
 
 describe('reconcile', () => {
@@ -205,5 +231,58 @@ describe('reconcile', () => {
     await plane.reconcile();
 
     expect(fleet.items.has('cluster#demo|lock')).toBe(false);
+  });
+
+  describe('when a node stops between the online check and the command (SSM holds it as Delayed)', () => {
+    it('gives up on the cluster status at its next poll, cancels it on that master, and does not wait for its deadline', async () => {
+      // Prepare
+      const { fleet, plane } = await bootstrappedCluster();
+      const masters = new Set(fleet.byRole('master').map((master) => master.instanceId));
+      const race = stopAfterOnlineCheck(fleet, (online) => online.find((id) => masters.has(id)));
+      const startedAt = fleet.now();
+
+      // Act
+      let report: { clusters: { deepChecks: boolean }[] };
+      try {
+        report = (await plane.reconcile()) as typeof report;
+      } finally {
+        race.restore();
+      }
+
+      // Assess: the status command was Delayed on the stopping master, then cancelled there within a poll or two.
+      const asker = race.stopped()!;
+      expect(asker).toBeDefined();
+      const status = fleet.invocations.find((invocation) => invocation.document === 'ClusterStatus' && invocation.instanceId === asker && invocation.startedAt >= startedAt)!;
+      expect(status.status).toBe('Cancelled');
+      expect(report.clusters[0]!.deepChecks).toBe(false);
+      // The loop's own deadline is 40 s (functions/reconcile.ts): the run ended long before it.
+      expect(fleet.now() - startedAt).toBeLessThan(15_000);
+      expect(fleet.calls.filter((call) => call.at >= startedAt && call.operation === 'CancelCommand')).toHaveLength(1);
+    });
+
+    it("reads the other load balancer's probe without waiting for the stopped one's deadline, and cancels the probe there", async () => {
+      // Prepare: the load balancer without the Elastic IP stops right after it answered as online.
+      const { fleet, plane } = await bootstrappedCluster();
+      const holderId = fleet.addresses.get(fleet.elasticIpAllocationId)!.instanceId!;
+      const backup = fleet.byRole('lb').find((balancer) => balancer.instanceId !== holderId)!;
+      const race = stopAfterOnlineCheck(fleet, (online) => (online.includes(backup.instanceId) && online.includes(holderId) ? backup.instanceId : undefined));
+      const startedAt = fleet.now();
+
+      // Act
+      let report: { clusters: { actions: { kind: string }[]; deepChecks: boolean }[] };
+      try {
+        report = (await plane.reconcile()) as typeof report;
+      } finally {
+        race.restore();
+      }
+
+      // Assess
+      expect(race.stopped()).toBe(backup.instanceId);
+      const probes = fleet.invocations.filter((invocation) => invocation.document === 'ProbeLoadBalancer' && invocation.startedAt >= startedAt);
+      expect(Object.fromEntries(probes.map((probe) => [probe.instanceId, probe.status]))).toEqual({ [holderId]: 'Success', [backup.instanceId]: 'Cancelled' });
+      expect(report.clusters[0]!.deepChecks).toBe(true);
+      expect(report.clusters[0]!.actions.filter((action) => action.kind === 'start-healing')).toEqual([]);
+      expect(fleet.now() - startedAt).toBeLessThan(15_000);
+    });
   });
 });
