@@ -2,14 +2,12 @@
 // fleet, with the runbook's GlusterFS pair and services around it (sim/runbook-services.ts).
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { swapPorts } from '../../functions/adapters/index.js';
-import { ssm as ssmAdapter } from '../../functions/adapters/ssm.js';
 import { consoleInput } from '../../sim/bootstrap.js';
 import { LocalControlPlane } from '../../sim/control-plane.js';
 import { SimulatedFleet } from '../../sim/fleet.js';
 import { UNREACHABLE_RUNBOOK_SERVICE, addRunbookServices } from '../../sim/runbook-services.js';
 import { capturedLogs } from '../setup.js';
-import { expectNoSecretLeaked } from '../support/cluster.js';
+import { expectNoSecretLeaked, stopAfterOnlineCheck } from '../support/cluster.js';
 
 const runbook = JSON.parse(readFileSync(new URL('../../examples/runbook-input.json', import.meta.url), 'utf8')) as { nodeProfiles: unknown; externalServices: { name: string }[] };
 const MOUNT_POINTS = ['/prelogin', '/postlogin', '/netacad_lti', '/moodle', '/content', '/current'];
@@ -126,21 +124,7 @@ describe('external service checks', () => {
     // Prepare: the worker stops in the race between the online check and SendCommand.
     const { fleet, plane: control } = await bootstrapWithProfile();
     const workers = new Set(fleet.byRole('worker').map((worker) => worker.instanceId));
-    let stopped: string | undefined;
-    const restore = swapPorts({
-      ssm: {
-        ...ssmAdapter,
-        async onlineInstanceIds(instanceIds) {
-          const online = await ssmAdapter.onlineInstanceIds(instanceIds);
-          const worker = [...online].find((id) => workers.has(id));
-          if (!stopped && worker && [...instanceIds].every((id) => workers.has(id))) {
-            stopped = worker;
-            fleet.requestStop(worker);
-          }
-          return online;
-        },
-      },
-    });
+    const race = stopAfterOnlineCheck(fleet, (online, asked) => (asked.every((id) => workers.has(id)) ? online.find((id) => workers.has(id)) : undefined));
     const startedAt = fleet.now();
 
     // Act
@@ -148,10 +132,11 @@ describe('external service checks', () => {
     try {
       result = (await control.reconcile()) as typeof result;
     } finally {
-      restore();
+      race.restore();
     }
 
     // Assess
+    const stopped = race.stopped();
     expect(stopped).toBeDefined();
     expect(result.clusters[0]!.actions).toContainEqual({ kind: 'report', finding: `external services not checked: the check failed on ${stopped} (Undeliverable)` });
     expect(fleet.invocations.find((invocation) => invocation.document === 'CheckExternalServices' && invocation.instanceId === stopped && invocation.startedAt >= startedAt)?.status).toBe('Cancelled');

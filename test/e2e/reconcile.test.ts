@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { swapPorts } from '../../functions/adapters/index.js';
-import { ssm as ssmAdapter } from '../../functions/adapters/ssm.js';
-import type { SimInstance, SimulatedFleet } from '../../sim/fleet.js';
+import type { SimInstance } from '../../sim/fleet.js';
 import { settleInvocations } from '../../sim/ssm.js';
-import { bootstrappedCluster } from '../support/cluster.js';
+import { bootstrappedCluster, stopAfterOnlineCheck } from '../support/cluster.js';
 
 const CHANGES = ['StartExecution', 'AssociateAddress', 'CreateTags', 'PutParameter', 'DeleteParameter', 'RunInstances', 'StartInstances'];
 
@@ -17,30 +15,6 @@ async function balancersNamingAGoneMaster() {
     balancer.tags['kubeha:upstreams'] = balancer.node.nginx!.upstreams.join(' ');
   }
   return { fleet, plane, balancers, masterIps };
-}
-
-/**
- * DescribeInstanceInformation answers for the nodes of `role` as usual, and then the first of them that it
- * called online begins to stop: the race between reconcile's online check and its SendCommand, after which
- * SSM holds the command as Delayed for that node (sim/ssm.ts).
- */
-function stopAfterOnlineCheck(fleet: SimulatedFleet, pick: (online: string[]) => string | undefined): { stopped: () => string | undefined; restore: () => void } {
-  let stopped: string | undefined;
-  const restore = swapPorts({
-    ssm: {
-      ...ssmAdapter,
-      async onlineInstanceIds(instanceIds) {
-        const online = await ssmAdapter.onlineInstanceIds(instanceIds);
-        const victim = stopped === undefined ? pick([...online]) : undefined;
-        if (victim) {
-          stopped = victim;
-          fleet.requestStop(victim);
-        }
-        return online;
-      },
-    },
-  });
-  return { stopped: () => stopped, restore };
 }
 
 describe('reconcile', () => {

@@ -1,6 +1,8 @@
 // A bootstrapped cluster on a fresh simulated fleet with the local control plane running, and the
 // no-leak check the end-to-end suites share.
 import { afterEach, expect } from 'vitest';
+import { swapPorts } from '../../functions/adapters/index.js';
+import { ssm as ssmAdapter } from '../../functions/adapters/ssm.js';
 import { consoleInput } from '../../sim/bootstrap.js';
 import { LocalControlPlane } from '../../sim/control-plane.js';
 import { SimulatedFleet } from '../../sim/fleet.js';
@@ -39,4 +41,28 @@ export function expectNoSecretLeaked(fleet: SimulatedFleet, runs: readonly Local
   expect(secrets.length).toBeGreaterThan(0);
   const recorded = everythingRecorded(fleet, runs);
   for (const secret of secrets) expect(recorded.includes(secret), `secret ${secret.slice(0, 4)}… leaked`).toBe(false);
+}
+
+/**
+ * DescribeInstanceInformation answers as usual, and then the node `pick` chooses among those it called online
+ * (once) begins to stop: the race between reconcile's online check and its SendCommand, after which
+ * SSM holds the command as Delayed for that node (sim/ssm.ts).
+ */
+export function stopAfterOnlineCheck(fleet: SimulatedFleet, pick: (online: string[], asked: readonly string[]) => string | undefined): { stopped: () => string | undefined; restore: () => void } {
+  let stopped: string | undefined;
+  const restore = swapPorts({
+    ssm: {
+      ...ssmAdapter,
+      async onlineInstanceIds(instanceIds) {
+        const online = await ssmAdapter.onlineInstanceIds(instanceIds);
+        const victim = stopped === undefined ? pick([...online], [...instanceIds]) : undefined;
+        if (victim) {
+          stopped = victim;
+          fleet.requestStop(victim);
+        }
+        return online;
+      },
+    },
+  });
+  return { stopped: () => stopped, restore };
 }
