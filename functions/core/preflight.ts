@@ -99,6 +99,7 @@ export function preflightFindings(config: ClusterConfig, facts: PreflightFacts):
 
   const fleet = groupFleet(facts.instances);
   checkCounts(fleet, block, warn);
+  checkStandbys(config, fleet, warn);
   checkNetwork(config, facts, block, warn);
   checkElasticIp(config, facts.elasticIp, block);
   for (const finding of metadataFindings(facts.instances)) findings.push(finding);
@@ -129,6 +130,21 @@ function checkCounts(fleet: Fleet, block: Report, warn: Report): void {
   else if (balancers === 1) warn('loadBalancers', 'a single load balancer has no standby', 'tag a second instance as lb');
 
   if (fleet.workers.length === 0) warn('workers', 'none found; workloads will not be scheduled on masters', `tag instances ${ROLE_TAG}=worker`);
+}
+
+/**
+ * A master standby waits only in a zone of the masters, one per zone (standbys.ts): asking for more than the
+ * masters hold zones is said once here, where the user set it, rather than only in every reconcile's findings.
+ */
+function checkStandbys(config: ClusterConfig, fleet: Fleet, warn: Report): void {
+  const wanted = config.healing.standbys.master;
+  const zones = new Set(fleet.masters.map((master) => master.availabilityZone).filter(Boolean)).size;
+  if (fleet.masters.length === 0 || wanted <= zones) return;
+  warn(
+    'healing.standbys.master',
+    `${wanted} asked for, but the masters are in ${zones} availability zone${zones === 1 ? '' : 's'}: a master standby waits only in a zone of the masters, one per zone, so ${wanted - zones} will not be kept`,
+    `set healing.standbys.master to at most ${zones}, or spread the masters over more zones`,
+  );
 }
 
 function checkNetwork(config: ClusterConfig, facts: PreflightFacts, block: Report, warn: Report): void {

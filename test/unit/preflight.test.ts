@@ -82,6 +82,25 @@ describe('preflightFindings', () => {
     expect(findings.map((finding) => finding.field).sort()).toEqual(['loadBalancers', 'masters', 'workers']);
   });
 
+  it('warns, naming the field, when more master standbys are asked for than the masters hold zones, and not when they fit', () => {
+    // Prepare: three masters in two zones.
+    const twoZones = standardInstances().map((candidate) => (candidate.role === 'master' && candidate.availabilityZone === 'eu-west-1c' ? { ...candidate, availabilityZone: 'eu-west-1a' } : candidate));
+
+    // Act
+    const tooMany = preflightFindings(config({ healing: { standbys: { master: 3, worker: 0 } } }), facts({ instances: twoZones }));
+    const fitting = preflightFindings(config({ healing: { standbys: { master: 2, worker: 0 } } }), facts({ instances: twoZones }));
+
+    // Assess
+    expect(blockingFindings(tooMany)).toEqual([]);
+    expect(tooMany).toContainEqual({
+      field: 'healing.standbys.master',
+      reason: '3 asked for, but the masters are in 2 availability zones: a master standby waits only in a zone of the masters, one per zone, so 1 will not be kept',
+      fix: 'set healing.standbys.master to at most 2, or spread the masters over more zones',
+      blocking: false,
+    });
+    expect(fitting.map((finding) => finding.field)).not.toContain('healing.standbys.master');
+  });
+
   it('names the instance whose SSM agent is offline', () => {
     const instances = standardInstances();
     const offline = instances[3]!;
