@@ -319,7 +319,7 @@ export const ec2: Ec2Port = {
       // A zone short of capacity answers with a server error, which call() took for a transient fault: it is
       // a launch that failed (retried on LaunchFailedError's longer schedule), and says so to a human.
       const cause = errorName(error) === 'AwsThrottledError' && error instanceof Error ? error.cause : error;
-      if (errorName(cause) === AWS_ERROR.insufficientCapacity) throw new LaunchFailedError(`could not launch a replacement: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      if (errorName(cause) === AWS_ERROR.insufficientCapacity) throw new LaunchFailedError(`could not launch a replacement: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, insufficientCapacity: true });
       if (error instanceof LaunchFailedError || errorName(error) === 'AwsThrottledError') throw error;
       throw new LaunchFailedError(`could not launch a replacement: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

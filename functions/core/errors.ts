@@ -104,6 +104,12 @@ export class NodeNotReadyError extends KubehaError {
 export class LaunchFailedError extends KubehaError {
   override readonly name = 'LaunchFailedError';
   readonly retryable = true;
+  /** EC2 had too little capacity of the type in the subnet's zone (InsufficientInstanceCapacity): another zone may have it. */
+  readonly insufficientCapacity: boolean;
+  constructor(message: string, options?: { cause?: unknown; insufficientCapacity?: boolean }) {
+    super(message, options);
+    this.insufficientCapacity = options?.insufficientCapacity === true;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // The healing steps: one use case per state-machine Task (and the EventBridge entry point), each
 // reading and changing AWS through the ports. The decisions they apply are pure, in healing-decisions.ts.
 import { createHash } from 'node:crypto';
-import { type ClusterInstance, type Role, UPSTREAMS_TAG, chunk, clusterTagKey, groupFleet, toMember } from './cluster.js';
+import { type ClusterInstance, type Role, UPSTREAMS_TAG, byLaunchThenId, chunk, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
@@ -23,7 +23,7 @@ import { type HealingOutcome, startHealing } from './incidents.js';
 import { type LaunchRecord, readLaunchRecord, recordLaunchFacts, replacementSpec } from './launch-records.js';
 import { STANDBY_FOR_TAG, claimStandby } from './standbys.js';
 import type { Logger } from './log.js';
-import type { Ports, SendCommandRequest } from './ports.js';
+import type { LaunchSpec, Ports, SendCommandRequest } from './ports.js';
 
 export interface HealingEnvironment {
   /** The cluster names this stack serves (its `clusters` parameter). */
@@ -454,10 +454,48 @@ export async function launchReplacement(
     fallbackSubnetId: instances.find((instance) => instance.role === role && instance.ec2State === 'running')?.subnetId,
   });
   const token = (suffix: string) => createHash('sha256').update(`${input.executionArn}|${input.deadInstanceId}|${suffix}`).digest('hex').slice(0, 64);
-  const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
-  const launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
+  let launched: { instanceId: string; privateIp: string } | 'addressInUse';
+  try {
+    const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
+    launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
+  } catch (error: unknown) {
+    if (!(error instanceof LaunchFailedError && error.insufficientCapacity && role === 'worker')) throw error;
+    launched = await launchInAnotherZone(spec, record?.availabilityZone, error, instances, token, ports);
+  }
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
   return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false };
+}
+
+/**
+ * A worker whose zone is short of capacity is launched in the subnet of a running worker in another zone, one
+ * zone after another, as an Auto Scaling group spreads over its zones: pods reschedule across zones, and a
+ * worker back sooner matters more than its placement. A master is not: its zone keeps etcd's members one per
+ * zone, so it waits for capacity there (LaunchFailedError's retries). Each zone has its own client token, so a
+ * retried call returns the instance that zone gave.
+ */
+async function launchInAnotherZone(
+  spec: LaunchSpec,
+  recordedZone: string | undefined,
+  shortage: LaunchFailedError,
+  instances: readonly ClusterInstance[],
+  token: (suffix: string) => string,
+  ports: Pick<Ports, 'ec2'>,
+): Promise<{ instanceId: string; privateIp: string } | 'addressInUse'> {
+  const shortZone = recordedZone ?? instances.find((instance) => instance.subnetId === spec.subnetId)?.availabilityZone;
+  const elsewhere = new Map<string, string>();
+  for (const worker of [...instances].sort(byLaunchThenId)) {
+    if (worker.role !== 'worker' || worker.ec2State !== 'running' || !worker.subnetId || !worker.availabilityZone) continue;
+    if (worker.subnetId === spec.subnetId || worker.availabilityZone === shortZone || elsewhere.has(worker.availabilityZone)) continue;
+    elsewhere.set(worker.availabilityZone, worker.subnetId);
+  }
+  for (const subnetId of elsewhere.values()) {
+    try {
+      return await ports.ec2.runInstance({ ...spec, subnetId }, { clientToken: token(`subnet ${subnetId}`) });
+    } catch (error: unknown) {
+      if (!(error instanceof LaunchFailedError && error.insufficientCapacity)) throw error;
+    }
+  }
+  throw shortage;
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------

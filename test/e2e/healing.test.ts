@@ -285,6 +285,37 @@ describe('healing workers', () => {
     expect(nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
   });
 
+  it('launches a terminated worker in another zone when its own is short of capacity, and a master only in its own', async () => {
+    // Prepare: the dead worker's zone (and the dead master's) has no capacity of the type.
+    const { fleet, plane } = await bootstrappedCluster({ workers: 3 });
+    const deadWorker = fleet.byRole('worker')[0]!;
+    fleet.zonesShortOfCapacity.add(deadWorker.availabilityZone);
+
+    // Act
+    fleet.terminateInstance(deadWorker.instanceId);
+    await plane.deliver(deadWorker.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const replacement = replacementOf(fleet, deadWorker)!;
+    expect(replacement.availabilityZone).not.toBe(deadWorker.availabilityZone);
+    expect(fleet.byRole('worker').filter((worker) => worker.instanceId !== replacement.instanceId).map((worker) => worker.subnetId)).toContain(replacement.subnetId);
+    expect(fleet.clusters.get('demo')!.nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
+
+    // Act: a master of a short zone.
+    const deadMaster = fleet.byRole('master').find((master) => master.availabilityZone === deadWorker.availabilityZone)!;
+    fleet.terminateInstance(deadMaster.instanceId);
+    await plane.deliver(deadMaster.instanceId, 'terminated');
+    const [masterHeal] = await plane.settle();
+
+    // Assess: no master is launched beside another zone's master; a human is told EC2's reason; quorum holds.
+    expect(masterHeal?.error?.name).toBe('LaunchFailedError');
+    expect(replacementOf(fleet, deadMaster)).toBeUndefined();
+    expect(fleet.notifications.at(-1)?.message).toContain('We currently do not have sufficient');
+    expect(fleet.clusters.get('demo')!.etcdMembers.filter((member) => member.healthy)).toHaveLength(2);
+  });
+
   it('heals five workers terminated at once in parallel', async () => {
     const { fleet, plane } = await bootstrappedCluster({ workers: 6 });
     const dead = fleet.byRole('worker').slice(0, 5);
