@@ -17,6 +17,20 @@ const schema = z.object({
   role: z.enum(ROLES).optional(),
   pollEverySeconds: z.number().int('must be whole seconds').min(1, 'must be 1-15').max(15, 'must be 1-15').optional(),
   pollSlot: z.number().int('must be a whole second').min(0, 'must be 0-14').max(14, 'must be 0-14').optional(),
+  /** From the heal's inspection (HealScope.launch): the settings are then not read again. */
+  settings: z
+    .object({
+      kubernetesVersion: z.string().regex(/^\d+\.\d+\.\d+$/, 'must be a Kubernetes version such as 1.36.4'),
+      standbysWanted: z.number().int('must be a whole number').min(0, 'must be 0-3').max(3, 'must be 0-3'),
+      launchTemplate: z
+        .object({
+          launchTemplateId: z.string().regex(/^lt-[0-9a-f]{8,17}$/, 'must be a launch template id such as lt-0abc12345def67890'),
+          version: z.string().regex(/^(\$Latest|\$Default|\d+)$/, 'must be $Latest, $Default or a version number'),
+        })
+        .optional(),
+      preparedImageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id such as ami-0abc12345def67890').optional(),
+    })
+    .optional(),
   executionArn: z.string().min(1),
 });
 

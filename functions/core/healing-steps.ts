@@ -151,6 +151,8 @@ export interface HealScope {
   readonly elasticIpHolderId: string | undefined;
   readonly standbyIds: string[];
   readonly policy: { startStoppedInstances: boolean; recoveryTimeoutMinutes: number };
+  /** What a replacement of the target is launched with, read here once so that launchReplacement need not read the settings again. */
+  readonly launch: LaunchSettings;
   readonly snapshotLabel: string;
   /**
    * This heal's share of the cluster's polling rate among the heals under way (healsUnderWay): an
@@ -201,6 +203,7 @@ export async function inspectForHealing(
     elasticIpHolderId: holderId,
     standbyIds: runningBalancers.filter((balancer) => balancer.instanceId !== input.instanceId).slice(0, 1).map((balancer) => balancer.instanceId),
     policy: settings.policy,
+    launch: launchSettingsFor(settings, target.role),
     polls: shareOfPolls(input.instanceId, everyInstance, settings.policy.startStoppedInstances, ports.clock.now()),
     snapshotLabel: `heal-${input.instanceId}-${new Date(ports.clock.now()).toISOString().replace(/[-:.]/g, '').slice(0, 15)}Z`,
   };
@@ -390,6 +393,27 @@ export async function awaitInstance(
   return { status: 'Waiting', ec2State: instance.ec2State, pollAfterSeconds };
 }
 
+/** What launching a replacement of a role needs from the cluster settings. */
+export interface LaunchSettings {
+  readonly kubernetesVersion: string;
+  /** healing.standbys for the role (0 for load balancers). */
+  readonly standbysWanted: number;
+  readonly launchTemplate?: { launchTemplateId: string; version: string } | undefined;
+  /** The prepared node image recorded for the cluster's version, if any (preparedImageFor). */
+  readonly preparedImageId?: string | undefined;
+}
+
+export function launchSettingsFor(settings: ClusterSettings, role: Role): LaunchSettings {
+  const template = settings.launchTemplates?.[role];
+  const image = preparedImageFor(settings, role);
+  return {
+    kubernetesVersion: settings.cluster.kubernetesVersion,
+    standbysWanted: role === 'lb' ? 0 : (settings.policy.standbys?.[role] ?? 0),
+    ...(template ? { launchTemplate: template } : {}),
+    ...(image ? { preparedImageId: image } : {}),
+  };
+}
+
 export interface Replacement {
   readonly instanceId: string;
   readonly privateIp: string;
@@ -415,26 +439,30 @@ export interface Replacement {
  * earlier attempt) is used again, and the client token makes a retried call return its instance.
  */
 export async function launchReplacement(
-  input: { clusterName: string; deadInstanceId: string; role?: Role | undefined; executionArn: string },
+  input: { clusterName: string; deadInstanceId: string; role?: Role | undefined; executionArn: string; settings?: LaunchSettings | undefined },
   ports: Pick<Ports, 'ec2' | 'ssm' | 'state' | 'clock'>,
 ): Promise<Replacement> {
-  const [record, settings, instances] = await Promise.all([
+  // The heal's inspection read the settings seconds ago and passes what a launch needs: one Parameter Store
+  // read per heal, not two (an Availability Zone's heals otherwise read 2 × its lost nodes in a few seconds,
+  // against GetParameter's 40 a second). Without it (a caller that did not inspect), they are read here.
+  const [record, read, instances] = await Promise.all([
     readLaunchRecord(input.clusterName, input.deadInstanceId, ports),
-    readClusterSettings(input.clusterName, ports),
+    input.settings ? undefined : readClusterSettings(input.clusterName, ports),
     ports.ec2.findClusterInstances(input.clusterName),
   ]);
   const role = record?.role ?? input.role;
   if (!role) throw new LaunchFailedError(`the role of ${input.deadInstanceId} is unknown: EC2 forgot it and kubeha holds no launch record`);
+  const settings = input.settings ?? (read ? launchSettingsFor(read, role) : undefined);
   const deadIp = record?.privateIp;
   // Whether the replacement boots from the prepared node image: its prerequisites and joins then take a
   // fraction of their usual time, and the workflow looks at them that much sooner (command-timing.ts).
-  const preparedImage = preparedImageFor(settings, role) !== undefined;
+  const preparedImage = settings?.preparedImageId !== undefined;
   // A warm standby first (standbys.ts): claimed for this dead instance, or found claimed by a retried Task.
   // Asked only where the cluster wants standbys or has (or had) one: without, a heal makes the calls it always made.
   const standbysInPlay = (wanted: number) => wanted > 0 || instances.some((instance) => instance.tags?.[STANDBY_FOR_TAG] !== undefined || instance.tags?.['kubeha:replaces'] === input.deadInstanceId);
-  if (role !== 'lb' && settings && standbysInPlay(settings.policy.standbys?.[role] ?? 0)) {
+  if (role !== 'lb' && settings && standbysInPlay(settings.standbysWanted)) {
     const standby = await claimStandby(
-      { clusterName: input.clusterName, deadInstanceId: input.deadInstanceId, role, availabilityZone: record?.availabilityZone, kubernetesVersion: settings.cluster.kubernetesVersion },
+      { clusterName: input.clusterName, deadInstanceId: input.deadInstanceId, role, availabilityZone: record?.availabilityZone, kubernetesVersion: settings.kubernetesVersion },
       instances,
       ports,
     );
@@ -449,8 +477,8 @@ export async function launchReplacement(
     role,
     clusterTags: { [clusterTagKey(input.clusterName)]: 'owned' },
     record,
-    template: settings?.launchTemplates?.[role],
-    preparedImageId: preparedImageFor(settings, role),
+    template: settings?.launchTemplate,
+    preparedImageId: settings?.preparedImageId,
     fallbackSubnetId: instances.find((instance) => instance.role === role && instance.ec2State === 'running')?.subnetId,
   });
   const token = (suffix: string) => createHash('sha256').update(`${input.executionArn}|${input.deadInstanceId}|${suffix}`).digest('hex').slice(0, 64);

@@ -253,6 +253,7 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'ec2:DeleteTags': WARM_STANDBY,
     'ec2:StartInstances': WARM_STANDBY,
     'dynamodb:DeleteItem': 'giving back a warm standby EC2 has no capacity to start (its claim), only when the cluster keeps some',
+    'ssm:GetParameter': "the settings, read only by a launch without the heal's inspection (heal-load-balancer launches while it inspects)",
   },
   launchImageBuilder: {
     'ec2:CreateTags': 'authorized inside RunInstances (tags on create), not a call of its own',

@@ -316,6 +316,23 @@ describe('healing workers', () => {
     expect(fleet.clusters.get('demo')!.etcdMembers.filter((member) => member.healthy)).toHaveLength(2);
   });
 
+  it('reads the cluster settings from Parameter Store once per heal: the inspection passes what the launch needs', async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('worker')[0]!;
+    const before = fleet.calls.length;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess: an Availability Zone's heals, side by side, otherwise read twice each against GetParameter's 40 a second.
+    expect(heal?.error).toBeUndefined();
+    expect(replacementOf(fleet, dead)).toBeDefined();
+    expect(fleet.calls.slice(before).filter((call) => call.operation === 'GetParameter')).toHaveLength(1);
+  });
+
   it('heals five workers terminated at once in parallel', async () => {
     const { fleet, plane } = await bootstrappedCluster({ workers: 6 });
     const dead = fleet.byRole('worker').slice(0, 5);
