@@ -46,6 +46,11 @@ export interface SimInstance {
   volumes: { volumeId: string; deviceName: string; size: number; deleted: boolean }[];
   /** The instance metadata service's settings (DescribeInstances MetadataOptions). */
   metadataOptions: SimMetadataOptions;
+  /**
+   * Modelled time from which the instance's agent cannot reach SSM (no route to its endpoints, a broken
+   * agent; "Troubleshooting managed node availability", Systems Manager User Guide): cutAgentOff.
+   */
+  agentCutOffAt?: number;
   /** Modelled time at which a starting instance is running with its agent online. */
   bootsAt?: number;
   /** Modelled time at which a restarted node's kubelet and etcd member are back. */
@@ -279,12 +284,6 @@ export class SimulatedFleet {
   addressReleaseSeconds = 30;
   /** A new instance's SSM agent registers 30-90 s after the instance is running. */
   agentRegistrationSeconds = 40;
-  /**
-   * Instances whose agent cannot reach SSM once they run (no route to its endpoints, a broken agent): they
-   * stay ConnectionLost, and commands sent to them stay Delayed until their delivery timeout ("Troubleshooting
-   * managed node availability", Systems Manager User Guide).
-   */
-  readonly agentsThatNeverConnect = new Set<string>();
   /** Availability Zones short of on-demand capacity for now: RunInstances and StartInstances there fail (refuseWithoutCapacity). */
   readonly zonesShortOfCapacity = new Set<string>();
   /**
@@ -301,6 +300,8 @@ export class SimulatedFleet {
   readonly executionStartedHooks: ((execution: SimExecution) => void)[] = [];
   /** Hooks called after a command is accepted: how tests make things happen mid-step. */
   readonly commandSentHooks: ((document: string, instanceIds: string[]) => void)[] = [];
+  /** Hooks called when RunInstances has made an instance: how tests reach a replacement before it boots. */
+  readonly instanceLaunchedHooks: ((instance: SimInstance) => void)[] = [];
   /** Hooks called when one instance's command has ended (succeeded or failed), after its effects. */
   readonly commandFinishedHooks: ((invocation: Invocation) => void)[] = [];
   readonly region = 'eu-west-1';
@@ -684,6 +685,18 @@ export class SimulatedFleet {
     this.keepalivedClaims.push({ allocationId: keepalived.elasticIpAllocationId, instanceId: peer.instanceId, atMs: this.clockMs + Math.round(seconds * 1000) });
   }
 
+  /**
+   * From now on the instance's agent cannot reach SSM; it takes effect at the instance's next boot. An agent
+   * that registered earlier (a standby, a node started again) stays registered and boots ConnectionLost, so
+   * commands sent to it stay Delayed until their delivery timeout. One cut off before its first registration
+   * never registers: SSM does not know it, DescribeInstanceInformation leaves it out and SendCommand refuses it
+   * with InvalidInstanceId ("SSM Agent isn't registered with the SSM endpoint", SSM API reference, InvalidInstanceId).
+   */
+  cutAgentOff(instanceId: string): void {
+    const instance = this.requireInstance(instanceId);
+    instance.agentCutOffAt ??= this.clockMs;
+  }
+
   /** Applies what modelled time has brought: instances that finished booting, kubelets that came back, keepalived's claims. */
   settleLifecycles(): void {
     for (const claim of this.keepalivedClaims.filter((candidate) => candidate.atMs <= this.clockMs)) {
@@ -695,7 +708,7 @@ export class SimulatedFleet {
       if (instance.settlesAt !== undefined && instance.settlesAt <= this.clockMs) this.finishTakeDown(instance.instanceId);
       if (instance.state === 'pending' && instance.bootsAt !== undefined && instance.bootsAt <= this.clockMs) {
         instance.state = 'running';
-        instance.ssmOnline = !this.agentsThatNeverConnect.has(instance.instanceId);
+        instance.ssmOnline = instance.agentCutOffAt === undefined;
         if (instance.ssmOnline) instance.onlineSince = instance.bootsAt;
         delete instance.bootsAt;
         if (instance.node.kubeadm && !this.neverRecovers.has(instance.instanceId)) instance.recoversAt = this.clockMs + KUBELET_RECOVERY_SECONDS * 1000;
@@ -773,6 +786,7 @@ export class SimulatedFleet {
     if (image && (image.state === 'available' || (image.state === 'pending' && image.settlesTo === 'available' && image.availableAt <= this.clockMs))) Object.assign(instance.node, structuredClone(image.baked));
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
     this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
+    for (const hook of this.instanceLaunchedHooks) hook(instance);
     return instance;
   }
 

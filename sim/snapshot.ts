@@ -6,7 +6,7 @@ import { deserialize, serialize } from 'node:v8';
 import { SimulatedFleet } from './fleet.js';
 import { seededRandom } from './latency.js';
 
-const PER_PROCESS = new Set(['stateChangeHooks', 'executionStartedHooks', 'commandSentHooks', 'commandFinishedHooks', 'random', 'calls']);
+const PER_PROCESS = new Set(['stateChangeHooks', 'executionStartedHooks', 'commandSentHooks', 'commandFinishedHooks', 'instanceLaunchedHooks', 'random', 'calls']);
 
 /** The fleet's data as bytes. */
 export function snapshotFleet(fleet: SimulatedFleet): Buffer {

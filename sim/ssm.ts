@@ -122,9 +122,10 @@ export function installSsm(fleet: SimulatedFleet) {
 
 const DOCUMENT_BY_SUFFIX = Object.values(DOCUMENTS);
 
-/** Is the instance's SSM agent registered (SSM knows it at all)? */
+/** Is the instance's SSM agent registered (SSM knows it at all)? An agent cut off before it registered never does (cutAgentOff). */
 export function isRegistered(fleet: SimulatedFleet, instance: SimInstance): boolean {
-  return instance.ssmRegisteredAt !== undefined && instance.ssmRegisteredAt <= fleet.now();
+  if (instance.ssmRegisteredAt === undefined || instance.ssmRegisteredAt > fleet.now()) return false;
+  return instance.agentCutOffAt === undefined || instance.agentCutOffAt > instance.ssmRegisteredAt;
 }
 
 /** Is the agent registered and connected (PingStatus Online)? */

@@ -5,7 +5,7 @@ import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
 import { AwsThrottledError } from '../../functions/core/errors.js';
 import { launchRecordKey } from '../../functions/core/launch-records.js';
 import { type SimInstance, SimulatedFleet } from '../../sim/fleet.js';
-import { pollCommand, sendCommand } from '../../sim/ssm.js';
+import { isOnline, isRegistered, pollCommand, sendCommand } from '../../sim/ssm.js';
 import { ports } from '../../functions/adapters/index.js';
 import { awaitStep } from '../../functions/core/bootstrap.js';
 import { createLogger } from '../../functions/core/log.js';
@@ -292,6 +292,41 @@ describe('a command for a node that is not connected', () => {
     expect(beforeTimeout).toBe('Delayed');
     expect(timedOut.status).toBe('TimedOut');
     expect(stopped.node.prerequisites).toBeUndefined();
+  });
+
+  it('is refused for a launched instance whose agent was cut off before it ever registered, and held as Delayed for a registered one that boots cut off', () => {
+    // Prepare: a fresh launch cut off at once, and a registered worker cut off, stopped and started again.
+    const fleet = SimulatedFleet.standard({ workers: 1 });
+    const [worker] = fleet.byRole('worker') as [SimInstance];
+    const subnetId = [...fleet.subnets.keys()][0]!;
+    const launched = fleet.runInstance({ imageId: 'ami-0123456789abcdef0', instanceType: 't3.medium', subnetId, securityGroupIds: [], volumeSizes: [20], tags: { 'kubernetes.io/cluster/demo': 'owned' } });
+    fleet.cutAgentOff(launched.instanceId);
+    fleet.cutAgentOff(worker.instanceId);
+    fleet.stopInstance(worker.instanceId);
+    fleet.advance(STOP_SECONDS + 1);
+    fleet.startInstance(worker.instanceId);
+
+    // Act: long past a boot and a registration.
+    fleet.advance(BOOT_SECONDS + fleet.agentRegistrationSeconds + 600);
+    fleet.settleLifecycles();
+    const refused = (() => {
+      try {
+        sendCommand(fleet, 'kubeha-local-InstallPrerequisites', [launched.instanceId], install);
+        return undefined;
+      } catch (error) {
+        return error as Error;
+      }
+    })();
+    const held = sendCommand(fleet, 'kubeha-local-InstallPrerequisites', [worker.instanceId], install);
+    fleet.advance(60);
+
+    // Assess
+    expect(launched.state).toBe('running');
+    expect([isRegistered(fleet, launched), isOnline(fleet, launched)]).toEqual([false, false]);
+    expect(refused?.name).toBe('InvalidInstanceId');
+    expect(refused?.message).toContain(launched.instanceId);
+    expect([isRegistered(fleet, worker), isOnline(fleet, worker)]).toEqual([true, false]);
+    expect(pollCommand(fleet, held)[0]!.status).toBe('Delayed');
   });
 
   it('fails the step at its next poll, naming the stopped node, and cancels the command there so a restart never runs it late', async () => {

@@ -161,6 +161,34 @@ describe('healing a master', () => {
     expectNoSecretLeaked(fleet, [...plane.runs.values()]);
   });
 
+  it("halts safely, naming the replacement, when the launched master's agent never registers with SSM: no command reaches it, quorum holds and a human is told", async () => {
+    // Prepare: whatever RunInstances makes from now on boots, but its agent never reaches SSM.
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    fleet.instanceLaunchedHooks.push((instance) => fleet.cutAgentOff(instance.instanceId));
+    const before = fleet.invocations.length;
+    const terminatedAt = fleet.now();
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess: given up at the boot deadline, with the replacement named.
+    const replacement = replacementOf(fleet, dead)!;
+    expect(replacement.state).toBe('running');
+    expect(heal?.error?.name).toBe('NodeNotReadyError');
+    expect(heal?.error?.message).toContain(`${replacement.instanceId} is running without an online SSM agent past its deadline`);
+    expect((fleet.now() - terminatedAt) / 60_000).toBeLessThan(20);
+    expect(fleet.notifications.at(-1)?.subject).toBe('kubeha demo: healing failed (NodeNotReadyError)');
+    expect(fleet.invocations.slice(before).filter((invocation) => invocation.instanceId === replacement.instanceId)).toEqual([]);
+    // The dead member is gone and the two live masters hold etcd.
+    expect(etcd(fleet).members.filter((member) => member.endsWith(':healthy'))).toHaveLength(2);
+    expect(fleet.clusters.get('demo')!.etcdMembers).toHaveLength(2);
+    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
+    expectNoSecretLeaked(fleet, [...plane.runs.values()]);
+  });
+
   it("gives the replacement a new address when the dead master's is taken, and re-points both load balancers", async () => {
     const { fleet, plane } = await bootstrappedCluster();
     const dead = fleet.byRole('master')[1]!;

@@ -125,7 +125,7 @@ describe('warm standbys', () => {
     await reconcileUntilReady(fleet, control, 1);
     const [standby] = liveStandbys(fleet) as [SimInstance];
     const dead = fleet.byRole('master').find((master) => master.availabilityZone === standby.availabilityZone)!;
-    fleet.agentsThatNeverConnect.add(standby.instanceId);
+    fleet.cutAgentOff(standby.instanceId);
     const terminatedAt = fleet.now();
 
     // Act
