@@ -8,6 +8,7 @@ import {
   type StepRequest,
   buildCommand,
   clusterContextSchema,
+  failDelayedOnStoppedNodes,
   interpretInvocations,
   markFor,
   needsOutput,
@@ -15,7 +16,7 @@ import {
 import { z } from 'zod';
 import { type ClusterConfig, parseBootstrapInput } from './config.js';
 import { closeLedger, ledgerKey, sendOnce } from './command-ledger.js';
-import { BOOT_DEADLINE_MS, firstPollSeconds, onPollSlot, secondsUntilBootIsLate, secondsUntilBooted } from './command-timing.js';
+import { firstPollSeconds, onPollSlot, secondsUntilBootIsLate, secondsUntilBooted } from './command-timing.js';
 import { ClusterStateError, CommandTimedOutError, PreflightFailedError } from './errors.js';
 import type { NodeImage } from './node-image.js';
 import { type JoinKind, joinSecretName, kubeconfigSecretName, mintJoinMaterial, settingsParameterName } from './join-material.js';
@@ -178,31 +179,6 @@ export async function sendStep(request: StepRequest, ports: Pick<Ports, 'ssm' | 
 }
 
 /** Polls a command once. On success it records the node state tag so that a re-run skips these nodes. */
-/**
- * SSM holds a command for a node that is not connected as Delayed and delivers it once the node is back, for
- * up to the delivery timeout plus the execution timeout (Systems Manager User Guide, "Understanding command
- * statuses"): a node that stopped or went away would keep the step waiting that long, and a restart would run
- * the command late. Such an invocation counts as undeliverable now, and is cancelled on that node.
- */
-export async function failDelayedOnStoppedNodes(command: Pick<PendingCommand, 'commandId' | 'bootingSince'>, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>): Promise<CommandInvocation[]> {
-  const delayed = statuses.filter((invocation) => invocation.status === 'Delayed');
-  if (delayed.length === 0) return [...statuses];
-  // A node started for this command (a warm standby) that is still not connected past the boot deadline
-  // will not be: its agent is broken, or it never finished booting. awaitInstance gives up at the same point.
-  const bootOverdue = command.bootingSince !== undefined && ports.clock.now() > command.bootingSince + BOOT_DEADLINE_MS;
-  const states = new Map(await Promise.all(delayed.map(async (invocation) => [invocation.instanceId, (await ports.ec2.describeInstance(invocation.instanceId))?.ec2State ?? 'gone'] as const)));
-  const reasonFor = (state: string | undefined): string | undefined =>
-    ['stopping', 'stopped', 'shutting-down', 'terminated', 'gone'].includes(state ?? '')
-      ? `the instance is ${state}: SSM held the command as Delayed; cancelled there`
-      : bootOverdue
-        ? `the instance is ${state} but its SSM agent has not connected ${BOOT_DEADLINE_MS / 60_000} minutes after it was started: cancelled there`
-        : undefined;
-  const gone = delayed.filter((invocation) => reasonFor(states.get(invocation.instanceId)) !== undefined);
-  if (gone.length === 0) return [...statuses];
-  await ports.ssm.cancelCommand(command.commandId, gone.map((invocation) => invocation.instanceId));
-  return statuses.map((invocation) => (gone.includes(invocation) ? { ...invocation, status: 'Undeliverable' as const, stderr: reasonFor(states.get(invocation.instanceId)) } : invocation));
-}
-
 export async function awaitStep(command: PendingCommand, ports: Pick<Ports, 'ssm' | 'ec2' | 'state' | 'clock'>, log: Logger): Promise<CommandProgress> {
   const statuses = await failDelayedOnStoppedNodes(command, await ports.ssm.commandInvocations(command.commandId), ports);
   const invocations = await Promise.all(

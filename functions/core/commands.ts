@@ -6,11 +6,11 @@ import { CommandFailedError, CommandTimedOutError } from './errors.js';
 import { encryptionSecretName } from './encryption.js';
 import { kubeconfigSecretName } from './join-material.js';
 import type { LedgerKey } from './command-ledger.js';
-import { nextPollSeconds, onPollSlot } from './command-timing.js';
+import { BOOT_DEADLINE_MS, nextPollSeconds, onPollSlot } from './command-timing.js';
 import { mask } from './log.js';
 import { checkedParameter, endpointsParameter, externalServicesSchema, mountsParameter, nodeProfilesSchema } from './node-profile.js';
 import { documentParameter, documentParameterList } from './parameter-patterns.js';
-import type { CommandInvocation, SendCommandRequest } from './ports.js';
+import type { CommandInvocation, Ports, SendCommandRequest } from './ports.js';
 
 export const DOCUMENTS = {
   'install-prerequisites': 'InstallPrerequisites',
@@ -443,4 +443,29 @@ export function parseResult(stdout: string): Record<string, unknown> {
 function failureReason(invocation: CommandInvocation): string {
   const text = (invocation.stderr?.trim() || invocation.stdout?.trim() || `SSM reported ${invocation.status}`).replace(/\s+/g, ' ');
   return mask(text.length > REASON_LIMIT ? `…${text.slice(-REASON_LIMIT)}` : text);
+}
+
+/**
+ * SSM holds a command for a node that is not connected as Delayed and delivers it once the node is back, for
+ * up to the delivery timeout plus the execution timeout (Systems Manager User Guide, "Understanding command
+ * statuses"): a node that stopped or went away would keep the step waiting that long, and a restart would run
+ * the command late. Such an invocation counts as undeliverable now, and is cancelled on that node.
+ */
+export async function failDelayedOnStoppedNodes(command: Pick<PendingCommand, 'commandId' | 'bootingSince'>, statuses: readonly CommandInvocation[], ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>): Promise<CommandInvocation[]> {
+  const delayed = statuses.filter((invocation) => invocation.status === 'Delayed');
+  if (delayed.length === 0) return [...statuses];
+  // A node started for this command (a warm standby) that is still not connected past the boot deadline
+  // will not be: its agent is broken, or it never finished booting. awaitInstance gives up at the same point.
+  const bootOverdue = command.bootingSince !== undefined && ports.clock.now() > command.bootingSince + BOOT_DEADLINE_MS;
+  const states = new Map(await Promise.all(delayed.map(async (invocation) => [invocation.instanceId, (await ports.ec2.describeInstance(invocation.instanceId))?.ec2State ?? 'gone'] as const)));
+  const reasonFor = (state: string | undefined): string | undefined =>
+    ['stopping', 'stopped', 'shutting-down', 'terminated', 'gone'].includes(state ?? '')
+      ? `the instance is ${state}: SSM held the command as Delayed; cancelled there`
+      : bootOverdue
+        ? `the instance is ${state} but its SSM agent has not connected ${BOOT_DEADLINE_MS / 60_000} minutes after it was started: cancelled there`
+        : undefined;
+  const gone = delayed.filter((invocation) => reasonFor(states.get(invocation.instanceId)) !== undefined);
+  if (gone.length === 0) return [...statuses];
+  await ports.ssm.cancelCommand(command.commandId, gone.map((invocation) => invocation.instanceId));
+  return statuses.map((invocation) => (gone.includes(invocation) ? { ...invocation, status: 'Undeliverable' as const, stderr: reasonFor(states.get(invocation.instanceId)) } : invocation));
 }

@@ -2,9 +2,8 @@
 // where the applications run? One worker connects to each configured endpoint (CheckExternalServices);
 // each endpoint is reported on its own, and one that does not answer is a finding, never a failure of
 // verify, reconcile or status.
-import { failDelayedOnStoppedNodes } from './bootstrap.js';
 import type { ClusterInstance } from './cluster.js';
-import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight, parseResult } from './commands.js';
+import { type ClusterContext, type CommandEnvironment, buildCommand, failDelayedOnStoppedNodes, isInFlight, parseResult } from './commands.js';
 import type { ExternalService } from './node-profile.js';
 import type { Ports } from './ports.js';
 

@@ -4,8 +4,8 @@
 // small drift itself, and starts a healing workflow for what needs one. When nothing is wrong it
 // starts no workflow at all, so an idle cluster costs a few Lambda-seconds per run.
 import { type ClusterInstance, type Role, UPSTREAMS_TAG, groupFleet, isStandby } from './cluster.js';
-import { type ClusterSettings, failDelayedOnStoppedNodes, placeElasticIp, readClusterSettings } from './bootstrap.js';
-import { buildCommand, isInFlight, parseResult } from './commands.js';
+import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
+import { buildCommand, failDelayedOnStoppedNodes, isInFlight, parseResult } from './commands.js';
 import type { CommandEnvironment } from './commands.js';
 import { clearStaleLock, readLock } from './cluster-lock.js';
 import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-decisions.js';
