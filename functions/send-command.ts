@@ -29,13 +29,14 @@ const schema = z.object({
   pollSlot: z.number().int('must be a whole second').min(0, 'must be 0-14').max(14, 'must be 0-14').optional(),
   tokenTtlMinutes: z.number().int('must be a whole number').min(5, 'must be at least 5').max(1440, 'must be at most 1440 (24 h)').optional(),
   report: z.boolean().optional(),
-  bootingSince: z.number().int('must be a time in milliseconds').positive('must be a time in milliseconds').optional(),
+  /** When a node that may still be booting was started; null for one that is not booting (a re-joined master). */
+  bootingSince: z.number().int('must be a time in milliseconds').positive('must be a time in milliseconds').nullable().optional(),
   ...executionFields,
 }).refine((input) => !input.report || STEPS_THAT_REPORT.has(input.step), { path: ['report'], message: `only ${[...STEPS_THAT_REPORT].join(' and ')} report their node` });
 
 /** Sends one step's SSM document to its instances and returns what the poll loop needs. */
 export const handler = task('send-command', schema, async (input, log) => {
-  const command = await sendStep(input, ports, env(), input.executionArn);
+  const command = await sendStep({ ...input, bootingSince: input.bootingSince ?? undefined }, ports, env(), input.executionArn);
   log.info('sent command', { step: command.step, commandId: command.commandId, instanceIds: command.instanceIds });
   return command;
 });

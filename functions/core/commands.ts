@@ -110,7 +110,9 @@ export interface StepRequest {
    * ago, so SSM takes the command and holds it as Delayed until the agent reconnects (Systems Manager User
    * Guide, "Understanding command statuses"): sent at once, it runs the moment the node is up, without a
    * boot poll and a round trip before it. The first poll waits for the boot as well, and a node whose agent
-   * has not connected by the boot deadline fails the step (command-timing.ts).
+   * has not connected by the boot deadline fails the step (command-timing.ts). A replacement launched rather
+   * than started carries its launch time too: its first command goes out once its agent is online and its
+   * prerequisites ran, after the 38 s from which a start is expected up, so its first look is not put off.
    */
   readonly bootingSince?: number | undefined;
   /**

@@ -430,6 +430,21 @@ export interface Replacement {
    * prerequisites command (a check that would take a command's round trip) and goes on to the join.
    */
   readonly prerequisitesInstalled: boolean;
+  /**
+   * The heal sends its first command (a master's join, a worker's mounts) at once, not after a boot poll: a
+   * started standby's agent registered when it was prepared, so SSM holds the command as Delayed and delivers
+   * it when the agent reconnects. The workflows' Choices read this and nothing else (sendsWhileBooting).
+   */
+  readonly sendWhileBooting: boolean;
+}
+
+/** Whether SSM can hold a replacement's first command until it is up: a started warm standby that is prepared. */
+export function sendsWhileBooting(replacement: Pick<Replacement, 'boot' | 'prerequisitesInstalled'>): boolean {
+  return replacement.boot === 'start' && replacement.prerequisitesInstalled;
+}
+
+function replacementOf(found: Omit<Replacement, 'sendWhileBooting'>): Replacement {
+  return { ...found, sendWhileBooting: sendsWhileBooting(found) };
 }
 
 /**
@@ -467,10 +482,10 @@ export async function launchReplacement(
       ports,
     );
     // Its address is its own: sameAddress false sends heal-master down the path that re-points the load balancers.
-    if (standby) return { instanceId: standby.instanceId, privateIp: standby.privateIp, sameAddress: false, preparedImage: true, boot: 'start', alreadyBooting: standby.alreadyBooting, prerequisitesInstalled: true };
+    if (standby) return replacementOf({ instanceId: standby.instanceId, privateIp: standby.privateIp, sameAddress: false, preparedImage: true, boot: 'start', alreadyBooting: standby.alreadyBooting, prerequisitesInstalled: true });
   }
   const earlier = instances.find((instance) => instance.tags?.['kubeha:replaces'] === input.deadInstanceId && (instance.ec2State === 'pending' || instance.ec2State === 'running'));
-  if (earlier) return { instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false };
+  if (earlier) return replacementOf({ instanceId: earlier.instanceId, privateIp: earlier.privateIp ?? '', sameAddress: earlier.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false });
 
   const spec = replacementSpec({
     deadInstanceId: input.deadInstanceId,
@@ -491,7 +506,7 @@ export async function launchReplacement(
     launched = await launchInAnotherZone(spec, record?.availabilityZone, error, instances, token, ports);
   }
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
-  return { instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false };
+  return replacementOf({ instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false });
 }
 
 /**

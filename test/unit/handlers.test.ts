@@ -138,6 +138,34 @@ describe('send-command handler', () => {
     expect(sent.bootingSince).toBe(bootingSince);
   });
 
+  it('looks first as it would without a boot when the boot is long over (a launched replacement, a retried join)', async () => {
+    // Prepare: started ten minutes ago, long past its fast end (38 s) and the point it would be late (59 s).
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-mounts' } });
+    const bootingSince = Date.now() - 600_000;
+
+    // Act
+    const sent = (await sendCommand({ step: 'apply-node-profile', role: 'worker', instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER, bootingSince }, context)) as { pollAfterSeconds: number; sentAt: number; timedFrom: number; bootingSince: number };
+
+    // Assess: only the fast end of the step's own run (8 s × 0.85 → 6 s), timed from the send.
+    expect(sent.pollAfterSeconds).toBe(6);
+    expect(sent.timedFrom).toBe(sent.sentAt);
+    expect(sent.bootingSince).toBe(bootingSince);
+  });
+
+  it('takes a null boot start as a node that is not booting (a re-joined master)', async () => {
+    // Prepare
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-rejoin' } });
+
+    // Act
+    const sent = (await sendCommand({ step: 'apply-node-profile', role: 'worker', instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER, bootingSince: null }, context)) as unknown as Record<string, unknown>;
+
+    // Assess
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    expect(sent.pollAfterSeconds).toBe(6);
+    expect(sent).not.toHaveProperty('bootingSince');
+    expect(sent).not.toHaveProperty('timedFrom');
+  });
+
   it('rejects a boot start that is not a time, naming the field, before sending anything', async () => {
     const error = await rejectionOf(sendCommand({ step: 'apply-node-profile', instanceIds: ['i-0123456789abcdef0'], cluster: CLUSTER, bootingSince: 'soon' }, context));
     expect(error.name).toBe('InputValidationError');

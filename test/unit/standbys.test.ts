@@ -4,6 +4,7 @@ import type { ClusterInstance } from '../../functions/core/cluster.js';
 import { InsufficientCapacityError } from '../../functions/core/errors.js';
 import type { LaunchRecord } from '../../functions/core/launch-records.js';
 import type { Ec2Port, StatePort, StoredItem } from '../../functions/core/ports.js';
+import { launchReplacement, sendsWhileBooting } from '../../functions/core/healing-steps.js';
 import { planReconcile } from '../../functions/core/reconcile.js';
 import { type StandbyView, claimStandby, planStandbys, standbysOf } from '../../functions/core/standbys.js';
 import { instance } from '../support/instances.js';
@@ -495,5 +496,46 @@ describe('claimStandby', () => {
     const unusable = [standby('worker', { readiness: 'preparing' }), standby('worker', { ec2State: 'stopping' }), standby('worker', { version: '1.36.3' })];
     const claim = await claimStandby(input('i-dead-1', 'worker', 'eu-west-1a'), unusable, { ...memoryEc2(unusable), state: memoryState(), clock });
     expect(claim).toBeUndefined();
+  });
+});
+
+describe('sendsWhileBooting', () => {
+  it('is true only for a started standby that is prepared, whose agent SSM knows already', () => {
+    expect(sendsWhileBooting({ boot: 'start', prerequisitesInstalled: true })).toBe(true);
+    expect(sendsWhileBooting({ boot: 'start', prerequisitesInstalled: false })).toBe(false);
+    expect(sendsWhileBooting({ boot: 'launch', prerequisitesInstalled: true })).toBe(false);
+    expect(sendsWhileBooting({ boot: 'launch', prerequisitesInstalled: false })).toBe(false);
+  });
+});
+
+describe('launchReplacement', () => {
+  const clock = { now: () => NOW, sleep: async () => undefined };
+  const launchSettings = (standbysWanted: number) => ({ kubernetesVersion: '1.36.4', standbysWanted });
+  const portsOver = (instances: ClusterInstance[]) => {
+    const { ec2, byId } = memoryEc2(instances);
+    const fleet = { ...ec2, findClusterInstances: async () => [...byId.values()], runInstance: async () => Promise.reject(new Error('no launch expected')) } as unknown as Ec2Port;
+    return { ec2: fleet, ssm: {} as never, state: memoryState(), clock };
+  };
+
+  it('says the first command goes out as a claimed warm standby boots', async () => {
+    // Prepare
+    const ready = standby('worker', { availabilityZone: 'eu-west-1a' });
+
+    // Act
+    const replacement = await launchReplacement({ clusterName: 'prod-eu', deadInstanceId: 'i-0dead0000000000001', role: 'worker', executionArn: 'arn:exec', settings: launchSettings(1) }, portsOver([ready]));
+
+    // Assess
+    expect(replacement).toMatchObject({ instanceId: ready.instanceId, boot: 'start', prerequisitesInstalled: true, sendWhileBooting: true });
+  });
+
+  it('says the first command waits for the boot of an instance launched as the replacement', async () => {
+    // Prepare: a retried Task finds the instance its first attempt launched, still pending.
+    const launched = instance('worker', { ec2State: 'pending', tags: { 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:role': 'worker', 'kubeha:replaces': 'i-0dead0000000000001' } });
+
+    // Act
+    const replacement = await launchReplacement({ clusterName: 'prod-eu', deadInstanceId: 'i-0dead0000000000001', role: 'worker', executionArn: 'arn:exec', settings: launchSettings(0) }, portsOver([launched]));
+
+    // Assess
+    expect(replacement).toMatchObject({ instanceId: launched.instanceId, boot: 'launch', prerequisitesInstalled: false, sendWhileBooting: false });
   });
 });
