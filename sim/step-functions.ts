@@ -26,8 +26,6 @@ export function installStepFunctions(fleet: SimulatedFleet) {
         status: status(execution.status),
         startDate: new Date(execution.startedAt),
         ...(execution.stoppedAt === undefined ? {} : { stopDate: new Date(execution.stoppedAt) }),
-        // "The error string if the state machine execution failed", and its cause (DescribeExecution, API reference).
-        ...(execution.status === 'FAILED' && execution.error ? { error: execution.error.name, cause: execution.error.cause } : {}),
       };
     }),
   );

@@ -241,7 +241,7 @@ export const ec2: Ec2Port = {
       try {
         await client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] }));
       } catch (error: unknown) {
-        if (errorName(error) === AWS_ERROR.insufficientCapacity) throw InsufficientCapacityError.toStart(instanceId, { cause: error });
+        if (errorName(error) === AWS_ERROR.insufficientCapacity) throw new InsufficientCapacityError(instanceId, { cause: error });
         throw error;
       }
     });

@@ -40,7 +40,7 @@ export const workflows: WorkflowsPort = {
     const { sdk: aws, client } = await sdk();
     try {
       const answer = await call('states:DescribeExecution', () => client.send(new aws.DescribeExecutionCommand({ executionArn })));
-      return { status: answer.status ?? 'UNKNOWN', stopDate: answer.stopDate?.getTime(), ...(answer.error ? { error: answer.error } : {}), ...(answer.cause ? { cause: answer.cause } : {}) };
+      return { status: answer.status ?? 'UNKNOWN', stopDate: answer.stopDate?.getTime() };
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.executionNotFound) return undefined;
       throw error;

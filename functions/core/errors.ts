@@ -113,20 +113,17 @@ export class LaunchFailedError extends KubehaError {
 }
 
 /**
- * EC2 has too little on-demand capacity of the instance's type in its zone (InsufficientInstanceCapacity) to start
- * it (the instance stays stopped) or to launch a replacement. A warm standby that cannot start is given back and
- * the heal takes another or launches; a heal that cannot launch ends with this error, which does not spend its
- * healing budget (incidents.ts): a shortage is EC2's, and passes.
+ * EC2 has too little on-demand capacity of the instance's type in its zone to start it (InsufficientInstanceCapacity);
+ * the instance stays stopped. A warm standby that cannot start is given back and the heal takes another or launches.
  */
 export class InsufficientCapacityError extends KubehaError {
   override readonly name = 'InsufficientCapacityError';
   readonly retryable = true;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-
-  static toStart(instanceId: string, options?: { cause?: unknown }): InsufficientCapacityError {
-    return new InsufficientCapacityError(`EC2 has too little capacity to start ${instanceId} in its Availability Zone now`, options);
+  constructor(
+    readonly instanceId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`EC2 has too little capacity to start ${instanceId} in its Availability Zone now`, options);
   }
 }
 

@@ -6,7 +6,7 @@ import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
 import { BOOT_SLOW_POLL_SECONDS, type BootKind, type PollShare, nextBootPollSeconds, onPollSlot, secondsUntilPollSlot, sharePolls } from './command-timing.js';
-import { ClusterStateError, InstanceGoneError, InsufficientCapacityError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
+import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
   type InstanceStateChange,
@@ -502,8 +502,7 @@ export async function launchReplacement(
     const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
     launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
   } catch (error: unknown) {
-    if (!(error instanceof LaunchFailedError && error.insufficientCapacity)) throw error;
-    if (role !== 'worker') throw new InsufficientCapacityError(`${error.message} (a ${role} is launched only in its own zone)`, { cause: error });
+    if (!(error instanceof LaunchFailedError && error.insufficientCapacity && role === 'worker')) throw error;
     launched = await launchInAnotherZone(spec, record?.availabilityZone, error, instances, token, ports);
   }
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
@@ -514,7 +513,7 @@ export async function launchReplacement(
  * A worker whose zone is short of capacity is launched in the subnet of a running worker in another zone, one
  * zone after another, as an Auto Scaling group spreads over its zones: pods reschedule across zones, and a
  * worker back sooner matters more than its placement. A master is not: its zone keeps etcd's members one per
- * zone, so it waits for capacity there (InsufficientCapacityError's retries, then the incident's). Each zone has its own client token, so a
+ * zone, so it waits for capacity there (LaunchFailedError's retries). Each zone has its own client token, so a
  * retried call returns the instance that zone gave.
  */
 async function launchInAnotherZone(
@@ -539,7 +538,7 @@ async function launchInAnotherZone(
       if (!(error instanceof LaunchFailedError && error.insufficientCapacity)) throw error;
     }
   }
-  throw new InsufficientCapacityError(`${shortage.message} (and in every other zone with a running worker)`, { cause: shortage });
+  throw shortage;
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------

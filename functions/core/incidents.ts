@@ -6,7 +6,6 @@
 // per state machine for 90 days), with backoff, within a budget; when the budget is spent kubeha
 // tells a human once and waits for one.
 import type { Role } from './cluster.js';
-import { readableCause } from './errors.js';
 import { HEALING_MACHINES } from './healing-decisions.js';
 import type { Logger } from './log.js';
 import { readLaunchRecords } from './launch-records.js';
@@ -36,12 +35,7 @@ export interface Incident {
   readonly startedAt: number;
   readonly trigger: string;
   readonly notifiedAt?: number | undefined;
-  /** Attempts that ended for want of EC2 capacity: they do not spend the budget. */
-  readonly capacityWaits?: number | undefined;
 }
-
-/** The error a heal ends with when EC2 has no capacity to launch or start its replacement (errors.ts). */
-export const CAPACITY_SHORTAGE = 'InsufficientCapacityError';
 
 export type TriggerKind = 'event' | 'reconcile' | 'human';
 
@@ -57,7 +51,7 @@ export interface HealingRequest {
 }
 
 export type IncidentDecision =
-  | { readonly action: 'start'; readonly sequence: number; readonly attempt: number; readonly capacityWaits?: number }
+  | { readonly action: 'start'; readonly sequence: number; readonly attempt: number }
   | { readonly action: 'resume' }
   | { readonly action: 'notify-exhausted' }
   | { readonly action: 'skip'; readonly reason: string };
@@ -68,7 +62,7 @@ const RESUME_WINDOW_MS = 3600_000;
 /** Pure: what one trigger should do, given the instance's last incident and how its execution ended. */
 export function decideIncident(
   previous: Incident | undefined,
-  execution: { status: string; stopDate?: number | undefined; error?: string | undefined } | undefined,
+  execution: { status: string; stopDate?: number | undefined } | undefined,
   request: Pick<HealingRequest, 'state' | 'kind' | 'observedAt'>,
   now: number,
   budget: HealingBudget,
@@ -95,21 +89,12 @@ export function decideIncident(
   }
   // The last execution failed, timed out or was aborted.
   if (request.kind === 'event' && request.state !== previous.state) return fresh;
-  if (status === 'FAILED' && execution?.error === CAPACITY_SHORTAGE) {
-    // EC2 had no capacity in the zone: nothing a human can fix, and it passes (as an Auto Scaling group keeps
-    // trying to launch). Retried every backoff period for as long as it lasts, without spending the budget.
-    const capacityWaits = (previous.capacityWaits ?? 0) + 1;
-    const retryAt = previous.startedAt + budget.backoffMinutes * 60_000;
-    if (request.kind === 'reconcile' && now < retryAt) return { action: 'skip', reason: `waiting for EC2 capacity until ${new Date(retryAt).toISOString()}` };
-    return { action: 'start', sequence: previous.sequence, attempt: previous.attempt + 1, capacityWaits };
-  }
-  if (previous.attempt - (previous.capacityWaits ?? 0) >= budget.attempts) {
+  if (previous.attempt >= budget.attempts) {
     return previous.notifiedAt === undefined ? { action: 'notify-exhausted' } : { action: 'skip', reason: `the healing budget of ${budget.attempts} attempts is spent; waiting for a human` };
   }
-  const spent = previous.attempt - (previous.capacityWaits ?? 0);
-  const retryAt = previous.startedAt + budget.backoffMinutes * 60_000 * 2 ** (spent - 1);
+  const retryAt = previous.startedAt + budget.backoffMinutes * 60_000 * 2 ** (previous.attempt - 1);
   if (request.kind === 'reconcile' && now < retryAt) return { action: 'skip', reason: `backing off until ${new Date(retryAt).toISOString()}` };
-  return { action: 'start', sequence: previous.sequence, attempt: previous.attempt + 1, ...(previous.capacityWaits ? { capacityWaits: previous.capacityWaits } : {}) };
+  return { action: 'start', sequence: previous.sequence, attempt: previous.attempt + 1 };
 }
 
 /** A replacement exists: recorded, or launched already (tagged kubeha:replaces) and not recorded yet. */
@@ -191,32 +176,14 @@ export async function startHealing(
         executionArn,
         startedAt: now,
         trigger: request.trigger,
-        ...(decision.capacityWaits ? { capacityWaits: decision.capacityWaits } : {}),
       };
       if (!(await ports.state.put(request.clusterName, key, incident, stored?.version ?? 'absent'))) {
         log.info('another trigger started this healing first', { instanceId: request.instanceId });
         return { started: false, reason: 'another trigger started this healing first' };
       }
-      // One word to a human per shortage, when kubeha first waits it out; the heal itself says nothing of it.
-      if (decision.capacityWaits === 1) await tellOfCapacityShortage(request, stored!.value, execution?.cause, budget, ports);
       const started = await ports.workflows.startExecution(machineArn, executionName, { ...input, escalate: escalate(decision.attempt) });
       log.info('started healing', { instanceId: request.instanceId, execution: executionName, attempt: decision.attempt, trigger: request.trigger });
       return { started: true, executionName, executionArn: started.executionArn, attempt: decision.attempt };
     }
   }
-}
-
-async function tellOfCapacityShortage(request: HealingRequest, failed: Incident, cause: string | undefined, budget: HealingBudget, ports: Pick<Ports, 'notifier'>): Promise<void> {
-  await ports.notifier.publish(
-    `kubeha ${request.clusterName}: healing of ${request.instanceId} waits for EC2 capacity`,
-    [
-      `EC2 had too little capacity to launch or start the replacement of ${request.role} ${request.instanceId} in its Availability Zone.`,
-      cause ? `The heal ended with: ${readableCause(cause)}` : undefined,
-      `Last execution: ${failed.executionArn}`,
-      `kubeha tries again every ${budget.backoffMinutes} minutes for as long as the shortage lasts, without spending its healing budget. Nothing needs doing;`,
-      `if it lasts, another instance type in launchTemplates.${request.role} (or the launch record) may have capacity. README.md, "When EC2 has no capacity", says more.`,
-    ]
-      .filter(Boolean)
-      .join('\n'),
-  );
 }

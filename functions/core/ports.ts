@@ -178,8 +178,7 @@ export interface WorkflowsPort {
   /** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; undefined when unknown. */
   executionStatus(executionArn: string): Promise<string | undefined>;
   /** Status and stop time (epoch ms) of one execution; undefined when it does not exist. */
-  /** `error` and `cause`: what a failed execution ended with (DescribeExecution's error and cause). */
-  describeExecution(executionArn: string): Promise<{ status: string; stopDate?: number | undefined; error?: string | undefined; cause?: string | undefined } | undefined>;
+  describeExecution(executionArn: string): Promise<{ status: string; stopDate?: number | undefined } | undefined>;
   /** The most recent executions of a state machine, newest first. */
   listExecutions(stateMachineArn: string): Promise<ExecutionSummary[]>;
 }

@@ -98,8 +98,8 @@ export async function runSchedule(faults: readonly Fault[], seed: number): Promi
     await plane.settle();
     let launchesIntoShortZones = 0;
     for (let run = 0, quiet = 0; run < 12 && quiet < 2; run += 1) {
-      // A short zone gets its capacity back after three reconciles: longer than a budget of three attempts lasts.
-      if (run === 3) {
+      // A short zone gets its capacity back after the first reconcile's heals have met the shortage.
+      if (run === 1) {
         launchesIntoShortZones = callsIntoShortZones(fleet, new Set(fleet.zonesShortOfCapacity), startedAt, fleet.now());
         fleet.zonesShortOfCapacity.clear();
       }

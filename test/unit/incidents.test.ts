@@ -61,30 +61,6 @@ describe('decideIncident', () => {
     expect(decideIncident({ ...spent, notifiedAt: NOW - MINUTE }, failed, { state: 'terminated', kind: 'human', observedAt: NOW }, NOW, DEFAULT_BUDGET)).toEqual({ action: 'start', sequence: 2, attempt: 1 });
   });
 
-  it('retries a heal that EC2 had no capacity for every backoff period, without spending the budget, counting the waits', () => {
-    // Prepare: the budget is spent by number of attempts, but the last one failed for want of capacity.
-    const short = { status: 'FAILED', stopDate: NOW - MINUTE, error: 'InsufficientCapacityError' };
-    const waiting = incident({ attempt: 7, capacityWaits: 5, startedAt: NOW - 5 * MINUTE });
-
-    // Act
-    const tooSoon = decideIncident({ ...waiting, startedAt: NOW - 4 * MINUTE }, short, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET);
-    const due = decideIncident(waiting, short, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET);
-    const first = decideIncident(incident({ attempt: 1 }), short, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET);
-
-    // Assess: the backoff does not double; only failures of another kind spend the budget.
-    expect(tooSoon).toMatchObject({ action: 'skip', reason: expect.stringContaining('waiting for EC2 capacity') });
-    expect(due).toEqual({ action: 'start', sequence: 1, attempt: 8, capacityWaits: 6 });
-    expect(first).toEqual({ action: 'start', sequence: 1, attempt: 2, capacityWaits: 1 });
-  });
-
-  it('spends the budget only on failures that were not for want of capacity', () => {
-    const failed = { status: 'FAILED', stopDate: NOW - 20 * MINUTE, error: 'CommandFailedError' };
-    const afterWaits = incident({ attempt: 4, capacityWaits: 2, startedAt: NOW - 60 * MINUTE });
-    const spent = incident({ attempt: 5, capacityWaits: 2, startedAt: NOW - 60 * MINUTE });
-    expect(decideIncident(afterWaits, failed, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET)).toEqual({ action: 'start', sequence: 1, attempt: 5, capacityWaits: 2 });
-    expect(decideIncident(spent, failed, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET)).toEqual({ action: 'notify-exhausted' });
-  });
-
   it('never starts a second replacement of an instance that was replaced', () => {
     const decision = decideIncident(incident(), { status: 'SUCCEEDED', stopDate: NOW - 5 * MINUTE }, { state: 'terminated', kind: 'reconcile', observedAt: NOW }, NOW, DEFAULT_BUDGET, true);
     expect(decision).toMatchObject({ action: 'skip' });

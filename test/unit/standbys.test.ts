@@ -366,7 +366,7 @@ function memoryEc2(instances: ClusterInstance[], zonesShortOfCapacity: readonly 
     },
     async startInstance(id: string) {
       calls.push(`start ${id}`);
-      if (zonesShortOfCapacity.includes(byId.get(id)!.availabilityZone ?? '')) throw InsufficientCapacityError.toStart(id);
+      if (zonesShortOfCapacity.includes(byId.get(id)!.availabilityZone ?? '')) throw new InsufficientCapacityError(id);
       byId.set(id, { ...byId.get(id)!, ec2State: 'pending' });
     },
   } as unknown as Ec2Port;
