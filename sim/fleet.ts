@@ -686,8 +686,8 @@ export class SimulatedFleet {
   }
 
   /**
-   * From now on the instance's agent cannot reach SSM; it takes effect at the instance's next boot. An agent
-   * that registered earlier (a standby, a node started again) stays registered and boots ConnectionLost, so
+   * From now on the instance's agent cannot reach SSM. An agent that registered earlier (a standby, a node
+   * started again) stays registered, and from its next boot it is ConnectionLost, so
    * commands sent to it stay Delayed until their delivery timeout. One cut off before its first registration
    * never registers: SSM does not know it, DescribeInstanceInformation leaves it out and SendCommand refuses it
    * with InvalidInstanceId ("SSM Agent isn't registered with the SSM endpoint", SSM API reference, InvalidInstanceId).
