@@ -4,7 +4,8 @@
 //   empty until the command ends; with OutputS3BucketName the whole streams are in S3 and the answer
 //   carries their URLs;
 // - SendCommand refuses more than 50 targets, and instances whose agent is not registered, or that are
-//   shutting down or terminated (InvalidInstanceId); DescribeInstanceInformation lists only registered agents;
+//   shutting down or terminated (InvalidInstanceId); DescribeInstanceInformation lists only registered agents,
+//   and none on a stopped or terminated node;
 // - PutParameter without Overwrite is create-if-absent (ParameterAlreadyExists); Standard parameters hold 4 KB.
 import {
   CancelCommandCommand,
@@ -36,7 +37,9 @@ export function installSsm(fleet: SimulatedFleet) {
       return {
         InstanceInformationList: wanted
           .map((instanceId) => fleet.instances.get(instanceId))
-          .filter((instance) => instance !== undefined && isRegistered(fleet, instance))
+          // "This operation does not return information for nodes that are either Stopped or Terminated"
+          // (DescribeInstanceInformation, SSM API reference): a registered node that is stopped is left out, not listed ConnectionLost.
+          .filter((instance) => instance !== undefined && isRegistered(fleet, instance) && instance.state !== 'stopped' && instance.state !== 'terminated')
           .map((instance) => ({ InstanceId: instance!.instanceId, PingStatus: isOnline(fleet, instance!) ? 'Online' : 'ConnectionLost' })),
       };
     }),

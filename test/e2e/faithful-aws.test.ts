@@ -1,5 +1,6 @@
 // Healing on a simulator as unpleasant as AWS: what EC2 forgets, what arrives late or twice, what
 // SSM truncates, and what happens when healing keeps failing.
+import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
 import { AwsThrottledError } from '../../functions/core/errors.js';
@@ -327,6 +328,20 @@ describe('a command for a node that is not connected', () => {
     expect(refused?.message).toContain(launched.instanceId);
     expect([isRegistered(fleet, worker), isOnline(fleet, worker)]).toEqual([true, false]);
     expect(pollCommand(fleet, held)[0]!.status).toBe('Delayed');
+  });
+
+  it('is about a node DescribeInstanceInformation leaves out once stopped: the API lists no stopped or terminated node', async () => {
+    // Prepare: a joined worker stops; another runs.
+    const { fleet } = await bootstrappedCluster({ workers: 2 });
+    const [stopped, running] = fleet.byRole('worker') as [SimInstance, SimInstance];
+    fleet.requestStop(stopped.instanceId);
+    fleet.advance(STOP_SECONDS + 1);
+
+    // Act
+    const answer = await new SSMClient({ region: fleet.region }).send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [stopped.instanceId, running.instanceId] }] }));
+
+    // Assess
+    expect(answer.InstanceInformationList?.map((info) => [info.InstanceId, info.PingStatus])).toEqual([[running.instanceId, 'Online']]);
   });
 
   it('fails the step at its next poll, naming the stopped node, and cancels the command there so a restart never runs it late', async () => {
