@@ -344,21 +344,29 @@ describe('healing workers', () => {
     expect(fleet.clusters.get('demo')!.etcdMembers.filter((member) => member.healthy)).toHaveLength(2);
   });
 
-  it('reads the cluster settings from Parameter Store once per heal: the inspection passes what the launch needs', async () => {
+  it('reads the cluster settings from Parameter Store once per heal of each role: the inspection passes what the launch needs', async () => {
     // Prepare
     const { fleet, plane } = await bootstrappedCluster();
-    const dead = fleet.byRole('worker')[0]!;
-    const before = fleet.calls.length;
+    const reads: Record<string, { inspection: number; launch: number }> = {};
 
-    // Act
-    fleet.terminateInstance(dead.instanceId);
-    await plane.deliver(dead.instanceId, 'terminated');
-    const [heal] = await plane.settle();
+    // Act: a worker, a master and the load balancer without the Elastic IP die one after another.
+    for (const role of ['worker', 'master', 'lb'] as const) {
+      const holder = [...fleet.addresses.values()].find((address) => address.instanceId)?.instanceId;
+      const dead = fleet.byRole(role).find((instance) => instance.instanceId !== holder)!;
+      const before = fleet.calls.length;
+      fleet.terminateInstance(dead.instanceId);
+      await plane.deliver(dead.instanceId, 'terminated');
+      const [heal] = await plane.settle();
+      expect(heal?.error).toBeUndefined();
+      expect(replacementOf(fleet, dead)).toBeDefined();
+      const byFunction = fleet.calls.slice(before).filter((call) => call.operation === 'GetParameter').map((call) => call.by ?? 'unknown');
+      reads[role] = { inspection: byFunction.filter((by) => by === 'inspectCluster').length, launch: byFunction.filter((by) => by === 'launchReplacement').length };
+    }
 
     // Assess: an Availability Zone's heals, side by side, otherwise read twice each against GetParameter's 40 a second.
-    expect(heal?.error).toBeUndefined();
-    expect(replacementOf(fleet, dead)).toBeDefined();
-    expect(fleet.calls.slice(before).filter((call) => call.operation === 'GetParameter')).toHaveLength(1);
+    // (A load balancer's heal also has the event handler and the Elastic IP's check read theirs, side by side with the inspection.)
+    const once = { inspection: 1, launch: 0 };
+    expect(reads).toEqual({ worker: once, master: once, lb: once });
   });
 
   it('heals five workers terminated at once in parallel', async () => {
