@@ -95,6 +95,12 @@ export interface EtcdMember {
   instanceId: string;
   peerUrl: string;
   healthy: boolean;
+  /**
+   * A learner kubeadm's etcd-join announced (`member add --learner`) whose etcd never started: the join failed
+   * before the member caught up (kubeadm#2997). etcdctl lists it with an empty name; it does not vote, so quorum
+   * counts only the voting members (etcd's RaftCluster.IsReadyToRemoveVotingMember iterates VotingMembers()).
+   */
+  unstartedLearner?: true;
 }
 
 export interface KubeCluster {
@@ -196,6 +202,8 @@ export interface DocumentFault {
   skip?: number;
   remaining: number;
   stderr: string;
+  /** JoinControlPlane only: the join fails in etcd-join after announcing its learner, which stays behind. */
+  leavesUnstartedLearner?: true;
 }
 
 /** An API's token bucket: how many requests it holds, and how many it gains a second (limitRates). */
@@ -521,11 +529,12 @@ export class SimulatedFleet {
   }
 
   /** `skip`: that many matching runs succeed before the fault fires (a failure later in a workflow). */
-  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string; skip?: number }): void {
+  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string; skip?: number; leavesUnstartedLearner?: true }): void {
     this.faults.push({
       document: fault.document,
       ...(fault.instanceId ? { instanceId: fault.instanceId } : {}),
       ...(fault.skip ? { skip: fault.skip } : {}),
+      ...(fault.leavesUnstartedLearner ? { leavesUnstartedLearner: true as const } : {}),
       remaining: fault.times ?? 1,
       stderr: fault.stderr ?? `error execution phase: injected failure of ${fault.document}`,
     });
@@ -716,7 +725,7 @@ export class SimulatedFleet {
       if (instance.recoversAt !== undefined && instance.recoversAt <= this.clockMs && instance.state === 'running') {
         delete instance.recoversAt;
         for (const cluster of this.clusters.values()) {
-          for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+          for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId && !member.unstartedLearner) member.healthy = true;
           for (const node of cluster.nodes) if (node.instanceId === instance.instanceId) node.ready = Boolean(cluster.cni);
         }
       }
@@ -983,7 +992,8 @@ export class SimulatedFleet {
 
   /** etcd answers only while a majority of its members is healthy. */
   hasQuorum(cluster: KubeCluster): boolean {
-    return cluster.etcdMembers.filter((member) => member.healthy).length > cluster.etcdMembers.length / 2;
+    const voters = cluster.etcdMembers.filter((member) => !member.unstartedLearner);
+    return voters.filter((member) => member.healthy).length > voters.length / 2;
   }
 
   requireInstance(instanceId: string): SimInstance {

@@ -208,6 +208,36 @@ describe('healing a master', () => {
     expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
   });
 
+  it('heals on the next attempt after a failed join left an unstarted etcd learner on a new address, without a false quorum alarm', async () => {
+    // Prepare: the dead master's address is taken, so the replacement gets a new one; both of its joins fail in
+    // etcd-join after announcing the learner, and the last learner stays (as kubeadm leaves it, kubeadm#2997).
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    fleet.terminateInstance(dead.instanceId);
+    fleet.addInstance({ clusterName: 'someone-else', subnetId: dead.subnetId, privateIp: dead.privateIp });
+    fleet.failDocument({ document: 'JoinControlPlane', times: 2, stderr: 'error execution phase etcd-join: timed out waiting for the learner to catch up', leavesUnstartedLearner: true });
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [failed] = await plane.settle();
+    expect(failed?.error?.name).toBe('CommandFailedError');
+    const learners = fleet.clusters.get('demo')!.etcdMembers.filter((member) => member.unstartedLearner);
+    expect(learners.map((member) => member.instanceId)).toEqual([replacementOf(fleet, dead)!.instanceId]);
+
+    // Act: reconcile finds the dead master unreplaced, and retries its heal once its grace period is over.
+    await plane.reconcile();
+    fleet.advance(11 * 60);
+    await plane.reconcile();
+    const [retried] = await plane.settle();
+
+    // Assess: the learner does not vote, so the guard passes; the upload removed it and the replacement joined.
+    expect(retried?.error).toBeUndefined();
+    expect(fleet.notifications.map((notification) => notification.subject)).not.toContain('kubeha demo: etcd quorum at risk, a human must act');
+    const members = fleet.clusters.get('demo')!.etcdMembers;
+    expect(members.some((member) => member.unstartedLearner)).toBe(false);
+    expect(members.map((member) => member.instanceId)).toContain(replacementOf(fleet, dead)!.instanceId);
+    expect(etcd(fleet).members.every((member) => member.endsWith(':healthy'))).toBe(true);
+    expect(members).toHaveLength(3);
+  });
+
   it("points every worker's local API proxy at the replacement and away from the dead master, 50 workers per command", async () => {
     // Prepare: 120 workers; the dead master's address is taken, so the replacement gets a new one.
     const { fleet, plane } = await bootstrappedCluster();
