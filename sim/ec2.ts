@@ -88,7 +88,7 @@ export function installEc2(fleet: SimulatedFleet) {
     route(fleet, 'ec2', 'DescribeInstances', (input: { Filters?: { Name?: string; Values?: string[] }[]; InstanceIds?: string[] }) => {
       for (const instanceId of input.InstanceIds ?? []) {
         const instance = fleet.instances.get(instanceId);
-        if (!instance || fleet.isForgotten(instance)) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+        if (!instance || fleet.isForgotten(instance) || fleet.isPropagating(instance)) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
       }
       return { Reservations: [{ Instances: fleet.describeInstances(input.Filters, input.InstanceIds).map(describeInstanceShape) }] };
     }),

@@ -30,6 +30,8 @@ export interface SimInstance {
   vpcId: string;
   availabilityZone: string;
   launchTime: Date;
+  /** When RunInstances made it (describeLagSeconds); instances a test sets up are known at once. */
+  launchedByApiAt?: number;
   ssmOnline: boolean;
   /** When the SSM agent registered; before that SSM does not know the instance at all. */
   ssmRegisteredAt?: number;
@@ -288,6 +290,13 @@ export class SimulatedFleet {
   // The unpleasant parts of AWS, each configurable for the one test that is about it (shared/reality.md).
   /** EC2 describes a terminated instance for about an hour, then answers InvalidInstanceID.NotFound. */
   terminatedRetentionSeconds = 3600;
+  /**
+   * How long a launched instance stays out of DescribeInstances: "if you run a command to modify or describe the
+   * resource that you just created, its ID might not have propagated throughout the system, and you will get an
+   * error responding that the resource does not exist"; describe "starting with a couple of seconds of wait
+   * time" (Eventual consistency in the Amazon EC2 API, https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+   */
+  describeLagSeconds = 2;
   /** The dead instance's ENI holds its private IP for seconds to minutes: RunInstances with it fails InvalidIPAddress.InUse. */
   addressReleaseSeconds = 30;
   /** A new instance's SSM agent registers 30-90 s after the instance is running. */
@@ -781,6 +790,7 @@ export class SimulatedFleet {
       bootsAt: this.clockMs + BOOT_SECONDS * 1000,
       ssmRegisteredAt: this.clockMs + (BOOT_SECONDS + this.agentRegistrationSeconds) * 1000,
       launchTime: new Date(this.clockMs),
+      launchedByApiAt: this.clockMs,
       imageId: request.imageId,
       instanceType: request.instanceType,
       securityGroupIds: request.securityGroupIds,
@@ -860,13 +870,18 @@ export class SimulatedFleet {
   // ---- EC2 ----------------------------------------------------------------------------------
 
   /** EC2 forgets a terminated instance about an hour after it terminated. */
+  /** Launched by RunInstances so recently that DescribeInstances does not know it yet (describeLagSeconds). */
+  isPropagating(instance: SimInstance): boolean {
+    return instance.launchedByApiAt !== undefined && this.clockMs - instance.launchedByApiAt < this.describeLagSeconds * 1000;
+  }
+
   isForgotten(instance: SimInstance): boolean {
     return instance.terminatedAt !== undefined && this.clockMs - instance.terminatedAt >= this.terminatedRetentionSeconds * 1000;
   }
 
   describeInstances(filters: { Name?: string; Values?: string[] }[] = [], instanceIds: string[] = []): SimInstance[] {
     return [...this.instances.values()].filter((instance) => {
-      if (this.isForgotten(instance)) return false;
+      if (this.isForgotten(instance) || this.isPropagating(instance)) return false;
       if (instanceIds.length > 0 && !instanceIds.includes(instance.instanceId)) return false;
       return filters.every((filter) => {
         const values = filter.Values ?? [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterSettings } from '../../functions/core/bootstrap.js';
 import type { ClusterInstance } from '../../functions/core/cluster.js';
 import { InsufficientCapacityError } from '../../functions/core/errors.js';
-import type { LaunchRecord } from '../../functions/core/launch-records.js';
+import { type LaunchRecord, launchRecordKey } from '../../functions/core/launch-records.js';
 import type { Ec2Port, StatePort, StoredItem } from '../../functions/core/ports.js';
 import { launchReplacement, sendsWhileBooting } from '../../functions/core/healing-steps.js';
 import { planReconcile } from '../../functions/core/reconcile.js';
@@ -526,6 +526,40 @@ describe('launchReplacement', () => {
 
     // Assess
     expect(replacement).toMatchObject({ instanceId: ready.instanceId, boot: 'start', prerequisitesInstalled: true, sendWhileBooting: true });
+  });
+
+  it('gives a retried launch the instance its first attempt made, even once the dead address is free and EC2 does not list that instance yet', async () => {
+    // Prepare: the dead master's address is held by its old network interface, so the first attempt launches
+    // beside it. EC2 honours client tokens and, eventually consistent, lists nothing launched yet.
+    const dead = 'i-0dead0000000000001';
+    const state = memoryState();
+    const record: LaunchRecord = {
+      instanceId: dead, role: 'master', recordedAt: new Date(NOW).toISOString(), imageId: 'ami-0123456789abcdef0', instanceType: 't3.medium',
+      subnetId: 'subnet-1', availabilityZone: 'eu-west-1b', privateIp: '10.0.16.11', securityGroupIds: ['sg-0123456789abcdef0'], tags: {}, blockDevices: [],
+    };
+    await state.put('prod-eu', launchRecordKey(dead), record, 'absent');
+    const byToken = new Map<string, { instanceId: string; privateIp: string }>();
+    let addressTaken = true;
+    const runInstance = async (_spec: unknown, options: { privateIp?: string; clientToken: string }) => {
+      const earlier = byToken.get(options.clientToken);
+      if (earlier) return earlier;
+      if (options.privateIp && addressTaken) return 'addressInUse' as const;
+      const made = { instanceId: `i-0launched00000000${byToken.size + 1}`, privateIp: options.privateIp ?? '10.0.16.99' };
+      byToken.set(options.clientToken, made);
+      return made;
+    };
+    const ports = { ec2: { findClusterInstances: async () => [], runInstance } as unknown as Ec2Port, ssm: {} as never, state, clock };
+    const input = { clusterName: 'prod-eu', deadInstanceId: dead, role: 'master' as const, executionArn: 'arn:exec', settings: launchSettings(0) };
+    const first = await launchReplacement(input, ports);
+
+    // Act: the function timed out after EC2 launched; by the retry the old interface has let go of the address.
+    addressTaken = false;
+    const retried = await launchReplacement(input, ports);
+
+    // Assess: one instance, on the address the first attempt got.
+    expect(first).toMatchObject({ privateIp: '10.0.16.99', sameAddress: false });
+    expect(retried).toMatchObject({ instanceId: first.instanceId, privateIp: '10.0.16.99', sameAddress: false });
+    expect(byToken.size).toBe(1);
   });
 
   it('says the first command waits for the boot of an instance launched as the replacement', async () => {
