@@ -287,6 +287,11 @@ export class SimulatedFleet {
   /** Availability Zones short of on-demand capacity for now: RunInstances and StartInstances there fail (refuseWithoutCapacity). */
   readonly zonesShortOfCapacity = new Set<string>();
   /**
+   * When a short zone gets its capacity back (modelled epoch ms), for a shortage that ends by itself while a heal
+   * waits, as EC2's do ("Our system will be working on provisioning additional capacity"); set by shortOfCapacity.
+   */
+  readonly capacityReturnsAt = new Map<string, number>();
+  /**
    * A joined node turns Ready only once the network plugin's pod runs on it: until then the kubelet reports
    * NetworkReady=false and its Node Ready False (pkg/kubelet/nodestatus/setters.go, ReadyCondition). 0 models
    * a plugin whose image the node holds already; a test about the wait sets more.
@@ -723,6 +728,13 @@ export class SimulatedFleet {
     }
   }
 
+  /** Makes a zone short of capacity from now, for `seconds` of modelled time (until cleared by hand without). */
+  shortOfCapacity(availabilityZone: string, seconds?: number): void {
+    this.zonesShortOfCapacity.add(availabilityZone);
+    if (seconds === undefined) this.capacityReturnsAt.delete(availabilityZone);
+    else this.capacityReturnsAt.set(availabilityZone, this.clockMs + seconds * 1000);
+  }
+
   /**
    * EC2 refuses to launch or to start an instance in a zone short of its type's on-demand capacity, and the
    * instance stays stopped ("If you get an InsufficientInstanceCapacity error when you try to launch an instance
@@ -731,6 +743,11 @@ export class SimulatedFleet {
    * Capacity Errors", a start that fails for capacity). The message is EC2's.
    */
   private refuseWithoutCapacity(instanceType: string, availabilityZone: string): void {
+    const returnsAt = this.capacityReturnsAt.get(availabilityZone);
+    if (returnsAt !== undefined && this.clockMs >= returnsAt) {
+      this.zonesShortOfCapacity.delete(availabilityZone);
+      this.capacityReturnsAt.delete(availabilityZone);
+    }
     if (!this.zonesShortOfCapacity.has(availabilityZone)) return;
     const error = new AwsError(
       'InsufficientInstanceCapacity',
