@@ -291,6 +291,8 @@ export class SimulatedFleet {
    * waits, as EC2's do ("Our system will be working on provisioning additional capacity"); set by shortOfCapacity.
    */
   readonly capacityReturnsAt = new Map<string, number>();
+  /** RunInstances and StartInstances calls refused for capacity: how often heals met a shortage. */
+  capacityRefusals = 0;
   /**
    * A joined node turns Ready only once the network plugin's pod runs on it: until then the kubelet reports
    * NetworkReady=false and its Node Ready False (pkg/kubelet/nodestatus/setters.go, ReadyCondition). 0 models
@@ -749,6 +751,7 @@ export class SimulatedFleet {
       this.capacityReturnsAt.delete(availabilityZone);
     }
     if (!this.zonesShortOfCapacity.has(availabilityZone)) return;
+    this.capacityRefusals += 1;
     const error = new AwsError(
       'InsufficientInstanceCapacity',
       `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${availabilityZone}). Our system will be working on provisioning additional capacity. You can currently get ${instanceType} capacity by not specifying an Availability Zone in your request or choosing a different Availability Zone.`,

@@ -488,6 +488,29 @@ describe('healing through a shortage of EC2 capacity', () => {
     expect(fleet.clusters.get('demo')!.nodes.find((node) => node.instanceId === replacement.instanceId)?.ready).toBe(true);
   });
 
+  it('waits 20 minutes for capacity in a dead load balancer\'s zone and relaunches it there, the Elastic IP untouched', async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    const [primary, standby] = fleet.byRole('lb') as [SimInstance, SimInstance];
+    const before = { notifications: fleet.notifications.length, calls: fleet.calls.length };
+    const startedAt = fleet.now();
+    fleet.shortOfCapacity(standby.availabilityZone, 20 * 60);
+
+    // Act
+    fleet.terminateInstance(standby.instanceId);
+    await plane.deliver(standby.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess
+    expect(heal?.error).toBeUndefined();
+    const replacement = replacementOf(fleet, standby)!;
+    expect(replacement.availabilityZone).toBe(standby.availabilityZone);
+    expect(replacement.launchTime!.getTime() - startedAt).toBeGreaterThanOrEqual(20 * MINUTE);
+    expect(fleet.notifications.slice(before.notifications).map((notification) => notification.subject)).toEqual([`kubeha demo: healing of ${standby.instanceId} waits for EC2 capacity`]);
+    expect(primary.node.keepalived?.peers).toEqual([replacement.privateIp]);
+    expect(callsSince(fleet, before.calls, 'AssociateAddress')).toEqual([]);
+  });
+
   it('starts a stopped worker EC2 had no capacity to start once its zone has it again, telling a human once', async () => {
     // Prepare
     const { fleet, plane } = await bootstrappedCluster();
