@@ -804,6 +804,10 @@ export class SimulatedFleet {
     // An instance launched from a prepared image starts with what its builder installed and pulled.
     const image = this.images.get(request.imageId);
     if (image && (image.state === 'available' || (image.state === 'pending' && image.settlesTo === 'available' && image.availableAt <= this.clockMs))) Object.assign(instance.node, structuredClone(image.baked));
+    // Only a launch that succeeded binds its token: "If you retry a request that completed successfully using the
+    // same client token and the same parameters, the retry succeeds without performing any further actions" (EC2
+    // Developer Guide, "Ensuring idempotency in Amazon EC2 API requests"). A refusal for capacity, a server error,
+    // binds nothing, so a heal waiting for capacity tries again with the same token.
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
     this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
     for (const hook of this.instanceLaunchedHooks) hook(instance);
