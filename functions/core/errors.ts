@@ -127,8 +127,10 @@ export class InsufficientCapacityError extends KubehaError {
     super(message, options);
   }
 
+  /** EC2's own message, which names the zone, is quoted when the cause carries it. */
   static toStart(instanceId: string, options?: { cause?: unknown }): InsufficientCapacityError {
-    return new InsufficientCapacityError(`EC2 has too little capacity to start ${instanceId} in its Availability Zone now`, options);
+    const ec2Says = options?.cause instanceof Error && options.cause.message ? `: ${options.cause.message}` : '';
+    return new InsufficientCapacityError(`EC2 has too little capacity to start ${instanceId} in its Availability Zone now${ec2Says}`, options);
   }
 
   /** `zones`: every zone the launch was refused in, the dead instance's first. EC2's own message is kept as the cause and quoted. */

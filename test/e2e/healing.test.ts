@@ -531,7 +531,7 @@ describe('healing through a shortage of EC2 capacity', () => {
     expect(callsSince(fleet, before.calls, 'RunInstances')).toEqual([]);
     const told = fleet.notifications.slice(before.notifications);
     expect(told.map((notification) => notification.subject)).toEqual([`kubeha demo: healing of ${worker.instanceId} waits for EC2 capacity`]);
-    expect(told[0]!.message).toContain(`start ${worker.instanceId}`);
+    expect(told[0]!.message).toContain(`start ${worker.instanceId} in its Availability Zone now: We currently do not have sufficient ${worker.instanceType} capacity in the Availability Zone you requested (${worker.availabilityZone})`);
   });
 });
 
