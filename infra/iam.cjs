@@ -246,7 +246,8 @@ function functionStatements(stage, clusters, options = {}) {
       // A warm standby: claimed with a create-only write, made a member, started, then its standby tags
       // dropped. Start and DeleteTags ask only for the standby tag, which it still carries then: neither
       // depends on how soon the new kubeha:role tag is seen, and no member can be started from here. A
-      // standby EC2 has no capacity to start is given back: its member tags deleted, its claim too.
+      // standby EC2 has no capacity to start is given back: its member tags deleted, its claim too. Every
+      // RunInstances is written down first (launch-intent#), so a retried launch repeats it rather than adding one.
       stateTableStatement(['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], clusters),
       { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { ...STANDBY, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:role', 'kubeha:replaces'] } } },
       { Effect: 'Allow', Action: ['ec2:StartInstances'], Resource: ARN.instances, Condition: { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false' } } },

@@ -304,6 +304,13 @@ export class SimulatedFleet {
   /** Availability Zones short of on-demand capacity for now: RunInstances and StartInstances there fail (refuseWithoutCapacity). */
   readonly zonesShortOfCapacity = new Set<string>();
   /**
+   * When a short zone gets its capacity back (modelled epoch ms), for a shortage that ends by itself while a heal
+   * waits, as EC2's do ("Our system will be working on provisioning additional capacity"); set by shortOfCapacity.
+   */
+  readonly capacityReturnsAt = new Map<string, number>();
+  /** RunInstances and StartInstances calls refused for capacity: how often heals met a shortage. */
+  capacityRefusals = 0;
+  /**
    * A joined node turns Ready only once the network plugin's pod runs on it: until then the kubelet reports
    * NetworkReady=false and its Node Ready False (pkg/kubelet/nodestatus/setters.go, ReadyCondition). 0 models
    * a plugin whose image the node holds already; a test about the wait sets more.
@@ -741,6 +748,13 @@ export class SimulatedFleet {
     }
   }
 
+  /** Makes a zone short of capacity from now, for `seconds` of modelled time (until cleared by hand without). */
+  shortOfCapacity(availabilityZone: string, seconds?: number): void {
+    this.zonesShortOfCapacity.add(availabilityZone);
+    if (seconds === undefined) this.capacityReturnsAt.delete(availabilityZone);
+    else this.capacityReturnsAt.set(availabilityZone, this.clockMs + seconds * 1000);
+  }
+
   /**
    * EC2 refuses to launch or to start an instance in a zone short of its type's on-demand capacity, and the
    * instance stays stopped ("If you get an InsufficientInstanceCapacity error when you try to launch an instance
@@ -749,7 +763,13 @@ export class SimulatedFleet {
    * Capacity Errors", a start that fails for capacity). The message is EC2's.
    */
   private refuseWithoutCapacity(instanceType: string, availabilityZone: string): void {
+    const returnsAt = this.capacityReturnsAt.get(availabilityZone);
+    if (returnsAt !== undefined && this.clockMs >= returnsAt) {
+      this.zonesShortOfCapacity.delete(availabilityZone);
+      this.capacityReturnsAt.delete(availabilityZone);
+    }
     if (!this.zonesShortOfCapacity.has(availabilityZone)) return;
+    this.capacityRefusals += 1;
     const error = new AwsError(
       'InsufficientInstanceCapacity',
       `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${availabilityZone}). Our system will be working on provisioning additional capacity. You can currently get ${instanceType} capacity by not specifying an Availability Zone in your request or choosing a different Availability Zone.`,
@@ -803,6 +823,10 @@ export class SimulatedFleet {
     // An instance launched from a prepared image starts with what its builder installed and pulled.
     const image = this.images.get(request.imageId);
     if (image && (image.state === 'available' || (image.state === 'pending' && image.settlesTo === 'available' && image.availableAt <= this.clockMs))) Object.assign(instance.node, structuredClone(image.baked));
+    // Only a launch that succeeded binds its token: "If you retry a request that completed successfully using the
+    // same client token and the same parameters, the retry succeeds without performing any further actions" (EC2
+    // Developer Guide, "Ensuring idempotency in Amazon EC2 API requests"). A refusal for capacity, a server error,
+    // binds nothing, so a heal waiting for capacity tries again with the same token.
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
     this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
     for (const hook of this.instanceLaunchedHooks) hook(instance);

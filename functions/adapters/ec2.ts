@@ -241,7 +241,7 @@ export const ec2: Ec2Port = {
       try {
         await client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] }));
       } catch (error: unknown) {
-        if (errorName(error) === AWS_ERROR.insufficientCapacity) throw new InsufficientCapacityError(instanceId, { cause: error });
+        if (errorName(error) === AWS_ERROR.insufficientCapacity) throw InsufficientCapacityError.toStart(instanceId, { cause: error });
         throw error;
       }
     });
@@ -317,7 +317,7 @@ export const ec2: Ec2Port = {
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.addressInUse) return 'addressInUse';
       // A zone short of capacity answers with a server error, which call() took for a transient fault: it is
-      // a launch that failed (retried on LaunchFailedError's longer schedule), and says so to a human.
+      // a launch that failed for capacity, which the launch tries elsewhere or turns into InsufficientCapacityError.
       const cause = errorName(error) === 'AwsThrottledError' && error instanceof Error ? error.cause : error;
       if (errorName(cause) === AWS_ERROR.insufficientCapacity) throw new LaunchFailedError(`could not launch a replacement: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, insufficientCapacity: true });
       if (error instanceof LaunchFailedError || errorName(error) === 'AwsThrottledError') throw error;

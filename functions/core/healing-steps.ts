@@ -6,7 +6,7 @@ import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
 import { BOOT_SLOW_POLL_SECONDS, type BootKind, type PollShare, nextBootPollSeconds, onPollSlot, secondsUntilPollSlot, sharePolls } from './command-timing.js';
-import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
+import { ClusterStateError, InstanceGoneError, InsufficientCapacityError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
   type InstanceStateChange,
@@ -534,8 +534,11 @@ export async function launchReplacement(
       const preferred = deadIp ? await run({ suffix: 'same-address', subnetId: spec.subnetId, privateIp: deadIp }) : 'addressInUse';
       launched = preferred === 'addressInUse' ? await run({ suffix: 'any-address', subnetId: spec.subnetId }) : preferred;
     } catch (error: unknown) {
-      if (!(error instanceof LaunchFailedError && error.insufficientCapacity && role === 'worker')) throw error;
-      launched = await launchInAnotherZone(spec, record?.availabilityZone, error, instances, run);
+      if (!(error instanceof LaunchFailedError && error.insufficientCapacity)) throw error;
+      const shortZone = record?.availabilityZone ?? instances.find((instance) => instance.subnetId === spec.subnetId)?.availabilityZone;
+      // A master and a load balancer wait for their own zone (the heal's capacity wait); a worker tries the others first.
+      if (role !== 'worker') throw InsufficientCapacityError.toLaunch(input.deadInstanceId, role, shortZone ? [shortZone] : [], error);
+      launched = await launchInAnotherZone(spec, shortZone, error, instances, run, input.deadInstanceId);
     }
   }
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
@@ -580,17 +583,18 @@ async function repeatLaunch(
  * A worker whose zone is short of capacity is launched in the subnet of a running worker in another zone, one
  * zone after another, as an Auto Scaling group spreads over its zones: pods reschedule across zones, and a
  * worker back sooner matters more than its placement. A master is not: its zone keeps etcd's members one per
- * zone, so it waits for capacity there (LaunchFailedError's retries). Each zone has its own client token, so a
- * retried call returns the instance that zone gave.
+ * zone, so it waits for capacity there (InsufficientCapacityError, which heal-master waits out). Each zone has
+ * its own client token, so a retried call returns the instance that zone gave. With every zone refused, the
+ * error names them all and heal-worker waits, trying them all again each round.
  */
 async function launchInAnotherZone(
   spec: LaunchSpec,
-  recordedZone: string | undefined,
+  shortZone: string | undefined,
   shortage: LaunchFailedError,
   instances: readonly ClusterInstance[],
   run: RunInstance,
+  deadInstanceId: string,
 ): Promise<{ instanceId: string; privateIp: string } | 'addressInUse'> {
-  const shortZone = recordedZone ?? instances.find((instance) => instance.subnetId === spec.subnetId)?.availabilityZone;
   const elsewhere = new Map<string, string>();
   for (const worker of [...instances].sort(byLaunchThenId)) {
     if (worker.role !== 'worker' || worker.ec2State !== 'running' || !worker.subnetId || !worker.availabilityZone) continue;
@@ -604,10 +608,37 @@ async function launchInAnotherZone(
       if (!(error instanceof LaunchFailedError && error.insufficientCapacity)) throw error;
     }
   }
-  throw shortage;
+  throw InsufficientCapacityError.toLaunch(deadInstanceId, 'worker', [...(shortZone ? [shortZone] : []), ...elsewhere.keys()], shortage);
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------
+
+/**
+ * Told once, when EC2 refuses a heal again after its first 5-minute wait for capacity (a brief shortage pages
+ * nobody): the heal waits in its own execution (state-machines/heal-*),
+ * which neither fails nor pages while it waits; the human hears again only if the wait ends without capacity.
+ * `until` is when the last try is due: the cap's rounds of `retryEverySeconds` from now.
+ */
+export async function notifyCapacityWait(
+  input: { clusterName: string; instanceId: string; cause?: string | undefined; retryEverySeconds: number; rounds: number; executionArn?: string | undefined },
+  ports: Pick<Ports, 'notifier' | 'clock'>,
+): Promise<{ notified: true; until: string }> {
+  const until = new Date(ports.clock.now() + input.rounds * input.retryEverySeconds * 1000).toISOString();
+  const every = input.retryEverySeconds % 60 === 0 ? `${input.retryEverySeconds / 60} minutes` : `${input.retryEverySeconds} seconds`;
+  const subject = `kubeha ${input.clusterName}: healing of ${input.instanceId} waits for EC2 capacity`;
+  const message = [
+    subject,
+    `Instance: ${input.instanceId}`,
+    input.cause ? `EC2: ${readableCause(input.cause)}` : undefined,
+    `kubeha tries again every ${every} until ${until}, in this same execution, and then stops and tells you. Nothing needs doing now;`,
+    'you hear nothing more if capacity returns. If the shortage lasts, another instance type in the role\'s launch template may have capacity (README.md, "When EC2 has no capacity").',
+    input.executionArn ? `Execution: ${input.executionArn}` : undefined,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  await ports.notifier.publish(subject, message);
+  return { notified: true, until };
+}
 
 export async function notifyHumans(
   input: { clusterName: string; instanceId?: string | undefined; error?: string | undefined; cause?: string | undefined; executionArn?: string | undefined },
@@ -622,7 +653,9 @@ export async function notifyHumans(
     input.executionArn ? `Execution: ${input.executionArn}` : undefined,
     quorumLost
       ? 'kubeha changed nothing in etcd. Runbook: README.md, "When quorum is lost" (restore the latest snapshot from the snapshot bucket onto one master with etcdutl snapshot restore, then let kubeha re-join the others).'
-      : 'Look at the execution history; fix the cause and start the workflow again with the same input.',
+      : input.error === 'InsufficientCapacityError'
+        ? 'EC2 stayed short of capacity for as long as a heal waits (README.md, "When EC2 has no capacity"); reconcile tries again within the healing budget. Another instance type in the role\'s launch template may have capacity.'
+        : 'Look at the execution history; fix the cause and start the workflow again with the same input.',
   ]
     .filter(Boolean)
     .join('\n');
