@@ -11,6 +11,9 @@
 //   with a key and no value deletes the tag whatever its value, and a key the instance lacks is no error
 //   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteTags.html);
 // - images and their snapshots: see CreateImage, DeregisterImage and DeleteSnapshot below.
+// - route tables and NAT gateways (DescribeRouteTables, DescribeNatGateways): the main table is known only by
+//   Associations[].Main, never by a subnet id; routes to a gone target are `blackhole`; unknown filters and a
+//   MaxResults out of range are refused; both page (see below).
 import {
   AssociateAddressCommand,
   CreateImageCommand,

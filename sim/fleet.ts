@@ -465,6 +465,33 @@ export class SimulatedFleet {
     return [];
   }
 
+  /**
+   * Why `kubeadm join` on `instance` cannot reach the control-plane `endpoint` (host:port), or undefined when it can
+   * (or when the path is not one modelled here). Modelled: an endpoint that is an Elastic IP of the fleet, or a
+   * name (README has controlPlaneDnsName resolve to the cluster's Elastic IP), held by an instance. The node's
+   * connection arrives there from its egress address (egressAddresses), which only a CIDR rule of the holder's
+   * security groups on the port can admit: a rule naming a group matches private addresses only
+   * (shared/reality.md, "Networking on AWS"). Refused traffic is dropped, not reset, so kubeadm's discovery dials
+   * time out, are retried until its discovery timeout (5 minutes by default) and the join fails with the last one.
+   */
+  joinEndpointProblem(instance: SimInstance, endpoint: string): string | undefined {
+    const separator = endpoint.lastIndexOf(':');
+    const host = endpoint.slice(0, separator);
+    const port = Number(endpoint.slice(separator + 1));
+    const addresses = [...this.addresses.values()];
+    const address = /^\d+\.\d+\.\d+\.\d+$/.test(host)
+      ? addresses.find((candidate) => candidate.publicIp === host)
+      : addresses.find((candidate) => candidate.tags[`kubernetes.io/cluster/${this.clusterNameOf(instance)}`] === 'owned');
+    const holder = address?.instanceId ? this.instances.get(address.instanceId) : undefined;
+    if (!address || !holder) return undefined;
+    const rules = holder.securityGroupIds.flatMap((group) => this.securityGroups.get(group) ?? []);
+    const admits = (source: string) =>
+      rules.some((rule) => (rule.protocol === '-1' || (rule.protocol === 'tcp' && (rule.fromPort ?? 0) <= port && (rule.toPort ?? 65535) >= port)) && rule.cidrs.some((cidr) => cidrContains(cidr, source)));
+    const sources = this.egressAddresses(instance, address.publicIp);
+    if (sources.length > 0 && sources.every(admits)) return undefined;
+    return `error execution phase preflight: couldn't validate the identity of the API Server: failed to request the cluster-info ConfigMap: Get "https://${endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${address.publicIp}:${port}: i/o timeout`;
+  }
+
   /** DescribeRouteTables' Route.State: `blackhole` once the target is gone (a NAT gateway not available, a detached gateway). */
   routeState(route: SimRoute): 'active' | 'blackhole' {
     if (route.target.startsWith('nat-')) return this.natGateways.get(route.target)?.state === 'available' ? 'active' : 'blackhole';

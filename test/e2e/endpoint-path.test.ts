@@ -9,6 +9,7 @@ import { installFleet } from '../../sim/aws.js';
 import { consoleInput } from '../../sim/bootstrap.js';
 import { LocalControlPlane } from '../../sim/control-plane.js';
 import { SimulatedFleet } from '../../sim/fleet.js';
+import { bootstrappedCluster } from '../support/cluster.js';
 
 const LB_GROUP = 'sg-lb0000000000001';
 const NODE_GROUPS = ['sg-master0000000000001', 'sg-worker0000000000001'];
@@ -93,6 +94,63 @@ describe('the EC2 adapter against the simulated DescribeRouteTables and Describe
 
     await expect(client.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc', Values: [vpcOf(fleet)] }] }))).rejects.toThrow("The filter 'vpc' is invalid");
     await expect(client.send(new DescribeNatGatewaysCommand({ MaxResults: 2 }))).rejects.toThrow('MaxResults must be between 5 and 1000');
+  });
+});
+
+describe("the simulator's kubeadm join through the Elastic IP", () => {
+  it("times out from a node whose NAT address the load balancers' group does not admit, and goes through once it does", () => {
+    // Prepare: a load balancer holds the Elastic IP, as it does once bootstrap has configured the pair.
+    const fleet = SimulatedFleet.standard();
+    const balancer = fleet.byRole('lb')[0]!;
+    fleet.associateAddress(fleet.elasticIpAllocationId, balancer.instanceId, false);
+    const worker = fleet.byRole('worker')[0]!;
+    const endpoint = `${balancer.publicIp}:6443`;
+
+    // Act
+    const defaultLayout = fleet.joinEndpointProblem(worker, endpoint);
+    admitOnlyTheNodeGroups(fleet);
+    const groupsOnly = fleet.joinEndpointProblem(worker, endpoint);
+    const byName = fleet.joinEndpointProblem(worker, 'k8s.example.com:6443');
+    admitOnlyTheNodeGroups(fleet, '198.51.100.10/32');
+    const natAdmitted = fleet.joinEndpointProblem(worker, endpoint);
+
+    // Assess
+    expect(defaultLayout).toBeUndefined();
+    expect(groupsOnly).toBe(
+      `error execution phase preflight: couldn't validate the identity of the API Server: failed to request the cluster-info ConfigMap: Get "https://${endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${endpoint}: i/o timeout`,
+    );
+    expect(byName).toContain(`dial tcp ${endpoint}: i/o timeout`);
+    expect(natAdmitted).toBeUndefined();
+  });
+
+  it("fails a heal's replacement worker at its join once sg-lb stops admitting the NAT's address, as AWS would", async () => {
+    // Prepare: a cluster bootstrapped on the default layout, then sg-lb narrowed to the node groups.
+    const { fleet, plane: healing } = await bootstrappedCluster();
+    admitOnlyTheNodeGroups(fleet);
+    const dead = fleet.byRole('worker')[0]!;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await healing.deliver(dead.instanceId, 'terminated');
+    await healing.settle();
+
+    // Assess
+    const replacement = [...fleet.instances.values()].find((candidate) => candidate.tags['kubeha:replaces'] === dead.instanceId);
+    const joins = fleet.invocations.filter((invocation) => invocation.document === 'JoinWorker' && invocation.instanceId === replacement?.instanceId);
+    expect(joins.length).toBeGreaterThan(0);
+    for (const join of joins) {
+      expect(join.status).toBe('Failed');
+      expect(join.stderr).toContain(`dial tcp ${fleet.addresses.get(fleet.elasticIpAllocationId)!.publicIp}:6443: i/o timeout`);
+    }
+  });
+
+  it('times out from a subnet with no way to the Elastic IP at all', () => {
+    const fleet = SimulatedFleet.standard();
+    const balancer = fleet.byRole('lb')[0]!;
+    fleet.associateAddress(fleet.elasticIpAllocationId, balancer.instanceId, false);
+    fleet.setDefaultRoute(fleet.mainRouteTable(vpcOf(fleet)).routeTableId, undefined);
+
+    expect(fleet.joinEndpointProblem(fleet.byRole('master')[1]!, `${balancer.publicIp}:6443`)).toContain('i/o timeout');
   });
 });
 
