@@ -10,7 +10,7 @@ import { CERTIFICATE_KEY_FORMAT, type JoinKind, TOKEN_FORMAT, joinSecretName, ku
 import { encryptionSecretName } from '../functions/core/names.js';
 import type { EncryptionModel } from './encryption.js';
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
-import { charge, runningFunction } from './handler-time.js';
+import { charge, runningFunction, stopIfTimedOut } from './handler-time.js';
 import { param } from './node-documents.js';
 import { parseCidr } from '../functions/core/cidr.js';
 import { type KeepalivedClaim, keepalivedDetectionSeconds } from './load-balancer.js';
@@ -1016,6 +1016,7 @@ export class SimulatedFleet {
   /** Every call is recorded, and may be throttled by an injected fault. */
   async recordAfterLatency(service: RecordedCall['service'], operation: string, input: unknown): Promise<void> {
     if (!this.callLatency) return this.record(service, operation, input);
+    stopIfTimedOut();
     const seconds = API_CALL_SECONDS + (this.slowCalls.get(operation) ?? 0);
     charge(seconds * 1000);
     await this.callLatency(seconds);
@@ -1024,6 +1025,7 @@ export class SimulatedFleet {
 
   /** Every call is recorded, and may be throttled by an injected fault. */
   record(service: RecordedCall['service'], operation: string, input: unknown): void {
+    stopIfTimedOut();
     const seconds = API_CALL_SECONDS + (this.slowCalls.get(operation) ?? 0);
     this.advance(seconds);
     charge(seconds * 1000);

@@ -9,7 +9,8 @@
 // - a Standard execution's history holds 25,000 events, counted as the service writes them;
 // - a function error reaches Retry/Catch as the service shapes it: Error = the thrown error's name, Cause
 //   = a JSON string {errorType, errorMessage, trace}; a function that runs past its timeout (modelled
-//   time, from serverless.yml) fails with Sandbox.Timedout.
+//   time, from serverless.yml) fails with Sandbox.Timedout, and any call it would make after the timeout
+//   never reaches a service (sim/handler-time.ts, stopIfTimedOut): Lambda stopped it there.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -189,17 +190,25 @@ export async function runStateMachine(name: string, input: unknown, options: Run
       const record: LocalRun['tasks'][number] = { state: stateName, functionName, input: taskInput };
       tasks.push(record);
       requestSequence += 1;
-      const invocation = inInvocation(() => asFunction(functionName, () => (handler as (event: unknown, context: unknown) => Promise<unknown>)(taskInput, { awsRequestId: `local-${requestSequence}` })));
+      const timeout = (timeouts ??= functionTimeouts()).get(functionName) ?? 6;
+      const invocation = inInvocation(
+        () => asFunction(functionName, () => (handler as (event: unknown, context: unknown) => Promise<unknown>)(taskInput, { awsRequestId: `local-${requestSequence}` })),
+        timeout * 1000,
+      );
       let output: unknown;
       try {
         output = await invocation.result;
       } catch (error: unknown) {
         record.elapsedMs = invocation.elapsedMs();
+        // Stopped at its timeout, the function reports nothing of its own: Step Functions sees Sandbox.Timedout.
+        if (invocation.elapsedMs() > timeout * 1000) {
+          record.error = `Sandbox.Timedout: ran past ${timeout} s`;
+          throw lambdaError('Sandbox.Timedout', `Task timed out after ${timeout.toFixed(2)} seconds`, undefined);
+        }
         record.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         throw error instanceof Error ? lambdaError(error.name, error.message, error.stack) : lambdaError('Error', String(error), undefined);
       }
       record.elapsedMs = invocation.elapsedMs();
-      const timeout = (timeouts ??= functionTimeouts()).get(functionName) ?? 6;
       if (invocation.elapsedMs() > timeout * 1000) {
         record.error = `Sandbox.Timedout: ran past ${timeout} s`;
         throw lambdaError('Sandbox.Timedout', `Task timed out after ${timeout.toFixed(2)} seconds`, undefined);

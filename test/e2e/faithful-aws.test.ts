@@ -12,6 +12,7 @@ import { awaitStep } from '../../functions/core/bootstrap.js';
 import { createLogger } from '../../functions/core/log.js';
 import { STOP_SECONDS, BOOT_SECONDS } from '../../sim/fleet.js';
 import { bootstrappedCluster } from '../support/cluster.js';
+import { inInvocation } from '../../sim/handler-time.js';
 
 function replacementsOf(fleet: SimulatedFleet, dead: SimInstance): SimInstance[] {
   return [...fleet.instances.values()].filter((instance) => instance.tags['kubeha:replaces'] === dead.instanceId);
@@ -95,6 +96,29 @@ describe('what EC2 says right after a launch', () => {
     expect(byIdAtOnce).toBeUndefined();
     expect(byTagAtOnce).not.toContain(instanceId);
     expect(byIdLater).toMatchObject({ instanceId, ec2State: 'pending' });
+  });
+});
+
+describe('a function that runs past its timeout', () => {
+  it('is stopped there: the call on its way when time ran out reaches EC2, the next one never does', async () => {
+    // Prepare: DescribeInstances hangs for 40 s, beyond a 30 s timeout.
+    const { fleet } = await bootstrappedCluster();
+    const worker = fleet.byRole('worker')[0]!;
+    fleet.slowDown('DescribeInstances', 40);
+    const instancesBefore = fleet.instances.size;
+
+    // Act: a function that reads the fleet, then launches.
+    const invocation = inInvocation(async () => {
+      await ec2Adapter.findClusterInstances('demo');
+      return ec2Adapter.runInstance({ imageId: 'ami-0kubeha0ubuntu2404', instanceType: 't3.medium', subnetId: worker.subnetId, tags: { 'kubernetes.io/cluster/demo': 'owned', 'kubeha:role': 'worker' } }, { clientToken: 'after-the-timeout' });
+    }, 30_000);
+
+    // Assess: whatever the adapter makes of the refusal, the runner reports Sandbox.Timedout from the time spent.
+    await expect(invocation.result).rejects.toThrow();
+    expect(invocation.elapsedMs()).toBeGreaterThan(30_000);
+    expect(fleet.calls.filter((call) => call.operation === 'DescribeInstances')).not.toEqual([]);
+    expect(fleet.calls.filter((call) => call.operation === 'RunInstances')).toEqual([]);
+    expect(fleet.instances.size).toBe(instancesBefore);
   });
 });
 
