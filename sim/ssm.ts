@@ -27,6 +27,20 @@ import { route } from './service.js';
 
 export const INLINE_LIMITS = { stdout: 24_000, stderr: 8_000 } as const;
 
+/** What the agent puts at the end of a stream it cut (iohandler.DefaultOutputConfig, OutputTruncatedSuffix). */
+export const OUTPUT_TRUNCATED_SUFFIX = '--output truncated--';
+
+/**
+ * The beginning of a stream as the agent reports it: amazon-ssm-agent's pluginutil.StringPrefix counts bytes
+ * (Go's len), cuts a stream of maxLength bytes or more to maxLength minus the suffix and appends the suffix, so a
+ * multi-byte character may be cut in two (its JSON encoding then carries U+FFFD).
+ */
+export function agentPrefix(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length < maxBytes) return text;
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes - OUTPUT_TRUNCATED_SUFFIX.length)) + OUTPUT_TRUNCATED_SUFFIX;
+}
+
 export function installSsm(fleet: SimulatedFleet) {
   const ssm = mockClient(SSMClient);
   ssm.onAnyCommand().rejects(new AwsError('NotModelled', 'the simulated fleet does not model this call'));
@@ -78,8 +92,8 @@ export function installSsm(fleet: SimulatedFleet) {
       };
       return {
         Status: invocation.status,
-        StandardOutputContent: invocation.stdout.slice(0, INLINE_LIMITS.stdout),
-        StandardErrorContent: invocation.stderr.slice(0, INLINE_LIMITS.stderr),
+        StandardOutputContent: agentPrefix(invocation.stdout, INLINE_LIMITS.stdout),
+        StandardErrorContent: agentPrefix(invocation.stderr, INLINE_LIMITS.stderr),
         StandardOutputUrl: url('stdout'),
         StandardErrorUrl: url('stderr'),
       };

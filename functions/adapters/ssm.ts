@@ -23,6 +23,15 @@ const INSTANCE_FILTER_LIMIT = 50;
 
 /** GetCommandInvocation keeps only this much of each stream (SSM API reference, GetCommandInvocation). */
 export const INLINE_OUTPUT_LIMIT = { stdout: 24_000, stderr: 8_000 } as const;
+
+/**
+ * Whether the agent cut a stream: it counts bytes, not characters, and ends what it kept with
+ * `--output truncated--` (amazon-ssm-agent pluginutil.StringPrefix, iohandler.DefaultOutputConfig). Output
+ * with multi-byte characters is cut at fewer than 24,000 characters, so the length alone does not tell.
+ */
+export function wasCut(inline: string, limitBytes: number): boolean {
+  return inline.endsWith('--output truncated--') || Buffer.byteLength(inline, 'utf8') >= limitBytes;
+}
 export const OUTPUT_KEY_PREFIX = 'ssm-output';
 
 /** Where commands write their whole output; unset only in tests that do not care. */
@@ -104,8 +113,8 @@ export const ssm: SsmPort = {
       const inline = { stdout: answer.StandardOutputContent ?? '', stderr: answer.StandardErrorContent ?? '' };
       // Output at the limit was cut: a result or an error printed last is only in S3.
       const [stdout, stderr] = await Promise.all([
-        inline.stdout.length >= INLINE_OUTPUT_LIMIT.stdout ? wholeOutput(answer.StandardOutputUrl, inline.stdout) : inline.stdout,
-        inline.stderr.length >= INLINE_OUTPUT_LIMIT.stderr ? wholeOutput(answer.StandardErrorUrl, inline.stderr) : inline.stderr,
+        wasCut(inline.stdout, INLINE_OUTPUT_LIMIT.stdout) ? wholeOutput(answer.StandardOutputUrl, inline.stdout) : inline.stdout,
+        wasCut(inline.stderr, INLINE_OUTPUT_LIMIT.stderr) ? wholeOutput(answer.StandardErrorUrl, inline.stderr) : inline.stderr,
       ]);
       return { stdout, stderr };
     } catch (error: unknown) {

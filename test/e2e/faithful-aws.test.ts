@@ -6,7 +6,7 @@ import { ec2 as ec2Adapter } from '../../functions/adapters/ec2.js';
 import { AwsThrottledError } from '../../functions/core/errors.js';
 import { launchRecordKey } from '../../functions/core/launch-records.js';
 import { type SimInstance, SimulatedFleet } from '../../sim/fleet.js';
-import { isOnline, isRegistered, pollCommand, sendCommand } from '../../sim/ssm.js';
+import { OUTPUT_TRUNCATED_SUFFIX, agentPrefix, isOnline, isRegistered, pollCommand, sendCommand } from '../../sim/ssm.js';
 import { ports } from '../../functions/adapters/index.js';
 import { awaitStep } from '../../functions/core/bootstrap.js';
 import { createLogger } from '../../functions/core/log.js';
@@ -248,6 +248,21 @@ describe('command output beyond what GetCommandInvocation keeps', () => {
     const status = fleet.invocations.filter((invocation) => invocation.document === 'ClusterStatus').at(-1)!;
     expect(status.stdout.length).toBeGreaterThan(24_000);
     expect(report.clusters[0]).toMatchObject({ deepChecks: true, actions: [] });
+  });
+
+  it('cuts a stream as the agent does: 24,000 bytes at most, ending with its suffix, a multi-byte character cut in two', () => {
+    // Prepare: 3-byte characters, so 23,980 bytes end inside one.
+    const stream = '✓'.repeat(10_000);
+
+    // Act
+    const kept = agentPrefix(stream, 24_000);
+
+    // Assess
+    expect(Buffer.byteLength(kept, 'utf8')).toBeLessThanOrEqual(24_000 + 2);
+    expect(kept.endsWith(OUTPUT_TRUNCATED_SUFFIX)).toBe(true);
+    expect(kept).toContain('\uFFFD');
+    expect(kept.length).toBe(7_993 + 1 + OUTPUT_TRUNCATED_SUFFIX.length);
+    expect(agentPrefix('short', 24_000)).toBe('short');
   });
 });
 

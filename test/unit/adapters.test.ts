@@ -183,6 +183,22 @@ describe('ssm adapter: command output', () => {
     expect(output.stderr.endsWith('kubeha: error: the real reason')).toBe(true);
   });
 
+  it('reads the whole output from S3 when the agent cut multi-byte output short of 24,000 characters', async () => {
+    // Prepare: 2-byte characters, so the agent's 24,000-byte cut keeps under 12,000 characters and ends with its suffix.
+    const whole = `${'Knoten ip-10-0-0-1 bereit ä\n'.repeat(2000)}KUBEHA_RESULT {"nodes":2000}\n`;
+    const cut = `${new TextDecoder().decode(Buffer.from(whole, 'utf8').subarray(0, 24_000 - 20))}--output truncated--`;
+    const key = 'ssm-output/c-1/i-1/awsrunShellScript/0.awsrunShellScript/stdout';
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: cut, StandardErrorContent: '', StandardOutputUrl: `https://s3.eu-west-1.amazonaws.com/kubeha-prod-output/${key}` });
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: { transformToString: async () => whole } as never });
+
+    // Act
+    const output = await ssmAdapter.invocationOutput('c-1', 'i-1');
+
+    // Assess
+    expect(cut.length).toBeLessThan(24_000);
+    expect(output.stdout).toBe(whole);
+  });
+
   it('does not touch S3 for output under the limits', async () => {
     ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: 'KUBEHA_RESULT {}\n', StandardErrorContent: '', StandardOutputUrl: 'https://s3.eu-west-1.amazonaws.com/kubeha-prod-output/x/stdout' });
 
