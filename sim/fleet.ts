@@ -142,6 +142,8 @@ export interface Invocation {
   finishesAt: number;
   stdout: string;
   stderr: string;
+  /** A hung script (hangDocument): it runs until the agent stops it at the execution timeout. */
+  hangs?: true;
 }
 
 export interface SimExecution {
@@ -301,6 +303,7 @@ export class SimulatedFleet {
   readonly invocations: Invocation[] = [];
   readonly calls: RecordedCall[] = [];
   readonly faults: DocumentFault[] = [];
+  readonly hangingDocuments: { document: string; instanceId?: string; remaining: number }[] = [];
   readonly throttles = new Map<string, number>();
   /** Opt-in (limitRates): each API's token bucket, and how many calls it answered with a throttling error. */
   private rateBuckets?: { bucketOf: RateBucketOf; state: Map<string, { tokens: number; at: number }>; throttled: number };
@@ -705,6 +708,24 @@ export class SimulatedFleet {
       remaining: fault.times ?? 1,
       stderr: fault.stderr ?? `error execution phase: injected failure of ${fault.document}`,
     });
+  }
+
+  /**
+   * A fault: the next `times` runs of the document (on that instance) hang, as a script stuck on a lock or a
+   * network call does, until the agent stops them at the command's execution timeout: Status TimedOut, "Command
+   * execution started on the managed node, but the execution wasn't complete before the execution timeout expired"
+   * (Systems Manager User Guide, "Understanding command statuses"), with nothing the script would have done.
+   */
+  hangDocument(fault: { document: string; instanceId?: string; times?: number }): void {
+    this.hangingDocuments.push({ document: fault.document, ...(fault.instanceId ? { instanceId: fault.instanceId } : {}), remaining: fault.times ?? 1 });
+  }
+
+  /** Whether a run of the document on the instance, sent now, hangs (and counts it). */
+  takeHang(document: string, instanceId: string): boolean {
+    const hang = this.hangingDocuments.find((candidate) => candidate.remaining > 0 && candidate.document === document && (!candidate.instanceId || candidate.instanceId === instanceId));
+    if (!hang) return false;
+    hang.remaining -= 1;
+    return true;
   }
 
   /** A fault: every call of this operation takes this many more modelled seconds (an API that hangs). */

@@ -169,7 +169,9 @@ export function sendCommand(fleet: SimulatedFleet, documentName: string, instanc
   for (const instanceId of instanceIds) {
     const instance = fleet.instances.get(instanceId);
     const deliverable = instance !== undefined && isOnline(fleet, instance);
-    const duration = jittered(instance ? documentSeconds(document, instance.node, parameters) : (DOCUMENT_SECONDS[document] ?? 10), fleet.randomSource) * 1000;
+    const hangs = fleet.takeHang(document, instanceId);
+    const executionTimeoutMs = Number(parameters.ExecutionTimeout ?? 3600) * 1000;
+    const duration = hangs ? executionTimeoutMs : jittered(instance ? documentSeconds(document, instance.node, parameters) : (DOCUMENT_SECONDS[document] ?? 10), fleet.randomSource) * 1000;
     // A registered node that is not connected (stopped, booting): SSM holds the invocation as Delayed, "the node
     // was stopped ... The system will try to send the command again", and delivers it once the agent connects,
     // or gives up (Delivery Timed Out, Status TimedOut) after the delivery timeout plus the execution timeout
@@ -188,6 +190,7 @@ export function sendCommand(fleet: SimulatedFleet, documentName: string, instanc
       stderr: '',
       ...(output ? { output } : {}),
       ...(comment ? { comment } : {}),
+      ...(hangs ? { hangs: true as const } : {}),
     });
   }
   for (const hook of fleet.commandSentHooks) hook(document, instanceIds);
@@ -266,11 +269,14 @@ function leaveUnstartedLearner(fleet: SimulatedFleet, instance: SimInstance): vo
 function complete(fleet: SimulatedFleet, invocation: Invocation): void {
   const instance = fleet.requireInstance(invocation.instanceId);
   instance.node.documentsRun.push(invocation.document);
-  const fault = fleet.faults.find(
-    (candidate) => candidate.remaining > 0 && candidate.document === invocation.document && (!candidate.instanceId || candidate.instanceId === invocation.instanceId),
-  );
+  const fault = invocation.hangs
+    ? undefined
+    : fleet.faults.find((candidate) => candidate.remaining > 0 && candidate.document === invocation.document && (!candidate.instanceId || candidate.instanceId === invocation.instanceId));
   const fires = fault !== undefined && !(fault.skip !== undefined && fault.skip-- > 0);
-  if (fault && fires) {
+  if (invocation.hangs) {
+    // The agent stopped the script at the execution timeout: none of its work happened.
+    invocation.status = 'TimedOut';
+  } else if (fault && fires) {
     fault.remaining -= 1;
     invocation.status = 'Failed';
     invocation.stderr = fault.stderr;

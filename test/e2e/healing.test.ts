@@ -325,6 +325,33 @@ describe('healing load balancers', () => {
   });
 });
 
+describe('a node script that hangs', () => {
+  it("stops waiting for a replacement master's hung join, leaves nothing running there, and tells a human, quorum intact", async () => {
+    // Prepare: the replacement's kubeadm join hangs (a stuck download, a lock), twice, so the retry hangs too.
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    fleet.hangDocument({ document: 'JoinControlPlane', times: 2 });
+    const before = fleet.invocations.length;
+
+    // Act
+    fleet.terminateInstance(dead.instanceId);
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess: the heal ended on the hung step, naming it; no join is left running on the node, the lock is free.
+    expect(['CommandTimedOutError', 'CommandFailedError']).toContain(heal?.error?.name);
+    expect(heal?.error?.message).toMatch(/join/i);
+    const joins = documentsSince(fleet, before, 'JoinControlPlane');
+    expect(joins).toHaveLength(2);
+    expect(joins.every((join) => join.status === 'Cancelled' || join.status === 'TimedOut')).toBe(true);
+    // Each hung join was stopped by the agent at the document's execution timeout (30 minutes for a join).
+    expect(joins.map((join) => (join.finishesAt - join.startedAt) / 1000)).toEqual(joins.map((join) => Number(join.parameters.ExecutionTimeout)));
+    expect(fleet.notifications.at(-1)?.subject).toMatch(/^kubeha demo: healing failed \(Command(TimedOut|Failed)Error\)$/);
+    expect(etcd(fleet).members.filter((member) => member.endsWith(':healthy'))).toHaveLength(2);
+    expect(fleet.items.has('cluster#demo|lock')).toBe(false);
+  });
+});
+
 describe('healing workers', () => {
   it('replaces a terminated worker: Node deleted, same spec launched, prepared, joined with a fresh token', async () => {
     const { fleet, plane } = await bootstrappedCluster();
