@@ -87,11 +87,13 @@ export async function planImageBuild(input: { clusterName: string; executionArn:
 }
 
 /** Launches the builder; the build id is the client token, so a retried Task gets the same instance. */
-export async function launchImageBuilder(build: ImageBuild, ports: Pick<Ports, 'ec2' | 'clock'>): Promise<{ builderId: string; readyBy: number }> {
+export async function launchImageBuilder(build: ImageBuild, ports: Pick<Ports, 'ec2' | 'clock'>): Promise<{ builderId: string; readyBy: number; launchedAt: number }> {
   const launched = await ports.ec2.runInstance(build.builder, { clientToken: `kubeha-image-${build.buildId}` });
   if (launched === 'addressInUse') throw new NodeImageFailedError('EC2 reported an address conflict for a builder that asked for no address');
-  // Boot and SSM registration take 30-90 s (shared/reality.md); past 15 minutes the build gives up.
-  return { builderId: launched.instanceId, readyBy: ports.clock.now() + BOOT_DEADLINE_MS };
+  // Boot and SSM registration take 30-90 s (shared/reality.md); past 15 minutes the build gives up. The launch
+  // time lets the boot poll take a builder DescribeInstances does not list yet for one not yet listed (awaitInstance).
+  const now = ports.clock.now();
+  return { builderId: launched.instanceId, readyBy: now + BOOT_DEADLINE_MS, launchedAt: now };
 }
 
 /**

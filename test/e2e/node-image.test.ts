@@ -44,6 +44,20 @@ describe('build-node-image', () => {
     cluster.plane.stop();
   });
 
+  it('waits for a builder DescribeInstances does not list for minutes after its launch (EC2 is eventually consistent)', async () => {
+    // Prepare
+    const cluster = await bootstrappedCluster();
+    cluster.fleet.describeLagSeconds = 120;
+
+    // Act
+    const run = await cluster.plane.execute('build-node-image', 'image-lag', { clusterName: 'demo' });
+
+    // Assess
+    expect(run.error).toBeUndefined();
+    expect(cluster.fleet.images.get((run.output as { imageId: string }).imageId)?.state).toBe('available');
+    cluster.plane.stop();
+  });
+
   it('leaves no builder and records no image when preparing the builder fails', async () => {
     // Prepare
     const cluster = await bootstrappedCluster();
