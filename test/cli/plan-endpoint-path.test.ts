@@ -4,9 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../cli/backend.js';
 import { plan } from '../../cli/commands/plan.js';
-import type { Output } from '../../cli/format.js';
 import { createSimulatedBackend } from '../../cli/simulated-backend.js';
-import { EXAMPLE } from './support.js';
+import { capturedOutput, EXAMPLE } from './support.js';
 
 let backend: Backend | undefined;
 afterEach(async () => {
@@ -14,10 +13,7 @@ afterEach(async () => {
   backend = undefined;
 });
 
-function captured(json = false): Output & { text: () => string } {
-  let text = '';
-  return { isTTY: false, json, columns: 200, write: (chunk) => void (text += chunk), error: (chunk) => void (text += chunk), text: () => text };
-}
+const captured = (json = false) => capturedOutput({ json, columns: 200 });
 
 describe('kubeha plan and the path to the Elastic IP', () => {
   it("blocks, exit 3, when sg-lb admits the API port only from the node groups, naming the NAT's address and the rule to add", async () => {

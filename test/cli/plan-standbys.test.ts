@@ -3,10 +3,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../cli/backend.js';
 import { plan } from '../../cli/commands/plan.js';
-import type { Output } from '../../cli/format.js';
 import { createSimulatedBackend } from '../../cli/simulated-backend.js';
 import type { SimInstance } from '../../sim/fleet.js';
-import { EXAMPLE, inputFile, temporaryDirectory } from './support.js';
+import { capturedOutput, EXAMPLE, inputFile, temporaryDirectory } from './support.js';
 
 let backend: Backend | undefined;
 afterEach(async () => {
@@ -14,10 +13,7 @@ afterEach(async () => {
   backend = undefined;
 });
 
-function captured(json = false): Output & { text: () => string } {
-  let text = '';
-  return { isTTY: false, json, columns: 80, write: (chunk) => void (text += chunk), error: (chunk) => void (text += chunk), text: () => text };
-}
+const captured = (json = false) => capturedOutput({ json, columns: 80 });
 
 /** A standby as reconcile leaves it: the cluster and standby tags, no role; a ready one stopped. */
 function addStandby(role: 'master' | 'worker', zone: string, state: 'ready' | 'preparing', version = '1.36.4'): SimInstance {

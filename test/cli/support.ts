@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Output } from '../../cli/format.js';
 import { type CliIo, runCli } from '../../cli/main.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -86,4 +87,10 @@ export function startKubeha(args: readonly string[], env: Record<string, string 
 /** The environment of a CLI process: PATH only, plus `env`, so nothing of the test runner's leaks in. */
 function processEnvironment(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, ...env };
+}
+
+/** An Output that keeps what a command writes (both streams), for in-process command tests. */
+export function capturedOutput(options: { json?: boolean; columns?: number } = {}): Output & { text: () => string } {
+  let text = '';
+  return { isTTY: false, json: options.json ?? false, columns: options.columns ?? 80, write: (chunk) => void (text += chunk), error: (chunk) => void (text += chunk), text: () => text };
 }
