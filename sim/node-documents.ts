@@ -80,6 +80,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       // What kubeadm init itself stores as Secrets, encrypted from the first write.
       for (const name of ['kube-system/kubeadm-certs', `kube-system/bootstrap-token-${material.token.slice(0, 6)}`]) encryptionOf(cluster).secrets.set(name, providers[0]!);
       instance.node.kubeadm = 'control-plane';
+      instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
+      cluster.caExpiresAt = fleet.now() + CA_CERTIFICATE_VALIDITY_MS;
       fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} ${fleet.hex(40)}\n`);
       return result(`kubeha: initialized control plane on ${hostname}`, { caCertHash, changed: true });
     }
@@ -137,6 +139,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       // The kubelet's recovery (sim/fleet.ts settleLifecycles) marks it Ready once the plugin's pod runs.
       if (networkWait > 0) instance.recoversAt = fleet.now() + networkWait * 1000;
       instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
+      if (controlPlane) instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
       if (providers) startApiServer(fleet, cluster, instance.instanceId, providers);
       // join-node.sh starts a worker's local API proxy before kubeadm join and points the kubelet at it.
       if (!controlPlane) instance.node.proxy = { upstreams: param(parameters, 'MasterAddresses').split(','), reloads: 1 };
@@ -185,7 +188,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm !== 'control-plane') throw new Error('crictl: no running etcd container on this node');
       const { members, nodes } = statusReport(fleet, cluster);
-      return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes });
+      return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes, certificates: certificatesOn(instance, cluster) });
     }
     case 'RemoveEtcdMember': {
       const cluster = fleet.requireCluster(clusterName);
@@ -217,6 +220,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'ResetNode': {
       const changed = instance.node.kubeadm !== undefined;
       delete instance.node.kubeadm;
+      delete instance.node.certificatesExpireAt;
       const cluster = fleet.clusters.get(clusterName);
       if (cluster) stopApiServer(cluster, instance.instanceId);
       return result(changed ? 'kubeha: node reset; it can join again' : 'kubeha: nothing to reset, nothing to do', { changed });
@@ -371,6 +375,22 @@ export function param(parameters: Record<string, string>, name: string): string 
   const value = parameters[name];
   if (value === undefined) throw new Error(`document parameter ${name} is missing`);
   return value;
+}
+
+/** kubeadm's CertificateValidityPeriod and CACertificateValidityPeriod (cmd/kubeadm/app/constants/constants.go). */
+export const LEAF_CERTIFICATE_VALIDITY_MS = 365 * 86_400_000;
+export const CA_CERTIFICATE_VALIDITY_MS = 10 * 365 * 86_400_000;
+
+/**
+ * What cluster-status.sh reports of this master's certificates (`kubeadm certs check-expiration -o json`,
+ * earliest leaf and CA): every leaf is signed together by init, join or renew, so the earliest is the
+ * first by name, admin.conf. Null when kubeadm did not write them (a node that never joined).
+ */
+function certificatesOn(instance: SimInstance, cluster: KubeCluster) {
+  const leaf = instance.node.certificatesExpireAt;
+  if (leaf === undefined) return null;
+  const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return { leaf: { name: 'admin.conf', expiresAt: iso(leaf) }, ca: cluster.caExpiresAt === undefined ? null : { name: 'ca', expiresAt: iso(cluster.caExpiresAt) } };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The healing steps: one use case per state-machine Task (and the EventBridge entry point), each
 // reading and changing AWS through the ports. The decisions they apply are pure, in healing-decisions.ts.
 import { createHash } from 'node:crypto';
+import type { CertificateExpiry } from './certificates.js';
 import { type ClusterInstance, type Role, UPSTREAMS_TAG, byLaunchThenId, chunk, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
@@ -327,6 +328,8 @@ export async function sendRecordingSuccesses(
 export interface ClusterStatusReport {
   readonly members: EtcdMemberView[];
   readonly nodes: { name: string; internalIp: string; ready: boolean; controlPlane: boolean }[];
+  /** The asked master's own certificates (cluster-status.sh, certificates.ts); null when kubeadm could not tell. */
+  readonly certificates?: CertificateExpiry | null | undefined;
 }
 
 export function assessMemberRemoval(report: ClusterStatusReport, targetIp: string): QuorumVerdict {

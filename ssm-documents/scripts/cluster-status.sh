@@ -2,11 +2,30 @@
 # Reports, from a healthy control-plane node, every etcd member with its health and learner flag,
 # and every Kubernetes node with its Ready condition and address. Read-only; used by healing to
 # decide (in the control plane, not here) whether a membership change keeps quorum.
+# It also reports when this master's kubeadm-managed certificates expire (the earliest leaf and the
+# earliest CA): they last a year and nothing renews them unless someone runs `kubeadm certs renew` or an
+# upgrade (kubeadm#2652), so reconcile watches them here, on the command it runs anyway.
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/etcd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
+
+# certificates_json: the earliest expiry among this node's kubeadm-managed leaf certificates (including
+# those embedded in admin.conf, controller-manager.conf, scheduler.conf) and among its CAs, as
+# {"leaf": {"name", "expiresAt"}, "ca": {"name", "expiresAt"}}; fails when kubeadm cannot tell.
+# `kubeadm certs check-expiration -o json` prints output.kubeadm.k8s.io/v1alpha3 CertificateExpirationInfo
+# (kubernetes/kubernetes cmd/kubeadm/app/cmd/certs.go newCmdCertsExpiration, apis/output/v1alpha3/types.go:
+# certificates[] and certificateAuthorities[] with name, expirationDate in RFC 3339 UTC, missing); it reads
+# the files only, so it answers with the API down. A certificate this node never had is `missing` with no
+# date (super-admin.conf exists only where init ran) and is left out. RFC 3339 UTC dates sort as text.
+certificates_json() {
+  local info
+  info="$(kubeadm certs check-expiration -o json 2>/dev/null)" || return 1
+  jq -c 'def earliest: [.[] | select((.missing | not) and .expirationDate != null)]
+           | if length == 0 then null else (min_by(.expirationDate) | {name, expiresAt: .expirationDate}) end;
+         {leaf: (.certificates | earliest), ca: (.certificateAuthorities | earliest)}' <<<"${info}"
+}
 
 main() {
   local members_json
@@ -18,8 +37,13 @@ main() {
   else
     log "kube-apiserver did not answer; reporting etcd only"
   fi
+  local certificates
+  if ! certificates="$(certificates_json)"; then
+    log "kubeadm certs check-expiration did not answer; reporting no certificate expiry"
+    certificates=null
+  fi
   log "$(jq 'length' <<<"${members_json}") etcd members, $(jq 'length' <<<"${nodes_json}") nodes"
-  result "$(jq -cn --argjson members "${members_json}" --argjson nodes "${nodes_json}" '{members: $members, nodes: $nodes}')"
+  result "$(jq -cn --argjson members "${members_json}" --argjson nodes "${nodes_json}" --argjson certificates "${certificates}" '{members: $members, nodes: $nodes, certificates: $certificates}')"
 }
 
 main "$@"

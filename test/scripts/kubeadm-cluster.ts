@@ -175,10 +175,10 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
   }
 
   /** Runs one of this node's tools (a double) directly, as an operator on the node would. */
-  exec(tool: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  exec(tool: string, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
     const child = spawnSync(join(this.sandbox.bin, tool), args, {
       encoding: 'utf8',
-      env: { PATH: `${this.sandbox.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, KUBEHA_ROOT: this.sandbox.root, ...this.environment() },
+      env: { PATH: `${this.sandbox.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, KUBEHA_ROOT: this.sandbox.root, ...this.environment(), ...env },
       timeout: 30_000,
     });
     return { status: child.status, stdout: child.stdout, stderr: child.stderr };

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { CERTIFICATE_CHECK_INTERVAL_MS, EMPTY_CERTIFICATE_STATE, certificateCheckDue, recordCertificates } from '../../functions/core/certificates.js';
+import { planCertificates } from '../../functions/core/reconcile.js';
+import { instance } from '../support/instances.js';
+
+const NOW = Date.parse('2027-11-01T00:00:00Z');
+const DAY = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const masters = [instance('master', { nodeState: 'initialized' }), instance('master', { nodeState: 'joined' }), instance('master', { nodeState: 'joined' })];
+const [first, second, third] = masters.map((master) => master.instanceId) as [string, string, string];
+const answer = (leafMs: number, caMs = NOW + 3000 * DAY) => ({ leaf: { name: 'admin.conf', expiresAt: iso(leafMs) }, ca: { name: 'ca', expiresAt: iso(caMs) } });
+
+describe('recordCertificates', () => {
+  it("records each asked master's answer, keeps the last known expiry of one that did not answer, and forgets masters that are gone", () => {
+    // Prepare
+    const known = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second, third], { [first]: answer(NOW + 40 * DAY), [second]: answer(NOW + 50 * DAY), [third]: answer(NOW + 60 * DAY) }, NOW - DAY);
+
+    // Act
+    const next = recordCertificates(known, masters.slice(0, 2), [first, second], { [first]: null }, NOW);
+
+    // Assess
+    expect(next.masters).toEqual({
+      [first]: { checkedAt: NOW, leaf: answer(NOW + 40 * DAY).leaf, ca: answer(NOW + 40 * DAY).ca },
+      [second]: { checkedAt: NOW, leaf: answer(NOW + 50 * DAY).leaf, ca: answer(NOW + 50 * DAY).ca },
+    });
+  });
+});
+
+describe('certificateCheckDue', () => {
+  it('asks a master never asked, and one asked longer ago than the check interval, and not one asked just now', () => {
+    const state = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second], {}, NOW - CERTIFICATE_CHECK_INTERVAL_MS);
+    const later = recordCertificates(state, masters, [second], {}, NOW - 60_000);
+
+    expect([first, second, third].map((id) => certificateCheckDue(later, id, NOW))).toEqual([true, false, true]);
+  });
+});
+
+describe('planCertificates', () => {
+  const known = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second, third], { [first]: answer(NOW + 20 * DAY), [second]: answer(NOW + 29 * DAY), [third]: answer(NOW + 200 * DAY) }, NOW);
+
+  it('reports each master within the threshold on every run, and tells a human once per certificate period', () => {
+    // Act
+    const run1 = planCertificates({ clusterName: 'prod-eu', masters, state: known, thresholdDays: 30, now: NOW });
+    const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: run1.state, thresholdDays: 30, now: NOW + 300_000 });
+    // The first master renewed by hand: a new period, far from the threshold, then close again a year later.
+    const renewed = recordCertificates(run2.state, masters, [first], { [first]: answer(NOW + 385 * DAY) }, NOW + DAY);
+    const run3 = planCertificates({ clusterName: 'prod-eu', masters, state: renewed, thresholdDays: 30, now: NOW + DAY });
+    const yearLater = planCertificates({ clusterName: 'prod-eu', masters, state: run3.state, thresholdDays: 30, now: NOW + 360 * DAY });
+
+    // Assess
+    expect(run1.actions.filter((action) => action.kind === 'report')).toHaveLength(2);
+    expect(run1.actions.filter((action) => action.kind === 'alert')).toEqual([
+      { kind: 'alert', subject: 'kubeha prod-eu: certificates of 2 masters expire within 30 days', message: expect.stringContaining(`${first} (${masters[0]!.privateIp}): admin.conf expires at ${iso(NOW + 20 * DAY)}`) },
+    ]);
+    expect(run2.actions.filter((action) => action.kind === 'alert')).toEqual([]);
+    expect(run2.actions.filter((action) => action.kind === 'report')).toHaveLength(2);
+    expect(run3.actions.filter((action) => action.kind === 'alert')).toEqual([]);
+    expect(yearLater.actions.filter((action) => action.kind === 'alert')).toEqual([expect.objectContaining({ subject: 'kubeha prod-eu: certificates of 2 masters expire within 30 days' })]);
+    expect(yearLater.actions.filter((action) => action.kind === 'alert')[0]).toEqual(expect.objectContaining({ message: expect.stringContaining(first) }));
+  });
+
+  it('tells a human once that a certificate authority expires, which kubeha does not rotate', () => {
+    const state = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second], { [first]: answer(NOW + 300 * DAY, NOW + 10 * DAY), [second]: answer(NOW + 300 * DAY, NOW + 10 * DAY) }, NOW);
+
+    const run1 = planCertificates({ clusterName: 'prod-eu', masters, state, thresholdDays: 30, now: NOW });
+    const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: run1.state, thresholdDays: 30, now: NOW + 300_000 });
+
+    expect(run1.actions).toEqual([{ kind: 'alert', subject: 'kubeha prod-eu: a certificate authority expires within 30 days', message: expect.stringContaining(`ca expires at ${iso(NOW + 10 * DAY)}`) }]);
+    expect(run2.actions).toEqual([]);
+  });
+});
