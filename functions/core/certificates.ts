@@ -5,6 +5,9 @@
 // reads each master's earliest expiry from ClusterStatus (cluster-status.sh runs `kubeadm certs
 // check-expiration -o json`) and acts when one comes within the cluster's threshold.
 import type { ClusterInstance } from './cluster.js';
+import { CertificateRenewalError, NodeNotReadyError, QuorumLostError } from './errors.js';
+import { assessQuorum } from './healing-decisions.js';
+import type { ClusterStatusReport } from './healing-steps.js';
 
 /** cluster-status.sh's `certificates`: this master's earliest leaf and CA expiry (RFC 3339 UTC), null when kubeadm could not tell. */
 export interface CertificateExpiry {
@@ -92,4 +95,46 @@ export function expiringAuthorities(state: CertificateState, masters: readonly C
     const ca = state.masters[master.instanceId]?.ca;
     return ca && Date.parse(ca.expiresAt) - now <= thresholdDays * DAY_MS ? [{ instanceId: master.instanceId, ...ca }] : [];
   });
+}
+
+// ---- the renewal workflow's decisions (renew-certificates.asl.yaml, functions/assess-certificates.ts) ----
+
+/** Days the renewal window may span: a renewed certificate (365 days) must leave it, or every run would renew again. */
+export const MAX_RENEWAL_DAYS = 364;
+
+export type RenewalVerdict = { readonly renew: false; readonly expiresAt: string } | { readonly renew: true; readonly expiresAt: string };
+
+/**
+ * Before a master's renewal: skip it when its certificates expire beyond the window (renewed already; the
+ * decision is the expiry, not a marker), else renew only if restarting it leaves every other etcd member
+ * healthy and every other master's Node Ready (QuorumLostError otherwise: a human decides).
+ */
+export function assessBeforeRenewal(status: ClusterStatusReport, ip: string, renewWithinDays: number, now: number): RenewalVerdict {
+  const leaf = status.certificates?.leaf;
+  if (!leaf) throw new CertificateRenewalError(`the master at ${ip} did not report its certificates (kubeadm certs check-expiration failed there)`);
+  if (Date.parse(leaf.expiresAt) > now + renewWithinDays * DAY_MS) return { renew: false, expiresAt: leaf.expiresAt };
+  assessQuorum(status.members, ip);
+  const notReady = status.nodes.filter((node) => node.controlPlane && node.internalIp !== ip && !node.ready);
+  if (notReady.length > 0) throw new QuorumLostError(`masters ${notReady.map((node) => node.name).join(', ')} are not Ready: restarting ${ip}'s API server now would leave too few`);
+  return { renew: true, expiresAt: leaf.expiresAt };
+}
+
+export type RenewedVerdict = { readonly healthy: true; readonly expiresAt: string } | { readonly healthy: false; readonly reason: string };
+
+/**
+ * After a master's renewal: its etcd member healthy, its Node Ready and its certificates beyond the window
+ * (CertificateRenewalError if not: renewing again would not help). Not healthy yet: wait, until the deadline
+ * (NodeNotReadyError: the master did not come back).
+ */
+export function assessAfterRenewal(status: ClusterStatusReport, ip: string, renewWithinDays: number, deadline: number, now: number): RenewedVerdict {
+  const leaf = status.certificates?.leaf;
+  if (leaf && Date.parse(leaf.expiresAt) <= now + renewWithinDays * DAY_MS) {
+    throw new CertificateRenewalError(`the certificates of the master at ${ip} still expire at ${leaf.expiresAt} (${leaf.name}) after renewal`);
+  }
+  const member = status.members.find((candidate) => candidate.peerIp === ip);
+  const node = status.nodes.find((candidate) => candidate.internalIp === ip);
+  const reason = !member ? `no etcd member has address ${ip}` : !member.healthy ? `etcd member ${member.name} is not healthy` : !node?.ready ? `the Node at ${ip} is not Ready` : !leaf ? `the master at ${ip} did not report its certificates` : undefined;
+  if (!reason && leaf) return { healthy: true, expiresAt: leaf.expiresAt };
+  if (now > deadline) throw new NodeNotReadyError(`the master at ${ip} did not come back after its certificates were renewed: ${reason ?? 'unknown'}`);
+  return { healthy: false, reason: reason ?? 'unknown' };
 }

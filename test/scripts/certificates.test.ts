@@ -1,3 +1,5 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type FakeNode, useFakeCluster } from './kubeadm-cluster.js';
 
@@ -81,5 +83,93 @@ describe('cluster-status.sh certificates', () => {
     expect(run.status).toBe(0);
     expect(run.result?.certificates).toBeNull();
     expect(run.result?.members).toHaveLength(2);
+  });
+});
+
+describe('renew-certificates.sh', () => {
+  const NOW = Math.floor(Date.now() / 1000);
+  const WINDOW = { KUBEHA_RENEW_WITHIN_DAYS: '30', KUBEHA_STATIC_POD_WAIT_SECONDS: '10' };
+
+  /** A master initialized 340 days ago: its certificates expire in 25 days. */
+  function agedMaster(): FakeNode {
+    const master = node(MASTER_1);
+    master.useOpensslDouble();
+    expect(master.init(at(NOW - 340 * DAY)).status).toBe(0);
+    return master;
+  }
+  const served = (master: FakeNode, component: string) => Number(readFileSync(join(master.sandbox.state, `served-${component}`), 'utf8'));
+
+  it('renews certificates within the window, restarts the static pods so they serve them, and ends healthy', () => {
+    const master = agedMaster();
+
+    const run = master.run('renew-certificates.sh', WINDOW);
+
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.result).toEqual({ changed: true, renewed: true, restarted: true, expiresAt: expect.any(String) });
+    expect(Date.parse(String(run.result?.expiresAt)) / 1000).toBeGreaterThanOrEqual(NOW + 364 * DAY);
+    expect(run.calls).toContain('kubeadm certs renew all');
+    // What the API server and etcd serve now is what is on disk.
+    expect(served(master, 'kube-apiserver')).toBeGreaterThanOrEqual(NOW + 364 * DAY);
+    expect(served(master, 'etcd')).toBeGreaterThanOrEqual(NOW + 364 * DAY);
+    for (const pod of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd']) expect(master.sandbox.exists(`etc/kubernetes/manifests/${pod}.yaml`)).toBe(true);
+  });
+
+  it('changes nothing when run again: the files are out of the window and the pods serve them already', () => {
+    const master = agedMaster();
+    master.run('renew-certificates.sh', WINDOW);
+
+    const again = master.run('renew-certificates.sh', WINDOW);
+
+    expect(again.status).toBe(0);
+    expect(again.result).toEqual(expect.objectContaining({ changed: false, renewed: false, restarted: false }));
+    expect(again.calls).not.toContain('kubeadm certs renew all');
+  });
+
+  it('restarts without renewing again when an earlier run renewed the files but died before the restart', () => {
+    // Prepare: the files are renewed; the running pods still serve the old certificates.
+    const master = agedMaster();
+    expect(master.exec('kubeadm', ['certs', 'renew', 'all']).status).toBe(0);
+
+    const run = master.run('renew-certificates.sh', WINDOW);
+
+    expect(run.status).toBe(0);
+    expect(run.result).toEqual(expect.objectContaining({ changed: true, renewed: false, restarted: true }));
+    expect(served(master, 'kube-apiserver')).toBeGreaterThanOrEqual(NOW + 364 * DAY);
+  });
+
+  it('puts back the manifests a run that died mid-restart left aside', () => {
+    const master = agedMaster();
+    master.run('renew-certificates.sh', WINDOW);
+    const aside = 'var/lib/kubeha/manifests-aside';
+    master.sandbox.file(`${aside}/kube-scheduler.yaml`, master.sandbox.read('etc/kubernetes/manifests/kube-scheduler.yaml'));
+    rmSync(join(master.sandbox.root, 'etc/kubernetes/manifests/kube-scheduler.yaml'));
+
+    const run = master.run('renew-certificates.sh', WINDOW);
+
+    expect(run.status).toBe(0);
+    expect(master.sandbox.exists('etc/kubernetes/manifests/kube-scheduler.yaml')).toBe(true);
+    expect(master.sandbox.exists(`${aside}/kube-scheduler.yaml`)).toBe(false);
+  });
+
+  it('fails, naming what did not come back, when the API server does not return after the restart', () => {
+    const master = agedMaster();
+    // The kubelet never starts the API server again (a broken manifest, a crash loop).
+    master.sandbox.stub('kubectl', 'exit 1');
+
+    const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_STATIC_POD_WAIT_SECONDS: '2' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('the API server and etcd member did not come back healthy within 2 s');
+  });
+
+  it('refuses a window that is not a number of days, before changing anything', () => {
+    const master = agedMaster();
+
+    const run = master.run('renew-certificates.sh', { KUBEHA_RENEW_WITHIN_DAYS: '30; rm -rf /' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('KUBEHA_RENEW_WITHIN_DAYS must be a number of days');
+    expect(run.calls).not.toContain('kubeadm certs renew all');
   });
 });

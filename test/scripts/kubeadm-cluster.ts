@@ -148,6 +148,14 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
     if (copyOf) execFileSync('cp', ['-a', `${copyOf.sandbox.root}/.`, `${this.sandbox.root}/`]);
   }
 
+  /**
+   * openssl as the doubles' certificates need it: `s_client` to this node's API server or etcd shows what that
+   * container loaded, and `x509` reads the doubles' text certificates (doubles/openssl); the rest is the real one.
+   */
+  useOpensslDouble(): void {
+    this.sandbox.stub('openssl', `exec '${join(DOUBLES, 'openssl')}' "$@"`);
+  }
+
   /** The next `kubeadm <command>` fails at this phase (once), leaving what kubeadm would leave. */
   failAt(command: 'init' | 'join' | 'reset', phase: string): void {
     writeFileSync(join(this.sandbox.state, 'kubeadm-fail'), `${command} ${phase}`);

@@ -34,6 +34,30 @@ object_put() {
 }
 object_append() { printf '%s\n' "$4" >>"$(object_path "$1" "$2" "$3")"; }
 
+# not_after FILE: a certificate's expiry in epoch seconds. The doubles' certificates are text with a
+# "notAfter=EPOCH" line (kubeadm's own writes them); the cluster CA is the test's real PEM.
+not_after() {
+  if grep -q 'notAfter=' "$1"; then
+    sed -n -E 's/.*notAfter=([0-9]+).*/\1/p' "$1" | head -n 1
+  else
+    date -u -d "$(openssl x509 -enddate -noout -in "$1" | cut -d= -f2)" +%s
+  fi
+}
+
+# served_record COMPONENT: a static pod (kube-apiserver or etcd) has just started on this node and loaded
+# its serving certificate from disk: what it serves until its next start (DOUBLE_CONTROL/served-COMPONENT,
+# read by the openssl double's s_client). Components read their certificates at start only.
+served_record() {
+  [[ -n "${DOUBLE_CONTROL:-}" ]] || return 0
+  local file
+  case "$1" in
+    kube-apiserver) file="${ROOT}/etc/kubernetes/pki/apiserver.crt" ;;
+    etcd) file="${ROOT}/etc/kubernetes/pki/etcd/server.crt" ;;
+  esac
+  [[ -f "${file}" ]] && not_after "${file}" >"${DOUBLE_CONTROL}/served-$1"
+  return 0
+}
+
 runtime_on() { : >"${DOUBLE_CLUSTER}/runtime/${1}/${2}"; }
 runtime_off() { rm -f "${DOUBLE_CLUSTER}/runtime/${1}/${2}"; }
 runtime_is() { [[ -f "${DOUBLE_CLUSTER}/runtime/${1}/${2}" ]]; }

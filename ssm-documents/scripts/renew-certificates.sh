@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Renews this master's kubeadm certificates when they expire within KUBEHA_RENEW_WITHIN_DAYS, then
+# restarts its static pods so they load them, and waits until its API server and etcd member are healthy.
+# kubeadm's procedure ("Manual certificate renewal", kubernetes.io/docs/tasks/administer-cluster/kubeadm/
+# kubeadm-certs/): `kubeadm certs renew all` rewrites the files only ("You must restart the kube-apiserver,
+# kube-controller-manager, kube-scheduler and etcd", cmd/kubeadm/app/cmd/certs.go); static pods are the
+# kubelet's, not the API's, so each is restarted by moving its manifest out of /etc/kubernetes/manifests,
+# waiting the kubelet's fileCheckFrequency (20 s) until it is gone, and moving it back.
+# Idempotent, decided from expiry dates, not markers: the files are renewed only while they expire within
+# the window, and the pods restart only while what the API server and etcd serve (openssl s_client) is
+# older than the files. A run that died with the manifests moved aside puts them back first.
+set -o errexit -o nounset -o pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
+
+MANIFESTS="${KUBEHA_ROOT}/etc/kubernetes/manifests"
+PKI="${KUBEHA_ROOT}/etc/kubernetes/pki"
+ASIDE="${KUBEHA_STATE_DIR}/manifests-aside"
+STATIC_PODS=(kube-apiserver kube-controller-manager kube-scheduler etcd)
+
+# earliest_leaf_expiry: the earliest expiry (epoch seconds) of the certificates kubeadm manages here, from
+# `kubeadm certs check-expiration -o json` (output.kubeadm.k8s.io/v1alpha3; a missing one, such as
+# super-admin.conf on a joined master, has no date and is left out).
+earliest_leaf_expiry() {
+  local info
+  info="$(kubeadm certs check-expiration -o json 2>/dev/null)" || fail "kubeadm certs check-expiration failed"
+  jq -r '[.certificates[] | select((.missing | not) and .expirationDate != null) | .expirationDate | fromdateiso8601] | min // empty' <<<"${info}"
+}
+
+# file_expiry FILE: a certificate file's expiry, epoch seconds.
+file_expiry() {
+  date -u -d "$(openssl x509 -enddate -noout -in "$1" | cut -d= -f2)" +%s
+}
+
+# served_expiry HOST:PORT: the expiry of the certificate a server presents now (epoch seconds); empty when
+# nothing answers. etcd asks for a client certificate, but presents its own before that.
+served_expiry() {
+  local end
+  end="$(openssl s_client -connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -enddate 2>/dev/null | cut -d= -f2)" || true
+  [[ -n "${end}" ]] && date -u -d "${end}" +%s
+  return 0
+}
+
+# loaded_old_certificates: true while this master's API server or etcd serves an older certificate than
+# the one on disk (or does not answer): its static pods have not restarted since the files changed.
+loaded_old_certificates() {
+  local ip api etcd
+  ip="$(self_ip)"
+  api="$(served_expiry "${ip}:6443")"
+  etcd="$(served_expiry "${ip}:2379")"
+  [[ "${api}" != "$(file_expiry "${PKI}/apiserver.crt")" || "${etcd}" != "$(file_expiry "${PKI}/etcd/server.crt")" ]]
+}
+
+# put_manifests_back: moves every manifest set aside back where the kubelet reads it.
+put_manifests_back() {
+  local file
+  for file in "${ASIDE}"/*.yaml; do
+    [[ -e "${file}" ]] || continue
+    mv -f "${file}" "${MANIFESTS}/"
+  done
+}
+
+# wait_until TIMEOUT DESCRIPTION COMMAND...: polls COMMAND every 2 s until it succeeds.
+wait_until() {
+  local limit="$1" what="$2" waited=0
+  shift 2
+  until "$@"; do
+    ((waited < limit)) || fail "${what} within ${limit} s"
+    sleep 2
+    waited=$((waited + 2))
+  done
+}
+
+no_static_pod_runs() {
+  [[ -z "$(crictl ps --name '^kube-apiserver$' --state running -q 2>/dev/null)" && -z "$(crictl ps --name '^etcd$' --state running -q 2>/dev/null)" ]]
+}
+
+back_and_healthy() {
+  local ip
+  ip="$(self_ip)"
+  # etcdctl runs inside the etcd container (lib/etcd.sh): asked only once that container runs again.
+  [[ -n "$(crictl ps --name '^kube-apiserver$' --state running -q 2>/dev/null)" && -n "$(crictl ps --name '^etcd$' --state running -q 2>/dev/null)" ]] &&
+    KUBEHA_API_WAIT_SECONDS=0 api_ready "${ADMIN_KUBECONFIG}" "https://${ip}:6443" &&
+    endpoint_healthy "https://${ip}:2379"
+}
+
+# restart_static_pods: kubeadm's documented restart: each manifest out of the kubelet's directory, the
+# pods gone after its next file check, then the manifests back and the pods started from them.
+restart_static_pods() {
+  local pod limit="${KUBEHA_STATIC_POD_WAIT_SECONDS:-120}"
+  mkdir -p "${ASIDE}"
+  chmod 0700 "${ASIDE}"
+  for pod in "${STATIC_PODS[@]}"; do
+    [[ -f "${MANIFESTS}/${pod}.yaml" ]] && mv -f "${MANIFESTS}/${pod}.yaml" "${ASIDE}/"
+  done
+  log "moved the static pod manifests aside; waiting for the kubelet to stop the pods"
+  wait_until "${limit}" "the kubelet did not stop the static pods" no_static_pod_runs
+  put_manifests_back
+  log "manifests back; waiting for the API server and etcd member to answer"
+  wait_until "${limit}" "the API server and etcd member did not come back healthy" back_and_healthy
+}
+
+main() {
+  require_env KUBEHA_RENEW_WITHIN_DAYS
+  require_match KUBEHA_RENEW_WITHIN_DAYS '^[0-9]{1,3}$' 'a number of days'
+  [[ -f "${ADMIN_KUBECONFIG}" ]] || fail "this node is not a control-plane node (${ADMIN_KUBECONFIG} is missing)"
+  if compgen -G "${ASIDE}/*.yaml" >/dev/null; then
+    log "putting back the static pod manifests an earlier run left aside"
+    put_manifests_back
+  fi
+
+  local before after window renewed=false restarted=false
+  window=$(($(date +%s) + KUBEHA_RENEW_WITHIN_DAYS * 86400))
+  before="$(earliest_leaf_expiry)"
+  [[ -n "${before}" ]] || fail "kubeadm reports no certificates on this node"
+  if ((before <= window)); then
+    log "certificates expire at $(date -u -d "@${before}" +%FT%TZ), within ${KUBEHA_RENEW_WITHIN_DAYS} days: renewing them"
+    run_logged kubeadm-certs-renew kubeadm certs renew all || fail "kubeadm certs renew all failed"
+    renewed=true
+  fi
+  after="$(earliest_leaf_expiry)"
+  ((after > window)) || fail "the certificates still expire at $(date -u -d "@${after}" +%FT%TZ) after renewal"
+
+  if loaded_old_certificates; then
+    log "the API server or etcd still serves its previous certificate: restarting the static pods"
+    restart_static_pods
+    restarted=true
+    loaded_old_certificates && fail "the API server or etcd still serves its previous certificate after the restart"
+  fi
+  wait_until "${KUBEHA_STATIC_POD_WAIT_SECONDS:-120}" "the API server and etcd member are not healthy" back_and_healthy
+  log "certificates expire at $(date -u -d "@${after}" +%FT%TZ); API server and etcd member healthy"
+  result "$(jq -cn --argjson renewed "${renewed}" --argjson restarted "${restarted}" --arg expiresAt "$(date -u -d "@${after}" +%FT%TZ)" \
+    '{changed: ($renewed or $restarted), renewed: $renewed, restarted: $restarted, expiresAt: $expiresAt}')"
+}
+
+main "$@"
