@@ -190,6 +190,24 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const { members, nodes } = statusReport(fleet, cluster);
       return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes, certificates: certificatesOn(instance, cluster) });
     }
+    case 'RenewCertificates': {
+      // renew-certificates.sh: `kubeadm certs renew all` when the earliest leaf expires within the window
+      // (365 more days from now, constants.go CertificateValidityPeriod), then the static pods restarted from
+      // their manifests and waited for: this master's etcd member and API server are down while the document
+      // runs (its invocation's span) and healthy when it ends, serving the new certificates.
+      const cluster = fleet.requireCluster(clusterName);
+      if (instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) throw new Error('kubeha: error: this node is not a control-plane node (/etc/kubernetes/admin.conf is missing)');
+      const windowMs = Number(param(parameters, 'RenewWithinDays')) * 86_400_000;
+      const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+      if (instance.node.certificatesExpireAt > fleet.now() + windowMs) {
+        return result('kubeha: certificates are current and served; nothing to do', { changed: false, renewed: false, restarted: false, expiresAt: iso(instance.node.certificatesExpireAt) });
+      }
+      instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
+      for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+      fleet.history.push({ at: invocation.startedAt, what: `static pods of ${hostname} restarting with renewed certificates` });
+      fleet.history.push({ at: fleet.now(), what: `static pods of ${hostname} back, certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
+      return result('kubeha: certificates renewed; API server and etcd member healthy', { changed: true, renewed: true, restarted: true, expiresAt: iso(instance.node.certificatesExpireAt) });
+    }
     case 'RemoveEtcdMember': {
       const cluster = fleet.requireCluster(clusterName);
       const peerIp = param(parameters, 'MemberPeerIp');

@@ -280,7 +280,7 @@ export async function readClusterSettings(clusterName: string, ports: Pick<Ports
   }
   // Settings recorded before a policy field existed read as its default.
   const policy = settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 };
-  return { ...settings, policy: { ...policy, certificateRenewalDays: policy.certificateRenewalDays ?? DEFAULT_CERTIFICATE_RENEWAL_DAYS, standbys: policy.standbys ?? { master: 0, worker: 0 } } };
+  return { ...settings, policy: { ...policy, certificateRenewalDays: policy.certificateRenewalDays ?? DEFAULT_CERTIFICATE_RENEWAL_DAYS, renewCertificates: policy.renewCertificates ?? true, standbys: policy.standbys ?? { master: 0, worker: 0 } } };
 }
 
 export function missingSecretReason(secretName: string, clusterName: string): string {

@@ -30,19 +30,29 @@ export interface CertificateState {
    * new expiry, and with it a new period), not on every 5-minute run.
    */
   readonly told: Record<string, string>;
+  /**
+   * instanceId -> the expiry a renewal was started for: started once per master and certificate period. A
+   * renewal that fails tells a human itself and is not started again every 5 minutes; a master renewed
+   * since has a new expiry, and a new period.
+   */
+  readonly renewing?: Record<string, string>;
 }
 
 export const CERTIFICATES_STATE_KEY = 'certificates';
-export const EMPTY_CERTIFICATE_STATE: CertificateState = { masters: {}, told: {} };
+export const EMPTY_CERTIFICATE_STATE: CertificateState = { masters: {}, told: {}, renewing: {} };
 /** Certificates change only when renewed: each master is asked a few times a day, not on every run. */
 export const CERTIFICATE_CHECK_INTERVAL_MS = 6 * 3600_000;
 export const DEFAULT_CERTIFICATE_RENEWAL_DAYS = 30;
 const DAY_MS = 86_400_000;
 
-/** Is this master's expiry unknown or older than the check interval? */
-export function certificateCheckDue(state: CertificateState, instanceId: string, now: number): boolean {
+/**
+ * Is this master's expiry unknown, older than the check interval, or within the window? Within the window
+ * it is asked on every run, so that a renewal (or a human's) is seen at once.
+ */
+export function certificateCheckDue(state: CertificateState, instanceId: string, now: number, thresholdDays: number): boolean {
   const known = state.masters[instanceId];
-  return !known || now - known.checkedAt >= CERTIFICATE_CHECK_INTERVAL_MS;
+  if (!known || now - known.checkedAt >= CERTIFICATE_CHECK_INTERVAL_MS) return true;
+  return known.leaf !== undefined && Date.parse(known.leaf.expiresAt) - now <= thresholdDays * DAY_MS;
 }
 
 /** The state after this run's answers: each asked master's new expiry (kept when it did not answer); gone masters forgotten. */
@@ -66,7 +76,8 @@ export function recordCertificates(
     };
   }
   const told = Object.fromEntries(Object.entries(state.told).filter(([instanceId]) => running.has(instanceId)));
-  return { masters: next, told };
+  const renewing = Object.fromEntries(Object.entries(state.renewing ?? {}).filter(([instanceId]) => running.has(instanceId)));
+  return { masters: next, told, renewing };
 }
 
 /** A master whose earliest leaf certificate expires within the threshold (or has expired). */

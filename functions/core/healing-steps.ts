@@ -547,11 +547,11 @@ async function launchInAnotherZone(
 // ---- telling a human ----------------------------------------------------------------------------------
 
 export async function notifyHumans(
-  input: { clusterName: string; instanceId?: string | undefined; error?: string | undefined; cause?: string | undefined; executionArn?: string | undefined },
+  input: { clusterName: string; workflow?: string | undefined; instanceId?: string | undefined; error?: string | undefined; cause?: string | undefined; executionArn?: string | undefined },
   ports: Pick<Ports, 'notifier'>,
 ): Promise<{ notified: true }> {
   const quorumLost = input.error === 'QuorumLostError';
-  const subject = quorumLost ? `kubeha ${input.clusterName}: etcd quorum at risk, a human must act` : `kubeha ${input.clusterName}: healing failed (${input.error ?? 'unknown error'})`;
+  const subject = quorumLost ? `kubeha ${input.clusterName}: etcd quorum at risk, a human must act` : `kubeha ${input.clusterName}: ${input.workflow ?? 'healing'} failed (${input.error ?? 'unknown error'})`;
   const message = [
     subject,
     input.instanceId ? `Instance: ${input.instanceId}` : undefined,

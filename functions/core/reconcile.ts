@@ -54,6 +54,7 @@ export type ReconcileAction =
   | { readonly kind: 'mark-replaced'; readonly deadInstanceId: string; readonly replacementId: string }
   | { readonly kind: 'report'; readonly finding: string }
   | { readonly kind: 'alert'; readonly subject: string; readonly message: string }
+  | { readonly kind: 'renew-certificates'; readonly executionName: string; readonly masters: string[] }
   | StandbyAction;
 
 /** probe-load-balancer.sh's answer: did a live API server answer /livez through this load balancer's nginx? */
@@ -231,7 +232,7 @@ export async function reconcileCluster(
   const state: ReconcileState = storedState?.value ?? { unhealthySince: {} };
   const probing = await sendBalancerProbes(settings, instances, address?.instanceId, ports, environment);
   const [{ status, certificates, asked }, external] = await Promise.all([
-    readClusterStatusAndCertificates(settings, instances, ports, environment, options, (instanceId) => certificateCheckDue(certificateState, instanceId, ports.clock.now())),
+    readClusterStatusAndCertificates(settings, instances, ports, environment, options, (instanceId) => certificateCheckDue(certificateState, instanceId, ports.clock.now(), settings.policy.certificateRenewalDays)),
     // A service that does not answer is a finding for a human, never a reason to heal or to stop.
     checkExternalServices(settings.cluster, instances, ports, environment, { timeoutSeconds: options.statusTimeoutSeconds }).catch((error: unknown) => ({
       unknown: `the check could not be sent: ${error instanceof Error ? error.message : String(error)}`,
@@ -249,6 +250,7 @@ export async function reconcileCluster(
     masters,
     state: recordCertificates(certificateState, masters, asked, certificates, ports.clock.now()),
     thresholdDays: settings.policy.certificateRenewalDays,
+    renew: settings.policy.renewCertificates,
     now: ports.clock.now(),
   });
   plan.actions.push(...certificatePlan.actions);
@@ -340,6 +342,11 @@ export async function readClusterStatusAndCertificates(
   return { status, certificates, asked };
 }
 
+/** `<cluster>-certs-<earliest expiry, 20271201T051912Z>`: at most 32 + 23 characters of the 80 a name may have. */
+export function renewalExecutionName(clusterName: string, expiresAt: string): string {
+  return `${clusterName}-certs-${expiresAt.replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
+}
+
 function joinedMasters(instances: readonly ClusterInstance[]): ClusterInstance[] {
   return instances.filter((instance) => instance.role === 'master' && instance.ec2State === 'running' && (instance.nodeState === 'joined' || instance.nodeState === 'initialized'));
 }
@@ -353,6 +360,8 @@ export function planCertificates(input: {
   readonly masters: readonly ClusterInstance[];
   readonly state: CertificateState;
   readonly thresholdDays: number;
+  /** healing.renewCertificates: start renew-certificates (else only tell a human). */
+  readonly renew: boolean;
   readonly now: number;
 }): { actions: ReconcileAction[]; state: CertificateState } {
   const { clusterName, masters, thresholdDays, now } = input;
@@ -362,7 +371,16 @@ export function planCertificates(input: {
   for (const master of expiring) {
     actions.push({ kind: 'report', finding: `the certificates of master ${master.instanceId} (${master.privateIp}) expire at ${master.expiresAt} (${master.name}), within ${thresholdDays} days` });
   }
-  const untold = expiring.filter((master) => told[master.instanceId] !== master.expiresAt);
+  // Renewal: one execution per certificate period, named after the earliest expiry it renews, so runs that
+  // overlap or repeat start it once (StartExecution refuses a second execution of that name). A renewal that
+  // fails tells a human itself; its name stays taken, so it is not retried every 5 minutes.
+  const renewing = { ...(input.state.renewing ?? {}) };
+  const unattempted = expiring.filter((master) => renewing[master.instanceId] !== master.expiresAt);
+  if (input.renew && unattempted.length > 0) {
+    actions.push({ kind: 'renew-certificates', executionName: renewalExecutionName(clusterName, unattempted[0]!.expiresAt), masters: unattempted.map((master) => master.instanceId) });
+    for (const master of expiring) renewing[master.instanceId] = master.expiresAt;
+  }
+  const untold = input.renew ? [] : expiring.filter((master) => told[master.instanceId] !== master.expiresAt);
   if (untold.length > 0) {
     actions.push({
       kind: 'alert',
@@ -381,7 +399,7 @@ export function planCertificates(input: {
     });
     for (const ca of firstOfEach) told[`ca:${ca.name}`] = ca.expiresAt;
   }
-  return { actions, state: { ...input.state, told } };
+  return { actions, state: { ...input.state, told, renewing } };
 }
 
 /**
@@ -481,6 +499,11 @@ async function apply(
     case 'alert':
       await ports.notifier.publish(action.subject, action.message);
       return;
+    case 'renew-certificates': {
+      const started = await ports.workflows.startExecution(`${environment.stateMachineArnPrefix}renew-certificates`, action.executionName, { clusterName });
+      if (started.started) log.info('started the renewal of certificates close to expiry', { clusterName, executionName: action.executionName, masters: action.masters });
+      return;
+    }
     case 'launch-standby':
     case 'prepare-standby':
     case 'finish-standby':

@@ -6,9 +6,9 @@ const DAY_SECONDS = 86_400;
 type Report = { clusters: { actions: { kind: string; finding?: string; subject?: string }[] }[] };
 
 describe('certificate expiry (simulator)', () => {
-  it("tells a human once when the masters' certificates come within 30 days, not on every run", async () => {
+  it("tells a human once when the masters' certificates come within 30 days and renewal is off, not on every run", async () => {
     // Prepare: a year of no upgrades; the masters' certificates were signed at their init and joins.
-    const { fleet, plane } = await bootstrappedCluster();
+    const { fleet, plane } = await bootstrappedCluster({ input: { healing: { renewCertificates: false } } });
     await plane.reconcile();
     fleet.advance(340 * DAY_SECONDS);
 
@@ -45,5 +45,101 @@ describe('certificate expiry (simulator)', () => {
 
     expect(fleet.clusters.get('demo')!.etcdMembers.every((member) => !member.healthy)).toBe(true);
     expect(fleet.apiAnswers()).toBe(false);
+  });
+});
+
+describe('renew-certificates (simulator)', () => {
+  /** Each RenewCertificates run, with what was healthy when it was sent. */
+  function watchRenewals(fleet: Awaited<ReturnType<typeof bootstrappedCluster>>['fleet']) {
+    const sent: { instanceId: string; healthyMembers: number; liveApiServers: number }[] = [];
+    fleet.commandSentHooks.push((document, instanceIds) => {
+      if (!document.includes('RenewCertificates')) return;
+      const cluster = fleet.clusters.get('demo')!;
+      const healthyMembers = cluster.etcdMembers.filter((member) => member.healthy).length;
+      const liveApiServers = fleet.byRole('master').filter((master) => fleet.apiAnswersInCluster(master.instanceId)).length;
+      for (const instanceId of instanceIds) sent.push({ instanceId, healthyMembers, liveApiServers });
+    });
+    return sent;
+  }
+  const lockHeld = (fleet: Awaited<ReturnType<typeof bootstrappedCluster>>['fleet']) => fleet.items.has('cluster#demo|lock');
+
+  it('renews every master one at a time when reconcile finds certificates within 30 days, never with fewer than 2 healthy members or API servers', async () => {
+    // Prepare
+    const { fleet, plane } = await bootstrappedCluster();
+    const sent = watchRenewals(fleet);
+    fleet.advance(340 * DAY_SECONDS);
+
+    // Act
+    await plane.reconcile();
+    await plane.reconcile(); // a second run while the renewal runs starts nothing more
+    const runs = await plane.settle();
+
+    // Assess
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.error).toBeUndefined();
+    expect(plane.executionsOf('renew-certificates')).toHaveLength(1);
+    expect(plane.executionsOf('renew-certificates')[0]!.name).toMatch(/^demo-certs-\d{8}T\d{6}Z$/);
+    const masters = fleet.byRole('master');
+    expect(sent.map((entry) => entry.instanceId).sort()).toEqual(masters.map((master) => master.instanceId).sort());
+    // Each restart began with all three healthy, and the restarts never overlapped: at most one master down at any moment.
+    expect(sent.every((entry) => entry.healthyMembers === 3 && entry.liveApiServers === 3)).toBe(true);
+    const spans = fleet.invocations.filter((invocation) => invocation.document === 'RenewCertificates').map((invocation) => [invocation.startedAt, invocation.finishesAt] as const).sort((a, b) => a[0] - b[0]);
+    for (let index = 1; index < spans.length; index += 1) expect(spans[index]![0]).toBeGreaterThanOrEqual(spans[index - 1]![1]);
+    for (const master of masters) expect(master.node.certificatesExpireAt!).toBeGreaterThanOrEqual(fleet.now() + 360 * DAY_SECONDS * 1000);
+    expect(lockHeld(fleet)).toBe(false);
+    expect(fleet.clusters.get('demo')!.etcdMembers.every((member) => member.healthy)).toBe(true);
+    expect(fleet.notifications).toEqual([]);
+  });
+
+  it('is idempotent: run again by hand, it skips every master, whose expiry says it is renewed', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    fleet.advance(340 * DAY_SECONDS);
+    await plane.reconcile();
+    await plane.settle();
+    const renewals = fleet.invocations.filter((invocation) => invocation.document === 'RenewCertificates').length;
+
+    const again = await plane.execute('renew-certificates', 'by-hand', { clusterName: 'demo' });
+    fleet.advance(5 * 60);
+    await plane.reconcile();
+
+    expect(again.error).toBeUndefined();
+    expect((again.output as { renewal: { masters: { renewed: boolean }[] } }).renewal.masters.map((master) => master.renewed)).toEqual([false, false, false]);
+    expect(fleet.invocations.filter((invocation) => invocation.document === 'RenewCertificates')).toHaveLength(renewals);
+    expect(plane.executionsOf('renew-certificates')).toHaveLength(2);
+  });
+
+  it('stops at a master that does not come back, tells a human, releases the lock and leaves the next master alone', async () => {
+    // Prepare: the second master's static pods do not come back after the renewal.
+    const { fleet, plane } = await bootstrappedCluster();
+    fleet.advance(340 * DAY_SECONDS);
+    const [, second, third] = fleet.byRole('master') as [unknown, { instanceId: string }, { instanceId: string; node: { certificatesExpireAt?: number } }];
+    fleet.failDocument({ document: 'RenewCertificates', instanceId: second.instanceId, stderr: 'kubeha: error: the API server and etcd member did not come back healthy within 120 s' });
+    const thirdExpiry = third.node.certificatesExpireAt;
+
+    // Act
+    await plane.reconcile();
+    const [run] = await plane.settle();
+    fleet.advance(5 * 60);
+    await plane.reconcile();
+
+    // Assess
+    expect(run!.error?.name).toBe('CommandFailedError');
+    expect(fleet.notifications).toHaveLength(1);
+    expect(fleet.notifications[0]!.message).toContain(second.instanceId);
+    expect(lockHeld(fleet)).toBe(false);
+    expect(third.node.certificatesExpireAt).toBe(thirdExpiry);
+    // The next runs do not start it again under the same name, nor tell a human again.
+    expect(plane.executionsOf('renew-certificates')).toHaveLength(1);
+  });
+
+  it('refuses a window a renewed certificate would not leave, naming the field, before taking the lock', async () => {
+    const { fleet, plane } = await bootstrappedCluster();
+    const before = fleet.calls.length;
+
+    const run = await plane.execute('renew-certificates', 'bad-window', { clusterName: 'demo', renewWithinDays: 400 });
+
+    expect(run.error?.name).toBe('InputValidationError');
+    expect(run.error?.message).toContain('renewWithinDays');
+    expect(fleet.calls.slice(before).filter((call) => ['PutItem', 'UpdateItem', 'SendCommand'].includes(call.operation))).toEqual([]);
   });
 });

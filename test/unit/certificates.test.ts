@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CERTIFICATE_CHECK_INTERVAL_MS, EMPTY_CERTIFICATE_STATE, certificateCheckDue, recordCertificates } from '../../functions/core/certificates.js';
+import { CERTIFICATE_CHECK_INTERVAL_MS, EMPTY_CERTIFICATE_STATE, assessAfterRenewal, assessBeforeRenewal, certificateCheckDue, recordCertificates } from '../../functions/core/certificates.js';
+import { CertificateRenewalError, NodeNotReadyError, QuorumLostError } from '../../functions/core/errors.js';
 import { planCertificates } from '../../functions/core/reconcile.js';
 import { instance } from '../support/instances.js';
 
@@ -19,6 +20,7 @@ describe('recordCertificates', () => {
     const next = recordCertificates(known, masters.slice(0, 2), [first, second], { [first]: null }, NOW);
 
     // Assess
+    expect(next.renewing).toEqual({});
     expect(next.masters).toEqual({
       [first]: { checkedAt: NOW, leaf: answer(NOW + 40 * DAY).leaf, ca: answer(NOW + 40 * DAY).ca },
       [second]: { checkedAt: NOW, leaf: answer(NOW + 50 * DAY).leaf, ca: answer(NOW + 50 * DAY).ca },
@@ -31,7 +33,7 @@ describe('certificateCheckDue', () => {
     const state = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second], {}, NOW - CERTIFICATE_CHECK_INTERVAL_MS);
     const later = recordCertificates(state, masters, [second], {}, NOW - 60_000);
 
-    expect([first, second, third].map((id) => certificateCheckDue(later, id, NOW))).toEqual([true, false, true]);
+    expect([first, second, third].map((id) => certificateCheckDue(later, id, NOW, 30))).toEqual([true, false, true]);
   });
 });
 
@@ -40,12 +42,12 @@ describe('planCertificates', () => {
 
   it('reports each master within the threshold on every run, and tells a human once per certificate period', () => {
     // Act
-    const run1 = planCertificates({ clusterName: 'prod-eu', masters, state: known, thresholdDays: 30, now: NOW });
-    const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: run1.state, thresholdDays: 30, now: NOW + 300_000 });
+    const run1 = planCertificates({ clusterName: 'prod-eu', masters, state: known, thresholdDays: 30, renew: false, now: NOW });
+    const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: run1.state, thresholdDays: 30, renew: false, now: NOW + 300_000 });
     // The first master renewed by hand: a new period, far from the threshold, then close again a year later.
     const renewed = recordCertificates(run2.state, masters, [first], { [first]: answer(NOW + 385 * DAY) }, NOW + DAY);
-    const run3 = planCertificates({ clusterName: 'prod-eu', masters, state: renewed, thresholdDays: 30, now: NOW + DAY });
-    const yearLater = planCertificates({ clusterName: 'prod-eu', masters, state: run3.state, thresholdDays: 30, now: NOW + 360 * DAY });
+    const run3 = planCertificates({ clusterName: 'prod-eu', masters, state: renewed, thresholdDays: 30, renew: false, now: NOW + DAY });
+    const yearLater = planCertificates({ clusterName: 'prod-eu', masters, state: run3.state, thresholdDays: 30, renew: false, now: NOW + 360 * DAY });
 
     // Assess
     expect(run1.actions.filter((action) => action.kind === 'report')).toHaveLength(2);
@@ -62,10 +64,56 @@ describe('planCertificates', () => {
   it('tells a human once that a certificate authority expires, which kubeha does not rotate', () => {
     const state = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second], { [first]: answer(NOW + 300 * DAY, NOW + 10 * DAY), [second]: answer(NOW + 300 * DAY, NOW + 10 * DAY) }, NOW);
 
-    const run1 = planCertificates({ clusterName: 'prod-eu', masters, state, thresholdDays: 30, now: NOW });
-    const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: run1.state, thresholdDays: 30, now: NOW + 300_000 });
+    const run1 = planCertificates({ clusterName: 'prod-eu', masters, state, thresholdDays: 30, renew: false, now: NOW });
+    const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: run1.state, thresholdDays: 30, renew: false, now: NOW + 300_000 });
 
     expect(run1.actions).toEqual([{ kind: 'alert', subject: 'kubeha prod-eu: a certificate authority expires within 30 days', message: expect.stringContaining(`ca expires at ${iso(NOW + 10 * DAY)}`) }]);
     expect(run2.actions).toEqual([]);
+  });
+});
+
+describe('planCertificates with renewal on', () => {
+  const known = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second, third], { [first]: answer(NOW + 20 * DAY), [second]: answer(NOW + 21 * DAY), [third]: answer(NOW + 200 * DAY) }, NOW);
+
+  it('starts one renewal named after the earliest expiry, does not start it again for the same expiries, and tells nobody itself', () => {
+    const run1 = planCertificates({ clusterName: 'prod-eu', masters, state: known, thresholdDays: 30, renew: true, now: NOW });
+    // The renewal failed on the second master: its expiry is unchanged, the first's renewed.
+    const afterFailure = recordCertificates(run1.state, masters, [first, second], { [first]: answer(NOW + 365 * DAY), [second]: answer(NOW + 21 * DAY) }, NOW + 3600_000);
+    const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: afterFailure, thresholdDays: 30, renew: true, now: NOW + 3600_000 });
+
+    expect(run1.actions.filter((action) => action.kind !== 'report')).toEqual([{ kind: 'renew-certificates', executionName: `prod-eu-certs-${iso(NOW + 20 * DAY).replace(/[-:]/g, '')}`, masters: [first, second] }]);
+    expect(run2.actions.filter((action) => action.kind !== 'report')).toEqual([]);
+  });
+
+  it('checks a master within the window on every run, and one beyond it only every few hours', () => {
+    expect(certificateCheckDue(known, first, NOW + 60_000, 30)).toBe(true);
+    expect(certificateCheckDue(known, third, NOW + 60_000, 30)).toBe(false);
+  });
+});
+
+describe('assessBeforeRenewal', () => {
+  const ips = masters.map((master) => master.privateIp!);
+  const status = (leafMs: number, healthy = [true, true, true], ready = [true, true, true]) => ({
+    members: ips.map((ip, index) => ({ id: `m${index}`, name: `m${index}`, peerIp: ip, healthy: healthy[index]!, isLearner: false })),
+    nodes: ips.map((ip, index) => ({ name: `m${index}`, internalIp: ip, ready: ready[index]!, controlPlane: true })),
+    certificates: answer(leafMs),
+  });
+
+  it('skips a master whose certificates expire beyond the window, whatever else is wrong', () => {
+    expect(assessBeforeRenewal(status(NOW + 300 * DAY, [true, false, false]), ips[0]!, 30, NOW)).toEqual({ renew: false, expiresAt: iso(NOW + 300 * DAY) });
+  });
+
+  it('renews a master within the window only while every other member is healthy and every other master Ready', () => {
+    expect(assessBeforeRenewal(status(NOW + 20 * DAY), ips[0]!, 30, NOW)).toEqual({ renew: true, expiresAt: iso(NOW + 20 * DAY) });
+    expect(() => assessBeforeRenewal(status(NOW + 20 * DAY, [true, false, true]), ips[0]!, 30, NOW)).toThrow(QuorumLostError);
+    expect(() => assessBeforeRenewal(status(NOW + 20 * DAY, [true, true, true], [true, true, false]), ips[0]!, 30, NOW)).toThrow(/not Ready/);
+  });
+
+  it('waits for a renewed master, fails when its certificates are still old, and gives up when it does not come back', () => {
+    const deadline = NOW + 600_000;
+    expect(assessAfterRenewal(status(NOW + 365 * DAY), ips[1]!, 30, deadline, NOW)).toEqual({ healthy: true, expiresAt: iso(NOW + 365 * DAY) });
+    expect(assessAfterRenewal(status(NOW + 365 * DAY, [true, false, true]), ips[1]!, 30, deadline, NOW)).toEqual({ healthy: false, reason: 'etcd member m1 is not healthy' });
+    expect(() => assessAfterRenewal(status(NOW + 365 * DAY, [true, false, true]), ips[1]!, 30, deadline, deadline + 1)).toThrow(NodeNotReadyError);
+    expect(() => assessAfterRenewal(status(NOW + 20 * DAY), ips[1]!, 30, deadline, NOW)).toThrow(CertificateRenewalError);
   });
 });

@@ -34,7 +34,7 @@ describe('parseBootstrapInput', () => {
 
     // Assess
     expect(defaults.healing.standbys).toEqual({ master: 0, worker: 0 });
-    expect(asked.healing).toEqual({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, certificateRenewalDays: 30, standbys: { master: 3, worker: 3 } });
+    expect(asked.healing).toEqual({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, certificateRenewalDays: 30, renewCertificates: true, standbys: { master: 3, worker: 3 } });
   });
 
   it.each([
