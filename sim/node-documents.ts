@@ -200,13 +200,15 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const windowMs = Number(param(parameters, 'RenewWithinDays')) * 86_400_000;
       const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
       if (instance.node.certificatesExpireAt > fleet.now() + windowMs) {
-        return result('kubeha: certificates are current and served; nothing to do', { changed: false, renewed: false, restarted: false, expiresAt: iso(instance.node.certificatesExpireAt) });
+        return result('kubeha: certificates are current and served; nothing to do', { changed: false, renewed: false, restarted: false, kubeconfigStored: false, expiresAt: iso(instance.node.certificatesExpireAt) });
       }
       instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
       for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+      // admin.conf's client certificate is renewed too: the script stores it in the admin kubeconfig secret again.
+      fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} renewed on ${hostname} ${fleet.hex(40)}\n`);
       fleet.history.push({ at: invocation.startedAt, what: `static pods of ${hostname} restarting with renewed certificates` });
       fleet.history.push({ at: fleet.now(), what: `static pods of ${hostname} back, certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
-      return result('kubeha: certificates renewed; API server and etcd member healthy', { changed: true, renewed: true, restarted: true, expiresAt: iso(instance.node.certificatesExpireAt) });
+      return result('kubeha: certificates renewed; API server and etcd member healthy', { changed: true, renewed: true, restarted: true, kubeconfigStored: true, expiresAt: iso(instance.node.certificatesExpireAt) });
     }
     case 'RemoveEtcdMember': {
       const cluster = fleet.requireCluster(clusterName);

@@ -351,7 +351,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
     case 'renew-certificates': {
       const days = String(request.renewWithinDays ?? '');
       if (!parameterPattern('RenewWithinDays').test(days)) throw new CommandFailedError(request.step, [{ instanceId: '-', status: 'NotSent', reason: `renewWithinDays must be a whole number of days, not "${days}"` }]);
-      return { RenewWithinDays: days, ExecutionTimeout: executionTimeout };
+      return { RenewWithinDays: days, KubeconfigSecretId: kubeconfigSecretName(cluster.clusterName), Region: region, ExecutionTimeout: executionTimeout };
     }
     case 'prepare-node-image':
       return { KubernetesVersion: cluster.kubernetesVersion, CleanIdentity: String(request.keepIdentity !== true), ExecutionTimeout: executionTimeout };

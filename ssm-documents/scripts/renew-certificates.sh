@@ -9,6 +9,8 @@
 # Idempotent, decided from expiry dates, not markers: the files are renewed only while they expire within
 # the window, and the pods restart only while what the API server and etcd serve (openssl s_client) is
 # older than the files. A run that died with the manifests moved aside puts them back first.
+# `renew all` renews admin.conf's client certificate too: the copy kubeha keeps in KUBEHA_KUBECONFIG_SECRET_ID
+# (stored by init-first-master.sh) would expire a year after init, so the renewed admin.conf is stored again.
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -102,8 +104,20 @@ restart_static_pods() {
   wait_until "${limit}" "the API server and etcd member did not come back healthy" back_and_healthy
 }
 
+# store_admin_kubeconfig: puts this master's renewed admin.conf into the admin kubeconfig secret, once per
+# content (the digest stored last is kept here), so re-runs do not pile up secret versions.
+store_admin_kubeconfig() {
+  local marker="${KUBEHA_STATE_DIR}/admin-kubeconfig-stored" digest
+  digest="$(sha256sum "${ADMIN_KUBECONFIG}" | cut -d' ' -f1)"
+  [[ -f "${marker}" && "$(cat "${marker}")" == "${digest}" ]] && return 1
+  aws secretsmanager put-secret-value --region "${KUBEHA_REGION}" --secret-id "${KUBEHA_KUBECONFIG_SECRET_ID}" \
+    --secret-string "file://${ADMIN_KUBECONFIG}" >/dev/null || fail "could not store the renewed admin.conf in ${KUBEHA_KUBECONFIG_SECRET_ID}"
+  mkdir -p "${KUBEHA_STATE_DIR}"
+  printf '%s\n' "${digest}" >"${marker}"
+}
+
 main() {
-  require_env KUBEHA_RENEW_WITHIN_DAYS
+  require_env KUBEHA_RENEW_WITHIN_DAYS KUBEHA_KUBECONFIG_SECRET_ID KUBEHA_REGION
   require_match KUBEHA_RENEW_WITHIN_DAYS '^[0-9]{1,3}$' 'a number of days'
   [[ -f "${ADMIN_KUBECONFIG}" ]] || fail "this node is not a control-plane node (${ADMIN_KUBECONFIG} is missing)"
   if compgen -G "${ASIDE}/*.yaml" >/dev/null; then
@@ -111,7 +125,7 @@ main() {
     put_manifests_back
   fi
 
-  local before after window renewed=false restarted=false
+  local before after window renewed=false restarted=false stored=false
   window=$(($(date +%s) + KUBEHA_RENEW_WITHIN_DAYS * 86400))
   before="$(earliest_leaf_expiry)"
   [[ -n "${before}" ]] || fail "kubeadm reports no certificates on this node"
@@ -130,9 +144,14 @@ main() {
     loaded_old_certificates && fail "the API server or etcd still serves its previous certificate after the restart"
   fi
   wait_until "${KUBEHA_STATIC_POD_WAIT_SECONDS:-120}" "the API server and etcd member are not healthy" back_and_healthy
+  # Whenever admin.conf differs from what this master stored last: also after a run that renewed and died.
+  if store_admin_kubeconfig; then
+    stored=true
+    log "stored the renewed admin.conf in ${KUBEHA_KUBECONFIG_SECRET_ID}"
+  fi
   log "certificates expire at $(date -u -d "@${after}" +%FT%TZ); API server and etcd member healthy"
-  result "$(jq -cn --argjson renewed "${renewed}" --argjson restarted "${restarted}" --arg expiresAt "$(date -u -d "@${after}" +%FT%TZ)" \
-    '{changed: ($renewed or $restarted), renewed: $renewed, restarted: $restarted, expiresAt: $expiresAt}')"
+  result "$(jq -cn --argjson renewed "${renewed}" --argjson restarted "${restarted}" --argjson stored "${stored}" --arg expiresAt "$(date -u -d "@${after}" +%FT%TZ)" \
+    '{changed: ($renewed or $restarted or $stored), renewed: $renewed, restarted: $restarted, kubeconfigStored: $stored, expiresAt: $expiresAt}')"
 }
 
 main "$@"

@@ -88,7 +88,8 @@ describe('cluster-status.sh certificates', () => {
 
 describe('renew-certificates.sh', () => {
   const NOW = Math.floor(Date.now() / 1000);
-  const WINDOW = { KUBEHA_RENEW_WITHIN_DAYS: '30', KUBEHA_STATIC_POD_WAIT_SECONDS: '10' };
+  const WINDOW = { KUBEHA_RENEW_WITHIN_DAYS: '30', KUBEHA_STATIC_POD_WAIT_SECONDS: '10', KUBEHA_KUBECONFIG_SECRET_ID: 'kubeha/local/demo/admin-kubeconfig', KUBEHA_REGION: 'eu-west-1' };
+  const storesKubeconfig = (calls: string[]) => calls.filter((call) => call.startsWith('aws secretsmanager put-secret-value') && call.includes('--secret-id kubeha/local/demo/admin-kubeconfig'));
 
   /** A master initialized 340 days ago: its certificates expire in 25 days. */
   function agedMaster(): FakeNode {
@@ -106,7 +107,9 @@ describe('renew-certificates.sh', () => {
 
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.result).toEqual({ changed: true, renewed: true, restarted: true, expiresAt: expect.any(String) });
+    expect(run.result).toEqual({ changed: true, renewed: true, restarted: true, kubeconfigStored: true, expiresAt: expect.any(String) });
+    // The admin kubeconfig kubeha keeps carries admin.conf's client certificate, renewed with the rest.
+    expect(storesKubeconfig(run.calls)).toHaveLength(1);
     expect(Date.parse(String(run.result?.expiresAt)) / 1000).toBeGreaterThanOrEqual(NOW + 364 * DAY);
     expect(run.calls).toContain('kubeadm certs renew all');
     // What the API server and etcd serve now is what is on disk.
@@ -122,8 +125,9 @@ describe('renew-certificates.sh', () => {
     const again = master.run('renew-certificates.sh', WINDOW);
 
     expect(again.status).toBe(0);
-    expect(again.result).toEqual(expect.objectContaining({ changed: false, renewed: false, restarted: false }));
+    expect(again.result).toEqual(expect.objectContaining({ changed: false, renewed: false, restarted: false, kubeconfigStored: false }));
     expect(again.calls).not.toContain('kubeadm certs renew all');
+    expect(storesKubeconfig(again.calls)).toEqual([]);
   });
 
   it('restarts without renewing again when an earlier run renewed the files but died before the restart', () => {
@@ -166,7 +170,7 @@ describe('renew-certificates.sh', () => {
   it('refuses a window that is not a number of days, before changing anything', () => {
     const master = agedMaster();
 
-    const run = master.run('renew-certificates.sh', { KUBEHA_RENEW_WITHIN_DAYS: '30; rm -rf /' });
+    const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_RENEW_WITHIN_DAYS: '30; rm -rf /' });
 
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('KUBEHA_RENEW_WITHIN_DAYS must be a number of days');
