@@ -17,7 +17,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
 # `kubeadm certs check-expiration -o json` prints output.kubeadm.k8s.io/v1alpha3 CertificateExpirationInfo
 # (kubernetes/kubernetes cmd/kubeadm/app/cmd/certs.go newCmdCertsExpiration, apis/output/v1alpha3/types.go:
 # certificates[] and certificateAuthorities[] with name, expirationDate in RFC 3339 UTC, missing); it reads
-# the files only, so it answers with the API down. A certificate this node never had is `missing` with no
+# the files only, so it answers with the API down, and with a structured output it prints the JSON alone
+# (util/output/output.go: ResourcePrinterWrapper.Printf is a no-op). A certificate this node never had is `missing` with no
 # date (super-admin.conf exists only where init ran) and is left out. RFC 3339 UTC dates sort as text.
 certificates_json() {
   local info
