@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
 # those embedded in admin.conf, controller-manager.conf, scheduler.conf) and among its CAs, as
 # {"leaf": {"name", "expiresAt"}, "ca": {"name", "expiresAt"}}; fails when kubeadm cannot tell.
 # `kubeadm certs check-expiration -o json` prints output.kubeadm.k8s.io/v1alpha3 CertificateExpirationInfo
-# (kubernetes/kubernetes cmd/kubeadm/app/cmd/certs.go newCmdCertsExpiration, apis/output/v1alpha3/types.go:
+# (since v1.30, kubernetes/kubernetes#123372; cmd/kubeadm/app/cmd/certs.go newCmdCertsExpiration, apis/output/v1alpha3/types.go:
 # certificates[] and certificateAuthorities[] with name, expirationDate in RFC 3339 UTC, missing); it reads
 # the files only, so it answers with the API down, and with a structured output it prints the JSON alone
 # (util/output/output.go: ResourcePrinterWrapper.Printf is a no-op). A certificate this node never had is `missing` with no
