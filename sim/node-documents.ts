@@ -5,6 +5,20 @@ import type { Invocation, KubeCluster, SimInstance, SimulatedFleet } from './fle
 
 export const CERTS_TTL_MS = 2 * 3600_000;
 
+/**
+ * What a document does to the node the moment it starts there, for the few whose effect is visible while
+ * they run: RenewCertificates moves this master's static pod manifests away (renew-certificates.sh), so its
+ * etcd member and API server are down from its start until it ends healthy, or for good if it fails.
+ */
+export function startDocument(fleet: SimulatedFleet, invocation: Invocation, instance: SimInstance): void {
+  if (invocation.document !== 'RenewCertificates' || instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) return;
+  const windowMs = Number(invocation.parameters.RenewWithinDays ?? '0') * 86_400_000;
+  if (instance.node.certificatesExpireAt > fleet.now() + windowMs) return;
+  const cluster = fleet.clusters.get(fleet.clusterNameOf(instance));
+  for (const member of cluster?.etcdMembers ?? []) if (member.instanceId === instance.instanceId) member.healthy = false;
+  fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} down: restarting with renewed certificates` });
+}
+
 export function runDocument(fleet: SimulatedFleet, invocation: Invocation, instance: SimInstance): string {
   const parameters = invocation.parameters;
   if (invocation.document === 'PrepareNodeImage') {
@@ -193,8 +207,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'RenewCertificates': {
       // renew-certificates.sh: `kubeadm certs renew all` when the earliest leaf expires within the window
       // (365 more days from now, constants.go CertificateValidityPeriod), then the static pods restarted from
-      // their manifests and waited for: this master's etcd member and API server are down while the document
-      // runs (its invocation's span) and healthy when it ends, serving the new certificates.
+      // their manifests and waited for: down since the document started (startDocument), healthy when it ends.
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) throw new Error('kubeha: error: this node is not a control-plane node (/etc/kubernetes/admin.conf is missing)');
       const windowMs = Number(param(parameters, 'RenewWithinDays')) * 86_400_000;
@@ -206,8 +219,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
       // admin.conf's client certificate is renewed too: the script stores it in the admin kubeconfig secret again.
       fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} renewed on ${hostname} ${fleet.hex(40)}\n`);
-      fleet.history.push({ at: invocation.startedAt, what: `static pods of ${hostname} restarting with renewed certificates` });
-      fleet.history.push({ at: fleet.now(), what: `static pods of ${hostname} back, certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
+      fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
       return result('kubeha: certificates renewed; API server and etcd member healthy', { changed: true, renewed: true, restarted: true, kubeconfigStored: true, expiresAt: iso(instance.node.certificatesExpireAt) });
     }
     case 'RemoveEtcdMember': {
