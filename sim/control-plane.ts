@@ -178,6 +178,28 @@ export class LocalControlPlane {
       .map((execution) => this.runs.get(execution.executionArn)!);
   }
 
+  /**
+   * settle(), with the reconcile schedule (rate(5 minutes) in serverless.yml) firing every `everySeconds` of
+   * modelled time while executions run: what reconcile meets while a heal is in the middle of a long wait.
+   * Returns the runs and what each scheduled reconcile answered.
+   */
+  async settleWhileReconciling(everySeconds: number): Promise<{ runs: LocalRun[]; reconciles: unknown[] }> {
+    const reconciles: unknown[] = [];
+    let settling = true;
+    const schedule = (async () => {
+      for (;;) {
+        await this.time.sleep(everySeconds);
+        if (!settling) return;
+        reconciles.push(await this.reconcile());
+      }
+    })();
+    const runs = await this.settle();
+    settling = false;
+    // The schedule's last sleep ends within everySeconds; awaited, so the clock stops moving before the caller looks.
+    await schedule;
+    return { runs, reconciles };
+  }
+
   executionsOf(machine: string): SimExecution[] {
     return [...this.fleet.executions.values()].filter((execution) => execution.stateMachine === `kubeha-local-${machine}`);
   }

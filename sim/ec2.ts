@@ -11,6 +11,9 @@
 //   with a key and no value deletes the tag whatever its value, and a key the instance lacks is no error
 //   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteTags.html);
 // - images and their snapshots: see CreateImage, DeregisterImage and DeleteSnapshot below.
+// - route tables and NAT gateways (DescribeRouteTables, DescribeNatGateways): the main table is known only by
+//   Associations[].Main, never by a subnet id; routes to a gone target are `blackhole`; unknown filters and a
+//   MaxResults out of range are refused; both page (see below).
 import {
   AssociateAddressCommand,
   CreateImageCommand,
@@ -22,6 +25,8 @@ import {
   DescribeSnapshotsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
+  DescribeNatGatewaysCommand,
+  DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVolumesCommand,
@@ -88,7 +93,7 @@ export function installEc2(fleet: SimulatedFleet) {
     route(fleet, 'ec2', 'DescribeInstances', (input: { Filters?: { Name?: string; Values?: string[] }[]; InstanceIds?: string[] }) => {
       for (const instanceId of input.InstanceIds ?? []) {
         const instance = fleet.instances.get(instanceId);
-        if (!instance || fleet.isForgotten(instance)) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+        if (!instance || fleet.isForgotten(instance) || fleet.isPropagating(instance)) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
       }
       return { Reservations: [{ Instances: fleet.describeInstances(input.Filters, input.InstanceIds).map(describeInstanceShape) }] };
     }),
@@ -311,6 +316,78 @@ export function installEc2(fleet: SimulatedFleet) {
       }),
     })),
   );
+  // DescribeRouteTables (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRouteTables.html):
+  // Filter.N with vpc-id, route-table-id, association.subnet-id, association.main; RouteTableAssociation has Main
+  // true (and no SubnetId) on the VPC's main table, "This command does not return the subnet ID for implicit
+  // associations"; Route has DestinationCidrBlock, GatewayId (local, igw-…) or NatGatewayId, Origin and State
+  // (active | blackhole, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Route.html). Paged by
+  // MaxResults (5-100) / NextToken, or by `fleet.describePageSize` when a test wants pages without asking.
+  ec2.on(DescribeRouteTablesCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeRouteTables', (input: { Filters?: Filter[]; RouteTableIds?: string[]; MaxResults?: number; NextToken?: string }) => {
+      const tables = [...fleet.routeTables.values()].filter(
+        (table) =>
+          (!input.RouteTableIds?.length || input.RouteTableIds.includes(table.routeTableId)) &&
+          matchesFilters(input.Filters, {
+            'vpc-id': [table.vpcId],
+            'route-table-id': [table.routeTableId],
+            'association.subnet-id': table.subnetIds,
+            // "Route tables that do not have an association ID are not returned" when filtering on association.main.
+            'association.main': [...(table.main ? ['true'] : []), ...(table.subnetIds.length > 0 ? ['false'] : [])],
+          }),
+      );
+      const { page, NextToken } = paged(tables, input.MaxResults, fleet.describePageSize, input.NextToken, [5, 100]);
+      return {
+        RouteTables: page.map((table) => ({
+          RouteTableId: table.routeTableId,
+          VpcId: table.vpcId,
+          OwnerId: fleet.account,
+          Associations: [
+            ...(table.main ? [{ Main: true, RouteTableAssociationId: `rtbassoc-${table.routeTableId.slice(4)}`, RouteTableId: table.routeTableId, AssociationState: { State: 'associated' } }] : []),
+            ...table.subnetIds.map((SubnetId) => ({ Main: false, RouteTableAssociationId: `rtbassoc-${SubnetId.slice(7)}`, RouteTableId: table.routeTableId, SubnetId, AssociationState: { State: 'associated' } })),
+          ],
+          Routes: table.routes.map((entry) => ({
+            DestinationCidrBlock: entry.destination,
+            ...(entry.target.startsWith('nat-') ? { NatGatewayId: entry.target } : { GatewayId: entry.target }),
+            Origin: entry.target === 'local' ? 'CreateRouteTable' : 'CreateRoute',
+            State: fleet.routeState(entry),
+          })),
+          PropagatingVgws: [],
+          Tags: [],
+        })),
+        ...(NextToken ? { NextToken } : {}),
+      };
+    }),
+  );
+  // DescribeNatGateways (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNatGateways.html): the
+  // filter list is `Filter` (not Filters) with vpc-id, subnet-id, state, nat-gateway-id; NatGatewayAddresses
+  // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NatGatewayAddress.html) give a public gateway's
+  // PublicIp and AllocationId, IsPrimary and Status. Paged by MaxResults (5-1000) / NextToken.
+  ec2.on(DescribeNatGatewaysCommand).callsFake(
+    route(fleet, 'ec2', 'DescribeNatGateways', (input: { Filter?: Filter[]; NatGatewayIds?: string[]; MaxResults?: number; NextToken?: string }) => {
+      const gateways = [...fleet.natGateways.values()].filter(
+        (gateway) =>
+          (!input.NatGatewayIds?.length || input.NatGatewayIds.includes(gateway.natGatewayId)) &&
+          matchesFilters(input.Filter, { 'vpc-id': [gateway.vpcId], 'subnet-id': [gateway.subnetId], state: [gateway.state], 'nat-gateway-id': [gateway.natGatewayId] }),
+      );
+      const { page, NextToken } = paged(gateways, input.MaxResults, fleet.describePageSize, input.NextToken, [5, 1000]);
+      return {
+        NatGateways: page.map((gateway) => ({
+          NatGatewayId: gateway.natGatewayId,
+          VpcId: gateway.vpcId,
+          SubnetId: gateway.subnetId,
+          State: gateway.state,
+          ConnectivityType: gateway.connectivity,
+          CreateTime: new Date(fleet.now() - 86_400_000),
+          NatGatewayAddresses:
+            gateway.connectivity === 'public' && gateway.publicIp
+              ? [{ AllocationId: gateway.allocationId, NetworkInterfaceId: `eni-${gateway.natGatewayId.slice(4)}`, PublicIp: gateway.publicIp, IsPrimary: true, Status: 'succeeded' }]
+              : [],
+          Tags: [],
+        })),
+        ...(NextToken ? { NextToken } : {}),
+      };
+    }),
+  );
   ec2.on(DescribeAddressesCommand).callsFake(
     route(fleet, 'ec2', 'DescribeAddresses', (input: { AllocationIds?: string[] }) => ({
       Addresses: (input.AllocationIds ?? []).map((allocationId) => {
@@ -339,6 +416,27 @@ export function installEc2(fleet: SimulatedFleet) {
     }),
   );
   return ec2;
+}
+
+type Filter = { Name?: string; Values?: string[] };
+
+/** EC2's Filter.N: every filter must match one of its values; a name the call does not know is an error. */
+function matchesFilters(filters: Filter[] | undefined, fields: Record<string, string[]>): boolean {
+  return (filters ?? []).every((filter) => {
+    const values = fields[filter.Name ?? ''];
+    if (!values) throw new AwsError('InvalidParameterValue', `The filter '${filter.Name}' is invalid`);
+    return (filter.Values ?? []).some((value) => values.includes(value));
+  });
+}
+
+/** One page of `items` and the token for the next (the token is the next item's index here; opaque to callers). */
+function paged<T>(items: T[], maxResults: number | undefined, fallback: number | undefined, token: string | undefined, [least, most]: [number, number]): { page: T[]; NextToken?: string } {
+  if (maxResults !== undefined && (maxResults < least || maxResults > most)) throw new AwsError('InvalidParameterValue', `MaxResults must be between ${least} and ${most}`);
+  const size = maxResults ?? fallback;
+  const start = token ? Number(token) : 0;
+  if (!Number.isInteger(start) || start < 0 || start > items.length) throw new AwsError('InvalidPaginationToken', `The pagination token is invalid`);
+  const end = size === undefined ? items.length : start + size;
+  return { page: items.slice(start, end), ...(end < items.length ? { NextToken: String(end) } : {}) };
 }
 
 /** How long DescribeImages still lists a deregistered image (the reference says "a short interval"). */

@@ -12,6 +12,7 @@ import type { EncryptionModel } from './encryption.js';
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
 import { charge, runningFunction } from './handler-time.js';
 import { param } from './node-documents.js';
+import { parseCidr } from '../functions/core/cidr.js';
 import { type KeepalivedClaim, keepalivedDetectionSeconds } from './load-balancer.js';
 
 /** The stage of the simulated deployment: LocalControlPlane sets KUBEHA_STAGE to it. */
@@ -30,6 +31,8 @@ export interface SimInstance {
   vpcId: string;
   availabilityZone: string;
   launchTime: Date;
+  /** When RunInstances made it (describeLagSeconds); instances a test sets up are known at once. */
+  launchedByApiAt?: number;
   ssmOnline: boolean;
   /** When the SSM agent registered; before that SSM does not know the instance at all. */
   ssmRegisteredAt?: number;
@@ -101,6 +104,12 @@ export interface EtcdMember {
   instanceId: string;
   peerUrl: string;
   healthy: boolean;
+  /**
+   * A learner kubeadm's etcd-join announced (`member add --learner`) whose etcd never started: the join failed
+   * before the member caught up (kubeadm#2997). etcdctl lists it with an empty name; it does not vote, so quorum
+   * counts only the voting members (etcd's RaftCluster.IsReadyToRemoveVotingMember iterates VotingMembers()).
+   */
+  unstartedLearner?: true;
 }
 
 export interface KubeCluster {
@@ -204,6 +213,8 @@ export interface DocumentFault {
   skip?: number;
   remaining: number;
   stderr: string;
+  /** JoinControlPlane only: the join fails in etcd-join after announcing its learner, which stays behind. */
+  leavesUnstartedLearner?: true;
 }
 
 /** An API's token bucket: how many requests it holds, and how many it gains a second (limitRates). */
@@ -230,6 +241,35 @@ export interface Secret {
 }
 
 
+/**
+ * A route of a simulated route table. `target` is what DescribeRouteTables names in the route: `local`, an
+ * internet gateway (`igw-…`, GatewayId) or a NAT gateway (`nat-…`, NatGatewayId).
+ */
+export interface SimRoute {
+  destination: string;
+  target: string;
+}
+
+/** A route table: `main` for the VPC's main table, `subnetIds` its explicit associations. */
+export interface SimRouteTable {
+  routeTableId: string;
+  vpcId: string;
+  main: boolean;
+  subnetIds: string[];
+  routes: SimRoute[];
+}
+
+/** A NAT gateway: a public one sends its traffic from its public address (its Elastic IP). */
+export interface SimNatGateway {
+  natGatewayId: string;
+  vpcId: string;
+  subnetId: string;
+  state: 'pending' | 'failed' | 'available' | 'deleting' | 'deleted';
+  connectivity: 'public' | 'private';
+  publicIp?: string;
+  allocationId?: string;
+}
+
 export interface StandardFleetOptions {
   clusterName?: string;
   masters?: number;
@@ -250,6 +290,12 @@ export class SimulatedFleet {
   readonly keepalivedClaims: KeepalivedClaim[] = [];
   readonly addresses = new Map<string, { allocationId: string; publicIp: string; instanceId?: string; effectiveAt?: number; tags: Record<string, string> }>();
   readonly parameters = new Map<string, string>();
+  /** Route tables of the VPCs (addVpc makes each VPC's main table), by id. */
+  readonly routeTables = new Map<string, SimRouteTable>();
+  /** NAT gateways, by id (addNatEgress). */
+  readonly natGateways = new Map<string, SimNatGateway>();
+  /** Internet gateways and the VPC each is attached to, by id. */
+  readonly internetGateways = new Map<string, { internetGatewayId: string; vpcId: string }>();
   /** Inbound rules of each security group (protocol, ports, source groups or CIDRs). */
   readonly securityGroups = new Map<string, { protocol: string; fromPort?: number; toPort?: number; sourceGroupIds: string[]; cidrs: string[] }[]>();
   /** The digest the deployed documents' names end with; a command for any other set does not exist. */
@@ -288,12 +334,28 @@ export class SimulatedFleet {
   // The unpleasant parts of AWS, each configurable for the one test that is about it (shared/reality.md).
   /** EC2 describes a terminated instance for about an hour, then answers InvalidInstanceID.NotFound. */
   terminatedRetentionSeconds = 3600;
+  /**
+   * How long a launched instance stays out of DescribeInstances: "if you run a command to modify or describe the
+   * resource that you just created, its ID might not have propagated throughout the system, and you will get an
+   * error responding that the resource does not exist"; describe "starting with a couple of seconds of wait
+   * time" (Eventual consistency in the Amazon EC2 API, https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+   */
+  describeLagSeconds = 2;
   /** The dead instance's ENI holds its private IP for seconds to minutes: RunInstances with it fails InvalidIPAddress.InUse. */
   addressReleaseSeconds = 30;
   /** A new instance's SSM agent registers 30-90 s after the instance is running. */
   agentRegistrationSeconds = 40;
+  /** Page size of the paged Describe calls the simulator models pages for (route tables, NAT gateways) when the caller sets no MaxResults; undefined: one page. */
+  describePageSize: number | undefined = undefined;
   /** Availability Zones short of on-demand capacity for now: RunInstances and StartInstances there fail (refuseWithoutCapacity). */
   readonly zonesShortOfCapacity = new Set<string>();
+  /**
+   * When a short zone gets its capacity back (modelled epoch ms), for a shortage that ends by itself while a heal
+   * waits, as EC2's do ("Our system will be working on provisioning additional capacity"); set by shortOfCapacity.
+   */
+  readonly capacityReturnsAt = new Map<string, number>();
+  /** RunInstances and StartInstances calls refused for capacity: how often heals met a shortage. */
+  capacityRefusals = 0;
   /**
    * A joined node turns Ready only once the network plugin's pod runs on it: until then the kubelet reports
    * NetworkReady=false and its Node Ready False (pkg/kubelet/nodestatus/setters.go, ReadyCondition). 0 models
@@ -318,6 +380,7 @@ export class SimulatedFleet {
   readonly volumeKmsKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
   private clockMs: number;
   private sequence = 0;
+  private networkIds = 0;
   /** The seeded source of every random choice the world makes (ids, durations). */
   readonly randomSource: () => number;
 
@@ -341,6 +404,7 @@ export class SimulatedFleet {
         fleet.addInstance({ clusterName, role, subnetId: zones[index % zones.length] as string });
       }
     };
+    fleet.addNatEgress(vpcId);
     fleet.addClusterSecurityGroups();
     add('lb', options.loadBalancers ?? 2);
     add('master', options.masters ?? 3);
@@ -350,10 +414,121 @@ export class SimulatedFleet {
     return fleet;
   }
 
+  /**
+   * A VPC, with the main route table CreateVpc makes for it: one `local` route for the VPC's range, no way out
+   * ("When you create a VPC, it automatically has a main route table ... Initially, the main route table (and
+   * every route table in a VPC) contains only a local route", https://docs.aws.amazon.com/vpc/latest/userguide/RouteTables.html).
+   */
   addVpc(cidr: string): string {
     const vpcId = `vpc-${this.hex(17)}`;
     this.vpcs.set(vpcId, { vpcId, cidrs: [cidr] });
+    this.addRouteTable(vpcId, { main: true });
     return vpcId;
+  }
+
+  addRouteTable(vpcId: string, options: { main?: boolean; subnetIds?: string[]; routes?: SimRoute[] } = {}): string {
+    const vpc = this.vpcs.get(vpcId);
+    if (!vpc) throw new Error(`unknown VPC ${vpcId}`);
+    const routeTableId = this.networkId('rtb');
+    const local = vpc.cidrs.map((destination) => ({ destination, target: 'local' }));
+    this.routeTables.set(routeTableId, { routeTableId, vpcId, main: options.main ?? false, subnetIds: options.subnetIds ?? [], routes: [...local, ...(options.routes ?? [])] });
+    return routeTableId;
+  }
+
+  /** The VPC's main route table. */
+  mainRouteTable(vpcId: string): SimRouteTable {
+    const table = [...this.routeTables.values()].find((candidate) => candidate.vpcId === vpcId && candidate.main);
+    if (!table) throw new Error(`VPC ${vpcId} has no main route table`);
+    return table;
+  }
+
+  /**
+   * The layout README's nodes live in: an internet gateway, a public NAT gateway (with its own public address,
+   * 198.51.100.x) in a public subnet whose own route table sends 0.0.0.0/0 to the internet gateway, and the main
+   * route table, which the nodes' subnets use for want of their own, sending 0.0.0.0/0 to the NAT gateway. The
+   * public subnet holds no kubeha instance, so it is kept out of `subnets`, which tests spread instances over.
+   * Returns the NAT gateway's id.
+   */
+  addNatEgress(vpcId: string): string {
+    const internetGatewayId = this.networkId('igw');
+    this.internetGateways.set(internetGatewayId, { internetGatewayId, vpcId });
+    const publicSubnetId = this.networkId('subnet');
+    this.addRouteTable(vpcId, { subnetIds: [publicSubnetId], routes: [{ destination: '0.0.0.0/0', target: internetGatewayId }] });
+    const natGatewayId = this.networkId('nat');
+    this.natGateways.set(natGatewayId, {
+      natGatewayId,
+      vpcId,
+      subnetId: publicSubnetId,
+      state: 'available',
+      connectivity: 'public',
+      publicIp: `198.51.100.${10 + this.natGateways.size}`,
+      allocationId: this.networkId('eipalloc'),
+    });
+    this.setDefaultRoute(this.mainRouteTable(vpcId).routeTableId, natGatewayId);
+    return natGatewayId;
+  }
+
+  /** Points a route table's 0.0.0.0/0 at a gateway (`igw-…`, `nat-…`), or removes it (undefined). */
+  setDefaultRoute(routeTableId: string, target: string | undefined): void {
+    const table = this.routeTables.get(routeTableId);
+    if (!table) throw new Error(`unknown route table ${routeTableId}`);
+    table.routes = [...table.routes.filter((route) => route.destination !== '0.0.0.0/0'), ...(target ? [{ destination: '0.0.0.0/0', target }] : [])];
+  }
+
+  /**
+   * The public addresses an instance's connections to a public `destination` leave from, as AWS routes them: its
+   * subnet's route table (explicit association, else the main table), the most specific route covering the
+   * address, then a public NAT gateway's address or, through an internet gateway, the instance's own public IP.
+   * Empty when there is no way there: no route, a blackhole, or an internet gateway and no public IP (the
+   * gateway translates only instances that have one, https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Internet_Gateway.html).
+   */
+  egressAddresses(instance: SimInstance, destination: string): string[] {
+    const tables = [...this.routeTables.values()].filter((table) => table.vpcId === instance.vpcId);
+    const table = tables.find((candidate) => candidate.subnetIds.includes(instance.subnetId)) ?? tables.find((candidate) => candidate.main);
+    const route = (table?.routes ?? [])
+      .filter((candidate) => cidrContains(candidate.destination, destination))
+      .sort((a, b) => Number(b.destination.split('/')[1]) - Number(a.destination.split('/')[1]))[0];
+    if (!route || this.routeState(route) !== 'active') return [];
+    if (route.target.startsWith('nat-')) {
+      const nat = this.natGateways.get(route.target);
+      return nat?.connectivity === 'public' && nat.publicIp ? [nat.publicIp] : [];
+    }
+    if (route.target.startsWith('igw-')) return instance.publicIp ? [instance.publicIp] : [];
+    return [];
+  }
+
+  /**
+   * Why `kubeadm join` on `instance` cannot reach the control-plane `endpoint` (host:port), or undefined when it can
+   * (or when the path is not one modelled here). Modelled: an endpoint that is an Elastic IP of the fleet, or a
+   * name (README has controlPlaneDnsName resolve to the cluster's Elastic IP), held by an instance. The node's
+   * connection arrives there from its egress address (egressAddresses), which only a CIDR rule of the holder's
+   * security groups on the port can admit: a rule naming a group matches private addresses only
+   * (shared/reality.md, "Networking on AWS"). Refused traffic is dropped, not reset, so kubeadm's discovery dials
+   * time out, are retried until its discovery timeout (5 minutes by default) and the join fails with the last one.
+   */
+  joinEndpointProblem(instance: SimInstance, endpoint: string): string | undefined {
+    const separator = endpoint.lastIndexOf(':');
+    const host = endpoint.slice(0, separator);
+    const port = Number(endpoint.slice(separator + 1));
+    const addresses = [...this.addresses.values()];
+    const address = /^\d+\.\d+\.\d+\.\d+$/.test(host)
+      ? addresses.find((candidate) => candidate.publicIp === host)
+      : addresses.find((candidate) => candidate.tags[`kubernetes.io/cluster/${this.clusterNameOf(instance)}`] === 'owned');
+    const holder = address?.instanceId ? this.instances.get(address.instanceId) : undefined;
+    if (!address || !holder) return undefined;
+    const rules = holder.securityGroupIds.flatMap((group) => this.securityGroups.get(group) ?? []);
+    const admits = (source: string) =>
+      rules.some((rule) => (rule.protocol === '-1' || (rule.protocol === 'tcp' && (rule.fromPort ?? 0) <= port && (rule.toPort ?? 65535) >= port)) && rule.cidrs.some((cidr) => cidrContains(cidr, source)));
+    const sources = this.egressAddresses(instance, address.publicIp);
+    if (sources.length > 0 && sources.every(admits)) return undefined;
+    return `error execution phase preflight: couldn't validate the identity of the API Server: failed to request the cluster-info ConfigMap: Get "https://${endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${address.publicIp}:${port}: i/o timeout`;
+  }
+
+  /** DescribeRouteTables' Route.State: `blackhole` once the target is gone (a NAT gateway not available, a detached gateway). */
+  routeState(route: SimRoute): 'active' | 'blackhole' {
+    if (route.target.startsWith('nat-')) return this.natGateways.get(route.target)?.state === 'available' ? 'active' : 'blackhole';
+    if (route.target.startsWith('igw-')) return this.internetGateways.has(route.target) ? 'active' : 'blackhole';
+    return 'active';
   }
 
   addSubnet(vpcId: string, cidr: string, availabilityZone: string): string {
@@ -529,11 +704,12 @@ export class SimulatedFleet {
   }
 
   /** `skip`: that many matching runs succeed before the fault fires (a failure later in a workflow). */
-  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string; skip?: number }): void {
+  failDocument(fault: { document: string; instanceId?: string; times?: number; stderr?: string; skip?: number; leavesUnstartedLearner?: true }): void {
     this.faults.push({
       document: fault.document,
       ...(fault.instanceId ? { instanceId: fault.instanceId } : {}),
       ...(fault.skip ? { skip: fault.skip } : {}),
+      ...(fault.leavesUnstartedLearner ? { leavesUnstartedLearner: true as const } : {}),
       remaining: fault.times ?? 1,
       stderr: fault.stderr ?? `error execution phase: injected failure of ${fault.document}`,
     });
@@ -724,7 +900,7 @@ export class SimulatedFleet {
       if (instance.recoversAt !== undefined && instance.recoversAt <= this.clockMs && instance.state === 'running') {
         delete instance.recoversAt;
         for (const cluster of this.clusters.values()) {
-          for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+          for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId && !member.unstartedLearner) member.healthy = true;
           for (const node of cluster.nodes) if (node.instanceId === instance.instanceId) node.ready = Boolean(cluster.cni);
         }
       }
@@ -737,6 +913,13 @@ export class SimulatedFleet {
     }
   }
 
+  /** Makes a zone short of capacity from now, for `seconds` of modelled time (until cleared by hand without). */
+  shortOfCapacity(availabilityZone: string, seconds?: number): void {
+    this.zonesShortOfCapacity.add(availabilityZone);
+    if (seconds === undefined) this.capacityReturnsAt.delete(availabilityZone);
+    else this.capacityReturnsAt.set(availabilityZone, this.clockMs + seconds * 1000);
+  }
+
   /**
    * EC2 refuses to launch or to start an instance in a zone short of its type's on-demand capacity, and the
    * instance stays stopped ("If you get an InsufficientInstanceCapacity error when you try to launch an instance
@@ -745,7 +928,13 @@ export class SimulatedFleet {
    * Capacity Errors", a start that fails for capacity). The message is EC2's.
    */
   private refuseWithoutCapacity(instanceType: string, availabilityZone: string): void {
+    const returnsAt = this.capacityReturnsAt.get(availabilityZone);
+    if (returnsAt !== undefined && this.clockMs >= returnsAt) {
+      this.zonesShortOfCapacity.delete(availabilityZone);
+      this.capacityReturnsAt.delete(availabilityZone);
+    }
     if (!this.zonesShortOfCapacity.has(availabilityZone)) return;
+    this.capacityRefusals += 1;
     const error = new AwsError(
       'InsufficientInstanceCapacity',
       `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${availabilityZone}). Our system will be working on provisioning additional capacity. You can currently get ${instanceType} capacity by not specifying an Availability Zone in your request or choosing a different Availability Zone.`,
@@ -786,6 +975,7 @@ export class SimulatedFleet {
       bootsAt: this.clockMs + BOOT_SECONDS * 1000,
       ssmRegisteredAt: this.clockMs + (BOOT_SECONDS + this.agentRegistrationSeconds) * 1000,
       launchTime: new Date(this.clockMs),
+      launchedByApiAt: this.clockMs,
       imageId: request.imageId,
       instanceType: request.instanceType,
       securityGroupIds: request.securityGroupIds,
@@ -798,6 +988,10 @@ export class SimulatedFleet {
     // An instance launched from a prepared image starts with what its builder installed and pulled.
     const image = this.images.get(request.imageId);
     if (image && (image.state === 'available' || (image.state === 'pending' && image.settlesTo === 'available' && image.availableAt <= this.clockMs))) Object.assign(instance.node, structuredClone(image.baked));
+    // Only a launch that succeeded binds its token: "If you retry a request that completed successfully using the
+    // same client token and the same parameters, the retry succeeds without performing any further actions" (EC2
+    // Developer Guide, "Ensuring idempotency in Amazon EC2 API requests"). A refusal for capacity, a server error,
+    // binds nothing, so a heal waiting for capacity tries again with the same token.
     if (request.clientToken) this.launchTokens.set(request.clientToken, instance.instanceId);
     this.history.push({ at: this.clockMs, what: `launched ${instance.instanceId} at ${instance.privateIp}${request.tags['kubeha:replaces'] ? ` to replace ${request.tags['kubeha:replaces']}` : ''}` });
     for (const hook of this.instanceLaunchedHooks) hook(instance);
@@ -865,13 +1059,18 @@ export class SimulatedFleet {
   // ---- EC2 ----------------------------------------------------------------------------------
 
   /** EC2 forgets a terminated instance about an hour after it terminated. */
+  /** Launched by RunInstances so recently that DescribeInstances does not know it yet (describeLagSeconds). */
+  isPropagating(instance: SimInstance): boolean {
+    return instance.launchedByApiAt !== undefined && this.clockMs - instance.launchedByApiAt < this.describeLagSeconds * 1000;
+  }
+
   isForgotten(instance: SimInstance): boolean {
     return instance.terminatedAt !== undefined && this.clockMs - instance.terminatedAt >= this.terminatedRetentionSeconds * 1000;
   }
 
   describeInstances(filters: { Name?: string; Values?: string[] }[] = [], instanceIds: string[] = []): SimInstance[] {
     return [...this.instances.values()].filter((instance) => {
-      if (this.isForgotten(instance)) return false;
+      if (this.isForgotten(instance) || this.isPropagating(instance)) return false;
       if (instanceIds.length > 0 && !instanceIds.includes(instance.instanceId)) return false;
       return filters.every((filter) => {
         const values = filter.Values ?? [];
@@ -997,7 +1196,8 @@ export class SimulatedFleet {
 
   /** etcd answers only while a majority of its members is healthy. */
   hasQuorum(cluster: KubeCluster): boolean {
-    return cluster.etcdMembers.filter((member) => member.healthy).length > cluster.etcdMembers.length / 2;
+    const voters = cluster.etcdMembers.filter((member) => !member.unstartedLearner);
+    return voters.filter((member) => member.healthy).length > voters.length / 2;
   }
 
   requireInstance(instanceId: string): SimInstance {
@@ -1062,6 +1262,15 @@ export class SimulatedFleet {
     throw new Error(`subnet ${cidr} is full`);
   }
 
+  /**
+   * An id for the VPC's network plumbing (route tables, gateways, their subnet and address), numbered apart from
+   * the seeded random source so adding it left every other id and modelled duration of a seed as it was.
+   */
+  networkId(prefix: string): string {
+    this.networkIds += 1;
+    return `${prefix}-${this.networkIds.toString(16).padStart(17, '0')}`;
+  }
+
   hex(length: number): string {
     let text = '';
     while (text.length < length) text += Math.floor(this.randomSource() * 16).toString(16);
@@ -1070,3 +1279,9 @@ export class SimulatedFleet {
   }
 }
 
+/** True when IPv4 `address` lies in `cidr`. */
+function cidrContains(cidr: string, address: string): boolean {
+  const range = parseCidr(cidr);
+  const ip = parseCidr(`${address}/32`);
+  return range.first <= ip.first && ip.last <= range.last;
+}

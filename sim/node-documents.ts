@@ -112,6 +112,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const material = fleet.joinMaterialOnInstance(instance, parameters, 'any');
       const ttlMinutes = Number(/^(\d+)m$/.exec(param(parameters, 'TokenTtl'))?.[1] ?? 'NaN');
       if (!Number.isFinite(ttlMinutes)) throw new Error('TokenTtl must look like 30m');
+      // refresh-join-material.sh's remove_unstarted_learners, before the token: a learner a failed join left.
+      cluster.etcdMembers = cluster.etcdMembers.filter((member) => !member.unstartedLearner);
       // scripts/refresh-join-material.sh: a worker token goes into kubeha's worker group and uploads nothing.
       cluster.tokens.push({ token: material.token, expiresAt: fleet.now() + ttlMinutes * 60_000, kind: material.kind });
       if (material.kind === 'worker') return result('kubeha: worker token registered', { changed: true });
@@ -129,6 +131,9 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       fleet.requirePrerequisites(instance);
       const providers = controlPlane ? providersOnInstance(fleet, param(parameters, 'EncryptionSecretId')) : undefined;
       const material = fleet.joinMaterialOnInstance(instance, parameters, controlPlane ? 'control-plane' : 'worker');
+      // Discovery first: kubeadm fetches cluster-info from the control-plane endpoint before it checks anything.
+      const unreachable = fleet.joinEndpointProblem(instance, param(parameters, 'ControlPlaneEndpoint'));
+      if (unreachable) throw new Error(unreachable);
       if (param(parameters, 'CaCertHash') !== cluster.caCertHash) throw new Error('error execution phase preflight: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:..." are pinned');
       if (param(parameters, 'ControlPlaneEndpoint') !== cluster.controlPlaneEndpoint) throw new Error('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: wrong endpoint');
       const token = cluster.tokens.find((candidate) => candidate.token === material.token && candidate.expiresAt > fleet.now());
@@ -143,6 +148,10 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
           (other) => other !== invocation && other.document === 'JoinControlPlane' && other.startedAt < invocation.finishesAt && other.finishesAt > invocation.startedAt && fleet.clusterNameOf(fleet.requireInstance(other.instanceId)) === clusterName,
         );
         if (overlapping) throw new Error('error execution phase etcd-join: etcdserver: too many learner members in cluster');
+        // etcd admits one learner by default (--max-learners 1), and a peer URL once.
+        const leftBehind = cluster.etcdMembers.find((member) => member.unstartedLearner);
+        if (leftBehind?.peerUrl === `https://${instance.privateIp}:2380`) throw new Error('error execution phase etcd-join: etcdserver: Peer URLs already exists');
+        if (leftBehind) throw new Error('error execution phase etcd-join: etcdserver: too many learner members in cluster');
         if (!fleet.hasQuorum(cluster)) throw new Error('error execution phase etcd-join: etcdserver: unhealthy cluster');
         cluster.etcdMembers.push({ name: hostname, instanceId: instance.instanceId, peerUrl: `https://${instance.privateIp}:2380`, healthy: true });
         fleet.history.push({ at: fleet.now(), what: `etcd member ${hostname} added (${instance.instanceId})` });
@@ -228,7 +237,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const target = cluster.etcdMembers.find((member) => member.peerUrl === `https://${peerIp}:2380`);
       let removed: string | null = null;
       if (target) {
-        const sick = cluster.etcdMembers.find((member) => member !== target && !(member.healthy && fleet.hasQuorum(cluster)));
+        // remove-etcd-member.sh passes over learners: they do not vote, and etcd judges a removal by its voters.
+        const sick = cluster.etcdMembers.find((member) => member !== target && !member.unstartedLearner && !(member.healthy && fleet.hasQuorum(cluster)));
         if (sick) throw new Error(`kubeha: error: refusing: etcd member ${sick.name} is unhealthy too; removing ${target.name} could lose quorum`);
         cluster.etcdMembers = cluster.etcdMembers.filter((member) => member !== target);
         removed = target.name;
@@ -433,10 +443,11 @@ function statusReport(fleet: SimulatedFleet, cluster: KubeCluster) {
   const quorum = fleet.hasQuorum(cluster);
   const members = cluster.etcdMembers.map((member) => ({
     id: createHashId(member.name + member.peerUrl),
-    name: member.name,
+    // lib/etcd.sh names a member etcdctl lists without a name (never started) "(unstarted)".
+    name: member.unstartedLearner ? '(unstarted)' : member.name,
     peerIp: /https:\/\/([0-9.]+):/.exec(member.peerUrl)?.[1] ?? '',
     healthy: quorum && member.healthy,
-    isLearner: false,
+    isLearner: member.unstartedLearner === true,
   }));
   const nodes = quorum
     ? cluster.nodes.map((node) => ({ name: node.name, internalIp: fleet.requireInstance(node.instanceId).privateIp, ready: node.ready, controlPlane: node.role === 'control-plane' }))

@@ -241,6 +241,18 @@ export function settleInvocations(fleet: SimulatedFleet): void {
   for (const invocation of due) complete(fleet, invocation);
 }
 
+/**
+ * A control-plane join that failed in kubeadm's etcd-join phase after `member add --learner`: the member stays,
+ * unstarted (etcdctl prints it with an empty name), until someone removes it (refresh-join-material.sh does).
+ */
+function leaveUnstartedLearner(fleet: SimulatedFleet, instance: SimInstance): void {
+  const cluster = fleet.requireCluster(fleet.clusterNameOf(instance));
+  const peerUrl = `https://${instance.privateIp}:2380`;
+  if (cluster.etcdMembers.some((member) => member.peerUrl === peerUrl)) return;
+  cluster.etcdMembers.push({ name: '', instanceId: instance.instanceId, peerUrl, healthy: false, unstartedLearner: true });
+  fleet.history.push({ at: fleet.now(), what: `etcd learner of ${instance.instanceId} announced and never started` });
+}
+
 function complete(fleet: SimulatedFleet, invocation: Invocation): void {
   const instance = fleet.requireInstance(invocation.instanceId);
   instance.node.documentsRun.push(invocation.document);
@@ -252,6 +264,7 @@ function complete(fleet: SimulatedFleet, invocation: Invocation): void {
     fault.remaining -= 1;
     invocation.status = 'Failed';
     invocation.stderr = fault.stderr;
+    if (fault.leavesUnstartedLearner) leaveUnstartedLearner(fleet, instance);
   } else {
     try {
       const stdout = runDocument(fleet, invocation, instance);

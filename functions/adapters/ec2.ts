@@ -3,7 +3,7 @@ import { type ClusterInstance, CLUSTER_TAG_VALUE, NODE_STATES, NODE_STATE_TAG, R
 import { InsufficientCapacityError, LaunchFailedError } from '../core/errors.js';
 import { RETIRING_TAG } from '../core/healing-decisions.js';
 import type { Ec2Port, ImageFacts } from '../core/ports.js';
-import type { IngressRule } from '../core/preflight.js';
+import type { IngressRule, NatGatewayFacts, RouteTableFacts } from '../core/preflight.js';
 import { AWS_ERROR, call, errorName } from './aws-errors.js';
 
 type Sdk = typeof import('@aws-sdk/client-ec2');
@@ -138,6 +138,79 @@ export const ec2: Ec2Port = {
     return ingress;
   },
 
+  // DescribeRouteTables filtered by vpc-id, every page: each table's Associations (SubnetId for an explicit one,
+  // Main: true on the VPC's main table, which "does not return the subnet ID for implicit associations") and its
+  // Routes (DestinationCidrBlock, the target's id, State active | blackhole). IPv6 and prefix-list routes are left
+  // out: the Elastic IP is an IPv4 address.
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRouteTables.html
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Route.html
+  async routeTables(vpcIds) {
+    const { sdk: aws, client } = await sdk();
+    const tables: RouteTableFacts[] = [];
+    for (const batch of chunk(vpcIds, DESCRIBE_BATCH)) {
+      const pages = aws.paginateDescribeRouteTables({ client }, { Filters: [{ Name: 'vpc-id', Values: [...batch] }] });
+      await call('ec2:DescribeRouteTables', async () => {
+        for await (const page of pages) {
+          for (const table of page.RouteTables ?? []) {
+            const associations = (table.Associations ?? []).filter((association) => association.AssociationState?.State !== 'disassociated');
+            tables.push({
+              routeTableId: table.RouteTableId ?? '',
+              vpcId: table.VpcId ?? '',
+              main: associations.some((association) => association.Main === true),
+              subnetIds: associations.map((association) => association.SubnetId ?? '').filter(Boolean),
+              routes: (table.Routes ?? [])
+                .filter((route) => route.DestinationCidrBlock)
+                .map((route) => ({
+                  destination: route.DestinationCidrBlock ?? '',
+                  // A NAT instance's route carries both InstanceId and NetworkInterfaceId; a NAT gateway's only NatGatewayId.
+                  target:
+                    route.NatGatewayId ??
+                    route.GatewayId ??
+                    route.TransitGatewayId ??
+                    route.InstanceId ??
+                    route.NetworkInterfaceId ??
+                    route.VpcPeeringConnectionId ??
+                    route.EgressOnlyInternetGatewayId ??
+                    route.LocalGatewayId ??
+                    route.CarrierGatewayId ??
+                    route.CoreNetworkArn ??
+                    'unknown',
+                  state: route.State ?? 'active',
+                })),
+            });
+          }
+        }
+      });
+    }
+    return tables;
+  },
+
+  // DescribeNatGateways filtered by vpc-id (the request's filter list is named Filter, not Filters), every page:
+  // State, ConnectivityType public | private, and NatGatewayAddresses[].PublicIp (a public NAT gateway may hold
+  // several; a private one none).
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNatGateways.html
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NatGatewayAddress.html
+  async natGateways(vpcIds) {
+    const { sdk: aws, client } = await sdk();
+    const gateways: NatGatewayFacts[] = [];
+    for (const batch of chunk(vpcIds, DESCRIBE_BATCH)) {
+      const pages = aws.paginateDescribeNatGateways({ client }, { Filter: [{ Name: 'vpc-id', Values: [...batch] }] });
+      await call('ec2:DescribeNatGateways', async () => {
+        for await (const page of pages) {
+          for (const gateway of page.NatGateways ?? []) {
+            gateways.push({
+              natGatewayId: gateway.NatGatewayId ?? '',
+              state: gateway.State ?? 'unknown',
+              connectivity: gateway.ConnectivityType ?? 'public',
+              publicIps: (gateway.NatGatewayAddresses ?? []).filter((address) => address.Status !== 'failed').map((address) => address.PublicIp ?? '').filter(Boolean),
+            });
+          }
+        }
+      });
+    }
+    return gateways;
+  },
+
   async findElasticIp(allocationId) {
     const { sdk: aws, client } = await sdk();
     try {
@@ -241,7 +314,7 @@ export const ec2: Ec2Port = {
       try {
         await client.send(new aws.StartInstancesCommand({ InstanceIds: [instanceId] }));
       } catch (error: unknown) {
-        if (errorName(error) === AWS_ERROR.insufficientCapacity) throw new InsufficientCapacityError(instanceId, { cause: error });
+        if (errorName(error) === AWS_ERROR.insufficientCapacity) throw InsufficientCapacityError.toStart(instanceId, { cause: error });
         throw error;
       }
     });
@@ -317,7 +390,7 @@ export const ec2: Ec2Port = {
     } catch (error: unknown) {
       if (errorName(error) === AWS_ERROR.addressInUse) return 'addressInUse';
       // A zone short of capacity answers with a server error, which call() took for a transient fault: it is
-      // a launch that failed (retried on LaunchFailedError's longer schedule), and says so to a human.
+      // a launch that failed for capacity, which the launch tries elsewhere or turns into InsufficientCapacityError.
       const cause = errorName(error) === 'AwsThrottledError' && error instanceof Error ? error.cause : error;
       if (errorName(cause) === AWS_ERROR.insufficientCapacity) throw new LaunchFailedError(`could not launch a replacement: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, insufficientCapacity: true });
       if (error instanceof LaunchFailedError || errorName(error) === 'AwsThrottledError') throw error;

@@ -73,11 +73,23 @@ export async function preflightReport(
     ingress,
   };
   const vpcIds = unique(subnets.map((subnet) => subnet.vpcId));
-  const vpcs = vpcIds.length > 0 ? await ports.ec2.vpcCidrs(vpcIds) : [];
+  // Route tables and NAT gateways once per preflight, for the whole VPC: they decide the public address each
+  // node reaches the Elastic IP from (endpointPathFindings).
+  const [vpcs, routeTables, natGateways] =
+    vpcIds.length > 0 ? await Promise.all([ports.ec2.vpcCidrs(vpcIds), ports.ec2.routeTables(vpcIds), ports.ec2.natGateways(vpcIds)]) : [[], [], []];
   const missingSecrets = secretNames.filter((_name, index) => !secretArns[index]);
   const onlineInstanceIds = new Set(onlineAgents.keys());
   const agentVersions = new Map([...onlineAgents].flatMap(([instanceId, agent]) => (agent.agentVersion ? [[instanceId, agent.agentVersion] as const] : [])));
-  const findings = preflightFindings(config, { instances, network: { subnets, vpcs }, elasticIp, onlineInstanceIds, agentVersions, missingSecrets, ...(securityGroups ? { securityGroups } : {}) });
+  const findings = preflightFindings(config, {
+    instances,
+    network: { subnets, vpcs },
+    elasticIp,
+    onlineInstanceIds,
+    agentVersions,
+    missingSecrets,
+    ...(securityGroups ? { securityGroups } : {}),
+    ...(vpcIds.length > 0 ? { egress: { routeTables, natGateways } } : {}),
+  });
   if (blockingFindings(findings).length > 0 || !elasticIp) return { findings };
 
   const fleet = groupFleet(instances);

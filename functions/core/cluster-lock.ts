@@ -10,7 +10,8 @@ import type { Ports, StoredItem } from './ports.js';
 export const LOCK_KEY = 'lock';
 /** The longest a healing execution may run (heal-master's TimeoutSeconds): a lease never outlives it. */
 export const LOCK_LEASE_MS = 6 * 3600_000;
-const LOCK_PATIENCE_MS = 3 * 3600_000;
+/** How long a workflow waits for another to release the lock before it gives up (ClusterBusyError). */
+export const LOCK_PATIENCE_MS = 3 * 3600_000;
 
 export interface LockOutcome {
   readonly acquired: boolean;

@@ -119,17 +119,32 @@ export class LaunchFailedError extends KubehaError {
 }
 
 /**
- * EC2 has too little on-demand capacity of the instance's type in its zone to start it (InsufficientInstanceCapacity);
- * the instance stays stopped. A warm standby that cannot start is given back and the heal takes another or launches.
+ * EC2 has too little on-demand capacity of the type (InsufficientInstanceCapacity) to start an instance in its
+ * zone (it stays stopped) or to launch a replacement in any zone its role may use: a master and a load balancer
+ * their own, a worker every zone with a running worker. A warm standby that cannot start is given back and the
+ * heal takes another or launches; a heal the shortage reaches waits it out in its own execution, every 5 minutes
+ * up to a cap (state-machines/heal-*.asl.yaml), then fails with this error. Not LaunchFailedError: that one is
+ * retried briefly, this one is waited for.
  */
 export class InsufficientCapacityError extends KubehaError {
   override readonly name = 'InsufficientCapacityError';
   readonly retryable = true;
-  constructor(
-    readonly instanceId: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`EC2 has too little capacity to start ${instanceId} in its Availability Zone now`, options);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+
+  /** EC2's own message, which names the zone, is quoted when the cause carries it. */
+  static toStart(instanceId: string, options?: { cause?: unknown }): InsufficientCapacityError {
+    const ec2Says = options?.cause instanceof Error && options.cause.message ? `: ${options.cause.message}` : '';
+    return new InsufficientCapacityError(`EC2 has too little capacity to start ${instanceId} in its Availability Zone now${ec2Says}`, options);
+  }
+
+  /** `zones`: every zone the launch was refused in, the dead instance's first. EC2's own message is kept as the cause and quoted. */
+  static toLaunch(deadInstanceId: string, role: string, zones: readonly string[], shortage: Error): InsufficientCapacityError {
+    const where = zones.length > 0 ? zones.join(', ') : 'its Availability Zone';
+    const why = role === 'worker' ? 'every zone with a running worker was tried' : `a ${role} is launched only in its own zone`;
+    const ec2Says = shortage.cause instanceof Error ? shortage.cause.message : shortage.message;
+    return new InsufficientCapacityError(`EC2 has too little capacity to launch the replacement of ${role} ${deadInstanceId} in ${where} now (${why}): ${ec2Says}`, { cause: shortage });
   }
 }
 

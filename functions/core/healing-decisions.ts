@@ -82,21 +82,25 @@ export interface QuorumVerdict {
 
 /**
  * The guard before any etcd membership change: the member of `targetIp` may be removed only if
- * every other member is healthy and they keep a majority of the members that remain. Otherwise
- * QuorumLostError, and nothing changes.
+ * every other voting member is healthy and they keep a majority of the voters that remain. Otherwise
+ * QuorumLostError, and nothing changes. A learner does not vote, so it neither counts nor blocks: etcd
+ * itself judges a removal by its voting members only (RaftCluster.IsReadyToRemoveVotingMember iterates
+ * VotingMembers(), and mayRemoveMember skips the check for a learner; etcd server/etcdserver). The one a
+ * failed join left unstarted is removed by refresh-join-material.sh before the next join; refusing on it
+ * would page "quorum at risk" on every later master heal while quorum is whole.
  */
 export function assessQuorum(members: readonly EtcdMemberView[], targetIp: string): QuorumVerdict {
   const target = members.find((member) => member.peerIp === targetIp);
-  const others = members.filter((member) => member !== target);
-  const unhealthyOthers = others.filter((member) => !member.healthy || member.isLearner);
-  if (others.length === 0) throw new QuorumLostError('no other etcd member is left to keep the cluster');
+  const otherVoters = members.filter((member) => member !== target && !member.isLearner);
+  const unhealthyOthers = otherVoters.filter((member) => !member.healthy);
+  if (otherVoters.length === 0) throw new QuorumLostError('no other voting etcd member is left to keep the cluster');
   if (unhealthyOthers.length > 0) {
     throw new QuorumLostError(
-      `etcd members ${unhealthyOthers.map((member) => member.name).join(', ')} are unhealthy or still learners besides the one being healed; changing membership now could lose quorum`,
+      `etcd members ${unhealthyOthers.map((member) => member.name).join(', ')} are unhealthy besides the one being healed; changing membership now could lose quorum`,
     );
   }
-  // Every remaining member is healthy, so they are trivially a majority of what remains.
-  return { memberToRemove: target, membersAfter: others.length, healthyAfter: others.length };
+  // Every remaining voter is healthy, so they are trivially a majority of what remains.
+  return { memberToRemove: target, membersAfter: otherVoters.length, healthyAfter: otherVoters.length };
 }
 
 // ---- the per-cluster lock ------------------------------------------------------------------------

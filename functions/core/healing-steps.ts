@@ -7,7 +7,7 @@ import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
 import { type ClusterContext, type CommandEnvironment, buildCommand, isInFlight } from './commands.js';
 import { BOOT_SLOW_POLL_SECONDS, type BootKind, type PollShare, nextBootPollSeconds, onPollSlot, secondsUntilPollSlot, sharePolls } from './command-timing.js';
-import { ClusterStateError, InstanceGoneError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
+import { ClusterStateError, InstanceGoneError, InsufficientCapacityError, LaunchFailedError, NodeNotReadyError, QuorumLostError, readableCause } from './errors.js';
 import {
   type EtcdMemberView,
   type InstanceStateChange,
@@ -239,13 +239,26 @@ function currentAddresses(instances: readonly ClusterInstance[], holderId: strin
   };
 }
 
-/** Re-reads the fleet for steps that must see a replacement (LB upstreams after a master moved address). */
-export async function refreshAddresses(input: { cluster: ClusterContext }, ports: Pick<Ports, 'ec2'>): Promise<ClusterContext> {
+/**
+ * Re-reads the fleet for steps that must see a replacement (LB upstreams after a master moved address).
+ * `including` is the instance the heal launched a moment ago: EC2's API is eventually consistent, and
+ * DescribeInstances may not list an instance for seconds after RunInstances returned it ("its ID might not
+ * have propagated throughout the system", https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html),
+ * so a read that misses it would point the load balancers at the masters without it.
+ */
+export async function refreshAddresses(
+  input: { cluster: ClusterContext; including?: { instanceId: string; privateIp: string; role: 'master' | 'lb' } | undefined },
+  ports: Pick<Ports, 'ec2'>,
+): Promise<ClusterContext> {
   const [instances, address] = await Promise.all([
     ports.ec2.findClusterInstances(input.cluster.clusterName),
     ports.ec2.findElasticIp(input.cluster.elasticIpAllocationId),
   ]);
-  return { ...input.cluster, ...currentAddresses(instances.filter((instance) => instance.ec2State === 'running' || instance.ec2State === 'pending'), address?.instanceId) };
+  const live = instances.filter((instance) => instance.ec2State === 'running' || instance.ec2State === 'pending');
+  const { including } = input;
+  const notListedYet = including && !instances.some((instance) => instance.instanceId === including.instanceId);
+  const withLaunched = notListedYet ? [...live, { instanceId: including.instanceId, privateIp: including.privateIp, role: including.role, ec2State: 'pending' as const }] : live;
+  return { ...input.cluster, ...currentAddresses(withLaunched, address?.instanceId) };
 }
 
 // ---- the workers' local API proxies ---------------------------------------------------------------------
@@ -386,15 +399,23 @@ export async function awaitInstance(
   ports: Pick<Ports, 'ec2' | 'ssm' | 'clock'>,
 ): Promise<InstanceReadiness> {
   const instance = await ports.ec2.describeInstance(input.instanceId);
-  if (!instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down') throw new InstanceGoneError(input.instanceId, 'vanished while kubeha waited for it');
-  if (instance.ec2State === 'running' && (await ports.ssm.onlineInstanceIds([input.instanceId])).has(input.instanceId)) {
+  const now = ports.clock.now();
+  // EC2's API is eventually consistent: an instance RunInstances returned may be unknown to DescribeInstances
+  // for a while, from "a couple of seconds" up to "a few minutes" (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+  // Not found then means not yet, not gone.
+  const propagating = !instance && input.boot === 'launch' && input.bootingSince !== undefined && now - input.bootingSince < LAUNCH_PROPAGATION_MS;
+  if (!propagating && (!instance || instance.ec2State === 'terminated' || instance.ec2State === 'shutting-down')) throw new InstanceGoneError(input.instanceId, 'vanished while kubeha waited for it');
+  if (instance?.ec2State === 'running' && (await ports.ssm.onlineInstanceIds([input.instanceId])).has(input.instanceId)) {
     return { status: 'Ready', privateIp: instance.privateIp ?? '' };
   }
-  const now = ports.clock.now();
-  if (now > input.deadline) throw new NodeNotReadyError(`${input.instanceId} is ${instance.ec2State} without an online SSM agent past its deadline`);
+  const ec2State = instance?.ec2State ?? 'pending';
+  if (now > input.deadline) throw new NodeNotReadyError(`${input.instanceId} is ${ec2State} without an online SSM agent past its deadline`);
   const pollAfterSeconds = input.boot && input.bootingSince !== undefined ? onPollSlot(nextBootPollSeconds(input.boot, (now - input.bootingSince) / 1000, input.pollEverySeconds), now, input) : BOOT_SLOW_POLL_SECONDS;
-  return { status: 'Waiting', ec2State: instance.ec2State, pollAfterSeconds };
+  return { status: 'Waiting', ec2State, pollAfterSeconds };
 }
+
+/** How long after its launch an instance DescribeInstances does not know is taken as not yet listed, not gone. */
+export const LAUNCH_PROPAGATION_MS = 5 * 60_000;
 
 /** What launching a replacement of a role needs from the cluster settings. */
 export interface LaunchSettings {
@@ -463,10 +484,11 @@ export async function launchReplacement(
   // The heal's inspection read the settings seconds ago and passes what a launch needs: one Parameter Store
   // read per heal, not two (an Availability Zone's heals otherwise read 2 × its lost nodes in a few seconds,
   // against GetParameter's 40 a second). Without it (a caller that did not inspect), they are read here.
-  const [record, read, instances] = await Promise.all([
+  const [record, read, instances, intent] = await Promise.all([
     readLaunchRecord(input.clusterName, input.deadInstanceId, ports),
     input.settings ? undefined : readClusterSettings(input.clusterName, ports),
     ports.ec2.findClusterInstances(input.clusterName),
+    ports.state.get<LaunchIntent>(input.clusterName, launchIntentKey(input.deadInstanceId)),
   ]);
   const role = record?.role ?? input.role;
   if (!role) throw new LaunchFailedError(`the role of ${input.deadInstanceId} is unknown: EC2 forgot it and kubeha holds no launch record`);
@@ -500,34 +522,82 @@ export async function launchReplacement(
     fallbackSubnetId: instances.find((instance) => instance.role === role && instance.ec2State === 'running')?.subnetId,
   });
   const token = (suffix: string) => createHash('sha256').update(`${input.executionArn}|${input.deadInstanceId}|${suffix}`).digest('hex').slice(0, 64);
-  let launched: { instanceId: string; privateIp: string } | 'addressInUse';
-  try {
-    const preferred = deadIp ? await ports.ec2.runInstance(spec, { privateIp: deadIp, clientToken: token('same-address') }) : 'addressInUse';
-    launched = preferred === 'addressInUse' ? await ports.ec2.runInstance(spec, { clientToken: token('any-address') }) : preferred;
-  } catch (error: unknown) {
-    if (!(error instanceof LaunchFailedError && error.insufficientCapacity && role === 'worker')) throw error;
-    launched = await launchInAnotherZone(spec, record?.availabilityZone, error, instances, token, ports);
+  // Each RunInstances is written down before it is made. A retried Task (the function timed out after EC2
+  // launched) repeats the last one first, with its client token, and so gets the instance it made: the
+  // lookup above may not list an instance launched seconds ago (EC2's API is eventually consistent), and
+  // the dead master's address may have come free since, so starting over could launch a second replacement.
+  const run: RunInstance = async (call) => {
+    await ports.state.put<LaunchIntent>(input.clusterName, launchIntentKey(input.deadInstanceId), { executionArn: input.executionArn, ...call }, 'any');
+    return ports.ec2.runInstance({ ...spec, subnetId: call.subnetId }, { ...(call.privateIp ? { privateIp: call.privateIp } : {}), clientToken: token(call.suffix) });
+  };
+  const last = intent?.value.executionArn === input.executionArn ? intent.value : undefined;
+  let launched: { instanceId: string; privateIp: string } | 'addressInUse' | undefined = last ? await repeatLaunch(spec, last, token, ports) : undefined;
+  if (!launched) {
+    try {
+      const preferred = deadIp ? await run({ suffix: 'same-address', subnetId: spec.subnetId, privateIp: deadIp }) : 'addressInUse';
+      launched = preferred === 'addressInUse' ? await run({ suffix: 'any-address', subnetId: spec.subnetId }) : preferred;
+    } catch (error: unknown) {
+      if (!(error instanceof LaunchFailedError && error.insufficientCapacity)) throw error;
+      const shortZone = record?.availabilityZone ?? instances.find((instance) => instance.subnetId === spec.subnetId)?.availabilityZone;
+      // A master and a load balancer wait for their own zone (the heal's capacity wait); a worker tries the others first.
+      if (role !== 'worker') throw InsufficientCapacityError.toLaunch(input.deadInstanceId, role, shortZone ? [shortZone] : [], error);
+      launched = await launchInAnotherZone(spec, shortZone, error, instances, run, input.deadInstanceId);
+    }
   }
   if (launched === 'addressInUse') throw new LaunchFailedError('EC2 reported an address conflict without asking for an address');
   return replacementOf({ instanceId: launched.instanceId, privateIp: launched.privateIp, sameAddress: launched.privateIp === deadIp, preparedImage, boot: 'launch', alreadyBooting: false, prerequisitesInstalled: false });
+}
+
+/** The last RunInstances a heal made for a dead instance, written before the call (launchReplacement). */
+export interface LaunchIntent {
+  readonly executionArn: string;
+  /** Names the client token: `same-address`, `any-address` or `subnet <id>`. */
+  readonly suffix: string;
+  readonly subnetId: string;
+  readonly privateIp?: string | undefined;
+}
+export const LAUNCH_INTENT_PREFIX = 'launch-intent#';
+export const launchIntentKey = (deadInstanceId: string): string => `${LAUNCH_INTENT_PREFIX}${deadInstanceId}`;
+
+type RunInstance = (call: Omit<LaunchIntent, 'executionArn'>) => Promise<{ instanceId: string; privateIp: string } | 'addressInUse'>;
+
+/**
+ * The last call again, same client token and parameters: a retry of a request that completed "succeeds
+ * without performing any additional actions" and returns its instance (Ensuring idempotency in Amazon EC2 API
+ * requests, https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html). A call that had failed
+ * (address in use, no capacity) may fail again; undefined then, and the usual order follows.
+ */
+async function repeatLaunch(
+  spec: LaunchSpec,
+  last: LaunchIntent,
+  token: (suffix: string) => string,
+  ports: Pick<Ports, 'ec2'>,
+): Promise<{ instanceId: string; privateIp: string } | undefined> {
+  try {
+    const again = await ports.ec2.runInstance({ ...spec, subnetId: last.subnetId }, { ...(last.privateIp ? { privateIp: last.privateIp } : {}), clientToken: token(last.suffix) });
+    return again === 'addressInUse' ? undefined : again;
+  } catch (error: unknown) {
+    if (error instanceof LaunchFailedError && error.insufficientCapacity) return undefined;
+    throw error;
+  }
 }
 
 /**
  * A worker whose zone is short of capacity is launched in the subnet of a running worker in another zone, one
  * zone after another, as an Auto Scaling group spreads over its zones: pods reschedule across zones, and a
  * worker back sooner matters more than its placement. A master is not: its zone keeps etcd's members one per
- * zone, so it waits for capacity there (LaunchFailedError's retries). Each zone has its own client token, so a
- * retried call returns the instance that zone gave.
+ * zone, so it waits for capacity there (InsufficientCapacityError, which heal-master waits out). Each zone has
+ * its own client token, so a retried call returns the instance that zone gave. With every zone refused, the
+ * error names them all and heal-worker waits, trying them all again each round.
  */
 async function launchInAnotherZone(
   spec: LaunchSpec,
-  recordedZone: string | undefined,
+  shortZone: string | undefined,
   shortage: LaunchFailedError,
   instances: readonly ClusterInstance[],
-  token: (suffix: string) => string,
-  ports: Pick<Ports, 'ec2'>,
+  run: RunInstance,
+  deadInstanceId: string,
 ): Promise<{ instanceId: string; privateIp: string } | 'addressInUse'> {
-  const shortZone = recordedZone ?? instances.find((instance) => instance.subnetId === spec.subnetId)?.availabilityZone;
   const elsewhere = new Map<string, string>();
   for (const worker of [...instances].sort(byLaunchThenId)) {
     if (worker.role !== 'worker' || worker.ec2State !== 'running' || !worker.subnetId || !worker.availabilityZone) continue;
@@ -536,15 +606,42 @@ async function launchInAnotherZone(
   }
   for (const subnetId of elsewhere.values()) {
     try {
-      return await ports.ec2.runInstance({ ...spec, subnetId }, { clientToken: token(`subnet ${subnetId}`) });
+      return await run({ suffix: `subnet ${subnetId}`, subnetId });
     } catch (error: unknown) {
       if (!(error instanceof LaunchFailedError && error.insufficientCapacity)) throw error;
     }
   }
-  throw shortage;
+  throw InsufficientCapacityError.toLaunch(deadInstanceId, 'worker', [...(shortZone ? [shortZone] : []), ...elsewhere.keys()], shortage);
 }
 
 // ---- telling a human ----------------------------------------------------------------------------------
+
+/**
+ * Told once, when EC2 refuses a heal again after its first 5-minute wait for capacity (a brief shortage pages
+ * nobody): the heal waits in its own execution (state-machines/heal-*),
+ * which neither fails nor pages while it waits; the human hears again only if the wait ends without capacity.
+ * `until` is when the last try is due: the cap's rounds of `retryEverySeconds` from now.
+ */
+export async function notifyCapacityWait(
+  input: { clusterName: string; instanceId: string; cause?: string | undefined; retryEverySeconds: number; rounds: number; executionArn?: string | undefined },
+  ports: Pick<Ports, 'notifier' | 'clock'>,
+): Promise<{ notified: true; until: string }> {
+  const until = new Date(ports.clock.now() + input.rounds * input.retryEverySeconds * 1000).toISOString();
+  const every = input.retryEverySeconds % 60 === 0 ? `${input.retryEverySeconds / 60} minutes` : `${input.retryEverySeconds} seconds`;
+  const subject = `kubeha ${input.clusterName}: healing of ${input.instanceId} waits for EC2 capacity`;
+  const message = [
+    subject,
+    `Instance: ${input.instanceId}`,
+    input.cause ? `EC2: ${readableCause(input.cause)}` : undefined,
+    `kubeha tries again every ${every} until ${until}, in this same execution, and then stops and tells you. Nothing needs doing now;`,
+    'you hear nothing more if capacity returns. If the shortage lasts, another instance type in the role\'s launch template may have capacity (README.md, "When EC2 has no capacity").',
+    input.executionArn ? `Execution: ${input.executionArn}` : undefined,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  await ports.notifier.publish(subject, message);
+  return { notified: true, until };
+}
 
 export async function notifyHumans(
   input: { clusterName: string; workflow?: string | undefined; instanceId?: string | undefined; error?: string | undefined; cause?: string | undefined; executionArn?: string | undefined },
@@ -559,7 +656,9 @@ export async function notifyHumans(
     input.executionArn ? `Execution: ${input.executionArn}` : undefined,
     quorumLost
       ? 'kubeha changed nothing in etcd. Runbook: README.md, "When quorum is lost" (restore the latest snapshot from the snapshot bucket onto one master with etcdutl snapshot restore, then let kubeha re-join the others).'
-      : 'Look at the execution history; fix the cause and start the workflow again with the same input.',
+      : input.error === 'InsufficientCapacityError'
+        ? 'EC2 stayed short of capacity for as long as a heal waits (README.md, "When EC2 has no capacity"); reconcile tries again within the healing budget. Another instance type in the role\'s launch template may have capacity.'
+        : 'Look at the execution history; fix the cause and start the workflow again with the same input.',
   ]
     .filter(Boolean)
     .join('\n');

@@ -1,7 +1,7 @@
 // The narrow interfaces the core needs from AWS. Adapters implement them with the SDK;
 // unit tests implement them with plain objects.
 import type { ClusterInstance } from './cluster.js';
-import type { IngressRule } from './preflight.js';
+import type { IngressRule, NatGatewayFacts, RouteTableFacts } from './preflight.js';
 
 /** One EBS volume as a replacement must recreate it. */
 export interface BlockDevice {
@@ -63,6 +63,10 @@ export interface Ec2Port {
   vpcCidrs(vpcIds: readonly string[]): Promise<{ vpcId: string; cidrs: string[] }[]>;
   /** Inbound rules of each security group, by group id. */
   securityGroupRules(groupIds: readonly string[]): Promise<Record<string, IngressRule[]>>;
+  /** Every route table of the VPCs (DescribeRouteTables by vpc-id), with its explicit subnet associations, main flag and IPv4 routes. */
+  routeTables(vpcIds: readonly string[]): Promise<RouteTableFacts[]>;
+  /** Every NAT gateway of the VPCs (DescribeNatGateways by vpc-id), with its state and public addresses. */
+  natGateways(vpcIds: readonly string[]): Promise<NatGatewayFacts[]>;
   /** Undefined when the allocation does not exist in this account and region. */
   findElasticIp(allocationId: string): Promise<ElasticIp | undefined>;
   associateElasticIp(allocationId: string, instanceId: string): Promise<void>;

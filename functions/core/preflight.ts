@@ -1,6 +1,6 @@
 // Preflight: can the discovered fleet host the requested cluster? Every check runs before any
 // change, and every finding names the field or instance, the reason and the fix.
-import { overlaps, parseCidr } from './cidr.js';
+import { overlaps, parseCidr, prefixLength } from './cidr.js';
 import {
   type ClusterInstance,
   type Fleet,
@@ -41,10 +41,49 @@ export interface SecurityGroupFacts {
   readonly ingress: Readonly<Record<string, readonly IngressRule[]>>;
 }
 
+/** One IPv4 route of a route table, as DescribeRouteTables reports it (Routes[]). */
+export interface RouteFacts {
+  /** DestinationCidrBlock. */
+  readonly destination: string;
+  /** Whichever target the route has: NatGatewayId, GatewayId (igw-…, vgw-…, local), TransitGatewayId, NetworkInterfaceId, InstanceId, VpcPeeringConnectionId… */
+  readonly target: string;
+  /** 'blackhole' when the target is gone (a deleted NAT gateway, a detached internet gateway). */
+  readonly state: string;
+}
+
+/** A route table of the VPC: the subnets explicitly associated with it, whether it is the main table, its routes. */
+export interface RouteTableFacts {
+  readonly routeTableId: string;
+  readonly vpcId: string;
+  /** Associations[].Main: the table of every subnet with no explicit association. */
+  readonly main: boolean;
+  readonly subnetIds: readonly string[];
+  readonly routes: readonly RouteFacts[];
+}
+
+/** A NAT gateway of the VPC (DescribeNatGateways): a public one sends its traffic from its public addresses. */
+export interface NatGatewayFacts {
+  readonly natGatewayId: string;
+  /** pending | failed | available | deleting | deleted */
+  readonly state: string;
+  /** ConnectivityType: a private NAT gateway has no public address and never reaches the internet gateway. */
+  readonly connectivity: string;
+  /** NatGatewayAddresses[].PublicIp: a connection may leave from any of them. */
+  readonly publicIps: readonly string[];
+}
+
+/** How the instances' traffic leaves the VPC: what decides the address it reaches the Elastic IP from. */
+export interface EgressFacts {
+  readonly routeTables: readonly RouteTableFacts[];
+  readonly natGateways: readonly NatGatewayFacts[];
+}
+
 export interface PreflightFacts {
   readonly instances: readonly ClusterInstance[];
   /** When gathered: the instances' security groups, checked for every path the cluster needs. */
   readonly securityGroups?: SecurityGroupFacts | undefined;
+  /** When gathered: the VPC's route tables and NAT gateways, from which each node's public source address follows. */
+  readonly egress?: EgressFacts | undefined;
   readonly network: NetworkFacts;
   readonly elasticIp: ElasticIp | undefined;
   readonly onlineInstanceIds: ReadonlySet<string>;
@@ -105,6 +144,9 @@ export function preflightFindings(config: ClusterConfig, facts: PreflightFacts):
   for (const finding of metadataFindings(facts.instances)) findings.push(finding);
   if (facts.securityGroups) {
     for (const finding of securityGroupFindings(config, facts.instances, facts.securityGroups)) findings.push(finding);
+    if (facts.egress && facts.elasticIp) {
+      for (const finding of endpointPathFindings(config, facts.instances, facts.securityGroups, facts.egress, facts.elasticIp.publicIp)) findings.push(finding);
+    }
   }
   for (const secret of facts.missingSecrets) {
     block('clusterName', `the stack holds no secret ${secret}`, `add ${config.clusterName} to the stack's clusters parameter and deploy again`);
@@ -235,7 +277,8 @@ function admits(rule: IngressRule, source: Member, sourceGroups: readonly string
 /**
  * Paths the instances' security groups do not open, one finding per missing path, naming a source and
  * a target instance and the rule that would open it. Rules are matched against private addresses,
- * the only ones that group references match: nodes must reach the load balancers privately.
+ * the only ones that group references match; the nodes' public path to the Elastic IP, which kubeadm
+ * join takes, is endpointPathFindings'.
  */
 export function securityGroupFindings(config: Pick<ClusterConfig, 'loadBalancerPort'>, instances: readonly ClusterInstance[], groups: SecurityGroupFacts): Finding[] {
   const fleet = groupFleet(instances);
@@ -263,6 +306,139 @@ export function securityGroupFindings(config: Pick<ClusterConfig, 'loadBalancerP
       reason: `${path.to} do not accept ${protocolText} (${path.what}) from ${path.from}: ${missing.target.instanceId} refuses ${missing.source.instanceId}`,
       fix: `add an inbound rule to ${targetGroup} allowing ${protocolText} from ${sourceGroup}`,
       blocking: true,
+    });
+  }
+  return findings;
+}
+
+/** Where a node's connections to a public address come from, as the receiving security group sees them. */
+export type Egress =
+  | { readonly kind: 'public'; readonly addresses: readonly string[]; readonly via: string }
+  | { readonly kind: 'none'; readonly why: string }
+  | { readonly kind: 'unseen'; readonly via: string };
+
+/**
+ * How an instance's traffic to `destination` (a public address) leaves the VPC, as AWS routes it: its subnet's
+ * route table (the explicitly associated one, else the VPC's main table: "If a subnet is not explicitly associated
+ * with any route table, it is implicitly associated with the main route table", DescribeRouteTables), the most
+ * specific route covering the address (0.0.0.0/0 in the usual layout), then its target. A public NAT gateway
+ * sends from its public addresses (any of them, NatGatewayAddresses); an internet gateway translates only an
+ * instance that has a public IPv4 address of its own, and drops the traffic of one that has none
+ * (https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Internet_Gateway.html). Any other target (a transit
+ * gateway, a NAT instance, a peering) hides the address from preflight.
+ */
+export function egressOf(instance: Pick<ClusterInstance, 'vpcId' | 'subnetId' | 'publicIp'>, egress: EgressFacts, destination: string): Egress {
+  const tables = egress.routeTables.filter((table) => table.vpcId === instance.vpcId);
+  const explicit = tables.find((table) => instance.subnetId !== undefined && table.subnetIds.includes(instance.subnetId));
+  const table = explicit ?? tables.find((candidate) => candidate.main);
+  if (!table) return { kind: 'none', why: `no route table of ${instance.vpcId ?? 'its VPC'} applies to ${instance.subnetId ?? 'its subnet'}` };
+  const whose = `${table.routeTableId} (${explicit ? `the route table of ${instance.subnetId}` : `the VPC's main route table, which every subnet without a table of its own uses`})`;
+  const route = table.routes
+    .filter((candidate) => inRange(destination, candidate.destination))
+    .sort((a, b) => prefixLength(parseCidr(b.destination)) - prefixLength(parseCidr(a.destination)))[0];
+  if (!route) return { kind: 'none', why: `${whose} has no route to ${destination} (no 0.0.0.0/0 route)` };
+  if (route.state !== 'active') return { kind: 'none', why: `${whose} sends ${route.destination} to ${route.target}, a blackhole (the target is gone)` };
+  if (route.target.startsWith('nat-')) {
+    const nat = egress.natGateways.find((candidate) => candidate.natGatewayId === route.target);
+    if (!nat || nat.state !== 'available') return { kind: 'none', why: `${whose} sends ${route.destination} to ${route.target}, which is ${nat?.state ?? 'not found'}` };
+    if (nat.connectivity === 'private' || nat.publicIps.length === 0) return { kind: 'none', why: `${whose} sends ${route.destination} to ${route.target}, a private NAT gateway, which has no public address` };
+    return { kind: 'public', addresses: nat.publicIps, via: `NAT gateway ${nat.natGatewayId}` };
+  }
+  if (route.target.startsWith('igw-')) {
+    if (!instance.publicIp) return { kind: 'none', why: `${whose} sends ${route.destination} to internet gateway ${route.target}, and the instance has no public IPv4 address` };
+    return { kind: 'public', addresses: [instance.publicIp], via: `its own public address (internet gateway ${route.target})` };
+  }
+  return { kind: 'unseen', via: route.target };
+}
+
+function listed(ids: readonly string[]): string {
+  const shown = ids.slice(0, 5).join(', ');
+  return ids.length > 5 ? `${shown} and ${ids.length - 5} more` : shown;
+}
+
+/**
+ * The path every `kubeadm join` takes once: kubeadm fetches cluster-info from the control-plane endpoint and builds
+ * its TLS-bootstrap kubeconfig from cluster-info's server, which is that endpoint too. The endpoint is
+ * controlPlaneDnsName when set, else the Elastic IP (plan.ts, controlPlaneEndpoint); commands.ts hands it to
+ * kubeadm init and every join as ControlPlaneEndpoint, verbatim. kubeha neither creates nor resolves the name:
+ * README has it resolve to the Elastic IP, and the pair has no private address of its own for it to resolve to
+ * instead (keepalived's virtual address is a marker on loopback; what moves on failover is the Elastic IP,
+ * configure-load-balancer.sh). So with or without controlPlaneDnsName the nodes reach the Elastic IP, and this
+ * check applies to both.
+ *
+ * Traffic to the Elastic IP leaves through the NAT or internet gateway and arrives from a public address, which a
+ * rule naming a security group never matches (shared/reality.md, "Networking on AWS"; "security group rules that
+ * reference a security group ... [match] the private IP addresses", https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html).
+ * Each master's and worker's public source address must therefore be in a CIDR the load balancers' groups admit
+ * on the API port. One blocking finding per address and group, naming the nodes and the rule to add; one per
+ * reason a node has no path at all; a warning where the route leads somewhere preflight cannot see through.
+ */
+export function endpointPathFindings(
+  config: Pick<ClusterConfig, 'loadBalancerPort' | 'controlPlaneDnsName'>,
+  instances: readonly ClusterInstance[],
+  groups: SecurityGroupFacts,
+  egress: EgressFacts,
+  elasticIpAddress: string,
+): Finding[] {
+  const fleet = groupFleet(instances);
+  const byId = new Map(instances.map((instance) => [instance.instanceId, instance]));
+  const nodes = [...fleet.masters, ...fleet.workers].map((member) => byId.get(member.instanceId)).filter((instance): instance is ClusterInstance => instance !== undefined);
+  const port = config.loadBalancerPort;
+  const endpoint = config.controlPlaneDnsName ? `${config.controlPlaneDnsName}:${port} (resolving to the Elastic IP ${elasticIpAddress})` : `${elasticIpAddress}:${port} (the Elastic IP)`;
+  const groupOf = (instanceId: string) => (groups.groupsOf[instanceId] ?? [])[0] ?? 'the load balancers\' security group';
+  const firstGroup = fleet.loadBalancers[0] ? groupOf(fleet.loadBalancers[0].instanceId) : 'the load balancers\' security group';
+  const admitsFrom = (balancer: string, address: string) =>
+    (groups.groupsOf[balancer] ?? [])
+      .flatMap((group) => groups.ingress[group] ?? [])
+      .some(
+        (rule) =>
+          (rule.protocol === '-1' || (rule.protocol === 'tcp' && (rule.fromPort ?? 0) <= port && (rule.toPort ?? 65535) >= port)) &&
+          rule.cidrs.some((cidr) => inRange(address, cidr)),
+      );
+
+  const refused = new Map<string, { address: string; via: string; group: string; nodes: string[] }>();
+  const pathless = new Map<string, string[]>();
+  const unseen = new Map<string, string[]>();
+  for (const node of nodes) {
+    const path = egressOf(node, egress, elasticIpAddress);
+    if (path.kind === 'none') pathless.set(path.why, [...(pathless.get(path.why) ?? []), node.instanceId]);
+    if (path.kind === 'unseen') unseen.set(path.via, [...(unseen.get(path.via) ?? []), node.instanceId]);
+    if (path.kind !== 'public') continue;
+    for (const address of path.addresses) {
+      for (const balancer of fleet.loadBalancers) {
+        if (admitsFrom(balancer.instanceId, address)) continue;
+        const group = groupOf(balancer.instanceId);
+        const key = `${address}|${group}`;
+        const entry = refused.get(key) ?? { address, via: path.via, group, nodes: [] };
+        if (!entry.nodes.includes(node.instanceId)) entry.nodes.push(node.instanceId);
+        refused.set(key, entry);
+      }
+    }
+  }
+
+  const findings: Finding[] = [];
+  for (const { address, via, group, nodes: ids } of refused.values()) {
+    findings.push({
+      field: 'securityGroups',
+      reason: `${listed(ids)} reach the Elastic IP from ${address} (${via}), and ${group}, the load balancers' group, does not accept tcp ${port} from it: kubeadm join dials the control-plane endpoint ${endpoint} and would time out, since a rule naming the nodes' security groups never matches traffic that arrives from a public address`,
+      fix: `add an inbound rule to ${group} allowing tcp ${port} from ${address}/32`,
+      blocking: true,
+    });
+  }
+  for (const [why, ids] of pathless) {
+    findings.push({
+      field: 'instances',
+      reason: `${listed(ids)} have no path to the Elastic IP ${elasticIpAddress}, which kubeadm join dials (the control-plane endpoint ${endpoint}): ${why}`,
+      fix: `route the subnet's 0.0.0.0/0 to an available NAT gateway in a public subnet (aws ec2 create-route --route-table-id rtb-… --destination-cidr-block 0.0.0.0/0 --nat-gateway-id nat-…), or place the nodes in a subnet routed to an internet gateway with public IPv4 addresses; then allow tcp ${port} from that public address on ${firstGroup}`,
+      blocking: true,
+    });
+  }
+  for (const [via, ids] of unseen) {
+    findings.push({
+      field: 'securityGroups',
+      reason: `${listed(ids)} reach the Elastic IP ${elasticIpAddress} through ${via}, whose public address preflight cannot see (it is neither a NAT gateway nor an internet gateway)`,
+      fix: `make sure ${firstGroup} allows tcp ${port} from the public address traffic leaves through ${via} with, or kubeadm join will time out`,
+      blocking: false,
     });
   }
   return findings;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Removes a dead control-plane node from the cluster, from a healthy control-plane node: its etcd
 # member first (kubeadm reset cannot do this for a node that is gone), then its Node object.
-# Guards quorum itself as well: it refuses if any other member is unhealthy or still a learner.
+# Guards quorum itself as well: it refuses if any other voting member is unhealthy. Learners do not vote:
+# etcd judges a removal by its voting members only (RaftCluster.IsReadyToRemoveVotingMember), and the
+# unstarted learner a failed join leaves is refresh-join-material.sh's to remove, before the next join.
 # If no member has that peer address any more, it only makes sure the Node is gone.
 #
 # Environment: KUBEHA_MEMBER_PEER_IP (the dead master's private IP).
@@ -32,7 +34,7 @@ main() {
       target_id="${id}"
       target_name="${name}"
     else
-      [[ "${learner}" == "true" ]] && fail "refusing: etcd member ${name} is still a learner; quorum would be at risk"
+      [[ "${learner}" == "true" ]] && continue
       others+=("${name}=${client_url}")
     fi
   done < <(etcd_members)

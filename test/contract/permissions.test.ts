@@ -249,7 +249,6 @@ const GRANTED_BEYOND_THE_RUN: Record<string, Record<string, string>> = {
     'dynamodb:Query': 'reading every launch record of the cluster',
     'ec2:CreateTags': 'authorized inside RunInstances (tags on create), not a call of its own',
     'iam:PassRole': 'authorized inside RunInstances (the instance profile), not a call of its own',
-    'dynamodb:UpdateItem': WARM_STANDBY,
     'ec2:DeleteTags': WARM_STANDBY,
     'ec2:StartInstances': WARM_STANDBY,
     'dynamodb:DeleteItem': 'giving back a warm standby EC2 has no capacity to start (its claim), only when the cluster keeps some',

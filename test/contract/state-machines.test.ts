@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { handlers } from '../../functions/registry.js';
+import { LOCK_LEASE_MS, LOCK_PATIENCE_MS } from '../../functions/core/cluster-lock.js';
 import { forEachState, loadDefinition } from '../../sim/state-machine.js';
 
 const require = createRequire(import.meta.url);
@@ -120,5 +121,47 @@ describe.each(MACHINES)('state machine %s', (name) => {
       if (state.Type === 'Wait') waits.push(stateName);
     });
     expect(waits.length).toBeGreaterThan(0);
+  });
+});
+
+describe.each(['heal-master', 'heal-worker', 'heal-load-balancer'])('the wait for EC2 capacity in %s', (name) => {
+  const { definition } = loadDefinition(name);
+  const raw = parse(readFileSync(new URL(`../../state-machines/${name}.asl.yaml`, import.meta.url), 'utf8')) as { TimeoutSeconds: number };
+  const caps: number[] = [];
+  const waits: number[] = [];
+  const told: unknown[] = [];
+  const catchers: string[] = [];
+  forEachState(definition.States, (stateName, state) => {
+    for (const choice of (state.Choices as { Variable?: string; NumericGreaterThanEquals?: number }[] | undefined) ?? []) {
+      if (choice.Variable === '$.capacity.rounds' && choice.NumericGreaterThanEquals !== undefined) caps.push(choice.NumericGreaterThanEquals);
+    }
+    if (state.Type === 'Wait' && /^Wait for EC2 capacity/.test(stateName)) waits.push(state.Seconds as number);
+    const parameters = state.Parameters as { waitingForCapacity?: unknown } | undefined;
+    if (parameters?.waitingForCapacity) told.push(parameters.waitingForCapacity);
+    for (const catcher of (state.Catch as { ErrorEquals: string[] }[] | undefined) ?? []) if (catcher.ErrorEquals.includes('InsufficientCapacityError')) catchers.push(stateName);
+  });
+
+  it('catches a capacity refusal of both the start of a stopped node and the launch of a replacement', () => {
+    expect(catchers.sort()).toEqual(expect.arrayContaining([expect.stringMatching(/^Start the stopped/), expect.stringMatching(/^Launch a replacement/)]));
+    expect(catchers).toHaveLength(2);
+  });
+
+  it('tells the human the cap and the interval the machine really waits with', () => {
+    expect(told.length).toBe(2);
+    // The human is told after the first wait, when EC2 refused again: the rounds left are one fewer than the cap.
+    for (const message of told) expect(message).toEqual({ retryEverySeconds: waits[0], rounds: caps[0]! - 1 });
+    expect(new Set(caps).size).toBe(1);
+    expect(new Set(waits).size).toBe(1);
+  });
+
+  it('waits at most half the time the execution has once it holds the lock, so the heal after the wait has the rest', () => {
+    // Prepare: heal-master may first wait for the lock (its patience) and must end within the lock's lease.
+    const patience = name === 'heal-master' ? LOCK_PATIENCE_MS / 1000 : 0;
+    const waited = caps[0]! * waits[0]!;
+
+    // Assess
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThanOrEqual((raw.TimeoutSeconds - patience) / 2);
+    if (name === 'heal-master') expect(waited).toBeLessThanOrEqual(LOCK_LEASE_MS / 1000 / 2);
   });
 });

@@ -210,8 +210,9 @@ describe('preflight of the instance metadata settings on a simulated fleet', () 
       { clientToken: 'metadata-test' },
     );
 
-    // Assess
+    // Assess, once EC2's eventual consistency lets DescribeInstances see the new instance
     expect(launched).not.toBe('addressInUse');
+    fleet.advance(fleet.describeLagSeconds);
     const described = await ec2.describeInstance((launched as { instanceId: string }).instanceId);
     expect(described?.metadata).toEqual({ httpTokens: 'required', hopLimit: 1, httpEndpoint: 'enabled' });
   });

@@ -28,6 +28,9 @@ const faultArbitrary: fc.Arbitrary<Fault> = fc.record({
   afterCommands: fc.oneof(fc.constant(0), fc.nat({ max: 25 })),
 });
 
+/** How long a capacity fault keeps its zone short. */
+const CAPACITY_SHORTAGE_SECONDS = 30 * 60;
+
 function pick(fleet: SimulatedFleet, fault: Fault): SimInstance | undefined {
   const candidates = [...fleet.instances.values()].filter((instance) => instance.tags['kubeha:role'] === fault.role && instance.state === 'running');
   return candidates[fault.index % Math.max(1, candidates.length)];
@@ -39,8 +42,9 @@ function apply(fleet: SimulatedFleet, plane: LocalControlPlane, fault: Fault, pe
   if (fault.kind === 'stop') fleet.requestStop(target.instanceId);
   else if (fault.kind === 'terminate') fleet.requestTerminate(target.instanceId);
   else if (fault.kind === 'wedge' && fault.role !== 'lb') fleet.wedgeNode(target.instanceId);
-  // The target's zone runs short of on-demand capacity: launches and starts there fail until it comes back.
-  else if (fault.kind === 'capacity') fleet.zonesShortOfCapacity.add(target.availabilityZone);
+  // The target's zone runs short of on-demand capacity: launches and starts there fail until it comes back,
+  // longer than a launch's own retries and shorter than a heal waits (90 minutes), so heals wait it out.
+  else if (fault.kind === 'capacity') fleet.shortOfCapacity(target.availabilityZone, CAPACITY_SHORTAGE_SECONDS);
   else if (fault.kind === 'resend-terminated') {
     // A terminated event with a new id for an instance that is still fine: a confused or malicious sender.
     // Nothing may be replaced for it (the instance runs); it is as harmless as a late duplicate.
@@ -55,18 +59,6 @@ interface Outcome {
   readonly launchesIntoShortZones?: number;
 }
 
-/** RunInstances and StartInstances calls made into a short zone between `from` and `until`. */
-function callsIntoShortZones(fleet: SimulatedFleet, zones: ReadonlySet<string>, from: number, until: number): number {
-  const zoneOfSubnet = (subnetId: string | undefined) => fleet.subnets.get(subnetId ?? '')?.availabilityZone;
-  return fleet.calls.filter((call) => {
-    if (call.at < from || call.at > until) return false;
-    const input = call.input as { SubnetId?: string; InstanceIds?: string[] };
-    if (call.operation === 'RunInstances') return zones.has(zoneOfSubnet(input.SubnetId) ?? '');
-    if (call.operation === 'StartInstances') return (input.InstanceIds ?? []).some((instanceId) => zones.has(fleet.instances.get(instanceId)?.availabilityZone ?? ''));
-    return false;
-  }).length;
-}
-
 export async function runSchedule(faults: readonly Fault[], seed: number): Promise<Outcome> {
   const fleet = SimulatedFleet.standard({ seed });
   const plane = new LocalControlPlane(fleet).start();
@@ -76,7 +68,6 @@ export async function runSchedule(faults: readonly Fault[], seed: number): Promi
     plane.enableEventBridge();
 
     // Act: faults fire at once or after a number of commands, i.e. in the middle of the healing of earlier ones.
-    const startedAt = fleet.now();
     const pending: Promise<unknown>[] = [];
     let commands = 0;
     const due = [...faults];
@@ -96,13 +87,7 @@ export async function runSchedule(faults: readonly Fault[], seed: number): Promi
     for (const fault of due.splice(0)) apply(fleet, plane, fault, pending);
     await Promise.all(pending);
     await plane.settle();
-    let launchesIntoShortZones = 0;
     for (let run = 0, quiet = 0; run < 12 && quiet < 2; run += 1) {
-      // A short zone gets its capacity back after the first reconcile's heals have met the shortage.
-      if (run === 1) {
-        launchesIntoShortZones = callsIntoShortZones(fleet, new Set(fleet.zonesShortOfCapacity), startedAt, fleet.now());
-        fleet.zonesShortOfCapacity.clear();
-      }
       const before = fleet.executions.size;
       fleet.advance(11 * 60);
       await plane.reconcile();
@@ -110,7 +95,14 @@ export async function runSchedule(faults: readonly Fault[], seed: number): Promi
       quiet = fleet.executions.size === before ? quiet + 1 : 0;
     }
     fleet.advance(30);
-    const outcome = { ...assess(fleet), launchesIntoShortZones };
+    const assessed = assess(fleet);
+    // A shortage shorter than a heal's wait is waited out: no heal fails for it (and pages on-call).
+    const failedForCapacity = [...fleet.executions.values()].filter((execution) => execution.error?.name === 'InsufficientCapacityError');
+    const outcome = {
+      ...assessed,
+      problems: [...assessed.problems, ...failedForCapacity.map((execution) => `${execution.name} failed for capacity during a ${CAPACITY_SHORTAGE_SECONDS / 60}-minute shortage`)],
+      launchesIntoShortZones: fleet.capacityRefusals,
+    };
     if (process.env.KUBEHA_CHAOS_DEBUG && outcome.problems.length > 0) console.log(outcome.problems, fleet.history.map((entry) => `${new Date(entry.at).toISOString().slice(11, 19)} ${entry.what}`).join('\n'), fleet.notifications.map((n) => n.subject));
     return outcome;
   } finally {

@@ -74,6 +74,30 @@ describe('replacing from launch records', () => {
   });
 });
 
+describe('what EC2 says right after a launch', () => {
+  it('does not know an instance for a while after RunInstances returned it, by id or by tag, then lists it', async () => {
+    // Prepare
+    const { fleet } = await bootstrappedCluster();
+    const worker = fleet.byRole('worker')[0]!;
+    const launched = await ec2Adapter.runInstance(
+      { imageId: 'ami-0kubeha0ubuntu2404', instanceType: 't3.medium', subnetId: worker.subnetId, securityGroupIds: worker.securityGroupIds, tags: { 'kubernetes.io/cluster/demo': 'owned', 'kubeha:role': 'worker' } },
+      { clientToken: 'eventual-consistency' },
+    );
+    const { instanceId } = launched as { instanceId: string };
+
+    // Act
+    const byIdAtOnce = await ec2Adapter.describeInstance(instanceId);
+    const byTagAtOnce = (await ec2Adapter.findClusterInstances('demo')).map((instance) => instance.instanceId);
+    fleet.advance(fleet.describeLagSeconds);
+    const byIdLater = await ec2Adapter.describeInstance(instanceId);
+
+    // Assess
+    expect(byIdAtOnce).toBeUndefined();
+    expect(byTagAtOnce).not.toContain(instanceId);
+    expect(byIdLater).toMatchObject({ instanceId, ec2State: 'pending' });
+  });
+});
+
 describe('one replacement per dead instance', () => {
   it('starts one healing for two events with different ids and a reconcile, all racing', async () => {
     const { fleet, plane } = await bootstrappedCluster();
@@ -90,6 +114,34 @@ describe('one replacement per dead instance', () => {
     expect(heals.map((heal) => heal.error)).toEqual([undefined]);
     expect(replacementsOf(fleet, dead)).toHaveLength(1);
     expect(runningMasters(fleet)).toHaveLength(3);
+    expect(etcdMembers(fleet)).toHaveLength(3);
+  });
+
+  it('launches one replacement when the launch is retried after EC2 made it, with the address come free and the instance not yet listed', async () => {
+    // Prepare: the dead master's address is held, so the replacement goes beside it. The launch function runs
+    // past its timeout after EC2 launched; meanwhile the holder lets go of the address, and DescribeInstances,
+    // eventually consistent, does not list the new instance for minutes.
+    const { fleet, plane } = await bootstrappedCluster();
+    const dead = fleet.byRole('master')[1]!;
+    fleet.terminateInstance(dead.instanceId);
+    const holder = fleet.addInstance({ clusterName: 'someone-else', subnetId: dead.subnetId, privateIp: dead.privateIp });
+    fleet.describeLagSeconds = 300;
+    fleet.addressReleaseSeconds = 0;
+    fleet.slowDown('RunInstances', 20);
+    fleet.instanceLaunchedHooks.push(() => {
+      fleet.slowDown('RunInstances', 0);
+      if (holder.state === 'running') fleet.terminateInstance(holder.instanceId);
+    });
+
+    // Act
+    await plane.deliver(dead.instanceId, 'terminated');
+    const [heal] = await plane.settle();
+
+    // Assess: the retry got the instance the first attempt made, and nothing else was launched.
+    expect(heal?.tasks.filter((task) => task.state === 'Launch a replacement master').map((task) => task.error?.split(':')[0])).toEqual(['Sandbox.Timedout', undefined]);
+    expect(heal?.error).toBeUndefined();
+    expect(replacementsOf(fleet, dead)).toHaveLength(1);
+    expect(replacementsOf(fleet, dead)[0]!.privateIp).not.toBe(dead.privateIp);
     expect(etcdMembers(fleet)).toHaveLength(3);
   });
 

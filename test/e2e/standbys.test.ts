@@ -241,7 +241,7 @@ describe('warm standbys', () => {
     expect(fleet.calls.slice(callsBefore).filter((call) => call.operation === 'RunInstances')).toEqual([]);
   }, 120_000);
 
-  it('give back the only master standby EC2 cannot start and launch instead; with the zone still short, tell a human why, quorum intact', async () => {
+  it('give back the only master standby EC2 cannot start and launch instead; with the zone short past the wait, tell a human why, quorum intact', async () => {
     // Prepare
     const { fleet, plane: control } = await clusterWanting({ master: 1 });
     await reconcileUntilReady(fleet, control, 1);
@@ -256,7 +256,8 @@ describe('warm standbys', () => {
     const [heal] = await control.settle();
 
     // Assess
-    expect(heal?.error?.name).toBe('LaunchFailedError');
+    expect(heal?.error?.name).toBe('InsufficientCapacityError');
+    expect(fleet.notifications.at(-2)?.subject).toBe(`kubeha demo: healing of ${dead.instanceId} waits for EC2 capacity`);
     expect(fleet.notifications.at(-1)?.message).toContain(`We currently do not have sufficient t3.medium capacity in the Availability Zone you requested (${dead.availabilityZone})`);
     expect(standby.state).toBe('stopped');
     expect(standby.tags).toEqual(standbyTags);

@@ -187,3 +187,41 @@ esac`,
     expect(etcd.etcdctl('127.0.0.1', 'member', 'list', '-w', 'simple')).toContain('m3-replacement');
   });
 });
+
+describe('remove-etcd-member.sh beside the unstarted learner a failed join left, against real etcd', () => {
+  let etcd: LocalEtcd;
+  let sandbox: Sandbox;
+  const initial = (cluster: LocalEtcd) => ['1', '2', '3'].map((n) => `m${n}=${cluster.peer(`127.0.0.${n}`)}`).join(',');
+
+  beforeAll(async () => {
+    etcd = new LocalEtcd(await freePort(), await freePort());
+    for (const n of ['1', '2', '3']) etcd.start(`m${n}`, `127.0.0.${n}`, initial(etcd), 'new');
+    for (const n of ['1', '2', '3']) await etcd.waitHealthy(`127.0.0.${n}`);
+    sandbox = new Sandbox();
+    sandbox.stub('kubectl', `case "$*" in "get nodes -o json") echo '{"items":[]}' ;; esac`);
+  });
+
+  afterAll(() => {
+    etcd.stop();
+    sandbox.dispose();
+  });
+
+  it('should remove a dead voter while a learner that never started is listed, and leave the learner to the next join', async () => {
+    // Prepare: a replacement on a new address announced its learner (kubeadm etcd-join) and died before its
+    // etcd started; then master 3 dies.
+    await retrying(() => etcd.etcdctlOrAlready(/already exists/, '127.0.0.1', 'member', 'add', 'replacement', `--peer-urls=${etcd.peer('127.0.0.4')}`, '--learner'));
+    expect(etcd.etcdctl('127.0.0.1', 'member', 'list', '-w', 'simple')).toMatch(/unstarted, , http:\/\/127\.0\.0\.4:\d+, , true/);
+    etcd.kill('m3');
+
+    // Act
+    const run = sandbox.run('remove-etcd-member.sh', { KUBEHA_MEMBER_PEER_IP: '127.0.0.3', KUBEHA_ETCDCTL: `etcdctl --endpoints=${etcd.client('127.0.0.1')}` });
+
+    // Assess: etcd agreed (it judges the removal by its two started voters), and two voters still make a quorum.
+    expect(run.stderr).toBe('');
+    expect(run.result).toEqual({ removedMember: 'm3', deletedNode: null });
+    const members = etcd.etcdctl('127.0.0.1', 'member', 'list', '-w', 'simple');
+    expect(members).not.toContain('m3');
+    expect(members).toMatch(/unstarted, , http:\/\/127\.0\.0\.4:\d+, , true/);
+    etcd.etcdctl('127.0.0.2', 'put', '/registry/test/after-removal', 'written by two voters beside a learner');
+  });
+});

@@ -1,11 +1,13 @@
 import { AssociateAddressCommand, CreateTagsCommand, DescribeAddressesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CancelCommandCommand, GetCommandInvocationCommand, ListCommandInvocationsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as awaitCommand } from '../../functions/await-command.js';
 import { handler as mintJoinMaterial } from '../../functions/mint-join-material.js';
+import { handler as notify } from '../../functions/notify.js';
 import { handler as placeElasticIp } from '../../functions/place-elastic-ip.js';
 import { handler as sendCommand } from '../../functions/send-command.js';
 import { handler as validateInput } from '../../functions/validate-input.js';
@@ -15,6 +17,7 @@ import { bootstrapInput } from '../support/inputs.js';
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
 const secrets = mockClient(SecretsManagerClient);
+const sns = mockClient(SNSClient);
 const context = { awsRequestId: 'test-request' } as never;
 const JOIN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/prod-eu/control-plane-join-AbCdEf';
 const WORKER_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kubeha/local/prod-eu/worker-join-AbCdEf';
@@ -32,6 +35,7 @@ beforeEach(() => {
   ec2.reset();
   ssm.reset();
   secrets.reset();
+  sns.reset();
 });
 
 describe('validate-input handler', () => {
@@ -267,5 +271,22 @@ describe('place-elastic-ip handler', () => {
     const error = await rejectionOf(placeElasticIp({ ...input, allocationId: 'eip-1' }, context));
     expect(error.message).toBe('allocationId: must be an Elastic IP allocation id');
     expect(ec2).not.toHaveReceivedCommand(DescribeAddressesCommand);
+  });
+});
+
+describe('notify handler', () => {
+  const failure = { Error: 'InsufficientCapacityError', Cause: JSON.stringify({ errorType: 'InsufficientCapacityError', errorMessage: 'EC2 has too little capacity to launch the replacement of master i-0dead in eu-west-1a now' }) };
+
+  it('refuses a wait for capacity without the instance or with rounds out of range, naming the field, before publishing', async () => {
+    // Act
+    const withoutInstance = await rejectionOf(notify({ clusterName: 'prod-eu', failure, waitingForCapacity: { retryEverySeconds: 300, rounds: 18 }, executionArn: 'arn:exec' }, context));
+    const noRounds = await rejectionOf(notify({ clusterName: 'prod-eu', instanceId: 'i-0dead', failure, waitingForCapacity: { retryEverySeconds: 300, rounds: 0 }, executionArn: 'arn:exec' }, context));
+
+    // Assess
+    expect(withoutInstance.name).toBe('InputValidationError');
+    expect(withoutInstance.message).toContain('instanceId');
+    expect(noRounds.name).toBe('InputValidationError');
+    expect(noRounds.message).toContain('waitingForCapacity.rounds');
+    expect(sns).not.toHaveReceivedCommand(PublishCommand);
   });
 });

@@ -47,9 +47,25 @@ describe('assessQuorum', () => {
     expect(() => assessQuorum(members, '10.0.32.11')).toThrow(/etcd members b are unhealthy/);
   });
 
-  it('refuses while another member is still a learner being added', () => {
-    const members = [member('a', '10.0.0.11'), { ...member('b', '10.0.16.11'), isLearner: true }, member('c', '10.0.32.11', false)];
-    expect(() => assessQuorum(members, '10.0.32.11')).toThrow(/still learners/);
+  it('passes over a learner, which does not vote, counting only the voters that remain', () => {
+    // Prepare: the unstarted learner a failed join left on another address (etcdctl lists it without a name).
+    const members = [member('a', '10.0.0.11'), member('b', '10.0.16.11'), { ...member('(unstarted)', '10.0.48.20', false), isLearner: true }, member('c', '10.0.32.11', false)];
+
+    // Act
+    const verdict = assessQuorum(members, '10.0.32.11');
+
+    // Assess
+    expect(verdict).toEqual({ memberToRemove: members[3], membersAfter: 2, healthyAfter: 2 });
+  });
+
+  it('still refuses when a second voter is unhealthy, a learner or not', () => {
+    const members = [member('a', '10.0.0.11'), member('b', '10.0.16.11', false), { ...member('(unstarted)', '10.0.48.20', false), isLearner: true }, member('c', '10.0.32.11', false)];
+    expect(() => assessQuorum(members, '10.0.32.11')).toThrow(/etcd members b are unhealthy/);
+  });
+
+  it('refuses when only learners would be left besides the target', () => {
+    const members = [{ ...member('(unstarted)', '10.0.48.20', false), isLearner: true }, member('c', '10.0.32.11', false)];
+    expect(() => assessQuorum(members, '10.0.32.11')).toThrow(/no other voting etcd member/);
   });
 
   it('is satisfied when the target is already gone from the list, with nothing to remove', () => {
@@ -57,7 +73,7 @@ describe('assessQuorum', () => {
   });
 
   it('refuses when the target is the only member', () => {
-    expect(() => assessQuorum([member('a', '10.0.0.11', false)], '10.0.0.11')).toThrow(/no other etcd member/);
+    expect(() => assessQuorum([member('a', '10.0.0.11', false)], '10.0.0.11')).toThrow(/no other voting etcd member/);
   });
 });
 

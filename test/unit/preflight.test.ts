@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseBootstrapInput } from '../../functions/core/config.js';
 import {
+  type EgressFacts,
   type IngressRule,
   MINIMUM_SSM_AGENT_VERSION,
   type PreflightFacts,
   type SecurityGroupFacts,
   blockingFindings,
+  endpointPathFindings,
   metadataFindings,
   preflightFindings,
   securityGroupFindings,
@@ -217,6 +219,143 @@ describe('securityGroupFindings', () => {
     expect(securityGroupFindings({ loadBalancerPort: 6443 }, instances, allTraffic)).toEqual([]);
     const shut = blockingFindings(preflightFindings(config(), facts({ instances, securityGroups: groups({ ...working, 'sg-worker': cni }) })));
     expect(shut).toContainEqual(expect.objectContaining({ field: 'securityGroups', reason: expect.stringContaining('workers do not accept tcp 10250') }));
+  });
+});
+
+describe('endpointPathFindings', () => {
+  // Three masters and three workers in subnet-a, whose traffic to the Elastic IP 203.0.113.10 leaves through
+  // the NAT gateway in the main route table unless a test says otherwise.
+  const ELASTIC_IP = '203.0.113.10';
+  const NAT_IP = '198.51.100.7';
+  const instances = standardInstances();
+  const groupOf = (role: string) => ({ master: 'sg-master', worker: 'sg-worker', lb: 'sg-lb' })[role] ?? 'sg-none';
+  const tcp = (cidrs: string[], ...sourceGroupIds: string[]): IngressRule => ({ protocol: 'tcp', fromPort: 6443, toPort: 6443, sourceGroupIds, cidrs });
+  const lbRules = (...rules: IngressRule[]) => ({
+    groupsOf: Object.fromEntries(instances.map((candidate) => [candidate.instanceId, [groupOf(candidate.role ?? '')]])),
+    ingress: { 'sg-lb': [...rules, { protocol: '112', sourceGroupIds: ['sg-lb'], cidrs: [] }] },
+  });
+  const onlyGroups = lbRules(tcp([], 'sg-master', 'sg-worker'));
+  const local = { destination: '10.0.0.0/16', target: 'local', state: 'active' };
+  const throughNat = (natGatewayId = 'nat-0aaa1'): EgressFacts => ({
+    routeTables: [{ routeTableId: 'rtb-main', vpcId: 'vpc-main', main: true, subnetIds: [], routes: [local, { destination: '0.0.0.0/0', target: natGatewayId, state: 'active' }] }],
+    natGateways: [{ natGatewayId: 'nat-0aaa1', state: 'available', connectivity: 'public', publicIps: [NAT_IP] }],
+  });
+  const masters = instances.filter((candidate) => candidate.role === 'master').map((candidate) => candidate.instanceId);
+  const workers = instances.filter((candidate) => candidate.role === 'worker').map((candidate) => candidate.instanceId);
+  const port = { loadBalancerPort: 6443 };
+
+  it("blocks when the load balancers' group admits the API port only from the nodes' groups, naming the NAT's address and the rule to add", () => {
+    // Act
+    const findings = endpointPathFindings(port, instances, onlyGroups, throughNat(), ELASTIC_IP);
+
+    // Assess
+    expect(findings).toEqual([
+      {
+        field: 'securityGroups',
+        reason: expect.stringContaining(`reach the Elastic IP from ${NAT_IP} (NAT gateway nat-0aaa1), and sg-lb, the load balancers' group, does not accept tcp 6443 from it: kubeadm join dials the control-plane endpoint ${ELASTIC_IP}:6443`),
+        fix: `add an inbound rule to sg-lb allowing tcp 6443 from ${NAT_IP}/32`,
+        blocking: true,
+      },
+    ]);
+    expect(findings[0]!.reason).toContain(`${[...masters, ...workers].slice(0, 5).join(', ')} and 1 more`);
+  });
+
+  it("passes once the group admits the NAT's /32, or 0.0.0.0/0, and checks the configured port", () => {
+    expect(endpointPathFindings(port, instances, lbRules(tcp([`${NAT_IP}/32`])), throughNat(), ELASTIC_IP)).toEqual([]);
+    expect(endpointPathFindings(port, instances, lbRules(tcp(['0.0.0.0/0'])), throughNat(), ELASTIC_IP)).toEqual([]);
+    expect(endpointPathFindings({ loadBalancerPort: 8443 }, instances, lbRules(tcp(['0.0.0.0/0'])), throughNat(), ELASTIC_IP)).toEqual([
+      expect.objectContaining({ fix: `add an inbound rule to sg-lb allowing tcp 8443 from ${NAT_IP}/32` }),
+    ]);
+  });
+
+  it("takes a node's own public address behind an internet gateway, and finds no path for one without a public address", () => {
+    // Prepare: subnet-b is explicitly associated with a table routing 0.0.0.0/0 to an internet gateway.
+    const withPublic = instance('worker', { subnetId: 'subnet-b', publicIp: '198.51.100.99' });
+    const withoutPublic = instance('worker', { subnetId: 'subnet-b' });
+    const fleet = [...instances, withPublic, withoutPublic];
+    const egress: EgressFacts = {
+      ...throughNat(),
+      routeTables: [
+        ...throughNat().routeTables,
+        { routeTableId: 'rtb-public', vpcId: 'vpc-main', main: false, subnetIds: ['subnet-b'], routes: [local, { destination: '0.0.0.0/0', target: 'igw-0bbb2', state: 'active' }] },
+      ],
+    };
+    const groups = { ...lbRules(tcp([`${NAT_IP}/32`])), groupsOf: Object.fromEntries(fleet.map((candidate) => [candidate.instanceId, [groupOf(candidate.role ?? '')]])) };
+
+    // Act
+    const findings = endpointPathFindings(port, fleet, groups, egress, ELASTIC_IP);
+
+    // Assess
+    expect(findings).toEqual([
+      expect.objectContaining({
+        field: 'securityGroups',
+        reason: expect.stringMatching(new RegExp(`^${withPublic.instanceId} reach the Elastic IP from 198\\.51\\.100\\.99 \\(its own public address \\(internet gateway igw-0bbb2\\)\\)`)),
+        fix: 'add an inbound rule to sg-lb allowing tcp 6443 from 198.51.100.99/32',
+        blocking: true,
+      }),
+      expect.objectContaining({
+        field: 'instances',
+        reason: `${withoutPublic.instanceId} have no path to the Elastic IP ${ELASTIC_IP}, which kubeadm join dials (the control-plane endpoint ${ELASTIC_IP}:6443 (the Elastic IP)): rtb-public (the route table of subnet-b) sends 0.0.0.0/0 to internet gateway igw-0bbb2, and the instance has no public IPv4 address`,
+        fix: expect.stringContaining('--destination-cidr-block 0.0.0.0/0 --nat-gateway-id nat-'),
+        blocking: true,
+      }),
+    ]);
+  });
+
+  it('finds no path from a subnet whose route table has no default route, nor through a blackhole or a private NAT gateway', () => {
+    const isolated: EgressFacts = { routeTables: [{ routeTableId: 'rtb-main', vpcId: 'vpc-main', main: true, subnetIds: [], routes: [local] }], natGateways: [] };
+    const gone: EgressFacts = { ...throughNat(), natGateways: [{ natGatewayId: 'nat-0aaa1', state: 'deleted', connectivity: 'public', publicIps: [] }] };
+    const privateNat: EgressFacts = { ...throughNat(), natGateways: [{ natGatewayId: 'nat-0aaa1', state: 'available', connectivity: 'private', publicIps: [] }] };
+
+    const reasons = [isolated, gone, privateNat].map((egress) => endpointPathFindings(port, instances, lbRules(tcp(['0.0.0.0/0'])), egress, ELASTIC_IP));
+
+    expect(reasons.map((findings) => findings.map((finding) => [finding.field, finding.blocking]))).toEqual([[['instances', true]], [['instances', true]], [['instances', true]]]);
+    expect(reasons[0]![0]!.reason).toContain("rtb-main (the VPC's main route table, which every subnet without a table of its own uses) has no route to 203.0.113.10 (no 0.0.0.0/0 route)");
+    expect(reasons[1]![0]!.reason).toContain('sends 0.0.0.0/0 to nat-0aaa1, which is deleted');
+    expect(reasons[2]![0]!.reason).toContain('a private NAT gateway, which has no public address');
+  });
+
+  it("falls back to the VPC's main table for a subnet with no association of its own, and prefers a subnet's explicit table", () => {
+    // Prepare: the main table routes through nat-0aaa1; subnet-c has its own table through nat-0ccc3.
+    const inC = instance('worker', { subnetId: 'subnet-c' });
+    const fleet = [...instances, inC];
+    const egress: EgressFacts = {
+      routeTables: [
+        { routeTableId: 'rtb-c', vpcId: 'vpc-main', main: false, subnetIds: ['subnet-c'], routes: [local, { destination: '0.0.0.0/0', target: 'nat-0ccc3', state: 'active' }] },
+        ...throughNat().routeTables,
+      ],
+      natGateways: [...throughNat().natGateways, { natGatewayId: 'nat-0ccc3', state: 'available', connectivity: 'public', publicIps: ['198.51.100.33'] }],
+    };
+    const groups = { ...lbRules(tcp([`${NAT_IP}/32`])), groupsOf: Object.fromEntries(fleet.map((candidate) => [candidate.instanceId, [groupOf(candidate.role ?? '')]])) };
+
+    // Act
+    const findings = endpointPathFindings(port, fleet, groups, egress, ELASTIC_IP);
+
+    // Assess: subnet-a's nodes pass through the main table's NAT; subnet-c's worker leaves from the other one.
+    expect(findings).toEqual([expect.objectContaining({ reason: expect.stringMatching(new RegExp(`^${inC.instanceId} reach the Elastic IP from 198\\.51\\.100\\.33 \\(NAT gateway nat-0ccc3\\)`)), fix: 'add an inbound rule to sg-lb allowing tcp 6443 from 198.51.100.33/32' })]);
+  });
+
+  it('only warns where the route leads through a target whose public address preflight cannot see', () => {
+    const transit: EgressFacts = { routeTables: [{ routeTableId: 'rtb-main', vpcId: 'vpc-main', main: true, subnetIds: [], routes: [local, { destination: '0.0.0.0/0', target: 'tgw-0ddd4', state: 'active' }] }], natGateways: [] };
+    expect(endpointPathFindings(port, instances, onlyGroups, transit, ELASTIC_IP)).toEqual([
+      expect.objectContaining({ field: 'securityGroups', blocking: false, reason: expect.stringContaining('through tgw-0ddd4, whose public address preflight cannot see') }),
+    ]);
+  });
+
+  it('is part of preflight, with controlPlaneDnsName as well: the name resolves to the Elastic IP, so the join takes the same path', () => {
+    // Prepare
+    const securityGroups = { ...onlyGroups, ingress: { ...onlyGroups.ingress, 'sg-master': [{ protocol: '-1', sourceGroupIds: ['sg-master', 'sg-worker', 'sg-lb'], cidrs: [] }], 'sg-worker': [{ protocol: '-1', sourceGroupIds: ['sg-master', 'sg-worker'], cidrs: [] }] } };
+    const blocked = facts({ instances, securityGroups, egress: throughNat() });
+
+    // Act
+    const byAddress = blockingFindings(preflightFindings(config(), blocked));
+    const byName = blockingFindings(preflightFindings(config({ controlPlaneDnsName: 'k8s.example.com' }), blocked));
+    const admitted = blockingFindings(preflightFindings(config(), facts({ instances, securityGroups: { ...securityGroups, ingress: { ...securityGroups.ingress, 'sg-lb': [...onlyGroups.ingress['sg-lb'], tcp([`${NAT_IP}/32`])] } }, egress: throughNat() })));
+
+    // Assess
+    expect(byAddress).toEqual([expect.objectContaining({ field: 'securityGroups', fix: `add an inbound rule to sg-lb allowing tcp 6443 from ${NAT_IP}/32` })]);
+    expect(byName).toEqual([expect.objectContaining({ reason: expect.stringContaining('k8s.example.com:6443 (resolving to the Elastic IP 203.0.113.10)') })]);
+    expect(admitted).toEqual([]);
   });
 });
 

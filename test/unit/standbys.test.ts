@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterSettings } from '../../functions/core/bootstrap.js';
 import type { ClusterInstance } from '../../functions/core/cluster.js';
-import { InsufficientCapacityError } from '../../functions/core/errors.js';
-import type { LaunchRecord } from '../../functions/core/launch-records.js';
+import { InsufficientCapacityError, LaunchFailedError } from '../../functions/core/errors.js';
+import { type LaunchRecord, launchRecordKey } from '../../functions/core/launch-records.js';
 import type { Ec2Port, StatePort, StoredItem } from '../../functions/core/ports.js';
-import { launchReplacement, sendsWhileBooting } from '../../functions/core/healing-steps.js';
+import { launchReplacement, notifyCapacityWait, sendsWhileBooting } from '../../functions/core/healing-steps.js';
 import { planReconcile } from '../../functions/core/reconcile.js';
 import { type StandbyView, claimStandby, planStandbys, standbysOf } from '../../functions/core/standbys.js';
 import { instance } from '../support/instances.js';
@@ -366,7 +366,7 @@ function memoryEc2(instances: ClusterInstance[], zonesShortOfCapacity: readonly 
     },
     async startInstance(id: string) {
       calls.push(`start ${id}`);
-      if (zonesShortOfCapacity.includes(byId.get(id)!.availabilityZone ?? '')) throw new InsufficientCapacityError(id);
+      if (zonesShortOfCapacity.includes(byId.get(id)!.availabilityZone ?? '')) throw InsufficientCapacityError.toStart(id);
       byId.set(id, { ...byId.get(id)!, ec2State: 'pending' });
     },
   } as unknown as Ec2Port;
@@ -528,6 +528,40 @@ describe('launchReplacement', () => {
     expect(replacement).toMatchObject({ instanceId: ready.instanceId, boot: 'start', prerequisitesInstalled: true, sendWhileBooting: true });
   });
 
+  it('gives a retried launch the instance its first attempt made, even once the dead address is free and EC2 does not list that instance yet', async () => {
+    // Prepare: the dead master's address is held by its old network interface, so the first attempt launches
+    // beside it. EC2 honours client tokens and, eventually consistent, lists nothing launched yet.
+    const dead = 'i-0dead0000000000001';
+    const state = memoryState();
+    const record: LaunchRecord = {
+      instanceId: dead, role: 'master', recordedAt: new Date(NOW).toISOString(), imageId: 'ami-0123456789abcdef0', instanceType: 't3.medium',
+      subnetId: 'subnet-1', availabilityZone: 'eu-west-1b', privateIp: '10.0.16.11', securityGroupIds: ['sg-0123456789abcdef0'], tags: {}, blockDevices: [],
+    };
+    await state.put('prod-eu', launchRecordKey(dead), record, 'absent');
+    const byToken = new Map<string, { instanceId: string; privateIp: string }>();
+    let addressTaken = true;
+    const runInstance = async (_spec: unknown, options: { privateIp?: string; clientToken: string }) => {
+      const earlier = byToken.get(options.clientToken);
+      if (earlier) return earlier;
+      if (options.privateIp && addressTaken) return 'addressInUse' as const;
+      const made = { instanceId: `i-0launched00000000${byToken.size + 1}`, privateIp: options.privateIp ?? '10.0.16.99' };
+      byToken.set(options.clientToken, made);
+      return made;
+    };
+    const ports = { ec2: { findClusterInstances: async () => [], runInstance } as unknown as Ec2Port, ssm: {} as never, state, clock };
+    const input = { clusterName: 'prod-eu', deadInstanceId: dead, role: 'master' as const, executionArn: 'arn:exec', settings: launchSettings(0) };
+    const first = await launchReplacement(input, ports);
+
+    // Act: the function timed out after EC2 launched; by the retry the old interface has let go of the address.
+    addressTaken = false;
+    const retried = await launchReplacement(input, ports);
+
+    // Assess: one instance, on the address the first attempt got.
+    expect(first).toMatchObject({ privateIp: '10.0.16.99', sameAddress: false });
+    expect(retried).toMatchObject({ instanceId: first.instanceId, privateIp: '10.0.16.99', sameAddress: false });
+    expect(byToken.size).toBe(1);
+  });
+
   it('says the first command waits for the boot of an instance launched as the replacement', async () => {
     // Prepare: a retried Task finds the instance its first attempt launched, still pending.
     const launched = instance('worker', { ec2State: 'pending', tags: { 'kubernetes.io/cluster/prod-eu': 'owned', 'kubeha:role': 'worker', 'kubeha:replaces': 'i-0dead0000000000001' } });
@@ -537,5 +571,93 @@ describe('launchReplacement', () => {
 
     // Assess
     expect(replacement).toMatchObject({ instanceId: launched.instanceId, boot: 'launch', prerequisitesInstalled: false, sendWhileBooting: false });
+  });
+});
+
+describe('launchReplacement when EC2 has no capacity', () => {
+  const clock = { now: () => NOW, sleep: async () => undefined };
+  const template = { launchTemplateId: 'lt-0abc12345def67890', version: '3' };
+  const shortage = (zone: string) =>
+    new LaunchFailedError(`could not launch a replacement: We currently do not have sufficient t3.medium capacity in the Availability Zone you requested (${zone}).`, {
+      insufficientCapacity: true,
+      cause: Object.assign(new Error(`We currently do not have sufficient t3.medium capacity in the Availability Zone you requested (${zone}).`), { name: 'InsufficientInstanceCapacity' }),
+    });
+  /** EC2 that refuses every launch into the given zones (by subnet) with `refusal`, and launches elsewhere. */
+  const portsRefusing = (instances: ClusterInstance[], shortZones: readonly string[], refusal: (zone: string) => Error = shortage) => {
+    const zoneOf = new Map(instances.map((member) => [member.subnetId, member.availabilityZone ?? '']));
+    const launches: string[] = [];
+    const ec2 = {
+      findClusterInstances: async () => instances,
+      async runInstance(spec: { subnetId: string }) {
+        const zone = zoneOf.get(spec.subnetId) ?? '';
+        launches.push(zone);
+        if (shortZones.includes(zone)) throw refusal(zone);
+        return { instanceId: 'i-0new00000000000001', privateIp: '10.0.9.9' };
+      },
+    } as unknown as Ec2Port;
+    return { ports: { ec2, ssm: {} as never, state: memoryState(), clock }, launches };
+  };
+  const workers = () => ZONES.map((zone, index) => instance('worker', { availabilityZone: zone, subnetId: `subnet-w${index}` }));
+  const launchOf = (role: 'master' | 'worker' | 'lb') => ({ clusterName: 'prod-eu', deadInstanceId: 'i-0dead0000000000001', role, executionArn: 'arn:exec', settings: { kubernetesVersion: '1.36.4', standbysWanted: 0, launchTemplate: template } });
+
+  it('throws InsufficientCapacityError for a master refused in its own zone, naming it and quoting EC2, without trying another zone', async () => {
+    // Prepare
+    const { ports, launches } = portsRefusing(masters(), ['eu-west-1a']);
+
+    // Act
+    const error = await launchReplacement(launchOf('master'), ports).catch((thrown: unknown) => thrown);
+
+    // Assess
+    expect(error).toBeInstanceOf(InsufficientCapacityError);
+    expect((error as Error).message).toBe(
+      'EC2 has too little capacity to launch the replacement of master i-0dead0000000000001 in eu-west-1a now (a master is launched only in its own zone): We currently do not have sufficient t3.medium capacity in the Availability Zone you requested (eu-west-1a).',
+    );
+    expect((error as Error).cause).toBeInstanceOf(LaunchFailedError);
+    expect(launches).toEqual(['eu-west-1a']);
+  });
+
+  it('throws InsufficientCapacityError for a worker only once every zone with a running worker refused, naming them all', async () => {
+    // Prepare
+    const { ports, launches } = portsRefusing(workers(), ZONES);
+
+    // Act
+    const error = await launchReplacement(launchOf('worker'), ports).catch((thrown: unknown) => thrown);
+
+    // Assess
+    expect(error).toBeInstanceOf(InsufficientCapacityError);
+    expect((error as Error).message).toContain('replacement of worker i-0dead0000000000001 in eu-west-1a, eu-west-1b, eu-west-1c now (every zone with a running worker was tried)');
+    expect(launches).toEqual(ZONES);
+  });
+
+  it('launches a worker in the first zone that has capacity', async () => {
+    const { ports, launches } = portsRefusing(workers(), ['eu-west-1a', 'eu-west-1b']);
+    await expect(launchReplacement(launchOf('worker'), ports)).resolves.toMatchObject({ instanceId: 'i-0new00000000000001' });
+    expect(launches).toEqual(ZONES);
+  });
+
+  it('keeps LaunchFailedError for a launch that failed for another reason than capacity', async () => {
+    const { ports } = portsRefusing(masters(), ['eu-west-1a'], () => new LaunchFailedError('could not launch a replacement: The subnet ID does not exist'));
+    const error = await launchReplacement(launchOf('master'), ports).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(LaunchFailedError);
+    expect(error).not.toBeInstanceOf(InsufficientCapacityError);
+  });
+});
+
+describe('notifyCapacityWait', () => {
+  it('tells a human which instance waits, EC2\'s reason, how often kubeha tries and until when', async () => {
+    // Prepare
+    const published: { subject: string; message: string }[] = [];
+    const ports = { notifier: { publish: async (subject: string, message: string) => void published.push({ subject, message }) }, clock: { now: () => NOW, sleep: async () => undefined } };
+    const cause = JSON.stringify({ errorType: 'InsufficientCapacityError', errorMessage: 'EC2 has too little capacity to launch the replacement of master i-0dead in eu-west-1a now' });
+
+    // Act
+    const answer = await notifyCapacityWait({ clusterName: 'prod-eu', instanceId: 'i-0dead', cause, retryEverySeconds: 300, rounds: 18, executionArn: 'arn:exec' }, ports);
+
+    // Assess
+    expect(answer.until).toBe('2026-11-24T10:30:00.000Z');
+    expect(published).toHaveLength(1);
+    expect(published[0]!.subject).toBe('kubeha prod-eu: healing of i-0dead waits for EC2 capacity');
+    expect(published[0]!.message).toContain('EC2: EC2 has too little capacity to launch the replacement of master i-0dead in eu-west-1a now');
+    expect(published[0]!.message).toContain('every 5 minutes until 2026-11-24T10:30:00.000Z, in this same execution, and then stops and tells you');
   });
 });
