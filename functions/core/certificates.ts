@@ -26,7 +26,7 @@ export interface MasterCertificates {
 export interface CertificateState {
   readonly masters: Record<string, MasterCertificates>;
   /**
-   * instanceId -> the expiry a human was told about: told once per certificate period (a renewal gives a
+   * instanceId (or `ca:<name>` for a certificate authority) -> the expiry a human was told about: told once per certificate period (a renewal gives a
    * new expiry, and with it a new period), not on every 5-minute run.
    */
   readonly told: Record<string, string>;
@@ -39,6 +39,8 @@ export interface CertificateState {
 }
 
 export const CERTIFICATES_STATE_KEY = 'certificates';
+/** The `told` key prefix of a certificate authority (shared by every master, kept whichever masters run). */
+export const CA_TOLD_PREFIX = 'ca:';
 export const EMPTY_CERTIFICATE_STATE: CertificateState = { masters: {}, told: {}, renewing: {} };
 /** Certificates change only when renewed: each master is asked a few times a day, not on every run. */
 export const CERTIFICATE_CHECK_INTERVAL_MS = 6 * 3600_000;
@@ -75,7 +77,9 @@ export function recordCertificates(
       ...(answer?.ca ? { ca: answer.ca } : previous?.ca ? { ca: previous.ca } : {}),
     };
   }
-  const told = Object.fromEntries(Object.entries(state.told).filter(([instanceId]) => running.has(instanceId)));
+  // `ca:<name>` keys are the cluster's CAs (planCertificates), not masters: kept, or a CA close to expiry
+  // would be told of again on every 5-minute run.
+  const told = Object.fromEntries(Object.entries(state.told).filter(([key]) => key.startsWith(CA_TOLD_PREFIX) || running.has(key)));
   const renewing = Object.fromEntries(Object.entries(state.renewing ?? {}).filter(([instanceId]) => running.has(instanceId)));
   return { masters: next, told, renewing };
 }

@@ -12,7 +12,7 @@ import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-deci
 import { type ClusterStatusReport, type HealingEnvironment, pointNodeProxies, sendRecordingSuccesses, workersWithStaleProxies } from './healing-steps.js';
 import { type ExternalCheckReport, checkExternalServices, externalFindings } from './external-services.js';
 import { startHealing } from './incidents.js';
-import { CERTIFICATES_STATE_KEY, type CertificateExpiry, type CertificateState, EMPTY_CERTIFICATE_STATE, certificateCheckDue, expiringAuthorities, expiringMasters, recordCertificates } from './certificates.js';
+import { CA_TOLD_PREFIX, CERTIFICATES_STATE_KEY, type CertificateExpiry, type CertificateState, EMPTY_CERTIFICATE_STATE, certificateCheckDue, expiringAuthorities, expiringMasters, recordCertificates } from './certificates.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
@@ -389,7 +389,7 @@ export function planCertificates(input: {
     });
     for (const master of untold) told[master.instanceId] = master.expiresAt;
   }
-  const authorities = expiringAuthorities(input.state, masters, thresholdDays, now).filter((ca) => told[`ca:${ca.name}`] !== ca.expiresAt);
+  const authorities = expiringAuthorities(input.state, masters, thresholdDays, now).filter((ca) => told[`${CA_TOLD_PREFIX}${ca.name}`] !== ca.expiresAt);
   const firstOfEach = [...new Map(authorities.map((ca) => [ca.name, ca])).values()];
   if (firstOfEach.length > 0) {
     actions.push({
@@ -397,7 +397,7 @@ export function planCertificates(input: {
       subject: `kubeha ${clusterName}: a certificate authority expires within ${thresholdDays} days`,
       message: `${firstOfEach.map((ca) => `${ca.name} expires at ${ca.expiresAt}`).join('; ')}. kubeha does not rotate certificate authorities: see kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/.`,
     });
-    for (const ca of firstOfEach) told[`ca:${ca.name}`] = ca.expiresAt;
+    for (const ca of firstOfEach) told[`${CA_TOLD_PREFIX}${ca.name}`] = ca.expiresAt;
   }
   return { actions, state: { ...input.state, told, renewing } };
 }

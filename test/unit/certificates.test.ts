@@ -70,6 +70,25 @@ describe('planCertificates', () => {
     expect(run1.actions).toEqual([{ kind: 'alert', subject: 'kubeha prod-eu: a certificate authority expires within 30 days', message: expect.stringContaining(`ca expires at ${iso(NOW + 10 * DAY)}`) }]);
     expect(run2.actions).toEqual([]);
   });
+
+  it('tells a human once of an expiring certificate authority across reconcile runs, which record the answers in between', () => {
+    // Prepare: each 5-minute run records what the masters answered, then plans.
+    const caSoon = { [first]: answer(NOW + 300 * DAY, NOW + 10 * DAY), [second]: answer(NOW + 300 * DAY, NOW + 10 * DAY) };
+    let state = EMPTY_CERTIFICATE_STATE;
+    const alerts: string[] = [];
+
+    // Act
+    for (let run = 0; run < 3; run += 1) {
+      const now = NOW + run * 300_000;
+      state = recordCertificates(state, masters, [first, second], caSoon, now);
+      const plan = planCertificates({ clusterName: 'prod-eu', masters, state, thresholdDays: 30, renew: false, now });
+      alerts.push(...plan.actions.flatMap((action) => (action.kind === 'alert' ? [action.subject] : [])));
+      state = plan.state;
+    }
+
+    // Assess
+    expect(alerts).toEqual(['kubeha prod-eu: a certificate authority expires within 30 days']);
+  });
 });
 
 describe('planCertificates with renewal on', () => {
@@ -117,3 +136,4 @@ describe('assessBeforeRenewal', () => {
     expect(() => assessAfterRenewal(status(NOW + 20 * DAY), ips[1]!, 30, deadline, NOW)).toThrow(CertificateRenewalError);
   });
 });
+
