@@ -6,7 +6,7 @@
 // check-expiration -o json`) and acts when one comes within the cluster's threshold.
 import type { ClusterInstance } from './cluster.js';
 import { CertificateRenewalError, NodeNotReadyError, QuorumLostError } from './errors.js';
-import { assessQuorum } from './healing-decisions.js';
+import type { EtcdMemberView } from './healing-decisions.js';
 import type { ClusterStatusReport } from './healing-steps.js';
 
 /** cluster-status.sh's `certificates`: this master's earliest leaf and CA expiry (RFC 3339 UTC), null when kubeadm could not tell. */
@@ -117,18 +117,49 @@ export function expiringAuthorities(state: CertificateState, masters: readonly C
 /** Days the renewal window may span: a renewed certificate (365 days) must leave it, or every run would renew again. */
 export const MAX_RENEWAL_DAYS = 364;
 
+/** How restarting one master's etcd member leaves quorum. */
+export interface RestartQuorum {
+  /** Voting members (a learner does not vote). */
+  readonly voters: number;
+  /** floor(voters/2)+1: what etcd needs to commit anything. */
+  readonly quorum: number;
+  /** Healthy voting members other than the one restarting. */
+  readonly healthyOthers: number;
+}
+
+/**
+ * May this master's etcd member stop for a restart? A restart, unlike a removal (assessQuorum), keeps the
+ * member: the cluster still has N voting members and still needs floor(N/2)+1 of them, so the healthy
+ * voters besides the target must be that many. With one or two voters that is never so (two voters need
+ * both): the restart takes etcd down, which is downtime a human decides on (QuorumLostError).
+ */
+export function assessRestartQuorum(members: readonly EtcdMemberView[], targetIp: string): RestartQuorum {
+  const voters = members.filter((member) => !member.isLearner);
+  const quorum = Math.floor(voters.length / 2) + 1;
+  const healthyOthers = voters.filter((member) => member.peerIp !== targetIp && member.healthy).length;
+  if (voters.length <= 2) {
+    throw new QuorumLostError(
+      `etcd has ${voters.length} voting member${voters.length === 1 ? '' : 's'}, which all must run for a quorum: restarting ${targetIp}'s member takes etcd down, so renewing its certificates needs downtime a human decides on`,
+    );
+  }
+  if (healthyOthers < quorum) {
+    throw new QuorumLostError(`etcd has ${healthyOthers} healthy voting members besides ${targetIp}, ${quorum} needed for a quorum of ${voters.length}: restarting it now would stop etcd`);
+  }
+  return { voters: voters.length, quorum, healthyOthers };
+}
+
 export type RenewalVerdict = { readonly renew: false; readonly expiresAt: string } | { readonly renew: true; readonly expiresAt: string };
 
 /**
  * Before a master's renewal: skip it when its certificates expire beyond the window (renewed already; the
- * decision is the expiry, not a marker), else renew only if restarting it leaves every other etcd member
- * healthy and every other master's Node Ready (QuorumLostError otherwise: a human decides).
+ * decision is the expiry, not a marker), else renew only if restarting it leaves etcd a quorum of
+ * healthy voters (assessRestartQuorum) and every other master's Node Ready (QuorumLostError otherwise: a human decides).
  */
 export function assessBeforeRenewal(status: ClusterStatusReport, ip: string, renewWithinDays: number, now: number): RenewalVerdict {
   const leaf = status.certificates?.leaf;
   if (!leaf) throw new CertificateRenewalError(`the master at ${ip} did not report its certificates (kubeadm certs check-expiration failed there)`);
   if (Date.parse(leaf.expiresAt) > now + renewWithinDays * DAY_MS) return { renew: false, expiresAt: leaf.expiresAt };
-  assessQuorum(status.members, ip);
+  assessRestartQuorum(status.members, ip);
   const notReady = status.nodes.filter((node) => node.controlPlane && node.internalIp !== ip && !node.ready);
   if (notReady.length > 0) throw new QuorumLostError(`masters ${notReady.map((node) => node.name).join(', ')} are not Ready: restarting ${ip}'s API server now would leave too few`);
   return { renew: true, expiresAt: leaf.expiresAt };

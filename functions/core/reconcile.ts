@@ -375,17 +375,20 @@ export function planCertificates(input: {
   // overlap or repeat start it once (StartExecution refuses a second execution of that name). A renewal that
   // fails tells a human itself; its name stays taken, so it is not retried every 5 minutes.
   const renewing = { ...(input.state.renewing ?? {}) };
+  // With one or two masters (etcd voters) a restart stops etcd (assessRestartQuorum): no renewal is started,
+  // and a human is told once per certificate period that it needs downtime.
+  const renew = input.renew && masters.length >= 3;
   const unattempted = expiring.filter((master) => renewing[master.instanceId] !== master.expiresAt);
-  if (input.renew && unattempted.length > 0) {
+  if (renew && unattempted.length > 0) {
     actions.push({ kind: 'renew-certificates', executionName: renewalExecutionName(clusterName, unattempted[0]!.expiresAt), masters: unattempted.map((master) => master.instanceId) });
     for (const master of expiring) renewing[master.instanceId] = master.expiresAt;
   }
-  const untold = input.renew ? [] : expiring.filter((master) => told[master.instanceId] !== master.expiresAt);
+  const untold = renew ? [] : expiring.filter((master) => told[master.instanceId] !== master.expiresAt);
   if (untold.length > 0) {
     actions.push({
       kind: 'alert',
       subject: `kubeha ${clusterName}: certificates of ${untold.length} master${untold.length === 1 ? '' : 's'} expire within ${thresholdDays} days`,
-      message: `${untold.map((master) => `${master.instanceId} (${master.privateIp}): ${master.name} expires at ${master.expiresAt}`).join('; ')}. kubeadm's certificates last one year and only \`kubeadm certs renew all\` (or an upgrade) renews them; once they expire that master's API server and etcd member stop. Renew them on one master at a time, then restart its static pods (kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-certs/#manual-certificate-renewal).`,
+      message: `${untold.map((master) => `${master.instanceId} (${master.privateIp}): ${master.name} expires at ${master.expiresAt}`).join('; ')}. kubeadm's certificates last one year and only \`kubeadm certs renew all\` (or an upgrade) renews them; once they expire that master's API server and etcd member stop. Renew them on one master at a time, then restart its static pods (kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-certs/#manual-certificate-renewal).${input.renew && !renew ? ` kubeha does not renew them itself: with ${masters.length} master${masters.length === 1 ? '' : 's'}, etcd stops while any one restarts, so the renewal needs downtime a human decides on.` : ''}`,
     });
     for (const master of untold) told[master.instanceId] = master.expiresAt;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CERTIFICATE_CHECK_INTERVAL_MS, EMPTY_CERTIFICATE_STATE, assessAfterRenewal, assessBeforeRenewal, certificateCheckDue, recordCertificates } from '../../functions/core/certificates.js';
+import { CERTIFICATE_CHECK_INTERVAL_MS, EMPTY_CERTIFICATE_STATE, assessAfterRenewal, assessBeforeRenewal, assessRestartQuorum, certificateCheckDue, recordCertificates } from '../../functions/core/certificates.js';
 import { CertificateRenewalError, NodeNotReadyError, QuorumLostError } from '../../functions/core/errors.js';
 import { planCertificates } from '../../functions/core/reconcile.js';
 import { instance } from '../support/instances.js';
@@ -110,6 +110,19 @@ describe('planCertificates with renewal on', () => {
   });
 });
 
+describe('planCertificates with renewal on and two masters', () => {
+  it('starts no renewal, whose restart would stop etcd, and tells a human once that it needs downtime', () => {
+    const two = masters.slice(0, 2);
+    const state = recordCertificates(EMPTY_CERTIFICATE_STATE, two, [first, second], { [first]: answer(NOW + 20 * DAY), [second]: answer(NOW + 21 * DAY) }, NOW);
+
+    const run1 = planCertificates({ clusterName: 'prod-eu', masters: two, state, thresholdDays: 30, renew: true, now: NOW });
+    const run2 = planCertificates({ clusterName: 'prod-eu', masters: two, state: run1.state, thresholdDays: 30, renew: true, now: NOW + 300_000 });
+
+    expect(run1.actions.filter((action) => action.kind !== 'report')).toEqual([{ kind: 'alert', subject: 'kubeha prod-eu: certificates of 2 masters expire within 30 days', message: expect.stringContaining('needs downtime a human decides on') }]);
+    expect(run2.actions.filter((action) => action.kind !== 'report')).toEqual([]);
+  });
+});
+
 describe('assessBeforeRenewal', () => {
   const ips = masters.map((master) => master.privateIp!);
   const status = (leafMs: number, healthy = [true, true, true], ready = [true, true, true]) => ({
@@ -137,3 +150,33 @@ describe('assessBeforeRenewal', () => {
   });
 });
 
+describe('assessRestartQuorum', () => {
+  /** Voting members m0..m(n-1) at 10.0.0.<i>, healthy unless listed; learners appended after them. */
+  const members = (n: number, unhealthy: number[] = [], learners = 0) => [
+    ...Array.from({ length: n }, (_, index) => ({ id: `m${index}`, name: `m${index}`, peerIp: `10.0.0.${index}`, healthy: !unhealthy.includes(index), isLearner: false })),
+    ...Array.from({ length: learners }, (_, index) => ({ id: `l${index}`, name: '', peerIp: `10.0.1.${index}`, healthy: false, isLearner: true })),
+  ];
+
+  it('lets a master restart while the healthy voters besides it are a quorum of all voters', () => {
+    expect(assessRestartQuorum(members(3), '10.0.0.0')).toEqual({ voters: 3, quorum: 2, healthyOthers: 2 });
+    // Five voters, one other down: the three healthy others are still a quorum of five.
+    expect(assessRestartQuorum(members(5, [4]), '10.0.0.0')).toEqual({ voters: 5, quorum: 3, healthyOthers: 3 });
+    // A learner a failed join left does not vote and does not count.
+    expect(assessRestartQuorum(members(3, [], 1), '10.0.0.0')).toEqual({ voters: 3, quorum: 2, healthyOthers: 2 });
+  });
+
+  it('refuses when the healthy voters besides the master are fewer than a quorum of all voters', () => {
+    expect(() => assessRestartQuorum(members(3, [1]), '10.0.0.0')).toThrow(QuorumLostError);
+    expect(() => assessRestartQuorum(members(5, [3, 4]), '10.0.0.0')).toThrow(/2 healthy voting members besides 10\.0\.0\.0, 3 needed/);
+  });
+
+  it('refuses a cluster of one or two voters, whose etcd stops while any member restarts: that renewal needs downtime a human decides on', () => {
+    expect(() => assessRestartQuorum(members(2), '10.0.0.0')).toThrow(/needs downtime/);
+    expect(() => assessRestartQuorum(members(1), '10.0.0.0')).toThrow(QuorumLostError);
+  });
+
+  it('is the guard before a renewal: two healthy masters are refused', () => {
+    const two = { members: members(2), nodes: [0, 1].map((index) => ({ name: `m${index}`, internalIp: `10.0.0.${index}`, ready: true, controlPlane: true })), certificates: answer(NOW + 20 * DAY) };
+    expect(() => assessBeforeRenewal(two, '10.0.0.0', 30, NOW)).toThrow(/needs downtime/);
+  });
+});
