@@ -6,9 +6,12 @@
 # kube-controller-manager, kube-scheduler and etcd", cmd/kubeadm/app/cmd/certs.go); static pods are the
 # kubelet's, not the API's, so each is restarted by moving its manifest out of /etc/kubernetes/manifests,
 # waiting the kubelet's fileCheckFrequency (20 s) until it is gone, and moving it back.
-# Idempotent, decided from expiry dates, not markers: the files are renewed only while they expire within
-# the window, and the pods restart only while what the API server and etcd serve (openssl s_client) is
-# older than the files. A run that died with the manifests moved aside puts them back first.
+# Idempotent, decided from dates, not markers: the files are renewed only while they expire within the
+# window, and the pods restart only while one of the four static-pod containers started before the newest
+# renewed file (lib/static-pods.sh). What a server presents (openssl s_client) cannot tell: kube-apiserver
+# and etcd reload their serving certificates from disk by themselves, while the client certificates they
+# and the controller-manager and scheduler hold stay loaded until a restart. A run that died with the
+# manifests moved aside puts them back first.
 # `renew all` renews admin.conf's client certificate too: the copy kubeha keeps in KUBEHA_KUBECONFIG_SECRET_ID
 # (stored by init-first-master.sh) would expire a year after init, so the renewed admin.conf is stored again.
 set -o errexit -o nounset -o pipefail
@@ -16,11 +19,11 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/etcd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
+# shellcheck source=lib/static-pods.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/static-pods.sh"
 
 MANIFESTS="${KUBEHA_ROOT}/etc/kubernetes/manifests"
-PKI="${KUBEHA_ROOT}/etc/kubernetes/pki"
 ASIDE="${KUBEHA_STATE_DIR}/manifests-aside"
-STATIC_PODS=(kube-apiserver kube-controller-manager kube-scheduler etcd)
 
 # earliest_leaf_expiry: the earliest expiry (epoch seconds) of the certificates kubeadm manages here, from
 # `kubeadm certs check-expiration -o json` (output.kubeadm.k8s.io/v1alpha3; a missing one, such as
@@ -31,28 +34,12 @@ earliest_leaf_expiry() {
   jq -r '[.certificates[] | select((.missing | not) and .expirationDate != null) | .expirationDate | fromdateiso8601] | min // empty' <<<"${info}"
 }
 
-# file_expiry FILE: a certificate file's expiry, epoch seconds.
-file_expiry() {
-  date -u -d "$(openssl x509 -enddate -noout -in "$1" | cut -d= -f2)" +%s
-}
-
-# served_expiry HOST:PORT: the expiry of the certificate a server presents now (epoch seconds); empty when
-# nothing answers. etcd asks for a client certificate, but presents its own before that.
-served_expiry() {
-  local end
-  end="$(openssl s_client -connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -enddate 2>/dev/null | cut -d= -f2)" || true
-  [[ -n "${end}" ]] && date -u -d "${end}" +%s
-  return 0
-}
-
-# loaded_old_certificates: true while this master's API server or etcd serves an older certificate than
-# the one on disk (or does not answer): its static pods have not restarted since the files changed.
-loaded_old_certificates() {
-  local ip api etcd
-  ip="$(self_ip)"
-  api="$(served_expiry "${ip}:6443")"
-  etcd="$(served_expiry "${ip}:2379")"
-  [[ "${api}" != "$(file_expiry "${PKI}/apiserver.crt")" || "${etcd}" != "$(file_expiry "${PKI}/etcd/server.crt")" ]]
+# restart_pending: true while a static-pod container started before the newest renewed file (it holds an
+# old client certificate); fails the script when crictl cannot tell.
+restart_pending() {
+  local stale
+  stale="$(containers_before_renewal)" || fail "could not tell when the static pods started (crictl inspect)"
+  [[ -n "${stale}" ]]
 }
 
 # put_manifests_back: moves every manifest set aside back where the kubelet reads it.
@@ -137,11 +124,11 @@ main() {
   after="$(earliest_leaf_expiry)"
   ((after > window)) || fail "the certificates still expire at $(date -u -d "@${after}" +%FT%TZ) after renewal"
 
-  if loaded_old_certificates; then
-    log "the API server or etcd still serves its previous certificate: restarting the static pods"
+  if restart_pending; then
+    log "static pods started before the certificates were renewed ($(containers_before_renewal | paste -sd, -)): restarting them"
     restart_static_pods
     restarted=true
-    loaded_old_certificates && fail "the API server or etcd still serves its previous certificate after the restart"
+    restart_pending && fail "static pods still run from before the renewal after the restart: $(containers_before_renewal | paste -sd, -)"
   fi
   wait_until "${KUBEHA_STATIC_POD_WAIT_SECONDS:-120}" "the API server and etcd member are not healthy" back_and_healthy
   # Whenever admin.conf differs from what this master stored last: also after a run that renewed and died.

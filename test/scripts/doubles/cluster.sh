@@ -44,18 +44,39 @@ not_after() {
   fi
 }
 
-# served_record COMPONENT: a static pod (kube-apiserver or etcd) has just started on this node and loaded
-# its serving certificate from disk: what it serves until its next start (DOUBLE_CONTROL/served-COMPONENT,
-# read by the openssl double's s_client). Components read their certificates at start only.
+# served_record COMPONENT: a static pod has just started on this node (kube-apiserver stands for the
+# control plane: the API server, controller-manager and scheduler start together; etcd for itself). Each
+# container's start is recorded (runtime/<ip>/started-<container>, nanoseconds since the epoch) for
+# `crictl inspect`'s status.startedAt: what it loaded from disk at start is what it holds until it
+# restarts, except the serving certificates, which the openssl double reads from disk as they are reloaded.
 served_record() {
-  [[ -n "${DOUBLE_CONTROL:-}" ]] || return 0
-  local file
   case "$1" in
-    kube-apiserver) file="${ROOT}/etc/kubernetes/pki/apiserver.crt" ;;
-    etcd) file="${ROOT}/etc/kubernetes/pki/etcd/server.crt" ;;
+    kube-apiserver) container_started kube-apiserver kube-controller-manager kube-scheduler ;;
+    etcd) container_started etcd ;;
   esac
-  [[ -f "${file}" ]] && not_after "${file}" >"${DOUBLE_CONTROL}/served-$1"
-  return 0
+}
+
+# container_started CONTAINER...: these containers run on this node from now (controller-manager and
+# scheduler have a runtime flag of their own; the API server's is control-plane, etcd's etcd).
+container_started() {
+  local container
+  for container in "$@"; do
+    case "${container}" in
+      kube-apiserver) runtime_on "${SELF_IP}" control-plane ;;
+      etcd) runtime_on "${SELF_IP}" etcd ;;
+      *) runtime_on "${SELF_IP}" "${container}" ;;
+    esac
+    date +%s%N >"${DOUBLE_CLUSTER}/runtime/${SELF_IP}/started-${container}"
+  done
+}
+
+# container_runtime CONTAINER: the runtime flag that says whether it runs.
+container_runtime() {
+  case "$1" in
+    kube-apiserver) echo control-plane ;;
+    etcd) echo etcd ;;
+    *) echo "$1" ;;
+  esac
 }
 
 runtime_on() { : >"${DOUBLE_CLUSTER}/runtime/${1}/${2}"; }
