@@ -42,12 +42,20 @@ restart_pending() {
   [[ -n "${stale}" ]]
 }
 
-# put_manifests_back: moves every manifest set aside back where the kubelet reads it.
+# put_manifests_back: moves every manifest set aside back where the kubelet reads it, never over one that
+# is there (mv -n): a manifest written since the copy was set aside (an upgrade, a human) is newer, and
+# the stale copy is removed instead.
 put_manifests_back() {
-  local file
+  local file name
   for file in "${ASIDE}"/*.yaml; do
     [[ -e "${file}" ]] || continue
-    mv -f "${file}" "${MANIFESTS}/"
+    name="${file##*/}"
+    if [[ -e "${MANIFESTS}/${name}" ]]; then
+      log "${MANIFESTS}/${name} exists: keeping it and removing the older copy set aside"
+      rm -f "${file}"
+    else
+      mv -n "${file}" "${MANIFESTS}/${name}"
+    fi
   done
 }
 
@@ -62,8 +70,14 @@ wait_until() {
   done
 }
 
+# no_static_pod_runs: true once the kubelet has stopped the API server and etcd containers. Fails closed:
+# a crictl that cannot answer (containerd down) is not taken for "nothing runs".
 no_static_pod_runs() {
-  [[ -z "$(crictl ps --name '^kube-apiserver$' --state running -q 2>/dev/null)" && -z "$(crictl ps --name '^etcd$' --state running -q 2>/dev/null)" ]]
+  local ids
+  ids="$(crictl ps --name '^kube-apiserver$' --state running -q)" || return 1
+  [[ -z "${ids}" ]] || return 1
+  ids="$(crictl ps --name '^etcd$' --state running -q)" || return 1
+  [[ -z "${ids}" ]]
 }
 
 back_and_healthy() {
@@ -81,12 +95,18 @@ restart_static_pods() {
   local pod limit="${KUBEHA_STATIC_POD_WAIT_SECONDS:-120}"
   mkdir -p "${ASIDE}"
   chmod 0700 "${ASIDE}"
+  # Whatever ends this run while the manifests are aside (a failed wait, SIGTERM from the command's
+  # timeout) puts them back: a master left without them stays down. SIGKILL cannot be trapped: the next
+  # run puts them back first (main).
+  trap put_manifests_back EXIT
+  trap 'exit 143' TERM INT
   for pod in "${STATIC_PODS[@]}"; do
     [[ -f "${MANIFESTS}/${pod}.yaml" ]] && mv -f "${MANIFESTS}/${pod}.yaml" "${ASIDE}/"
   done
   log "moved the static pod manifests aside; waiting for the kubelet to stop the pods"
   wait_until "${limit}" "the kubelet did not stop the static pods" no_static_pod_runs
   put_manifests_back
+  trap - EXIT TERM INT
   log "manifests back; waiting for the API server and etcd member to answer"
   wait_until "${limit}" "the API server and etcd member did not come back healthy" back_and_healthy
 }

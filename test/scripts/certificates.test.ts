@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type FakeNode, useFakeCluster } from './kubeadm-cluster.js';
@@ -160,6 +160,43 @@ describe('renew-certificates.sh', () => {
     expect(run.status).toBe(0);
     expect(master.sandbox.exists('etc/kubernetes/manifests/kube-scheduler.yaml')).toBe(true);
     expect(master.sandbox.exists(`${aside}/kube-scheduler.yaml`)).toBe(false);
+  });
+
+  it('puts the manifests back when it fails while they are aside, so the master does not stay down', () => {
+    // Prepare: killing etcd's container fails (a hung shim): the kubelet never stops it.
+    const master = agedMaster();
+    writeFileSync(join(master.sandbox.state, 'kubelet-cannot-stop-etcd'), '');
+
+    const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_STATIC_POD_WAIT_SECONDS: '2' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('did not stop');
+    for (const pod of STATIC_PODS) expect(master.sandbox.exists(`etc/kubernetes/manifests/${pod}.yaml`)).toBe(true);
+    expect(master.sandbox.exists('var/lib/kubeha/manifests-aside/kube-apiserver.yaml')).toBe(false);
+  });
+
+  it('does not take a container runtime that stops answering for stopped pods: it waits, fails, and puts the manifests back', () => {
+    const master = agedMaster();
+    writeFileSync(join(master.sandbox.state, 'runtime-down-while-aside'), '');
+
+    const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_STATIC_POD_WAIT_SECONDS: '2' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('the kubelet did not stop the static pods within 2 s');
+    for (const pod of STATIC_PODS) expect(master.sandbox.exists(`etc/kubernetes/manifests/${pod}.yaml`)).toBe(true);
+  });
+
+  it('never puts a stale manifest left aside over a newer one in the manifests directory', () => {
+    // Prepare: a copy left aside by a dead run, and a newer manifest written since (by an upgrade or a human).
+    const master = agedMaster();
+    master.run('renew-certificates.sh', WINDOW);
+    master.sandbox.file('var/lib/kubeha/manifests-aside/kube-scheduler.yaml', 'stale\n');
+    master.sandbox.file('etc/kubernetes/manifests/kube-scheduler.yaml', 'newer\n');
+
+    const run = master.run('renew-certificates.sh', WINDOW);
+
+    expect(run.status).toBe(0);
+    expect(master.sandbox.read('etc/kubernetes/manifests/kube-scheduler.yaml')).toBe('newer\n');
   });
 
   it('fails, naming what did not come back, when the API server does not return after the restart', () => {
