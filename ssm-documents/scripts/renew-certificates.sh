@@ -59,34 +59,77 @@ put_manifests_back() {
   done
 }
 
-# wait_until TIMEOUT DESCRIPTION COMMAND...: polls COMMAND every 2 s until it succeeds.
-wait_until() {
-  local limit="$1" what="$2" waited=0
-  shift 2
-  until "$@"; do
-    ((waited < limit)) || fail "${what} within ${limit} s"
+# still_running: the static pods whose container still runs or whose pod sandbox is still there (one name a
+# line). The kubelet kills a pod's containers first and its sandbox after (kuberuntime_manager.go
+# killPodWithSyncResult); a manifest put back before then starts nothing new until the old pod has fully
+# terminated (pod_workers.go). Fails closed: a crictl that cannot answer (containerd down) is not taken
+# for "nothing runs".
+still_running() {
+  local pod ids sandboxes
+  for pod in "${STATIC_PODS[@]}"; do
+    ids="$(crictl ps --name "^${pod}\$" --state running -q)" || return 1
+    sandboxes="$(crictl pods --name "^${pod}-" -q)" || return 1
+    if [[ -n "${ids}" || -n "${sandboxes}" ]]; then printf '%s\n' "${pod}"; fi
+  done
+  return 0
+}
+
+# static_pods_stopped: true once none of the four runs nor has a sandbox left.
+static_pods_stopped() {
+  local running
+  running="$(still_running)" || return 1
+  [[ -z "${running}" ]]
+}
+
+# not_restarted: the static pods that do not run, or run a container that started before the newest
+# renewed file (one name a line). Fails closed when crictl cannot tell.
+not_restarted() {
+  local renewed pod started
+  renewed="$(newest_renewal_ns)" || return 1
+  for pod in "${STATIC_PODS[@]}"; do
+    started="$(container_started_ns "${pod}")" || return 1
+    if [[ -z "${started}" ]] || ((started <= renewed)); then printf '%s\n' "${pod}"; fi
+  done
+  return 0
+}
+
+# back_and_healthy: all four static pods run containers started after the renewal, the API server is
+# ready and this etcd member healthy.
+back_and_healthy() {
+  local ip behind
+  ip="$(self_ip)"
+  behind="$(not_restarted)" || return 1
+  # etcdctl runs inside the etcd container (lib/etcd.sh): asked only once that container runs again.
+  [[ -z "${behind}" ]] &&
+    KUBEHA_API_WAIT_SECONDS=0 api_ready "${ADMIN_KUBECONFIG}" "https://${ip}:6443" &&
+    endpoint_healthy "https://${ip}:2379"
+}
+
+# wait_for TIMEOUT CHECK DESCRIBE: polls CHECK every 2 s until it succeeds; when TIMEOUT runs out, fails
+# with what DESCRIBE prints (it names what is still wrong).
+wait_for() {
+  local limit="$1" check="$2" describe="$3" waited=0
+  until "${check}"; do
+    ((waited < limit)) || fail "$("${describe}") within ${limit} s"
     sleep 2
     waited=$((waited + 2))
   done
 }
 
-# no_static_pod_runs: true once the kubelet has stopped the API server and etcd containers. Fails closed:
-# a crictl that cannot answer (containerd down) is not taken for "nothing runs".
-no_static_pod_runs() {
-  local ids
-  ids="$(crictl ps --name '^kube-apiserver$' --state running -q)" || return 1
-  [[ -z "${ids}" ]] || return 1
-  ids="$(crictl ps --name '^etcd$' --state running -q)" || return 1
-  [[ -z "${ids}" ]]
+describe_still_running() {
+  local running
+  running="$(still_running)" || { echo "the kubelet did not stop the static pods (crictl did not answer)"; return 0; }
+  echo "the kubelet did not stop the static pods ($(paste -sd, - <<<"${running}") still runs)"
 }
 
-back_and_healthy() {
-  local ip
-  ip="$(self_ip)"
-  # etcdctl runs inside the etcd container (lib/etcd.sh): asked only once that container runs again.
-  [[ -n "$(crictl ps --name '^kube-apiserver$' --state running -q 2>/dev/null)" && -n "$(crictl ps --name '^etcd$' --state running -q 2>/dev/null)" ]] &&
-    KUBEHA_API_WAIT_SECONDS=0 api_ready "${ADMIN_KUBECONFIG}" "https://${ip}:6443" &&
-    endpoint_healthy "https://${ip}:2379"
+describe_not_back() {
+  local behind
+  behind="$(not_restarted)" || { echo "the static pods did not come back (crictl did not answer)"; return 0; }
+  if [[ -n "${behind}" ]]; then
+    echo "the static pods did not come back started after the renewal ($(paste -sd, - <<<"${behind}") not)"
+  else
+    echo "the API server and etcd member did not come back healthy"
+  fi
 }
 
 # restart_static_pods: kubeadm's documented restart: each manifest out of the kubelet's directory, the
@@ -104,11 +147,11 @@ restart_static_pods() {
     [[ -f "${MANIFESTS}/${pod}.yaml" ]] && mv -f "${MANIFESTS}/${pod}.yaml" "${ASIDE}/"
   done
   log "moved the static pod manifests aside; waiting for the kubelet to stop the pods"
-  wait_until "${limit}" "the kubelet did not stop the static pods" no_static_pod_runs
+  wait_for "${limit}" static_pods_stopped describe_still_running
   put_manifests_back
   trap - EXIT TERM INT
-  log "manifests back; waiting for the API server and etcd member to answer"
-  wait_until "${limit}" "the API server and etcd member did not come back healthy" back_and_healthy
+  log "manifests back; waiting for the four static pods, the API server and the etcd member"
+  wait_for "${limit}" back_and_healthy describe_not_back
 }
 
 # store_admin_kubeconfig: puts this master's renewed admin.conf into the admin kubeconfig secret, once per
@@ -148,9 +191,8 @@ main() {
     log "static pods started before the certificates were renewed ($(containers_before_renewal | paste -sd, -)): restarting them"
     restart_static_pods
     restarted=true
-    restart_pending && fail "static pods still run from before the renewal after the restart: $(containers_before_renewal | paste -sd, -)"
   fi
-  wait_until "${KUBEHA_STATIC_POD_WAIT_SECONDS:-120}" "the API server and etcd member are not healthy" back_and_healthy
+  wait_for "${KUBEHA_STATIC_POD_WAIT_SECONDS:-120}" back_and_healthy describe_not_back
   # Whenever admin.conf differs from what this master stored last: also after a run that renewed and died.
   if store_admin_kubeconfig; then
     stored=true

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type FakeNode, useFakeCluster } from './kubeadm-cluster.js';
@@ -182,7 +182,7 @@ describe('renew-certificates.sh', () => {
     const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_STATIC_POD_WAIT_SECONDS: '2' });
 
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('the kubelet did not stop the static pods within 2 s');
+    expect(run.stderr).toContain('the kubelet did not stop the static pods (crictl did not answer) within 2 s');
     for (const pod of STATIC_PODS) expect(master.sandbox.exists(`etc/kubernetes/manifests/${pod}.yaml`)).toBe(true);
   });
 
@@ -199,9 +199,39 @@ describe('renew-certificates.sh', () => {
     expect(master.sandbox.read('etc/kubernetes/manifests/kube-scheduler.yaml')).toBe('newer\n');
   });
 
+  it('waits for every static pod to stop and its sandbox to go before putting the manifests back', () => {
+    const master = agedMaster();
+
+    const run = master.run('renew-certificates.sh', WINDOW);
+
+    expect(run.status).toBe(0);
+    expect(existsSync(join(master.sandbox.state, 'manifest-back-before-sandbox-gone'))).toBe(false);
+  });
+
+  it('fails naming the static pod the kubelet did not stop, whichever of the four it is', () => {
+    const master = agedMaster();
+    writeFileSync(join(master.sandbox.state, 'kubelet-cannot-stop-kube-scheduler'), '');
+
+    const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_STATIC_POD_WAIT_SECONDS: '2' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('the kubelet did not stop the static pods (kube-scheduler still runs) within 2 s');
+  });
+
+  it('fails when a static pod other than the API server and etcd does not start again after the restart', () => {
+    const master = agedMaster();
+    writeFileSync(join(master.sandbox.state, 'kubelet-cannot-start-kube-controller-manager'), '');
+
+    const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_STATIC_POD_WAIT_SECONDS: '4' });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('did not come back');
+    expect(run.stderr).toContain('kube-controller-manager');
+  });
+
   it('fails, naming what did not come back, when the API server does not return after the restart', () => {
     const master = agedMaster();
-    // The kubelet never starts the API server again (a broken manifest, a crash loop).
+    // The API server starts again but never answers ready (a broken flag, a crash loop after start).
     master.sandbox.stub('kubectl', 'exit 1');
 
     const run = master.run('renew-certificates.sh', { ...WINDOW, KUBEHA_STATIC_POD_WAIT_SECONDS: '2' });
