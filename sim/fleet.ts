@@ -70,6 +70,8 @@ export interface SimInstance {
      * constants/constants.go); only `kubeadm certs renew` or an upgrade renews them (kubeadm#2652).
      */
     certificatesExpireAt?: number;
+    /** Certificates renewed on disk but static pods still running from before (a renewal that died between renew and restart). */
+    certificatesRestartPending?: boolean;
     /**
      * A load balancer's nginx. `hung`: its processes are stuck (a test's fault): the listen backlog still
      * accepts connections, but nothing is proxied and nothing answers (test/scripts/load-balancer.test.ts

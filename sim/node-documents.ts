@@ -13,7 +13,7 @@ export const CERTS_TTL_MS = 2 * 3600_000;
 export function startDocument(fleet: SimulatedFleet, invocation: Invocation, instance: SimInstance): void {
   if (invocation.document !== 'RenewCertificates' || instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) return;
   const windowMs = Number(invocation.parameters.RenewWithinDays ?? '0') * 86_400_000;
-  if (instance.node.certificatesExpireAt > fleet.now() + windowMs) return;
+  if (instance.node.certificatesExpireAt > fleet.now() + windowMs && !instance.node.certificatesRestartPending) return;
   const cluster = fleet.clusters.get(fleet.clusterNameOf(instance));
   for (const member of cluster?.etcdMembers ?? []) if (member.instanceId === instance.instanceId) member.healthy = false;
   fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} down: restarting with renewed certificates` });
@@ -221,10 +221,18 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       if (instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) throw new Error('kubeha: error: this node is not a control-plane node (/etc/kubernetes/admin.conf is missing)');
       const windowMs = Number(param(parameters, 'RenewWithinDays')) * 86_400_000;
       const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+      if (instance.node.certificatesExpireAt > fleet.now() + windowMs && instance.node.certificatesRestartPending) {
+        // Renewed by a run that died before the restart: the static pods restart only (lib/static-pods.sh).
+        delete instance.node.certificatesRestartPending;
+        for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+        fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
+        return result('kubeha: static pods restarted with the renewed certificates', { changed: true, renewed: false, restarted: true, kubeconfigStored: false, expiresAt: iso(instance.node.certificatesExpireAt) });
+      }
       if (instance.node.certificatesExpireAt > fleet.now() + windowMs) {
         return result('kubeha: certificates are current and served; nothing to do', { changed: false, renewed: false, restarted: false, kubeconfigStored: false, expiresAt: iso(instance.node.certificatesExpireAt) });
       }
       instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
+      delete instance.node.certificatesRestartPending;
       for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
       // admin.conf's client certificate is renewed too: the script stores it in the admin kubeconfig secret again.
       fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} renewed on ${hostname} ${fleet.hex(40)}\n`);
@@ -426,13 +434,14 @@ export const CA_CERTIFICATE_VALIDITY_MS = 10 * 365 * 86_400_000;
 /**
  * What cluster-status.sh reports of this master's certificates (`kubeadm certs check-expiration -o json`,
  * earliest leaf and CA): every leaf is signed together by init, join or renew, so the earliest is the
- * first by name, admin.conf. Null when kubeadm did not write them (a node that never joined).
+ * first by name, admin.conf. Null when kubeadm did not write them (a node that never joined). restartPending:
+ * a static pod runs from before the files were renewed (lib/static-pods.sh).
  */
 function certificatesOn(instance: SimInstance, cluster: KubeCluster) {
   const leaf = instance.node.certificatesExpireAt;
   if (leaf === undefined) return null;
   const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-  return { leaf: { name: 'admin.conf', expiresAt: iso(leaf) }, ca: cluster.caExpiresAt === undefined ? null : { name: 'ca', expiresAt: iso(cluster.caExpiresAt) } };
+  return { leaf: { name: 'admin.conf', expiresAt: iso(leaf) }, ca: cluster.caExpiresAt === undefined ? null : { name: 'ca', expiresAt: iso(cluster.caExpiresAt) }, restartPending: instance.node.certificatesRestartPending === true };
 }
 
 /**

@@ -13,6 +13,12 @@ import type { ClusterStatusReport } from './healing-steps.js';
 export interface CertificateExpiry {
   readonly leaf: { readonly name: string; readonly expiresAt: string } | null;
   readonly ca: { readonly name: string; readonly expiresAt: string } | null;
+  /**
+   * A static pod on this master started before its newest renewed certificate file, and holds an old client
+   * certificate until it restarts (a renewal that died between `kubeadm certs renew all` and the restart);
+   * null when crictl could not tell, absent from an older script.
+   */
+  readonly restartPending?: boolean | null;
 }
 
 /** What reconcile remembers of one master's certificates. */
@@ -21,6 +27,8 @@ export interface MasterCertificates {
   readonly checkedAt: number;
   readonly leaf?: { readonly name: string; readonly expiresAt: string } | undefined;
   readonly ca?: { readonly name: string; readonly expiresAt: string } | undefined;
+  /** The master's last answer said a static pod still runs from before its certificates were renewed. */
+  readonly restartPending?: boolean | undefined;
 }
 
 export interface CertificateState {
@@ -75,6 +83,7 @@ export function recordCertificates(
       checkedAt: now,
       ...(answer?.leaf ? { leaf: answer.leaf } : previous?.leaf ? { leaf: previous.leaf } : {}),
       ...(answer?.ca ? { ca: answer.ca } : previous?.ca ? { ca: previous.ca } : {}),
+      ...((answer ? answer.restartPending === true : previous?.restartPending) ? { restartPending: true } : {}),
     };
   }
   // `ca:<name>` keys are the cluster's CAs (planCertificates), not masters: kept, or a CA close to expiry
@@ -99,7 +108,8 @@ export function expiringMasters(state: CertificateState, masters: readonly Clust
     const leaf = state.masters[master.instanceId]?.leaf;
     if (!leaf) continue;
     const left = Date.parse(leaf.expiresAt) - now;
-    if (left <= thresholdDays * DAY_MS) expiring.push({ instanceId: master.instanceId, privateIp: master.privateIp ?? '', name: leaf.name, expiresAt: leaf.expiresAt, daysLeft: Math.floor(left / DAY_MS) });
+    // Renewed files a static pod has not loaded yet count as due: the renewal's restart is what is missing.
+    if (left <= thresholdDays * DAY_MS || state.masters[master.instanceId]?.restartPending) expiring.push({ instanceId: master.instanceId, privateIp: master.privateIp ?? '', name: leaf.name, expiresAt: leaf.expiresAt, daysLeft: Math.floor(left / DAY_MS) });
   }
   return expiring.sort((a, b) => a.expiresAt.localeCompare(b.expiresAt));
 }
@@ -158,7 +168,9 @@ export type RenewalVerdict = { readonly renew: false; readonly expiresAt: string
 export function assessBeforeRenewal(status: ClusterStatusReport, ip: string, renewWithinDays: number, now: number): RenewalVerdict {
   const leaf = status.certificates?.leaf;
   if (!leaf) throw new CertificateRenewalError(`the master at ${ip} did not report its certificates (kubeadm certs check-expiration failed there)`);
-  if (Date.parse(leaf.expiresAt) > now + renewWithinDays * DAY_MS) return { renew: false, expiresAt: leaf.expiresAt };
+  // Renewed but not restarted (a run that died in between): renewed again it is not, restarted it is
+  // (renew-certificates.sh restarts while restartPending), so it goes through the same guard.
+  if (Date.parse(leaf.expiresAt) > now + renewWithinDays * DAY_MS && status.certificates?.restartPending !== true) return { renew: false, expiresAt: leaf.expiresAt };
   assessRestartQuorum(status.members, ip);
   const notReady = status.nodes.filter((node) => node.controlPlane && node.internalIp !== ip && !node.ready);
   if (notReady.length > 0) throw new QuorumLostError(`masters ${notReady.map((node) => node.name).join(', ')} are not Ready: restarting ${ip}'s API server now would leave too few`);
@@ -179,7 +191,7 @@ export function assessAfterRenewal(status: ClusterStatusReport, ip: string, rene
   }
   const member = status.members.find((candidate) => candidate.peerIp === ip);
   const node = status.nodes.find((candidate) => candidate.internalIp === ip);
-  const reason = !member ? `no etcd member has address ${ip}` : !member.healthy ? `etcd member ${member.name} is not healthy` : !node?.ready ? `the Node at ${ip} is not Ready` : !leaf ? `the master at ${ip} did not report its certificates` : undefined;
+  const reason = !member ? `no etcd member has address ${ip}` : !member.healthy ? `etcd member ${member.name} is not healthy` : !node?.ready ? `the Node at ${ip} is not Ready` : !leaf ? `the master at ${ip} did not report its certificates` : status.certificates?.restartPending !== false ? `static pods of the master at ${ip} still run from before the renewal (or crictl could not tell)` : undefined;
   if (!reason && leaf) return { healthy: true, expiresAt: leaf.expiresAt };
   if (now > deadline) throw new NodeNotReadyError(`the master at ${ip} did not come back after its certificates were renewed: ${reason ?? 'unknown'}`);
   return { healthy: false, reason: reason ?? 'unknown' };

@@ -10,7 +10,12 @@ export const clusterStatusReportSchema = z.object({
   nodes: z.array(z.object({ name: z.string(), internalIp: z.string(), ready: z.boolean(), controlPlane: z.boolean() })),
   /** The reporting master's own certificates (cluster-status.sh); null when kubeadm could not tell. */
   certificates: z
-    .object({ leaf: z.object({ name: z.string(), expiresAt: z.string() }).nullable(), ca: z.object({ name: z.string(), expiresAt: z.string() }).nullable() })
+    .object({
+      leaf: z.object({ name: z.string(), expiresAt: z.string() }).nullable(),
+      ca: z.object({ name: z.string(), expiresAt: z.string() }).nullable(),
+      /** A static pod still runs from before the last renewal (lib/static-pods.sh); null when crictl could not tell. */
+      restartPending: z.boolean().nullable().optional(),
+    })
     .nullable()
     .optional(),
 });

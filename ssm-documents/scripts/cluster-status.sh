@@ -4,12 +4,15 @@
 # decide (in the control plane, not here) whether a membership change keeps quorum.
 # It also reports when this master's kubeadm-managed certificates expire (the earliest leaf and the
 # earliest CA): they last a year and nothing renews them unless someone runs `kubeadm certs renew` or an
-# upgrade (kubeadm#2652), so reconcile watches them here, on the command it runs anyway.
+# upgrade (kubeadm#2652), so reconcile watches them here, on the command it runs anyway, with whether a
+# static pod still runs from before the last renewal (restartPending, lib/static-pods.sh).
 set -o errexit -o nounset -o pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/etcd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/etcd.sh"
+# shellcheck source=lib/static-pods.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/static-pods.sh"
 
 # certificates_json: the earliest expiry among this node's kubeadm-managed leaf certificates (including
 # those embedded in admin.conf, controller-manager.conf, scheduler.conf) and among its CAs, as
@@ -38,10 +41,22 @@ main() {
   else
     log "kube-apiserver did not answer; reporting etcd only"
   fi
-  local certificates
+  local certificates pending stale
   if ! certificates="$(certificates_json)"; then
     log "kubeadm certs check-expiration did not answer; reporting no certificate expiry"
     certificates=null
+  else
+    # restartPending: a static pod started before the newest renewed certificate file holds an old client
+    # certificate until it restarts (a renewal that died between `kubeadm certs renew all` and the restart);
+    # null when crictl cannot tell.
+    if stale="$(containers_before_renewal)"; then
+      pending=false
+      [[ -n "${stale}" ]] && pending=true
+    else
+      log "crictl could not tell when the static pods started; reporting restartPending null"
+      pending=null
+    fi
+    certificates="$(jq -c --argjson pending "${pending}" '. + {restartPending: $pending}' <<<"${certificates}")"
   fi
   log "$(jq 'length' <<<"${members_json}") etcd members, $(jq 'length' <<<"${nodes_json}") nodes"
   result "$(jq -cn --argjson members "${members_json}" --argjson nodes "${nodes_json}" --argjson certificates "${certificates}" '{members: $members, nodes: $nodes, certificates: $certificates}')"

@@ -52,7 +52,7 @@ describe('cluster-status.sh certificates', () => {
     const onSecond = second.run('cluster-status.sh', at(INIT_AT + 340 * DAY));
 
     expect(onFirst.status).toBe(0);
-    expect(onFirst.result?.certificates).toEqual({ leaf: { name: 'admin.conf', expiresAt: iso(INIT_AT + 365 * DAY) }, ca: { name: expect.any(String), expiresAt: expect.any(String) } });
+    expect(onFirst.result?.certificates).toEqual({ leaf: { name: 'admin.conf', expiresAt: iso(INIT_AT + 365 * DAY) }, ca: { name: expect.any(String), expiresAt: expect.any(String) }, restartPending: false });
     expect(onSecond.result?.certificates).toEqual(expect.objectContaining({ leaf: { name: 'admin.conf', expiresAt: iso(INIT_AT + 465 * DAY) } }));
     // The CAs are the cluster's, shared by every master: ten years (the cluster CA is the test's real PEM).
     expect((onSecond.result?.certificates as { ca: unknown }).ca).toEqual((onFirst.result?.certificates as { ca: unknown }).ca);
@@ -72,6 +72,20 @@ describe('cluster-status.sh certificates', () => {
     expect((renewed.result?.certificates as { leaf: unknown }).leaf).toEqual({ name: 'admin.conf', expiresAt: iso(INIT_AT + (340 + 365) * DAY) });
     expect(again.status).toBe(0);
     expect((renewedAgain.result?.certificates as { leaf: unknown }).leaf).toEqual({ name: 'admin.conf', expiresAt: iso(INIT_AT + (342 + 365) * DAY) });
+  });
+
+  it('reports a restart pending while a static pod started before the renewed files, and none once renew-certificates.sh restarted them', () => {
+    const { first } = twoMasters();
+    expect(first.exec('kubeadm', ['certs', 'renew', 'all']).status).toBe(0);
+
+    const pending = first.run('cluster-status.sh');
+    const restart = first.run('renew-certificates.sh', { KUBEHA_RENEW_WITHIN_DAYS: '30', KUBEHA_STATIC_POD_WAIT_SECONDS: '10', KUBEHA_KUBECONFIG_SECRET_ID: 'kubeha/local/demo/admin-kubeconfig', KUBEHA_REGION: 'eu-west-1' });
+    const after = first.run('cluster-status.sh');
+
+    expect((pending.result?.certificates as { restartPending: unknown }).restartPending).toBe(true);
+    expect(restart.status).toBe(0);
+    expect(restart.result).toEqual(expect.objectContaining({ renewed: false, restarted: true }));
+    expect((after.result?.certificates as { restartPending: unknown }).restartPending).toBe(false);
   });
 
   it('reports no certificates, and still the members and nodes, when kubeadm cannot tell', () => {

@@ -110,6 +110,16 @@ describe('planCertificates with renewal on', () => {
   });
 });
 
+describe('planCertificates and a restart pending', () => {
+  it('starts a renewal for a master whose certificates are renewed but whose static pods never restarted', () => {
+    const state = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second, third], { [first]: { ...answer(NOW + 300 * DAY), restartPending: true }, [second]: answer(NOW + 300 * DAY), [third]: answer(NOW + 300 * DAY) }, NOW);
+
+    const plan = planCertificates({ clusterName: 'prod-eu', masters, state, thresholdDays: 30, renew: true, now: NOW });
+
+    expect(plan.actions.filter((action) => action.kind === 'renew-certificates')).toEqual([expect.objectContaining({ masters: [first] })]);
+  });
+});
+
 describe('planCertificates with renewal on and two masters', () => {
   it('starts no renewal, whose restart would stop etcd, and tells a human once that it needs downtime', () => {
     const two = masters.slice(0, 2);
@@ -125,10 +135,19 @@ describe('planCertificates with renewal on and two masters', () => {
 
 describe('assessBeforeRenewal', () => {
   const ips = masters.map((master) => master.privateIp!);
-  const status = (leafMs: number, healthy = [true, true, true], ready = [true, true, true]) => ({
+  const status = (leafMs: number, healthy = [true, true, true], ready = [true, true, true], restartPending = false) => ({
     members: ips.map((ip, index) => ({ id: `m${index}`, name: `m${index}`, peerIp: ip, healthy: healthy[index]!, isLearner: false })),
     nodes: ips.map((ip, index) => ({ name: `m${index}`, internalIp: ip, ready: ready[index]!, controlPlane: true })),
-    certificates: answer(leafMs),
+    certificates: { ...answer(leafMs), restartPending },
+  });
+
+  it('restarts a master whose files are renewed but whose static pods still run from before, through the same guard', () => {
+    expect(assessBeforeRenewal(status(NOW + 300 * DAY, undefined, undefined, true), ips[0]!, 30, NOW)).toEqual({ renew: true, expiresAt: iso(NOW + 300 * DAY) });
+    expect(() => assessBeforeRenewal(status(NOW + 300 * DAY, [true, false, true], undefined, true), ips[0]!, 30, NOW)).toThrow(QuorumLostError);
+  });
+
+  it('does not call a renewed master back while a static pod still runs from before the renewal', () => {
+    expect(assessAfterRenewal(status(NOW + 365 * DAY, undefined, undefined, true), ips[1]!, 30, NOW + 600_000, NOW)).toEqual({ healthy: false, reason: expect.stringContaining('still run from before the renewal') });
   });
 
   it('skips a master whose certificates expire beyond the window, whatever else is wrong', () => {
