@@ -39,17 +39,19 @@ export interface CertificateState {
    */
   readonly told: Record<string, string>;
   /**
-   * instanceId -> the expiry a renewal was started for: started once per master and certificate period. A
-   * renewal that fails tells a human itself and is not started again every 5 minutes; a master renewed
-   * since has a new expiry, and a new period.
+   * instanceId -> `<expiry>@<YYYYMMDD>`: the expiry a renewal was last started for, and the UTC day. One
+   * attempt a day: a renewal that fails tells a human itself and is tried again the next day, not every
+   * 5 minutes; a master renewed since has a new expiry, and a new period.
    */
   readonly renewing?: Record<string, string>;
+  /** instanceId -> the UTC day (YYYYMMDD) a human was last warned that it is urgent or a renewal failed: once a day. */
+  readonly warned?: Record<string, string>;
 }
 
 export const CERTIFICATES_STATE_KEY = 'certificates';
 /** The `told` key prefix of a certificate authority (shared by every master, kept whichever masters run). */
 export const CA_TOLD_PREFIX = 'ca:';
-export const EMPTY_CERTIFICATE_STATE: CertificateState = { masters: {}, told: {}, renewing: {} };
+export const EMPTY_CERTIFICATE_STATE: CertificateState = { masters: {}, told: {}, renewing: {}, warned: {} };
 /** Certificates change only when renewed: each master is asked a few times a day, not on every run. */
 export const CERTIFICATE_CHECK_INTERVAL_MS = 6 * 3600_000;
 export const DEFAULT_CERTIFICATE_RENEWAL_DAYS = 30;
@@ -90,7 +92,8 @@ export function recordCertificates(
   // would be told of again on every 5-minute run.
   const told = Object.fromEntries(Object.entries(state.told).filter(([key]) => key.startsWith(CA_TOLD_PREFIX) || running.has(key)));
   const renewing = Object.fromEntries(Object.entries(state.renewing ?? {}).filter(([instanceId]) => running.has(instanceId)));
-  return { masters: next, told, renewing };
+  const warned = Object.fromEntries(Object.entries(state.warned ?? {}).filter(([instanceId]) => running.has(instanceId)));
+  return { masters: next, told, renewing, warned };
 }
 
 /** A master whose earliest leaf certificate expires within the threshold (or has expired). */

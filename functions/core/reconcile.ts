@@ -12,7 +12,7 @@ import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-deci
 import { type ClusterStatusReport, type HealingEnvironment, pointNodeProxies, sendRecordingSuccesses, workersWithStaleProxies } from './healing-steps.js';
 import { type ExternalCheckReport, checkExternalServices, externalFindings } from './external-services.js';
 import { startHealing } from './incidents.js';
-import { CA_TOLD_PREFIX, CERTIFICATES_STATE_KEY, type CertificateExpiry, type CertificateState, EMPTY_CERTIFICATE_STATE, certificateCheckDue, expiringAuthorities, expiringMasters, recordCertificates } from './certificates.js';
+import { CA_TOLD_PREFIX, CERTIFICATES_STATE_KEY, type CertificateExpiry, type ExpiringMaster, type CertificateState, EMPTY_CERTIFICATE_STATE, certificateCheckDue, expiringAuthorities, expiringMasters, recordCertificates } from './certificates.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
@@ -342,10 +342,22 @@ export async function readClusterStatusAndCertificates(
   return { status, certificates, asked };
 }
 
-/** `<cluster>-certs-<earliest expiry, 20271201T051912Z>`: at most 32 + 23 characters of the 80 a name may have. */
-export function renewalExecutionName(clusterName: string, expiresAt: string): string {
-  return `${clusterName}-certs-${expiresAt.replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
+/**
+ * `<cluster>-certs-<earliest expiry, 20271201T051912Z>-<day of the attempt, 20271130>`: one attempt per
+ * day (a failed execution's name stays taken for 90 days, so a name keyed by the expiry alone would never
+ * be tried again); at most 32 + 23 + 9 = 64 of the 80 characters a name may have.
+ */
+export function renewalExecutionName(clusterName: string, expiresAt: string, now: number): string {
+  return `${clusterName}-certs-${expiresAt.replace(/[-:]/g, '').replace(/\.\d+/, '')}-${utcDay(now)}`;
 }
+
+/** The UTC day of a moment, YYYYMMDD. */
+function utcDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+/** Days left at or under which a human is told every day, renewal or not. */
+export const CERTIFICATE_URGENT_DAYS = 7;
 
 function joinedMasters(instances: readonly ClusterInstance[]): ClusterInstance[] {
   return instances.filter((instance) => instance.role === 'master' && instance.ec2State === 'running' && (instance.nodeState === 'joined' || instance.nodeState === 'initialized'));
@@ -371,17 +383,38 @@ export function planCertificates(input: {
   for (const master of expiring) {
     actions.push({ kind: 'report', finding: `the certificates of master ${master.instanceId} (${master.privateIp}) expire at ${master.expiresAt} (${master.name}), within ${thresholdDays} days` });
   }
-  // Renewal: one execution per certificate period, named after the earliest expiry it renews, so runs that
-  // overlap or repeat start it once (StartExecution refuses a second execution of that name). A renewal that
-  // fails tells a human itself; its name stays taken, so it is not retried every 5 minutes.
+  // Renewal: one execution per day, named after the earliest expiry it renews and the day, so runs that
+  // overlap or repeat start it once a day (StartExecution refuses a second execution of that name). A
+  // renewal that fails tells a human itself; it is tried again the next day. renewing[instanceId] is
+  // `<expiry>@<day>` of the last attempt (a bare expiry: an attempt on an earlier day).
   const renewing = { ...(input.state.renewing ?? {}) };
   // With one or two masters (etcd voters) a restart stops etcd (assessRestartQuorum): no renewal is started,
   // and a human is told once per certificate period that it needs downtime.
   const renew = input.renew && masters.length >= 3;
-  const unattempted = expiring.filter((master) => renewing[master.instanceId] !== master.expiresAt);
+  const today = utcDay(now);
+  const lastAttempt = (master: ExpiringMaster) => {
+    const [expiresAt, day] = (renewing[master.instanceId] ?? '').split('@');
+    return expiresAt === master.expiresAt ? (day ?? '') : undefined;
+  };
+  // Still within the window after an attempt on an earlier day: that attempt did not renew it.
+  const failedBefore = renew ? expiring.filter((master) => { const day = lastAttempt(master); return day !== undefined && day !== today; }) : [];
+  const unattempted = expiring.filter((master) => lastAttempt(master) !== today);
   if (renew && unattempted.length > 0) {
-    actions.push({ kind: 'renew-certificates', executionName: renewalExecutionName(clusterName, unattempted[0]!.expiresAt), masters: unattempted.map((master) => master.instanceId) });
-    for (const master of expiring) renewing[master.instanceId] = master.expiresAt;
+    actions.push({ kind: 'renew-certificates', executionName: renewalExecutionName(clusterName, unattempted[0]!.expiresAt, now), masters: unattempted.map((master) => master.instanceId) });
+    for (const master of unattempted) renewing[master.instanceId] = `${master.expiresAt}@${today}`;
+  }
+  // A human is told, at most once a day per master, when an attempt did not renew a master or when a
+  // master has CERTIFICATE_URGENT_DAYS or fewer left, whatever kubeha is doing about it.
+  const warned = { ...(input.state.warned ?? {}) };
+  const urgent = expiring.filter((master) => warned[master.instanceId] !== today && (failedBefore.includes(master) || master.daysLeft <= CERTIFICATE_URGENT_DAYS));
+  if (urgent.length > 0) {
+    const failing = urgent.filter((master) => failedBefore.includes(master));
+    actions.push({
+      kind: 'alert',
+      subject: failing.length > 0 ? `kubeha ${clusterName}: certificates of ${urgent.length} master${urgent.length === 1 ? '' : 's'} still expire after a renewal attempt` : `kubeha ${clusterName}: certificates of ${urgent.length} master${urgent.length === 1 ? '' : 's'} expire within ${CERTIFICATE_URGENT_DAYS} days`,
+      message: `${urgent.map((master) => `${master.instanceId} (${master.privateIp}): ${master.name} expires at ${master.expiresAt}, ${master.daysLeft} days left${failedBefore.includes(master) ? `, not renewed by the attempt of ${lastAttempt(master) || 'an earlier day'}` : ''}`).join('; ')}. ${renew ? 'kubeha tries renew-certificates once a day; see its failed executions for why it stopped. ' : ''}Once they expire that master's API server and etcd member stop: renew them by hand (kubeha renew-certificates, or kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-certs/#manual-certificate-renewal).`,
+    });
+    for (const master of urgent) warned[master.instanceId] = today;
   }
   const untold = renew ? [] : expiring.filter((master) => told[master.instanceId] !== master.expiresAt);
   if (untold.length > 0) {
@@ -402,7 +435,7 @@ export function planCertificates(input: {
     });
     for (const ca of firstOfEach) told[`${CA_TOLD_PREFIX}${ca.name}`] = ca.expiresAt;
   }
-  return { actions, state: { ...input.state, told, renewing } };
+  return { actions, state: { ...input.state, told, renewing, warned } };
 }
 
 /**

@@ -78,7 +78,7 @@ describe('renew-certificates (simulator)', () => {
     expect(runs).toHaveLength(1);
     expect(runs[0]!.error).toBeUndefined();
     expect(plane.executionsOf('renew-certificates')).toHaveLength(1);
-    expect(plane.executionsOf('renew-certificates')[0]!.name).toMatch(/^demo-certs-\d{8}T\d{6}Z$/);
+    expect(plane.executionsOf('renew-certificates')[0]!.name).toMatch(/^demo-certs-\d{8}T\d{6}Z-\d{8}$/);
     const masters = fleet.byRole('master');
     expect(sent.map((entry) => entry.instanceId).sort()).toEqual(masters.map((master) => master.instanceId).sort());
     // Each restart began with all three healthy, and at any moment at most one master's static pods were down

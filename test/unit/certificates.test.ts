@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CERTIFICATE_CHECK_INTERVAL_MS, EMPTY_CERTIFICATE_STATE, assessAfterRenewal, assessBeforeRenewal, assessRestartQuorum, certificateCheckDue, recordCertificates } from '../../functions/core/certificates.js';
 import { CertificateRenewalError, NodeNotReadyError, QuorumLostError } from '../../functions/core/errors.js';
-import { planCertificates } from '../../functions/core/reconcile.js';
+import { planCertificates, renewalExecutionName } from '../../functions/core/reconcile.js';
 import { instance } from '../support/instances.js';
 
 const NOW = Date.parse('2027-11-01T00:00:00Z');
@@ -57,8 +57,11 @@ describe('planCertificates', () => {
     expect(run2.actions.filter((action) => action.kind === 'alert')).toEqual([]);
     expect(run2.actions.filter((action) => action.kind === 'report')).toHaveLength(2);
     expect(run3.actions.filter((action) => action.kind === 'alert')).toEqual([]);
-    expect(yearLater.actions.filter((action) => action.kind === 'alert')).toEqual([expect.objectContaining({ subject: 'kubeha prod-eu: certificates of 2 masters expire within 30 days' })]);
-    expect(yearLater.actions.filter((action) => action.kind === 'alert')[0]).toEqual(expect.objectContaining({ message: expect.stringContaining(first) }));
+    // A year later the other two have expired: besides the once-per-period word, the daily urgent one.
+    expect(yearLater.actions.filter((action) => action.kind === 'alert')).toEqual([
+      expect.objectContaining({ subject: 'kubeha prod-eu: certificates of 2 masters expire within 7 days' }),
+      expect.objectContaining({ subject: 'kubeha prod-eu: certificates of 2 masters expire within 30 days', message: expect.stringContaining(first) }),
+    ]);
   });
 
   it('tells a human once that a certificate authority expires, which kubeha does not rotate', () => {
@@ -100,8 +103,47 @@ describe('planCertificates with renewal on', () => {
     const afterFailure = recordCertificates(run1.state, masters, [first, second], { [first]: answer(NOW + 365 * DAY), [second]: answer(NOW + 21 * DAY) }, NOW + 3600_000);
     const run2 = planCertificates({ clusterName: 'prod-eu', masters, state: afterFailure, thresholdDays: 30, renew: true, now: NOW + 3600_000 });
 
-    expect(run1.actions.filter((action) => action.kind !== 'report')).toEqual([{ kind: 'renew-certificates', executionName: `prod-eu-certs-${iso(NOW + 20 * DAY).replace(/[-:]/g, '')}`, masters: [first, second] }]);
+    expect(run1.actions.filter((action) => action.kind !== 'report')).toEqual([{ kind: 'renew-certificates', executionName: `prod-eu-certs-${iso(NOW + 20 * DAY).replace(/[-:]/g, '')}-20271101`, masters: [first, second] }]);
     expect(run2.actions.filter((action) => action.kind !== 'report')).toEqual([]);
+  });
+
+  it('tries a failed renewal again the next day under a new name, and tells a human then that the first attempt did not renew it', () => {
+    // Prepare: day 1 starts a renewal; it fails: the second master's expiry is unchanged on day 2.
+    const day1 = planCertificates({ clusterName: 'prod-eu', masters, state: known, thresholdDays: 30, renew: true, now: NOW });
+    const sameDay = planCertificates({ clusterName: 'prod-eu', masters, state: day1.state, thresholdDays: 30, renew: true, now: NOW + 6 * 3600_000 });
+    const failed = recordCertificates(sameDay.state, masters, [first, second], { [first]: answer(NOW + 365 * DAY), [second]: answer(NOW + 21 * DAY) }, NOW + DAY);
+
+    // Act
+    const day2 = planCertificates({ clusterName: 'prod-eu', masters, state: failed, thresholdDays: 30, renew: true, now: NOW + DAY });
+    const day2Later = planCertificates({ clusterName: 'prod-eu', masters, state: day2.state, thresholdDays: 30, renew: true, now: NOW + DAY + 300_000 });
+
+    // Assess
+    expect(sameDay.actions.filter((action) => action.kind !== 'report')).toEqual([]);
+    expect(day2.actions.filter((action) => action.kind !== 'report')).toEqual([
+      { kind: 'renew-certificates', executionName: `prod-eu-certs-${iso(NOW + 21 * DAY).replace(/[-:]/g, '')}-20271102`, masters: [second] },
+      { kind: 'alert', subject: 'kubeha prod-eu: certificates of 1 master still expire after a renewal attempt', message: expect.stringContaining(`${second} (${masters[1]!.privateIp}): admin.conf expires at ${iso(NOW + 21 * DAY)}`) },
+    ]);
+    expect(day2Later.actions.filter((action) => action.kind !== 'report')).toEqual([]);
+  });
+
+  it('tells a human every day, once, while a master has 7 days or fewer left, renewal or not', () => {
+    const close = recordCertificates(EMPTY_CERTIFICATE_STATE, masters, [first, second, third], { [first]: answer(NOW + 6 * DAY), [second]: answer(NOW + 200 * DAY), [third]: answer(NOW + 200 * DAY) }, NOW);
+
+    const runs = [0, 300_000, DAY, DAY + 300_000].map((offset) => offset);
+    let state = close;
+    const alerts: number[] = [];
+    for (const offset of runs) {
+      const plan = planCertificates({ clusterName: 'prod-eu', masters, state, thresholdDays: 30, renew: true, now: NOW + offset });
+      alerts.push(plan.actions.filter((action) => action.kind === 'alert').length);
+      state = plan.state;
+    }
+
+    expect(alerts).toEqual([1, 0, 1, 0]);
+  });
+
+  it('keeps the execution name within the 80 characters Step Functions allows, for the longest cluster name', () => {
+    expect(renewalExecutionName('a'.repeat(32), '2027-12-01T05:19:12Z', Date.parse('2027-11-30T23:59:59Z'))).toBe(`${'a'.repeat(32)}-certs-20271201T051912Z-20271130`);
+    expect(renewalExecutionName('a'.repeat(32), '2027-12-01T05:19:12.123Z', NOW).length).toBeLessThanOrEqual(80);
   });
 
   it('checks a master within the window on every run, and one beyond it only every few hours', () => {
