@@ -57,14 +57,19 @@ export const CERTIFICATE_CHECK_INTERVAL_MS = 6 * 3600_000;
 export const DEFAULT_CERTIFICATE_RENEWAL_DAYS = 30;
 const DAY_MS = 86_400_000;
 
+/** Within the window with renewal off, nothing kubeha does changes the certificates: asked hourly, to see a human's renewal. */
+export const CERTIFICATE_WINDOW_CHECK_INTERVAL_MS = 3600_000;
+
 /**
  * Is this master's expiry unknown, older than the check interval, or within the window? Within the window
- * it is asked on every run, so that a renewal (or a human's) is seen at once.
+ * it is asked on every run while kubeha renews (renew), so that its renewal is seen at once; hourly when
+ * only a human renews.
  */
-export function certificateCheckDue(state: CertificateState, instanceId: string, now: number, thresholdDays: number): boolean {
+export function certificateCheckDue(state: CertificateState, instanceId: string, now: number, thresholdDays: number, renew = true): boolean {
   const known = state.masters[instanceId];
   if (!known || now - known.checkedAt >= CERTIFICATE_CHECK_INTERVAL_MS) return true;
-  return known.leaf !== undefined && Date.parse(known.leaf.expiresAt) - now <= thresholdDays * DAY_MS;
+  const within = (known.leaf !== undefined && Date.parse(known.leaf.expiresAt) - now <= thresholdDays * DAY_MS) || known.restartPending === true;
+  return within && (renew || now - known.checkedAt >= CERTIFICATE_WINDOW_CHECK_INTERVAL_MS);
 }
 
 /** The state after this run's answers: each asked master's new expiry (kept when it did not answer); gone masters forgotten. */

@@ -232,7 +232,7 @@ export async function reconcileCluster(
   const state: ReconcileState = storedState?.value ?? { unhealthySince: {} };
   const probing = await sendBalancerProbes(settings, instances, address?.instanceId, ports, environment);
   const [{ status, certificates, asked }, external] = await Promise.all([
-    readClusterStatusAndCertificates(settings, instances, ports, environment, options, (instanceId) => certificateCheckDue(certificateState, instanceId, ports.clock.now(), settings.policy.certificateRenewalDays)),
+    readClusterStatusAndCertificates(settings, instances, ports, environment, options, (instanceId) => certificateCheckDue(certificateState, instanceId, ports.clock.now(), settings.policy.certificateRenewalDays, settings.policy.renewCertificates)),
     // A service that does not answer is a finding for a human, never a reason to heal or to stop.
     checkExternalServices(settings.cluster, instances, ports, environment, { timeoutSeconds: options.statusTimeoutSeconds }).catch((error: unknown) => ({
       unknown: `the check could not be sent: ${error instanceof Error ? error.message : String(error)}`,

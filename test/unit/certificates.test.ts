@@ -150,6 +150,12 @@ describe('planCertificates with renewal on', () => {
     expect(certificateCheckDue(known, first, NOW + 60_000, 30)).toBe(true);
     expect(certificateCheckDue(known, third, NOW + 60_000, 30)).toBe(false);
   });
+
+  it('checks a master within the window hourly, not on every run, when only a human renews', () => {
+    expect(certificateCheckDue(known, first, NOW + 300_000, 30, false)).toBe(false);
+    expect(certificateCheckDue(known, first, NOW + 3600_000, 30, false)).toBe(true);
+    expect(certificateCheckDue(known, third, NOW + 3600_000, 30, false)).toBe(false);
+  });
 });
 
 describe('planCertificates and a restart pending', () => {
