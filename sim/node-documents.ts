@@ -210,6 +210,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'ClusterStatus': {
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm !== 'control-plane') throw new Error('crictl: no running etcd container on this node');
+      // StatusScope certificates: this master's certificates only (cluster-status.sh).
+      if (parameters.StatusScope === 'certificates') return result('kubeha: certificates only', { certificates: certificatesOn(instance, cluster) });
       const { members, nodes } = statusReport(fleet, cluster);
       return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes, certificates: certificatesOn(instance, cluster) });
     }

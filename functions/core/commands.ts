@@ -83,6 +83,8 @@ export interface StepRequest {
   readonly caCertHash?: string | undefined;
   /** remove-etcd-member: the private IP of the node to remove. */
   readonly memberPeerIp?: string | undefined;
+  /** cluster-status: `certificates` asks a master for its own certificates only (default full: members and Nodes too). */
+  readonly statusScope?: 'full' | 'certificates' | undefined;
   /** renew-certificates: renew the master's certificates when they expire within this many days. */
   readonly renewWithinDays?: number | undefined;
   /** snapshot-etcd: the object name under the cluster's prefix. */
@@ -306,6 +308,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         ExecutionTimeout: executionTimeout,
       };
     case 'cluster-status':
+      return { StatusScope: request.statusScope ?? 'full', ExecutionTimeout: executionTimeout };
     case 'reset-node':
       return { ExecutionTimeout: executionTimeout };
     case 'remove-etcd-member':

@@ -315,29 +315,42 @@ export async function readClusterStatusAndCertificates(
   const online = await ports.ssm.onlineInstanceIds(candidates.map((candidate) => candidate.instanceId));
   const asker = candidates.find((candidate) => online.has(candidate.instanceId));
   if (!asker) return { status: undefined, certificates: {}, asked: [] };
-  const asked = [asker.instanceId, ...candidates.filter((candidate) => candidate !== asker && online.has(candidate.instanceId) && certificateDue(candidate.instanceId)).map((candidate) => candidate.instanceId)];
-  const request = buildCommand({ step: 'cluster-status', instanceIds: asked, cluster: settings.cluster }, environment);
-  const commandId = await ports.ssm.sendCommand({ ...request, timeoutSeconds: 60 });
+  const others = candidates.filter((candidate) => candidate !== asker && online.has(candidate.instanceId) && certificateDue(candidate.instanceId)).map((candidate) => candidate.instanceId);
+  const asked = [asker.instanceId, ...others];
+  // The asker reports the whole view (members, every Node: large on a big cluster); the others their
+  // certificates only (StatusScope certificates).
+  const commands = [
+    { commandId: await ports.ssm.sendCommand({ ...buildCommand({ step: 'cluster-status', instanceIds: [asker.instanceId], cluster: settings.cluster }, environment), timeoutSeconds: 60 }), instanceIds: [asker.instanceId] },
+    ...(others.length > 0
+      ? [{ commandId: await ports.ssm.sendCommand({ ...buildCommand({ step: 'cluster-status', instanceIds: others, cluster: settings.cluster, statusScope: 'certificates' }, environment), timeoutSeconds: 60 }), instanceIds: others }]
+      : []),
+  ];
   const deadline = ports.clock.now() + options.statusTimeoutSeconds * 1000;
-  let invocations: Awaited<ReturnType<typeof failDelayedOnStoppedNodes>> = [];
-  let finished = false;
-  while (ports.clock.now() <= deadline) {
+  const finished = new Map<string, Awaited<ReturnType<typeof failDelayedOnStoppedNodes>>>();
+  while (ports.clock.now() <= deadline && finished.size < commands.length) {
     await ports.clock.sleep(2000);
-    // Delayed on a master that stopped since it answered as online: given up on (and cancelled there) now,
-    // as a workflow's step does (bootstrap.ts), not held until this loop's deadline.
-    invocations = await failDelayedOnStoppedNodes({ commandId }, await ports.ssm.commandInvocations(commandId), ports);
-    if (invocations.length < asked.length || invocations.some((invocation) => isInFlight(invocation.status))) continue;
-    finished = true;
-    break;
+    for (const command of commands) {
+      if (finished.has(command.commandId)) continue;
+      // Delayed on a master that stopped since it answered as online: given up on (and cancelled there) now,
+      // as a workflow's step does (bootstrap.ts), not held until this loop's deadline.
+      const invocations = await failDelayedOnStoppedNodes({ commandId: command.commandId }, await ports.ssm.commandInvocations(command.commandId), ports);
+      if (invocations.length >= command.instanceIds.length && !invocations.some((invocation) => isInFlight(invocation.status))) finished.set(command.commandId, invocations);
+    }
   }
-  // Deep checks wait for the next run; this command must not linger beside that run's.
-  if (!finished) await ports.ssm.cancelCommand(commandId);
   let status: ClusterStatusReport | undefined;
   const certificates: Record<string, CertificateExpiry | null> = {};
-  for (const invocation of invocations.filter((candidate) => candidate.status === 'Success')) {
-    const report = parseResult((await ports.ssm.invocationOutput(commandId, invocation.instanceId)).stdout) as Partial<ClusterStatusReport>;
-    certificates[invocation.instanceId] = report.certificates ?? null;
-    if (invocation.instanceId === asker.instanceId && Array.isArray(report.members) && Array.isArray(report.nodes)) status = report as ClusterStatusReport;
+  for (const command of commands) {
+    const invocations = finished.get(command.commandId);
+    // Deep checks wait for the next run; this command must not linger beside that run's.
+    if (!invocations) {
+      await ports.ssm.cancelCommand(command.commandId);
+      continue;
+    }
+    for (const invocation of invocations.filter((candidate) => candidate.status === 'Success')) {
+      const report = parseResult((await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)).stdout) as Partial<ClusterStatusReport>;
+      certificates[invocation.instanceId] = report.certificates ?? null;
+      if (invocation.instanceId === asker.instanceId && Array.isArray(report.members) && Array.isArray(report.nodes)) status = report as ClusterStatusReport;
+    }
   }
   return { status, certificates, asked };
 }

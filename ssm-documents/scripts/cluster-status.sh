@@ -31,7 +31,40 @@ certificates_json() {
          {leaf: (.certificates | earliest), ca: (.certificateAuthorities | earliest)}' <<<"${info}"
 }
 
+# certificates_report: certificates_json with restartPending, or null when kubeadm cannot tell (its notes
+# on stderr: stdout is the JSON).
+certificates_report() {
+  local certificates pending stale
+  if ! certificates="$(certificates_json)"; then
+    log "kubeadm certs check-expiration did not answer; reporting no certificate expiry" >&2
+    echo null
+    return 0
+  fi
+  # restartPending: a static pod started before the newest renewed certificate file holds an old client
+  # certificate until it restarts (a renewal that died between `kubeadm certs renew all` and the restart);
+  # null when crictl cannot tell.
+  if stale="$(containers_before_renewal)"; then
+    pending=false
+    [[ -n "${stale}" ]] && pending=true
+  else
+    log "crictl could not tell when the static pods started; reporting restartPending null" >&2
+    pending=null
+  fi
+  jq -c --argjson pending "${pending}" '. + {restartPending: $pending}' <<<"${certificates}"
+}
+
 main() {
+  local scope="${KUBEHA_STATUS_SCOPE:-full}"
+  [[ "${scope}" =~ ^(full|certificates)$ ]] || fail "KUBEHA_STATUS_SCOPE must be full or certificates"
+  local certificates
+  certificates="$(certificates_report)"
+  if [[ "${scope}" == certificates ]]; then
+    # Only this master's certificates: the members and Nodes (thousands of them on a big cluster) are asked
+    # of one master only (reconcile).
+    result "$(jq -cn --argjson certificates "${certificates}" '{certificates: $certificates}')"
+    return 0
+  fi
+
   local members_json
   members_json="$(etcd_members_json)"
 
@@ -40,23 +73,6 @@ main() {
     nodes_json="$(nodes_json <<<"${nodes}")"
   else
     log "kube-apiserver did not answer; reporting etcd only"
-  fi
-  local certificates pending stale
-  if ! certificates="$(certificates_json)"; then
-    log "kubeadm certs check-expiration did not answer; reporting no certificate expiry"
-    certificates=null
-  else
-    # restartPending: a static pod started before the newest renewed certificate file holds an old client
-    # certificate until it restarts (a renewal that died between `kubeadm certs renew all` and the restart);
-    # null when crictl cannot tell.
-    if stale="$(containers_before_renewal)"; then
-      pending=false
-      [[ -n "${stale}" ]] && pending=true
-    else
-      log "crictl could not tell when the static pods started; reporting restartPending null"
-      pending=null
-    fi
-    certificates="$(jq -c --argjson pending "${pending}" '. + {restartPending: $pending}' <<<"${certificates}")"
   fi
   log "$(jq 'length' <<<"${members_json}") etcd members, $(jq 'length' <<<"${nodes_json}") nodes"
   result "$(jq -cn --argjson members "${members_json}" --argjson nodes "${nodes_json}" --argjson certificates "${certificates}" '{members: $members, nodes: $nodes, certificates: $certificates}')"

@@ -88,6 +88,19 @@ describe('cluster-status.sh certificates', () => {
     expect((after.result?.certificates as { restartPending: unknown }).restartPending).toBe(false);
   });
 
+  it('reports only its certificates when asked for that scope, and refuses a scope it does not know', () => {
+    const { second } = twoMasters();
+
+    const run = second.run('cluster-status.sh', { KUBEHA_STATUS_SCOPE: 'certificates' });
+    const bad = second.run('cluster-status.sh', { KUBEHA_STATUS_SCOPE: 'everything' });
+
+    expect(run.status).toBe(0);
+    expect(Object.keys(run.result ?? {})).toEqual(['certificates']);
+    expect(run.calls.filter((call) => call.startsWith('kubectl'))).toEqual([]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('KUBEHA_STATUS_SCOPE must be full or certificates');
+  });
+
   it('reports no certificates, and still the members and nodes, when kubeadm cannot tell', () => {
     const { first } = twoMasters();
     first.sandbox.stub('kubeadm', 'echo "failed to load admin kubeconfig" >&2; exit 1');
