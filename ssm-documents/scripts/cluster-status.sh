@@ -31,33 +31,34 @@ certificates_json() {
          {leaf: (.certificates | earliest), ca: (.certificateAuthorities | earliest)}' <<<"${info}"
 }
 
-# certificates_report: certificates_json with restartPending, or null when kubeadm cannot tell (its notes
-# on stderr: stdout is the JSON).
+# certificates_report: sets CERTIFICATES to certificates_json with restartPending, or null when kubeadm
+# cannot tell (a global, not stdout, so that its notes reach the log).
 certificates_report() {
-  local certificates pending stale
-  if ! certificates="$(certificates_json)"; then
-    log "kubeadm certs check-expiration did not answer; reporting no certificate expiry" >&2
-    echo null
+  local pending stale
+  if ! CERTIFICATES="$(certificates_json)"; then
+    log "kubeadm certs check-expiration did not answer; reporting no certificate expiry"
+    CERTIFICATES=null
     return 0
   fi
   # restartPending: a static pod started before the newest renewed certificate file holds an old client
   # certificate until it restarts (a renewal that died between `kubeadm certs renew all` and the restart);
   # null when crictl cannot tell.
-  if stale="$(containers_before_renewal)"; then
+  if stale="$(containers_before_renewal 2>/dev/null)"; then
     pending=false
     [[ -n "${stale}" ]] && pending=true
   else
-    log "crictl could not tell when the static pods started; reporting restartPending null" >&2
+    log "crictl could not tell when the static pods started; reporting restartPending null"
     pending=null
   fi
-  jq -c --argjson pending "${pending}" '. + {restartPending: $pending}' <<<"${certificates}"
+  CERTIFICATES="$(jq -c --argjson pending "${pending}" '. + {restartPending: $pending}' <<<"${CERTIFICATES}")"
 }
 
 main() {
   local scope="${KUBEHA_STATUS_SCOPE:-full}"
   [[ "${scope}" =~ ^(full|certificates)$ ]] || fail "KUBEHA_STATUS_SCOPE must be full or certificates"
   local certificates
-  certificates="$(certificates_report)"
+  certificates_report
+  certificates="${CERTIFICATES}"
   if [[ "${scope}" == certificates ]]; then
     # Only this master's certificates: the members and Nodes (thousands of them on a big cluster) are asked
     # of one master only (reconcile).

@@ -40,7 +40,8 @@ echo '{"kind":"CertificateExpirationInfo","apiVersion":"output.kubeadm.k8s.io/v1
         { name: 'ip-10-0-0-11', internalIp: '10.0.0.11', ready: true, controlPlane: true },
         { name: 'ip-10-0-32-11', internalIp: '10.0.32.11', ready: false, controlPlane: true },
       ],
-      certificates: { leaf: { name: 'etcd-peer', expiresAt: '2027-02-27T09:00:00Z' }, ca: { name: 'etcd-ca', expiresAt: '2036-02-27T08:00:00Z' } },
+      // No static-pod containers nor certificate files in this sandbox: whether a restart is pending is unknown.
+      certificates: { leaf: { name: 'etcd-peer', expiresAt: '2027-02-27T09:00:00Z' }, ca: { name: 'etcd-ca', expiresAt: '2036-02-27T08:00:00Z' }, restartPending: null },
     });
   });
 });
