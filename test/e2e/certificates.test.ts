@@ -63,6 +63,26 @@ describe('renew-certificates (simulator)', () => {
   }
   const lockHeld = (fleet: Awaited<ReturnType<typeof bootstrappedCluster>>['fleet']) => fleet.items.has('cluster#demo|lock');
 
+  it('restarts a master whose certificates a dead run renewed but whose static pods never restarted, and only that master', async () => {
+    // Prepare: 100 days in, the second master's files were renewed by a run that died before the restart.
+    const { fleet, plane } = await bootstrappedCluster();
+    const sent = watchRenewals(fleet);
+    fleet.advance(100 * DAY_SECONDS);
+    const stale = fleet.byRole('master')[1]!;
+    stale.node.certificatesExpireAt = fleet.now() + 365 * DAY_SECONDS * 1000;
+    stale.node.certificatesRestartPending = true;
+
+    // Act
+    await plane.reconcile();
+    const runs = await plane.settle();
+
+    // Assess
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.error).toBeUndefined();
+    expect(sent.map((renewal) => renewal.instanceId)).toEqual([stale.instanceId]);
+    expect(stale.node.certificatesRestartPending).toBeUndefined();
+  });
+
   it('renews every master one at a time when reconcile finds certificates within 30 days, never with fewer than 2 healthy members or API servers', async () => {
     // Prepare
     const { fleet, plane } = await bootstrappedCluster();
