@@ -1,6 +1,7 @@
 // Every Lambda handler by the function name serverless.yml and the ASL files use.
 // The local state-machine runner binds Task states through this map.
 import { handler as acquireLock } from './acquire-lock.js';
+import { handler as assessCertificates } from './assess-certificates.js';
 import { handler as assessDrill } from './assess-drill.js';
 import { handler as assessQuorum } from './assess-quorum.js';
 import { handler as awaitCommand } from './await-command.js';
@@ -63,6 +64,7 @@ export const handlers = {
   releaseLock,
   inspectCluster,
   assessQuorum,
+  assessCertificates,
   evaluateNodeHealth,
   startInstance,
   awaitInstance,

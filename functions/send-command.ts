@@ -3,6 +3,7 @@ import { env, portsWith } from './adapters/base.js';
 import { ssm } from './adapters/ssm.js';
 import { stateTable } from './adapters/state-table.js';
 import { sendStep } from './core/bootstrap.js';
+import { MAX_RENEWAL_DAYS } from './core/certificates.js';
 import { ROLES } from './core/cluster.js';
 import { STEPS_THAT_REPORT, STEP_NAMES } from './core/commands.js';
 import { documentParameter } from './core/parameter-patterns.js';
@@ -22,6 +23,7 @@ const schema = z.object({
   snapshotLabel: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be letters, digits, - or _').optional(),
   drillId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be letters, digits or hyphens').optional(),
   encryptionKeysVersionId: documentParameter('EncryptionSecretVersionId').optional(),
+  renewWithinDays: z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_RENEWAL_DAYS, `must be at most ${MAX_RENEWAL_DAYS}`).optional(),
   nodes: z.literal('control-plane', 'must be control-plane').optional(),
   preparedImage: z.boolean().optional(),
   initializedBefore: z.boolean().optional(),

@@ -21,7 +21,7 @@ const REGIONAL = 'arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}';
 const regional = (service, resource) => sub(`${REGIONAL.replace('%s', service)}:${resource}`);
 
 /** The state machines serverless.yml defines, by their short names (names.cjs adds the stage). */
-const STATE_MACHINES = Object.freeze(['bootstrap-cluster', 'heal-master', 'heal-worker', 'drill-cluster', 'heal-load-balancer', 'rotate-encryption-key', 'build-node-image']);
+const STATE_MACHINES = Object.freeze(['bootstrap-cluster', 'heal-master', 'heal-worker', 'drill-cluster', 'heal-load-balancer', 'rotate-encryption-key', 'renew-certificates', 'build-node-image']);
 const HEALING_MACHINES = Object.freeze(['heal-master', 'heal-worker', 'heal-load-balancer']);
 /** Where the SSM agent writes command output in CommandOutputBucket (the runtime's OutputS3KeyPrefix). */
 const OUTPUT_PREFIX = 'ssm-output/';
@@ -241,6 +241,7 @@ function functionStatements(stage, clusters, options = {}) {
     releaseLock: [stateTableStatement(['dynamodb:GetItem', 'dynamodb:DeleteItem'], clusters)],
     inspectCluster: [READ_FLEET, readSettings, readState],
     assessQuorum: [],
+    assessCertificates: [],
     evaluateNodeHealth: [],
     startInstance: [
       { Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
@@ -354,6 +355,8 @@ function functionStatements(stage, clusters, options = {}) {
       },
       ...MOVE_ELASTIC_IP,
       ...triggerHealing,
+      // Certificates close to expiry: the renewal workflow, started under a name keyed by the expiry it renews.
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ARN.stateMachines(stage, ['renew-certificates']) },
       stateTableStatement(['dynamodb:DeleteItem'], clusters),
       // Warm standbys: launched only with the standby tag and without kubeha:role; prepared (PrepareNodeImage
       // on an instance that carries the standby tag; ListCommands finds the preparation again), tagged ready,

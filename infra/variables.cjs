@@ -34,6 +34,7 @@ module.exports = async ({ resolveVariable }) => {
       drillCluster: names.stateMachineName(stage, 'drill-cluster'),
       healLoadBalancer: names.stateMachineName(stage, 'heal-load-balancer'),
       rotateEncryptionKey: names.stateMachineName(stage, 'rotate-encryption-key'),
+      renewCertificates: names.stateMachineName(stage, 'renew-certificates'),
       buildNodeImage: names.stateMachineName(stage, 'build-node-image'),
     },
   };

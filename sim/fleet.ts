@@ -65,6 +65,14 @@ export interface SimInstance {
     imagesPulled?: string;
     kubeadm?: 'control-plane' | 'worker';
     /**
+     * When this control-plane node's kubeadm leaf certificates expire (modelled ms): issued by its own
+     * kubeadm init or join, which sign them for CertificateValidityPeriod, 365 days (cmd/kubeadm/app/
+     * constants/constants.go); only `kubeadm certs renew` or an upgrade renews them (kubeadm#2652).
+     */
+    certificatesExpireAt?: number;
+    /** Certificates renewed on disk but static pods still running from before (a renewal that died between renew and restart). */
+    certificatesRestartPending?: boolean;
+    /**
      * A load balancer's nginx. `hung`: its processes are stuck (a test's fault): the listen backlog still
      * accepts connections, but nothing is proxied and nothing answers (test/scripts/load-balancer.test.ts
      * and probe-load-balancer.test.ts show this with the real nginx).
@@ -116,6 +124,8 @@ export interface KubeCluster {
   /** Registered bootstrap tokens with the extra group each was given (what its holder may read follows from it). */
   tokens: { token: string; expiresAt: number; kind: JoinKind }[];
   uploadedCertificates?: { certificateKey: string; expiresAt: number };
+  /** When the cluster's CAs expire: made by init for CACertificateValidityPeriod, 10 years (constants.go). */
+  caExpiresAt?: number;
   cni?: { version: string; podCidr: string };
   /** Modelled [start, end] of every control-plane join, to prove they never overlapped. */
   controlPlaneJoins: { instanceId: string; start: number; end: number }[];
@@ -916,6 +926,12 @@ export class SimulatedFleet {
           for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId && !member.unstartedLearner) member.healthy = true;
           for (const node of cluster.nodes) if (node.instanceId === instance.instanceId) node.ready = Boolean(cluster.cni);
         }
+      }
+      // Past its certificates' expiry a master's etcd peers refuse its peer certificate and its API server
+      // cannot reach etcd (apiserver-etcd-client): its member is down until `kubeadm certs renew` and a
+      // restart of the static pods; a reboot does not help (kubeadm#2652, kubeadm-certs "Manual certificate renewal").
+      if (instance.node.certificatesExpireAt !== undefined && instance.node.certificatesExpireAt <= this.clockMs) {
+        for (const cluster of this.clusters.values()) for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = false;
       }
     }
   }

@@ -29,6 +29,7 @@ export const DOCUMENT_SECONDS: Readonly<Record<string, number>> = {
   RewriteSecrets: 10,
   /** Prerequisites, kubeadm's images pulled, identity cleaned (documentSeconds below times a real build). */
   PrepareNodeImage: 125,
+  RenewCertificates: 60,
 };
 
 /**

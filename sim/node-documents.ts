@@ -5,6 +5,20 @@ import type { Invocation, KubeCluster, SimInstance, SimulatedFleet } from './fle
 
 export const CERTS_TTL_MS = 2 * 3600_000;
 
+/**
+ * What a document does to the node the moment it starts there, for the few whose effect is visible while
+ * they run: RenewCertificates moves this master's static pod manifests away (renew-certificates.sh), so its
+ * etcd member and API server are down from its start until it ends healthy, or for good if it fails.
+ */
+export function startDocument(fleet: SimulatedFleet, invocation: Invocation, instance: SimInstance): void {
+  if (invocation.document !== 'RenewCertificates' || instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) return;
+  const windowMs = Number(invocation.parameters.RenewWithinDays ?? '0') * 86_400_000;
+  if (instance.node.certificatesExpireAt > fleet.now() + windowMs && !instance.node.certificatesRestartPending) return;
+  const cluster = fleet.clusters.get(fleet.clusterNameOf(instance));
+  for (const member of cluster?.etcdMembers ?? []) if (member.instanceId === instance.instanceId) member.healthy = false;
+  fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} down: restarting with renewed certificates` });
+}
+
 export function runDocument(fleet: SimulatedFleet, invocation: Invocation, instance: SimInstance): string {
   const parameters = invocation.parameters;
   if (invocation.document === 'PrepareNodeImage') {
@@ -80,6 +94,8 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       // What kubeadm init itself stores as Secrets, encrypted from the first write.
       for (const name of ['kube-system/kubeadm-certs', `kube-system/bootstrap-token-${material.token.slice(0, 6)}`]) encryptionOf(cluster).secrets.set(name, providers[0]!);
       instance.node.kubeadm = 'control-plane';
+      instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
+      cluster.caExpiresAt = fleet.now() + CA_CERTIFICATE_VALIDITY_MS;
       fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} ${fleet.hex(40)}\n`);
       return result(`kubeha: initialized control plane on ${hostname}`, { caCertHash, changed: true });
     }
@@ -146,6 +162,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       // The kubelet's recovery (sim/fleet.ts settleLifecycles) marks it Ready once the plugin's pod runs.
       if (networkWait > 0) instance.recoversAt = fleet.now() + networkWait * 1000;
       instance.node.kubeadm = controlPlane ? 'control-plane' : 'worker';
+      if (controlPlane) instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
       if (providers) startApiServer(fleet, cluster, instance.instanceId, providers);
       // join-node.sh starts a worker's local API proxy before kubeadm join and points the kubelet at it.
       if (!controlPlane) instance.node.proxy = { upstreams: param(parameters, 'MasterAddresses').split(','), reloads: 1 };
@@ -193,8 +210,36 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'ClusterStatus': {
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm !== 'control-plane') throw new Error('crictl: no running etcd container on this node');
+      // StatusScope certificates: this master's certificates only (cluster-status.sh).
+      if (parameters.StatusScope === 'certificates') return result('kubeha: certificates only', { certificates: certificatesOn(instance, cluster) });
       const { members, nodes } = statusReport(fleet, cluster);
-      return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes });
+      return result(`kubeha: ${members.length} etcd members, ${nodes.length} nodes`, { members, nodes, certificates: certificatesOn(instance, cluster) });
+    }
+    case 'RenewCertificates': {
+      // renew-certificates.sh: `kubeadm certs renew all` when the earliest leaf expires within the window
+      // (365 more days from now, constants.go CertificateValidityPeriod), then the static pods restarted from
+      // their manifests and waited for: down since the document started (startDocument), healthy when it ends.
+      const cluster = fleet.requireCluster(clusterName);
+      if (instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) throw new Error('kubeha: error: this node is not a control-plane node (/etc/kubernetes/admin.conf is missing)');
+      const windowMs = Number(param(parameters, 'RenewWithinDays')) * 86_400_000;
+      const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+      if (instance.node.certificatesExpireAt > fleet.now() + windowMs && instance.node.certificatesRestartPending) {
+        // Renewed by a run that died before the restart: the static pods restart only (lib/static-pods.sh).
+        delete instance.node.certificatesRestartPending;
+        for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+        fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
+        return result('kubeha: static pods restarted with the renewed certificates', { changed: true, renewed: false, restarted: true, kubeconfigStored: false, expiresAt: iso(instance.node.certificatesExpireAt) });
+      }
+      if (instance.node.certificatesExpireAt > fleet.now() + windowMs) {
+        return result('kubeha: certificates are current and served; nothing to do', { changed: false, renewed: false, restarted: false, kubeconfigStored: false, expiresAt: iso(instance.node.certificatesExpireAt) });
+      }
+      instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
+      delete instance.node.certificatesRestartPending;
+      for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
+      // admin.conf's client certificate is renewed too: the script stores it in the admin kubeconfig secret again.
+      fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} renewed on ${hostname} ${fleet.hex(40)}\n`);
+      fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
+      return result('kubeha: certificates renewed; API server and etcd member healthy', { changed: true, renewed: true, restarted: true, kubeconfigStored: true, expiresAt: iso(instance.node.certificatesExpireAt) });
     }
     case 'RemoveEtcdMember': {
       const cluster = fleet.requireCluster(clusterName);
@@ -227,6 +272,7 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
     case 'ResetNode': {
       const changed = instance.node.kubeadm !== undefined;
       delete instance.node.kubeadm;
+      delete instance.node.certificatesExpireAt;
       const cluster = fleet.clusters.get(clusterName);
       if (cluster) stopApiServer(cluster, instance.instanceId);
       return result(changed ? 'kubeha: node reset; it can join again' : 'kubeha: nothing to reset, nothing to do', { changed });
@@ -381,6 +427,23 @@ export function param(parameters: Record<string, string>, name: string): string 
   const value = parameters[name];
   if (value === undefined) throw new Error(`document parameter ${name} is missing`);
   return value;
+}
+
+/** kubeadm's CertificateValidityPeriod and CACertificateValidityPeriod (cmd/kubeadm/app/constants/constants.go). */
+export const LEAF_CERTIFICATE_VALIDITY_MS = 365 * 86_400_000;
+export const CA_CERTIFICATE_VALIDITY_MS = 10 * 365 * 86_400_000;
+
+/**
+ * What cluster-status.sh reports of this master's certificates (`kubeadm certs check-expiration -o json`,
+ * earliest leaf and CA): every leaf is signed together by init, join or renew, so the earliest is the
+ * first by name, admin.conf. Null when kubeadm did not write them (a node that never joined). restartPending:
+ * a static pod runs from before the files were renewed (lib/static-pods.sh).
+ */
+function certificatesOn(instance: SimInstance, cluster: KubeCluster) {
+  const leaf = instance.node.certificatesExpireAt;
+  if (leaf === undefined) return null;
+  const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return { leaf: { name: 'admin.conf', expiresAt: iso(leaf) }, ca: cluster.caExpiresAt === undefined ? null : { name: 'ca', expiresAt: iso(cluster.caExpiresAt) }, restartPending: instance.node.certificatesRestartPending === true };
 }
 
 /**

@@ -22,7 +22,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DOCUMENTS } from '../functions/core/commands.js';
 import { AwsError, type Invocation, type SimInstance, type SimulatedFleet } from './fleet.js';
 import { DOCUMENT_SECONDS, documentSeconds, jittered } from './latency.js';
-import { runDocument } from './node-documents.js';
+import { runDocument, startDocument } from './node-documents.js';
 import { route } from './service.js';
 
 export const INLINE_LIMITS = { stdout: 24_000, stderr: 8_000 } as const;
@@ -194,6 +194,9 @@ export function sendCommand(fleet: SimulatedFleet, documentName: string, instanc
     });
   }
   for (const hook of fleet.commandSentHooks) hook(document, instanceIds);
+  for (const invocation of fleet.invocations.filter((candidate) => candidate.commandId === commandId && candidate.status === 'InProgress')) {
+    startDocument(fleet, invocation, fleet.requireInstance(invocation.instanceId));
+  }
   return commandId;
 }
 
@@ -238,6 +241,7 @@ function deliverDelayed(fleet: SimulatedFleet): void {
       invocation.status = 'InProgress';
       invocation.startedAt = connectedAt;
       invocation.finishesAt = connectedAt + invocation.delivery.durationMs;
+      if (instance) startDocument(fleet, invocation, instance);
     } else if (fleet.now() > invocation.delivery.deliverBy) {
       invocation.status = 'TimedOut';
       invocation.stderr = 'Delivery Timed Out: the command was not delivered to the managed node before the delivery timeout';

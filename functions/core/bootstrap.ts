@@ -1,4 +1,5 @@
 // The bootstrap use cases, one per state-machine Task. Each takes plain input and the ports it needs.
+import { DEFAULT_CERTIFICATE_RENEWAL_DAYS } from './certificates.js';
 import { type ClusterInstance, NODE_STATE_TAG, UPSTREAMS_TAG, groupFleet, isStandby } from './cluster.js';
 import {
   type ClusterContext,
@@ -291,7 +292,7 @@ export async function readClusterSettings(clusterName: string, ports: Pick<Ports
   }
   // Settings recorded before a policy field existed read as its default.
   const policy = settings.policy ?? { startStoppedInstances: true, recoveryTimeoutMinutes: 10 };
-  return { ...settings, policy: { ...policy, standbys: policy.standbys ?? { master: 0, worker: 0 } } };
+  return { ...settings, policy: { ...policy, certificateRenewalDays: policy.certificateRenewalDays ?? DEFAULT_CERTIFICATE_RENEWAL_DAYS, renewCertificates: policy.renewCertificates ?? true, standbys: policy.standbys ?? { master: 0, worker: 0 } } };
 }
 
 export function missingSecretReason(secretName: string, clusterName: string): string {

@@ -37,6 +37,8 @@ export const TYPICAL_STEP_SECONDS: Readonly<Record<StepName, number>> = {
   'apply-encryption-config': 10,
   'rewrite-secrets': 10,
   'prepare-node-image': 125,
+  // kubeadm certs renew all, then the static pods moved out and back: two of the kubelet's 20 s file checks and their start.
+  'renew-certificates': 60,
 };
 
 /** The fast end of a typical run, as a fraction of it: the first poll comes no earlier. */

@@ -9,7 +9,7 @@ import type { LedgerKey } from './command-ledger.js';
 import { BOOT_DEADLINE_MS, nextPollSeconds, onPollSlot } from './command-timing.js';
 import { mask } from './log.js';
 import { checkedParameter, endpointsParameter, externalServicesSchema, mountsParameter, nodeProfilesSchema } from './node-profile.js';
-import { documentParameter, documentParameterList } from './parameter-patterns.js';
+import { documentParameter, documentParameterList, parameterPattern } from './parameter-patterns.js';
 import type { CommandInvocation, Ports, SendCommandRequest } from './ports.js';
 
 export const DOCUMENTS = {
@@ -38,6 +38,7 @@ export const DOCUMENTS = {
   'apply-encryption-config': 'ApplyEncryptionConfig',
   'rewrite-secrets': 'RewriteSecrets',
   'prepare-node-image': 'PrepareNodeImage',
+  'renew-certificates': 'RenewCertificates',
 } as const;
 
 export type StepName = keyof typeof DOCUMENTS;
@@ -82,6 +83,10 @@ export interface StepRequest {
   readonly caCertHash?: string | undefined;
   /** remove-etcd-member: the private IP of the node to remove. */
   readonly memberPeerIp?: string | undefined;
+  /** cluster-status: `certificates` asks a master for its own certificates only (default full: members and Nodes too). */
+  readonly statusScope?: 'full' | 'certificates' | undefined;
+  /** renew-certificates: renew the master's certificates when they expire within this many days. */
+  readonly renewWithinDays?: number | undefined;
   /** snapshot-etcd: the object name under the cluster's prefix. */
   readonly snapshotLabel?: string | undefined;
   /** start-probe, stop-probe: which drill's probe. */
@@ -303,6 +308,7 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
         ExecutionTimeout: executionTimeout,
       };
     case 'cluster-status':
+      return { StatusScope: request.statusScope ?? 'full', ExecutionTimeout: executionTimeout };
     case 'reset-node':
       return { ExecutionTimeout: executionTimeout };
     case 'remove-etcd-member':
@@ -345,6 +351,11 @@ function stepParameters(request: StepRequest, environment: CommandEnvironment): 
       const access = requireAccess(request);
       return { UserName: access.user, UserSecretId: access.secretName, Region: region, ExecutionTimeout: executionTimeout };
     }
+    case 'renew-certificates': {
+      const days = String(request.renewWithinDays ?? '');
+      if (!parameterPattern('RenewWithinDays').test(days)) throw new CommandFailedError(request.step, [{ instanceId: '-', status: 'NotSent', reason: `renewWithinDays must be a whole number of days, not "${days}"` }]);
+      return { RenewWithinDays: days, KubeconfigSecretId: kubeconfigSecretName(cluster.clusterName), Region: region, ExecutionTimeout: executionTimeout };
+    }
     case 'prepare-node-image':
       return { KubernetesVersion: cluster.kubernetesVersion, CleanIdentity: String(request.keepIdentity !== true), ExecutionTimeout: executionTimeout };
   }
@@ -372,7 +383,7 @@ function requireCaCertHash(request: StepRequest): string {
 
 const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Steps whose scripts report a machine-readable result that later states use. */
-const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'check-external-services', 'grant-user-access', 'revoke-user-access', 'probe-load-balancer']);
+const STEPS_WITH_RESULTS = new Set<StepName>(['init-first-master', 'verify-cluster', 'cluster-status', 'remove-etcd-member', 'snapshot-etcd', 'stop-probe', 'check-external-services', 'grant-user-access', 'revoke-user-access', 'probe-load-balancer', 'renew-certificates']);
 
 export function isInFlight(status: string): boolean {
   return IN_FLIGHT.has(status);

@@ -45,6 +45,13 @@ export const bootstrapInputSchema = z.strictObject({
     .strictObject({
       startStoppedInstances: z.boolean('must be true or false').default(true),
       recoveryTimeoutMinutes: z.number().int('must be a whole number').min(2, 'must be at least 2').max(60, 'must be at most 60').default(10),
+      /**
+       * Days before a master's kubeadm certificates expire (they last 365) from which kubeha acts on them:
+       * below 365 minus the days a renewal takes to notice, so that a renewed certificate is out of range.
+       */
+      /** Renew certificates within certificateRenewalDays (renew-certificates), or only tell a human. */
+      renewCertificates: z.boolean('must be true or false').default(true),
+      certificateRenewalDays: z.number().int('must be a whole number').min(7, 'must be at least 7').max(180, 'must be at most 180: certificates last 365 days').default(30),
       /** Warm standbys (standbys.ts): prepared, stopped instances a heal starts instead of launching one. */
       standbys: z
         .strictObject({
@@ -53,7 +60,7 @@ export const bootstrapInputSchema = z.strictObject({
         })
         .default({ master: 0, worker: 0 }),
     })
-    .default({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, standbys: { master: 0, worker: 0 } }),
+    .default({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, certificateRenewalDays: 30, renewCertificates: true, standbys: { master: 0, worker: 0 } }),
   launchTemplates: z
     .strictObject({
       master: launchTemplateSchema.optional(),

@@ -100,6 +100,12 @@ export class NodeNotReadyError extends KubehaError {
   readonly retryable = true;
 }
 
+/** A master's certificates still expire within the window after `kubeadm certs renew all` ran there. Final: a human looks. */
+export class CertificateRenewalError extends KubehaError {
+  override readonly name = 'CertificateRenewalError';
+  readonly retryable = false;
+}
+
 /** A replacement instance could not be launched (capacity, limits, a vanished subnet). */
 export class LaunchFailedError extends KubehaError {
   override readonly name = 'LaunchFailedError';

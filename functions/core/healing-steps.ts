@@ -1,6 +1,7 @@
 // The healing steps: one use case per state-machine Task (and the EventBridge entry point), each
 // reading and changing AWS through the ports. The decisions they apply are pure, in healing-decisions.ts.
 import { createHash } from 'node:crypto';
+import type { CertificateExpiry } from './certificates.js';
 import { type ClusterInstance, type Role, UPSTREAMS_TAG, byLaunchThenId, chunk, clusterTagKey, groupFleet, toMember } from './cluster.js';
 import { preparedImageFor } from './node-image.js';
 import { type ClusterSettings, placeElasticIp, readClusterSettings } from './bootstrap.js';
@@ -340,6 +341,8 @@ export async function sendRecordingSuccesses(
 export interface ClusterStatusReport {
   readonly members: EtcdMemberView[];
   readonly nodes: { name: string; internalIp: string; ready: boolean; controlPlane: boolean }[];
+  /** The asked master's own certificates (cluster-status.sh, certificates.ts); null when kubeadm could not tell. */
+  readonly certificates?: CertificateExpiry | null | undefined;
 }
 
 export function assessMemberRemoval(report: ClusterStatusReport, targetIp: string): QuorumVerdict {
@@ -641,11 +644,11 @@ export async function notifyCapacityWait(
 }
 
 export async function notifyHumans(
-  input: { clusterName: string; instanceId?: string | undefined; error?: string | undefined; cause?: string | undefined; executionArn?: string | undefined },
+  input: { clusterName: string; workflow?: string | undefined; instanceId?: string | undefined; error?: string | undefined; cause?: string | undefined; executionArn?: string | undefined },
   ports: Pick<Ports, 'notifier'>,
 ): Promise<{ notified: true }> {
   const quorumLost = input.error === 'QuorumLostError';
-  const subject = quorumLost ? `kubeha ${input.clusterName}: etcd quorum at risk, a human must act` : `kubeha ${input.clusterName}: healing failed (${input.error ?? 'unknown error'})`;
+  const subject = quorumLost ? `kubeha ${input.clusterName}: etcd quorum at risk, a human must act` : `kubeha ${input.clusterName}: ${input.workflow ?? 'healing'} failed (${input.error ?? 'unknown error'})`;
   const message = [
     subject,
     input.instanceId ? `Instance: ${input.instanceId}` : undefined,

@@ -12,6 +12,7 @@ import { type LockRecord, decideOnLock, loadBalancerOrder } from './healing-deci
 import { type ClusterStatusReport, type HealingEnvironment, pointNodeProxies, sendRecordingSuccesses, workersWithStaleProxies } from './healing-steps.js';
 import { type ExternalCheckReport, checkExternalServices, externalFindings } from './external-services.js';
 import { startHealing } from './incidents.js';
+import { CA_TOLD_PREFIX, CERTIFICATES_STATE_KEY, type CertificateExpiry, type ExpiringMaster, type CertificateState, EMPTY_CERTIFICATE_STATE, certificateCheckDue, expiringAuthorities, expiringMasters, recordCertificates } from './certificates.js';
 import { type LaunchRecord, launchRecordKey, readLaunchRecords, recordLaunchFacts } from './launch-records.js';
 import type { Logger } from './log.js';
 import type { Ports } from './ports.js';
@@ -53,6 +54,7 @@ export type ReconcileAction =
   | { readonly kind: 'mark-replaced'; readonly deadInstanceId: string; readonly replacementId: string }
   | { readonly kind: 'report'; readonly finding: string }
   | { readonly kind: 'alert'; readonly subject: string; readonly message: string }
+  | { readonly kind: 'renew-certificates'; readonly executionName: string; readonly masters: string[] }
   | StandbyAction;
 
 /** probe-load-balancer.sh's answer: did a live API server answer /livez through this load balancer's nginx? */
@@ -215,20 +217,22 @@ export async function reconcileCluster(
 ): Promise<ReconcileReport | undefined> {
   const settings = await readClusterSettings(clusterName, ports);
   if (!settings) return undefined;
-  const [instances, address, storedLock, storedState, storedRecords] = await Promise.all([
+  const [instances, address, storedLock, storedState, storedRecords, storedCertificates] = await Promise.all([
     ports.ec2.findClusterInstances(clusterName),
     ports.ec2.findElasticIp(settings.cluster.elasticIpAllocationId),
     readLock(clusterName, ports),
     ports.state.get<ReconcileState>(clusterName, RECONCILE_STATE_KEY),
     readLaunchRecords(clusterName, ports),
+    ports.state.get<CertificateState>(clusterName, CERTIFICATES_STATE_KEY),
   ]);
+  const certificateState = storedCertificates?.value ?? EMPTY_CERTIFICATE_STATE;
   // Launch facts are recorded while instances live, so that a replacement never depends on the corpse.
   const { records } = await recordLaunchFacts(clusterName, instances, ports, storedRecords);
   const lock = storedLock ? { record: storedLock.value, version: storedLock.version, holderStatus: await ports.workflows.executionStatus(storedLock.value.executionArn) } : undefined;
   const state: ReconcileState = storedState?.value ?? { unhealthySince: {} };
   const probing = await sendBalancerProbes(settings, instances, address?.instanceId, ports, environment);
-  const [status, external] = await Promise.all([
-    readClusterStatus(settings, instances, ports, environment, options),
+  const [{ status, certificates, asked }, external] = await Promise.all([
+    readClusterStatusAndCertificates(settings, instances, ports, environment, options, (instanceId) => certificateCheckDue(certificateState, instanceId, ports.clock.now(), settings.policy.certificateRenewalDays, settings.policy.renewCertificates)),
     // A service that does not answer is a finding for a human, never a reason to heal or to stop.
     checkExternalServices(settings.cluster, instances, ports, environment, { timeoutSeconds: options.statusTimeoutSeconds }).catch((error: unknown) => ({
       unknown: `the check could not be sent: ${error instanceof Error ? error.message : String(error)}`,
@@ -240,9 +244,20 @@ export async function reconcileCluster(
 
   const plan = planReconcile({ settings, instances, elasticIpHolder: address?.instanceId, lock, status, state, records, balancerProbes, standbys, now: ports.clock.now() }, options);
   plan.actions.push(...externalFindings(external).map((finding) => ({ kind: 'report' as const, finding })));
+  const masters = joinedMasters(instances);
+  const certificatePlan = planCertificates({
+    clusterName,
+    masters,
+    state: recordCertificates(certificateState, masters, asked, certificates, ports.clock.now()),
+    thresholdDays: settings.policy.certificateRenewalDays,
+    renew: settings.policy.renewCertificates,
+    now: ports.clock.now(),
+  });
+  plan.actions.push(...certificatePlan.actions);
   for (const action of plan.actions) await apply(action, { settings, instances, records, elasticIpHolder: address?.instanceId }, ports, environment, log);
   // Conditional: a reconcile that overlapped this one and saved first keeps its view.
   if (JSON.stringify(plan.state) !== JSON.stringify(state)) await ports.state.put(clusterName, RECONCILE_STATE_KEY, plan.state, storedState?.version ?? 'absent');
+  if (JSON.stringify(certificatePlan.state) !== JSON.stringify(certificateState)) await ports.state.put(clusterName, CERTIFICATES_STATE_KEY, certificatePlan.state, storedCertificates?.version ?? 'absent');
   if (plan.actions.length > 0) log.info('reconciled drift', { clusterName, actions: plan.actions.map((action) => action.kind) });
   return { clusterName, actions: plan.actions, deepChecks: status !== undefined, ...(external ? { externalServices: external } : {}) };
 }
@@ -278,26 +293,162 @@ export async function readClusterStatus(
   environment: CommandEnvironment,
   options: Pick<ReconcileOptions, 'statusTimeoutSeconds'>,
 ): Promise<ClusterStatusReport | undefined> {
-  const candidates = instances.filter((instance) => instance.role === 'master' && instance.ec2State === 'running' && (instance.nodeState === 'joined' || instance.nodeState === 'initialized'));
+  return (await readClusterStatusAndCertificates(settings, instances, ports, environment, options, () => false)).status;
+}
+
+/**
+ * The cluster's view from one master (the asker), and each master's certificate expiry: the same
+ * ClusterStatus command goes to the asker and to every other master whose certificates are due a check
+ * (certificateDue), as one SendCommand. Certificates live on each master's disk, so each must be asked;
+ * they change only when renewed, so the others are asked a few times a day, not on every run.
+ * `asked`: the masters the command went to, answered or not.
+ */
+export async function readClusterStatusAndCertificates(
+  settings: ClusterSettings,
+  instances: readonly ClusterInstance[],
+  ports: Pick<Ports, 'ssm' | 'ec2' | 'clock'>,
+  environment: CommandEnvironment,
+  options: Pick<ReconcileOptions, 'statusTimeoutSeconds'>,
+  certificateDue: (instanceId: string) => boolean,
+): Promise<{ status: ClusterStatusReport | undefined; certificates: Record<string, CertificateExpiry | null>; asked: string[] }> {
+  const candidates = joinedMasters(instances);
   const online = await ports.ssm.onlineInstanceIds(candidates.map((candidate) => candidate.instanceId));
   const asker = candidates.find((candidate) => online.has(candidate.instanceId));
-  if (!asker) return undefined;
-  const request = buildCommand({ step: 'cluster-status', instanceIds: [asker.instanceId], cluster: settings.cluster }, environment);
-  const commandId = await ports.ssm.sendCommand({ ...request, timeoutSeconds: 60 });
+  if (!asker) return { status: undefined, certificates: {}, asked: [] };
+  const others = candidates.filter((candidate) => candidate !== asker && online.has(candidate.instanceId) && certificateDue(candidate.instanceId)).map((candidate) => candidate.instanceId);
+  const asked = [asker.instanceId, ...others];
+  // The asker reports the whole view (members, every Node: large on a big cluster); the others their
+  // certificates only (StatusScope certificates).
+  const commands = [
+    { commandId: await ports.ssm.sendCommand({ ...buildCommand({ step: 'cluster-status', instanceIds: [asker.instanceId], cluster: settings.cluster }, environment), timeoutSeconds: 60 }), instanceIds: [asker.instanceId] },
+    ...(others.length > 0
+      ? [{ commandId: await ports.ssm.sendCommand({ ...buildCommand({ step: 'cluster-status', instanceIds: others, cluster: settings.cluster, statusScope: 'certificates' }, environment), timeoutSeconds: 60 }), instanceIds: others }]
+      : []),
+  ];
   const deadline = ports.clock.now() + options.statusTimeoutSeconds * 1000;
-  while (ports.clock.now() <= deadline) {
+  const finished = new Map<string, Awaited<ReturnType<typeof failDelayedOnStoppedNodes>>>();
+  while (ports.clock.now() <= deadline && finished.size < commands.length) {
     await ports.clock.sleep(2000);
-    // Delayed on a master that stopped since it answered as online: given up on (and cancelled there) now,
-    // as a workflow's step does (bootstrap.ts), not held until this loop's deadline.
-    const [invocation] = await failDelayedOnStoppedNodes({ commandId }, await ports.ssm.commandInvocations(commandId), ports);
-    if (!invocation || isInFlight(invocation.status)) continue;
-    if (invocation.status !== 'Success') return undefined;
-    const report = parseResult((await ports.ssm.invocationOutput(commandId, asker.instanceId)).stdout) as Partial<ClusterStatusReport>;
-    return Array.isArray(report.members) && Array.isArray(report.nodes) ? (report as ClusterStatusReport) : undefined;
+    for (const command of commands) {
+      if (finished.has(command.commandId)) continue;
+      // Delayed on a master that stopped since it answered as online: given up on (and cancelled there) now,
+      // as a workflow's step does (bootstrap.ts), not held until this loop's deadline.
+      const invocations = await failDelayedOnStoppedNodes({ commandId: command.commandId }, await ports.ssm.commandInvocations(command.commandId), ports);
+      if (invocations.length >= command.instanceIds.length && !invocations.some((invocation) => isInFlight(invocation.status))) finished.set(command.commandId, invocations);
+    }
   }
-  // Deep checks wait for the next run; this command must not linger beside that run's.
-  await ports.ssm.cancelCommand(commandId);
-  return undefined;
+  let status: ClusterStatusReport | undefined;
+  const certificates: Record<string, CertificateExpiry | null> = {};
+  for (const command of commands) {
+    const invocations = finished.get(command.commandId);
+    // Deep checks wait for the next run; this command must not linger beside that run's.
+    if (!invocations) {
+      await ports.ssm.cancelCommand(command.commandId);
+      continue;
+    }
+    for (const invocation of invocations.filter((candidate) => candidate.status === 'Success')) {
+      const report = parseResult((await ports.ssm.invocationOutput(command.commandId, invocation.instanceId)).stdout) as Partial<ClusterStatusReport>;
+      certificates[invocation.instanceId] = report.certificates ?? null;
+      if (invocation.instanceId === asker.instanceId && Array.isArray(report.members) && Array.isArray(report.nodes)) status = report as ClusterStatusReport;
+    }
+  }
+  return { status, certificates, asked };
+}
+
+/**
+ * `<cluster>-certs-<earliest expiry, 20271201T051912Z>-<day of the attempt, 20271130>`: one attempt per
+ * day (a failed execution's name stays taken for 90 days, so a name keyed by the expiry alone would never
+ * be tried again); at most 32 + 23 + 9 = 64 of the 80 characters a name may have.
+ */
+export function renewalExecutionName(clusterName: string, expiresAt: string, now: number): string {
+  return `${clusterName}-certs-${expiresAt.replace(/[-:]/g, '').replace(/\.\d+/, '')}-${utcDay(now)}`;
+}
+
+/** The UTC day of a moment, YYYYMMDD. */
+function utcDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+/** Days left at or under which a human is told every day, renewal or not. */
+export const CERTIFICATE_URGENT_DAYS = 7;
+
+function joinedMasters(instances: readonly ClusterInstance[]): ClusterInstance[] {
+  return instances.filter((instance) => instance.role === 'master' && instance.ec2State === 'running' && (instance.nodeState === 'joined' || instance.nodeState === 'initialized'));
+}
+
+/**
+ * What to do about certificates close to expiry: a finding for every run, and a human told once per
+ * master and certificate period. Pure.
+ */
+export function planCertificates(input: {
+  readonly clusterName: string;
+  readonly masters: readonly ClusterInstance[];
+  readonly state: CertificateState;
+  readonly thresholdDays: number;
+  /** healing.renewCertificates: start renew-certificates (else only tell a human). */
+  readonly renew: boolean;
+  readonly now: number;
+}): { actions: ReconcileAction[]; state: CertificateState } {
+  const { clusterName, masters, thresholdDays, now } = input;
+  const actions: ReconcileAction[] = [];
+  const told = { ...input.state.told };
+  const expiring = expiringMasters(input.state, masters, thresholdDays, now);
+  for (const master of expiring) {
+    actions.push({ kind: 'report', finding: `the certificates of master ${master.instanceId} (${master.privateIp}) expire at ${master.expiresAt} (${master.name}), within ${thresholdDays} days` });
+  }
+  // Renewal: one execution per day, named after the earliest expiry it renews and the day, so runs that
+  // overlap or repeat start it once a day (StartExecution refuses a second execution of that name). A
+  // renewal that fails tells a human itself; it is tried again the next day. renewing[instanceId] is
+  // `<expiry>@<day>` of the last attempt (a bare expiry: an attempt on an earlier day).
+  const renewing = { ...(input.state.renewing ?? {}) };
+  // With one or two masters (etcd voters) a restart stops etcd (assessRestartQuorum): no renewal is started,
+  // and a human is told once per certificate period that it needs downtime.
+  const renew = input.renew && masters.length >= 3;
+  const today = utcDay(now);
+  const lastAttempt = (master: ExpiringMaster) => {
+    const [expiresAt, day] = (renewing[master.instanceId] ?? '').split('@');
+    return expiresAt === master.expiresAt ? (day ?? '') : undefined;
+  };
+  // Still within the window after an attempt on an earlier day: that attempt did not renew it.
+  const failedBefore = renew ? expiring.filter((master) => { const day = lastAttempt(master); return day !== undefined && day !== today; }) : [];
+  const unattempted = expiring.filter((master) => lastAttempt(master) !== today);
+  if (renew && unattempted.length > 0) {
+    actions.push({ kind: 'renew-certificates', executionName: renewalExecutionName(clusterName, unattempted[0]!.expiresAt, now), masters: unattempted.map((master) => master.instanceId) });
+    for (const master of unattempted) renewing[master.instanceId] = `${master.expiresAt}@${today}`;
+  }
+  // A human is told, at most once a day per master, when an attempt did not renew a master or when a
+  // master has CERTIFICATE_URGENT_DAYS or fewer left, whatever kubeha is doing about it.
+  const warned = { ...(input.state.warned ?? {}) };
+  const urgent = expiring.filter((master) => warned[master.instanceId] !== today && (failedBefore.includes(master) || master.daysLeft <= CERTIFICATE_URGENT_DAYS));
+  if (urgent.length > 0) {
+    const failing = urgent.filter((master) => failedBefore.includes(master));
+    actions.push({
+      kind: 'alert',
+      subject: failing.length > 0 ? `kubeha ${clusterName}: certificates of ${urgent.length} master${urgent.length === 1 ? '' : 's'} still expire after a renewal attempt` : `kubeha ${clusterName}: certificates of ${urgent.length} master${urgent.length === 1 ? '' : 's'} expire within ${CERTIFICATE_URGENT_DAYS} days`,
+      message: `${urgent.map((master) => `${master.instanceId} (${master.privateIp}): ${master.name} expires at ${master.expiresAt}, ${master.daysLeft} days left${failedBefore.includes(master) ? `, not renewed by the attempt of ${lastAttempt(master) || 'an earlier day'}` : ''}`).join('; ')}. ${renew ? 'kubeha tries renew-certificates once a day; see its failed executions for why it stopped. ' : ''}Once they expire that master's API server and etcd member stop: renew them by hand (kubeha renew-certificates, or kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-certs/#manual-certificate-renewal).`,
+    });
+    for (const master of urgent) warned[master.instanceId] = today;
+  }
+  const untold = renew ? [] : expiring.filter((master) => told[master.instanceId] !== master.expiresAt);
+  if (untold.length > 0) {
+    actions.push({
+      kind: 'alert',
+      subject: `kubeha ${clusterName}: certificates of ${untold.length} master${untold.length === 1 ? '' : 's'} expire within ${thresholdDays} days`,
+      message: `${untold.map((master) => `${master.instanceId} (${master.privateIp}): ${master.name} expires at ${master.expiresAt}`).join('; ')}. kubeadm's certificates last one year and only \`kubeadm certs renew all\` (or an upgrade) renews them; once they expire that master's API server and etcd member stop. Renew them on one master at a time, then restart its static pods (kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-certs/#manual-certificate-renewal).${input.renew && !renew ? ` kubeha does not renew them itself: with ${masters.length} master${masters.length === 1 ? '' : 's'}, etcd stops while any one restarts, so the renewal needs downtime a human decides on.` : ''}`,
+    });
+    for (const master of untold) told[master.instanceId] = master.expiresAt;
+  }
+  const authorities = expiringAuthorities(input.state, masters, thresholdDays, now).filter((ca) => told[`${CA_TOLD_PREFIX}${ca.name}`] !== ca.expiresAt);
+  const firstOfEach = [...new Map(authorities.map((ca) => [ca.name, ca])).values()];
+  if (firstOfEach.length > 0) {
+    actions.push({
+      kind: 'alert',
+      subject: `kubeha ${clusterName}: a certificate authority expires within ${thresholdDays} days`,
+      message: `${firstOfEach.map((ca) => `${ca.name} expires at ${ca.expiresAt}`).join('; ')}. kubeha does not rotate certificate authorities: see kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/.`,
+    });
+    for (const ca of firstOfEach) told[`${CA_TOLD_PREFIX}${ca.name}`] = ca.expiresAt;
+  }
+  return { actions, state: { ...input.state, told, renewing, warned } };
 }
 
 /**
@@ -397,6 +548,11 @@ async function apply(
     case 'alert':
       await ports.notifier.publish(action.subject, action.message);
       return;
+    case 'renew-certificates': {
+      const started = await ports.workflows.startExecution(`${environment.stateMachineArnPrefix}renew-certificates`, action.executionName, { clusterName });
+      if (started.started) log.info('started the renewal of certificates close to expiry', { clusterName, executionName: action.executionName, masters: action.masters });
+      return;
+    }
     case 'launch-standby':
     case 'prepare-standby':
     case 'finish-standby':

@@ -36,7 +36,7 @@ const joinMaterial = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012
 
 function commandFor(step: StepName) {
   return buildCommand(
-    { step, instanceIds: ['i-0123456789abcdef0'], cluster, role: step === 'apply-node-profile' ? 'worker' : 'master', access: { user: 'alice', group: 'app-team', clusterRole: 'view', validityHours: 8, secretName: 'kubeha/ci/prod-eu/users/alice' }, joinMaterial, caCertHash: `sha256:${'ab'.repeat(32)}`, memberPeerIp: '10.0.32.11', snapshotLabel: 'heal-i-0123456789abcdef0-20261124T090000Z', drillId: 'drill-20261124-090000', encryptionKeysVersionId: 'EXAMPLE2-90ab-cdef-fedc-ba987EXAMPLE' },
+    { step, instanceIds: ['i-0123456789abcdef0'], cluster, role: step === 'apply-node-profile' ? 'worker' : 'master', access: { user: 'alice', group: 'app-team', clusterRole: 'view', validityHours: 8, secretName: 'kubeha/ci/prod-eu/users/alice' }, joinMaterial, caCertHash: `sha256:${'ab'.repeat(32)}`, memberPeerIp: '10.0.32.11', snapshotLabel: 'heal-i-0123456789abcdef0-20261124T090000Z', drillId: 'drill-20261124-090000', encryptionKeysVersionId: 'EXAMPLE2-90ab-cdef-fedc-ba987EXAMPLE', renewWithinDays: 30 },
     { documentPrefix: 'kubeha-prod-', region: 'eu-west-1', snapshotBucket: 'kubeha-prod-etcd-snapshots-123456789012' },
   );
 }

@@ -100,6 +100,7 @@ describe('sls package', () => {
       'HealLoadBalancerStateMachine',
       'HealMasterStateMachine',
       'HealWorkerStateMachine',
+      'RenewCertificatesStateMachine',
       'RotateEncryptionKeyStateMachine',
     ]);
     const alarms = typed('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);

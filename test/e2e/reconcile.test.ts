@@ -26,9 +26,34 @@ describe('reconcile', () => {
 
     expect(report.clusters).toEqual([{ clusterName: 'demo', actions: [], deepChecks: true }]);
     expect(fleet.calls.slice(before).filter((call) => CHANGES.includes(call.operation))).toEqual([]);
-    // Read-only commands only: the cluster's status from a master, and the API through each load balancer.
-    expect(fleet.invocations.filter((invocation) => fleet.calls.slice(before).some((call) => call.operation === 'SendCommand' && invocation.startedAt === call.at)).map((invocation) => invocation.document).sort()).toEqual(['ClusterStatus', 'ProbeLoadBalancer', 'ProbeLoadBalancer']);
-    expect(fleet.calls.slice(before).filter((call) => call.operation === 'SendCommand')).toHaveLength(2);
+    // Read-only commands only: the cluster's status (from each master the first time, for its certificates), and the API through each load balancer.
+    expect(fleet.invocations.filter((invocation) => fleet.calls.slice(before).some((call) => call.operation === 'SendCommand' && invocation.startedAt === call.at)).map((invocation) => invocation.document).sort()).toEqual(['ClusterStatus', 'ClusterStatus', 'ClusterStatus', 'ProbeLoadBalancer', 'ProbeLoadBalancer']);
+    // One probe command, the status from one master, the other masters' certificates only.
+    expect(fleet.calls.slice(before).filter((call) => call.operation === 'SendCommand')).toHaveLength(3);
+  });
+
+  it("asks one master for the cluster's status on the next runs: the others' certificates are checked again only hours later", async () => {
+    // Prepare: a first run has recorded every master's certificates.
+    const { fleet, plane } = await bootstrappedCluster();
+    await plane.reconcile();
+    fleet.advance(5 * 60);
+    const before = fleet.calls.length;
+
+    // Act
+    await plane.reconcile();
+    const sent = fleet.calls.slice(before).filter((call) => call.operation === 'SendCommand');
+    fleet.advance(6 * 3600);
+    const later = fleet.calls.length;
+    await plane.reconcile();
+
+    // Assess
+    const targets = (calls: typeof sent) =>
+      calls
+        .filter((call) => (call.input as { DocumentName: string }).DocumentName.includes('ClusterStatus'))
+        .map((call) => `${(call.input as { InstanceIds: string[] }).InstanceIds.length} ${(call.input as { Parameters: { StatusScope: string[] } }).Parameters.StatusScope[0]}`);
+    expect(targets(sent)).toEqual(['1 full']);
+    // Hours later: the whole view from one master, only the certificates from the other two.
+    expect(targets(fleet.calls.slice(later).filter((call) => call.operation === 'SendCommand'))).toEqual(['1 full', '2 certificates']);
   });
 
   it('heals a running master whose node stays NotReady past the grace period', async () => {

@@ -22,6 +22,12 @@ describe('cluster-status.sh', () => {
   afterEach(() => sandbox.dispose());
 
   it('should report members with hex ids, health and learner flags, and nodes with readiness', () => {
+    // kubeadm's output.kubeadm.k8s.io/v1alpha3 CertificateExpirationInfo, trimmed (cmd/kubeadm/app/cmd/certs.go).
+    sandbox.stub(
+      'kubeadm',
+      `[[ "$*" == "certs check-expiration -o json" ]] || exit 1
+echo '{"kind":"CertificateExpirationInfo","apiVersion":"output.kubeadm.k8s.io/v1alpha3","certificates":[{"name":"admin.conf","expirationDate":"2027-03-01T10:00:00Z","residualTime":100,"externallyManaged":false,"caName":"ca","missing":false},{"name":"etcd-peer","expirationDate":"2027-02-27T09:00:00Z","residualTime":90,"externallyManaged":false,"caName":"etcd-ca","missing":false},{"name":"super-admin.conf","expirationDate":null,"residualTime":0,"externallyManaged":false,"missing":true}],"certificateAuthorities":[{"name":"ca","expirationDate":"2036-02-27T09:00:00Z","residualTime":1000,"externallyManaged":false,"missing":false},{"name":"etcd-ca","expirationDate":"2036-02-27T08:00:00Z","residualTime":999,"externallyManaged":false,"missing":false}]}'`,
+    );
     const run = sandbox.run('cluster-status.sh', { KUBEHA_ETCDCTL: 'etcdctl-stub' });
     expect(run.stderr).toBe('');
     expect(run.result).toEqual({
@@ -34,6 +40,8 @@ describe('cluster-status.sh', () => {
         { name: 'ip-10-0-0-11', internalIp: '10.0.0.11', ready: true, controlPlane: true },
         { name: 'ip-10-0-32-11', internalIp: '10.0.32.11', ready: false, controlPlane: true },
       ],
+      // No static-pod containers nor certificate files in this sandbox: whether a restart is pending is unknown.
+      certificates: { leaf: { name: 'etcd-peer', expiresAt: '2027-02-27T09:00:00Z' }, ca: { name: 'etcd-ca', expiresAt: '2036-02-27T08:00:00Z' }, restartPending: null },
     });
   });
 });

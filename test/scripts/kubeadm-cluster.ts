@@ -148,6 +148,14 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
     if (copyOf) execFileSync('cp', ['-a', `${copyOf.sandbox.root}/.`, `${this.sandbox.root}/`]);
   }
 
+  /**
+   * openssl as the doubles' certificates need it: `s_client` to this node's API server or etcd shows what that
+   * container loaded, and `x509` reads the doubles' text certificates (doubles/openssl); the rest is the real one.
+   */
+  useOpensslDouble(): void {
+    this.sandbox.stub('openssl', `exec '${join(DOUBLES, 'openssl')}' "$@"`);
+  }
+
   /** The next `kubeadm <command>` fails at this phase (once), leaving what kubeadm would leave. */
   failAt(command: 'init' | 'join' | 'reset', phase: string): void {
     writeFileSync(join(this.sandbox.state, 'kubeadm-fail'), `${command} ${phase}`);
@@ -175,10 +183,10 @@ exec '${join(DOUBLES, 'kubeadm')}' "$@"`,
   }
 
   /** Runs one of this node's tools (a double) directly, as an operator on the node would. */
-  exec(tool: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  exec(tool: string, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
     const child = spawnSync(join(this.sandbox.bin, tool), args, {
       encoding: 'utf8',
-      env: { PATH: `${this.sandbox.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, KUBEHA_ROOT: this.sandbox.root, ...this.environment() },
+      env: { PATH: `${this.sandbox.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, KUBEHA_ROOT: this.sandbox.root, ...this.environment(), ...env },
       timeout: 30_000,
     });
     return { status: child.status, stdout: child.stdout, stderr: child.stderr };

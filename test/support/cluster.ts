@@ -16,10 +16,10 @@ afterEach(() => {
   running = undefined;
 });
 
-export async function bootstrappedCluster(options: { workers?: number } = {}): Promise<{ fleet: SimulatedFleet; plane: LocalControlPlane }> {
+export async function bootstrappedCluster(options: { workers?: number; input?: Record<string, unknown> } = {}): Promise<{ fleet: SimulatedFleet; plane: LocalControlPlane }> {
   const fleet = SimulatedFleet.standard({ workers: options.workers ?? 3 });
   running = new LocalControlPlane(fleet).start();
-  const run = await running.execute('bootstrap-cluster', 'bootstrap-demo', consoleInput(fleet));
+  const run = await running.execute('bootstrap-cluster', 'bootstrap-demo', consoleInput(fleet, options.input));
   if (run.error) throw new Error(`bootstrap failed: ${run.error.message}`);
   return { fleet, plane: running };
 }

@@ -34,7 +34,7 @@ describe('parseBootstrapInput', () => {
 
     // Assess
     expect(defaults.healing.standbys).toEqual({ master: 0, worker: 0 });
-    expect(asked.healing).toEqual({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, standbys: { master: 3, worker: 3 } });
+    expect(asked.healing).toEqual({ startStoppedInstances: true, recoveryTimeoutMinutes: 10, certificateRenewalDays: 30, renewCertificates: true, standbys: { master: 3, worker: 3 } });
   });
 
   it.each([
@@ -45,6 +45,20 @@ describe('parseBootstrapInput', () => {
     [{ lb: 1 }, 'healing.standbys.lb', 'is not a known field'],
   ])('rejects healing.standbys %j, naming the field', (standbys, field, reason) => {
     expect(issuesOf(bootstrapInput({ healing: { standbys } } as never))).toContainEqual({ field, reason: expect.stringContaining(reason) });
+  });
+
+  it('acts on certificates 30 days before they expire unless told otherwise', () => {
+    expect(parseBootstrapInput(bootstrapInput(), TODAY).healing.certificateRenewalDays).toBe(30);
+    expect(parseBootstrapInput(bootstrapInput({ healing: { certificateRenewalDays: 60 } } as never), TODAY).healing.certificateRenewalDays).toBe(60);
+  });
+
+  it.each([
+    [6, 'must be at least 7'],
+    [365, 'must be at most 180: certificates last 365 days'],
+    [30.5, 'must be a whole number'],
+    ['30', 'expected number'],
+  ])('rejects healing.certificateRenewalDays %j, naming the field', (days, reason) => {
+    expect(issuesOf(bootstrapInput({ healing: { certificateRenewalDays: days } } as never))).toContainEqual({ field: 'healing.certificateRenewalDays', reason: expect.stringContaining(reason) });
   });
 
   it('names every unknown field', () => {

@@ -34,6 +34,51 @@ object_put() {
 }
 object_append() { printf '%s\n' "$4" >>"$(object_path "$1" "$2" "$3")"; }
 
+# not_after FILE: a certificate's expiry in epoch seconds. The doubles' certificates are text with a
+# "notAfter=EPOCH" line (kubeadm's own writes them); the cluster CA is the test's real PEM.
+not_after() {
+  if grep -q 'notAfter=' "$1"; then
+    sed -n -E 's/.*notAfter=([0-9]+).*/\1/p' "$1" | head -n 1
+  else
+    date -u -d "$(openssl x509 -enddate -noout -in "$1" | cut -d= -f2)" +%s
+  fi
+}
+
+# served_record COMPONENT: a static pod has just started on this node (kube-apiserver stands for the
+# control plane: the API server, controller-manager and scheduler start together; etcd for itself). Each
+# container's start is recorded (runtime/<ip>/started-<container>, nanoseconds since the epoch) for
+# `crictl inspect`'s status.startedAt: what it loaded from disk at start is what it holds until it
+# restarts, except the serving certificates, which the openssl double reads from disk as they are reloaded.
+served_record() {
+  case "$1" in
+    kube-apiserver) container_started kube-apiserver kube-controller-manager kube-scheduler ;;
+    etcd) container_started etcd ;;
+  esac
+}
+
+# container_started CONTAINER...: these containers run on this node from now (controller-manager and
+# scheduler have a runtime flag of their own; the API server's is control-plane, etcd's etcd).
+container_started() {
+  local container
+  for container in "$@"; do
+    case "${container}" in
+      kube-apiserver) runtime_on "${SELF_IP}" control-plane ;;
+      etcd) runtime_on "${SELF_IP}" etcd ;;
+      *) runtime_on "${SELF_IP}" "${container}" ;;
+    esac
+    date +%s%N >"${DOUBLE_CLUSTER}/runtime/${SELF_IP}/started-${container}"
+  done
+}
+
+# container_runtime CONTAINER: the runtime flag that says whether it runs.
+container_runtime() {
+  case "$1" in
+    kube-apiserver) echo control-plane ;;
+    etcd) echo etcd ;;
+    *) echo "$1" ;;
+  esac
+}
+
 runtime_on() { : >"${DOUBLE_CLUSTER}/runtime/${1}/${2}"; }
 runtime_off() { rm -f "${DOUBLE_CLUSTER}/runtime/${1}/${2}"; }
 runtime_is() { [[ -f "${DOUBLE_CLUSTER}/runtime/${1}/${2}" ]]; }
