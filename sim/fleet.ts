@@ -12,7 +12,7 @@ import type { EncryptionModel } from './encryption.js';
 import { API_CALL_SECONDS, seededRandom } from './latency.js';
 import { charge, runningFunction, stopIfTimedOut } from './handler-time.js';
 import { param } from './node-documents.js';
-import { parseCidr } from '../functions/core/cidr.js';
+import { containsAddress } from '../functions/core/cidr.js';
 import { type KeepalivedClaim, keepalivedDetectionSeconds } from './load-balancer.js';
 
 /** The stage of the simulated deployment: LocalControlPlane sets KUBEHA_STAGE to it. */
@@ -491,7 +491,7 @@ export class SimulatedFleet {
     const tables = [...this.routeTables.values()].filter((table) => table.vpcId === instance.vpcId);
     const table = tables.find((candidate) => candidate.subnetIds.includes(instance.subnetId)) ?? tables.find((candidate) => candidate.main);
     const route = (table?.routes ?? [])
-      .filter((candidate) => cidrContains(candidate.destination, destination))
+      .filter((candidate) => containsAddress(candidate.destination, destination))
       .sort((a, b) => Number(b.destination.split('/')[1]) - Number(a.destination.split('/')[1]))[0];
     if (!route || this.routeState(route) !== 'active') return [];
     if (route.target.startsWith('nat-')) {
@@ -523,7 +523,7 @@ export class SimulatedFleet {
     if (!address || !holder) return undefined;
     const rules = holder.securityGroupIds.flatMap((group) => this.securityGroups.get(group) ?? []);
     const admits = (source: string) =>
-      rules.some((rule) => (rule.protocol === '-1' || (rule.protocol === 'tcp' && (rule.fromPort ?? 0) <= port && (rule.toPort ?? 65535) >= port)) && rule.cidrs.some((cidr) => cidrContains(cidr, source)));
+      rules.some((rule) => (rule.protocol === '-1' || (rule.protocol === 'tcp' && (rule.fromPort ?? 0) <= port && (rule.toPort ?? 65535) >= port)) && rule.cidrs.some((cidr) => containsAddress(cidr, source)));
     const sources = this.egressAddresses(instance, address.publicIp);
     if (sources.length > 0 && sources.every(admits)) return undefined;
     return `error execution phase preflight: couldn't validate the identity of the API Server: failed to request the cluster-info ConfigMap: Get "https://${endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${address.publicIp}:${port}: i/o timeout`;
@@ -1304,9 +1304,4 @@ export class SimulatedFleet {
   }
 }
 
-/** True when IPv4 `address` lies in `cidr`. */
-function cidrContains(cidr: string, address: string): boolean {
-  const range = parseCidr(cidr);
-  const ip = parseCidr(`${address}/32`);
-  return range.first <= ip.first && ip.last <= range.last;
-}
+

@@ -222,24 +222,23 @@ export function runDocument(fleet: SimulatedFleet, invocation: Invocation, insta
       const cluster = fleet.requireCluster(clusterName);
       if (instance.node.kubeadm !== 'control-plane' || instance.node.certificatesExpireAt === undefined) throw new Error('kubeha: error: this node is not a control-plane node (/etc/kubernetes/admin.conf is missing)');
       const windowMs = Number(param(parameters, 'RenewWithinDays')) * 86_400_000;
-      const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
       if (instance.node.certificatesExpireAt > fleet.now() + windowMs && instance.node.certificatesRestartPending) {
         // Renewed by a run that died before the restart: the static pods restart only (lib/static-pods.sh).
         delete instance.node.certificatesRestartPending;
         for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
-        fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
-        return result('kubeha: static pods restarted with the renewed certificates', { changed: true, renewed: false, restarted: true, kubeconfigStored: false, expiresAt: iso(instance.node.certificatesExpireAt) });
+        fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${isoSeconds(instance.node.certificatesExpireAt)}` });
+        return result('kubeha: static pods restarted with the renewed certificates', { changed: true, renewed: false, restarted: true, kubeconfigStored: false, expiresAt: isoSeconds(instance.node.certificatesExpireAt) });
       }
       if (instance.node.certificatesExpireAt > fleet.now() + windowMs) {
-        return result('kubeha: certificates are current and served; nothing to do', { changed: false, renewed: false, restarted: false, kubeconfigStored: false, expiresAt: iso(instance.node.certificatesExpireAt) });
+        return result('kubeha: certificates are current and served; nothing to do', { changed: false, renewed: false, restarted: false, kubeconfigStored: false, expiresAt: isoSeconds(instance.node.certificatesExpireAt) });
       }
       instance.node.certificatesExpireAt = fleet.now() + LEAF_CERTIFICATE_VALIDITY_MS;
       delete instance.node.certificatesRestartPending;
       for (const member of cluster.etcdMembers) if (member.instanceId === instance.instanceId) member.healthy = true;
       // admin.conf's client certificate is renewed too: the script stores it in the admin kubeconfig secret again.
       fleet.putSecretValue(param(parameters, 'KubeconfigSecretId'), `apiVersion: v1\nkind: Config\n# admin credentials for ${clusterName} renewed on ${hostname} ${fleet.hex(40)}\n`);
-      fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${iso(instance.node.certificatesExpireAt)}` });
-      return result('kubeha: certificates renewed; API server and etcd member healthy', { changed: true, renewed: true, restarted: true, kubeconfigStored: true, expiresAt: iso(instance.node.certificatesExpireAt) });
+      fleet.history.push({ at: fleet.now(), what: `static pods of ${instance.instanceId} up: certificates expire at ${isoSeconds(instance.node.certificatesExpireAt)}` });
+      return result('kubeha: certificates renewed; API server and etcd member healthy', { changed: true, renewed: true, restarted: true, kubeconfigStored: true, expiresAt: isoSeconds(instance.node.certificatesExpireAt) });
     }
     case 'RemoveEtcdMember': {
       const cluster = fleet.requireCluster(clusterName);
@@ -442,8 +441,7 @@ export const CA_CERTIFICATE_VALIDITY_MS = 10 * 365 * 86_400_000;
 function certificatesOn(instance: SimInstance, cluster: KubeCluster) {
   const leaf = instance.node.certificatesExpireAt;
   if (leaf === undefined) return null;
-  const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-  return { leaf: { name: 'admin.conf', expiresAt: iso(leaf) }, ca: cluster.caExpiresAt === undefined ? null : { name: 'ca', expiresAt: iso(cluster.caExpiresAt) }, restartPending: instance.node.certificatesRestartPending === true };
+  return { leaf: { name: 'admin.conf', expiresAt: isoSeconds(leaf) }, ca: cluster.caExpiresAt === undefined ? null : { name: 'ca', expiresAt: isoSeconds(cluster.caExpiresAt) }, restartPending: instance.node.certificatesRestartPending === true };
 }
 
 /**
@@ -474,4 +472,9 @@ function statusReport(fleet: SimulatedFleet, cluster: KubeCluster) {
 function joinReport(fleet: SimulatedFleet, cluster: KubeCluster, instance: SimInstance) {
   const { members, nodes } = statusReport(fleet, cluster);
   return { members: instance.node.kubeadm === 'control-plane' ? members : [], nodes: nodes.filter((node) => node.internalIp === instance.privateIp) };
+}
+
+/** A time as kubeadm's check-expiration prints it: RFC 3339, whole seconds (its certificates carry no fractions). */
+function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }

@@ -37,6 +37,14 @@ export function overlaps(a: Ipv4Range, b: Ipv4Range): boolean {
   return a.first <= b.last && b.first <= a.last;
 }
 
+/** True when the IPv4 address lies in the CIDR block; false for anything that is not both (a group id, a malformed range). */
+export function containsAddress(cidr: string, address: string): boolean {
+  if (!cidr.includes('/') || cidrProblem(cidr) || !isIpv4(address)) return false;
+  const range = parseCidr(cidr);
+  const ip = parseCidr(`${address}/32`);
+  return range.first <= ip.first && ip.last <= range.last;
+}
+
 export function isIpv4(value: string): boolean {
   const octets = value.split('.');
   return octets.length === 4 && octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255);

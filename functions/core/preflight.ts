@@ -1,6 +1,6 @@
 // Preflight: can the discovered fleet host the requested cluster? Every check runs before any
 // change, and every finding names the field or instance, the reason and the fix.
-import { overlaps, parseCidr, prefixLength } from './cidr.js';
+import { containsAddress, overlaps, parseCidr, prefixLength } from './cidr.js';
 import {
   type ClusterInstance,
   type Fleet,
@@ -257,21 +257,13 @@ export function requiredPaths(config: Pick<ClusterConfig, 'loadBalancerPort'>): 
   return paths;
 }
 
-function inRange(ip: string, cidr: string): boolean {
-  if (!cidr.includes('/')) return false;
-  try {
-    return overlaps(parseCidr(`${ip}/32`), parseCidr(cidr));
-  } catch {
-    return false;
-  }
-}
 
 function admits(rule: IngressRule, source: Member, sourceGroups: readonly string[], protocol: string, ports?: readonly [number, number]): boolean {
   const protocolMatches = rule.protocol === '-1' || rule.protocol === protocol || (protocol === '4' && rule.protocol === 'ipip');
   if (!protocolMatches) return false;
   if (ports && rule.protocol !== '-1' && (rule.fromPort ?? 0) > ports[0]) return false;
   if (ports && rule.protocol !== '-1' && (rule.toPort ?? 65535) < ports[1]) return false;
-  return rule.sourceGroupIds.some((group) => sourceGroups.includes(group)) || (source.privateIp !== '' && rule.cidrs.some((cidr) => inRange(source.privateIp, cidr)));
+  return rule.sourceGroupIds.some((group) => sourceGroups.includes(group)) || (source.privateIp !== '' && rule.cidrs.some((cidr) => containsAddress(cidr, source.privateIp)));
 }
 
 /**
@@ -334,7 +326,7 @@ export function egressOf(instance: Pick<ClusterInstance, 'vpcId' | 'subnetId' | 
   if (!table) return { kind: 'none', why: `no route table of ${instance.vpcId ?? 'its VPC'} applies to ${instance.subnetId ?? 'its subnet'}` };
   const whose = `${table.routeTableId} (${explicit ? `the route table of ${instance.subnetId}` : `the VPC's main route table, which every subnet without a table of its own uses`})`;
   const route = table.routes
-    .filter((candidate) => inRange(destination, candidate.destination))
+    .filter((candidate) => containsAddress(candidate.destination, destination))
     .sort((a, b) => prefixLength(parseCidr(b.destination)) - prefixLength(parseCidr(a.destination)))[0];
   if (!route) return { kind: 'none', why: `${whose} has no route to ${destination} (no 0.0.0.0/0 route)` };
   if (route.state !== 'active') return { kind: 'none', why: `${whose} sends ${route.destination} to ${route.target}, a blackhole (the target is gone)` };
@@ -393,7 +385,7 @@ export function endpointPathFindings(
       .some(
         (rule) =>
           (rule.protocol === '-1' || (rule.protocol === 'tcp' && (rule.fromPort ?? 0) <= port && (rule.toPort ?? 65535) >= port)) &&
-          rule.cidrs.some((cidr) => inRange(address, cidr)),
+          rule.cidrs.some((cidr) => containsAddress(cidr, address)),
       );
 
   const refused = new Map<string, { address: string; via: string; group: string; nodes: string[] }>();
